@@ -1,0 +1,134 @@
+package steps
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// computeHash returns the hex SHA-256 over the runbook file and the
+// referenced files, in path order. Each file is hashed as its relative
+// path, a NUL byte, its length as 8 big-endian bytes, then its content, so
+// no change can move bytes across a file boundary unnoticed.
+func computeHash(name string, source []byte, files map[string][]byte) string {
+	all := map[string][]byte{name: source}
+	for p, b := range files {
+		all[p] = b
+	}
+	paths := make([]string, 0, len(all))
+	for p := range all {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	var n [8]byte
+	for _, p := range paths {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+		binary.BigEndian.PutUint64(n[:], uint64(len(all[p])))
+		h.Write(n[:])
+		h.Write(all[p])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Files returns the relative paths (slash-separated, cleaned, sorted,
+// without duplicates) of the files r's steps reference, phases and
+// rollback alike. runbook.toml itself is not included.
+func Files(r *Runbook) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(steps []Step) {
+		for _, s := range steps {
+			if s.File == "" {
+				continue
+			}
+			p, err := cleanRel(s.File)
+			if err != nil {
+				p = s.File
+			}
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	for _, ph := range r.Phases {
+		add(ph.Steps)
+	}
+	add(r.Rollback.Steps)
+	sort.Strings(out)
+	return out
+}
+
+// Source returns runbook.toml as it was read and hashed (nil if r was not
+// loaded by Load/LoadFS).
+func (r *Runbook) Source() []byte { return r.source }
+
+// FileContent returns a referenced file (path relative to the runbook
+// directory). A loaded runbook answers from the content read, and hashed,
+// at load time and never reads the disk again; a runbook built in code
+// reads Dir.
+func (r *Runbook) FileContent(rel string) ([]byte, error) {
+	p, err := cleanRel(rel)
+	if err != nil {
+		return nil, err
+	}
+	if r.loaded {
+		b, ok := r.files[p]
+		if !ok {
+			return nil, fmt.Errorf("%s: not loaded with the runbook", p)
+		}
+		return b, nil
+	}
+	return os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(p)))
+}
+
+// StepStatements returns the SQL statements step s runs: those of its
+// file, its statements list, or (for a check) its sql, split with
+// SplitStatements. Statement.File and Statement.Line say where each one
+// is: for a file, the line in that file; for inline SQL, the line in
+// runbook.toml when r was loaded, else the line within the string. Steps
+// without SQL return nil.
+func (r *Runbook) StepStatements(s Step) ([]Statement, error) {
+	name := r.tomlName
+	if name == "" {
+		name = RunbookFile
+	}
+	inline := func(texts []string) []Statement {
+		base := r.stmtBase[s.ID]
+		var out []Statement
+		for i, text := range texts {
+			for _, st := range SplitStatements(text) {
+				st.File = name
+				if i < len(base) && len(base) == len(texts) {
+					st.Line += base[i] - 1
+				}
+				out = append(out, st)
+			}
+		}
+		return out
+	}
+	switch {
+	case s.File != "":
+		b, err := r.FileContent(s.File)
+		if err != nil {
+			return nil, err
+		}
+		rel, _ := cleanRel(s.File)
+		stmts := SplitStatements(string(b))
+		for i := range stmts {
+			stmts[i].File = rel
+		}
+		return stmts, nil
+	case len(s.Statements) > 0:
+		return inline(s.Statements), nil
+	case s.SQL != "":
+		return inline([]string{s.SQL}), nil
+	}
+	return nil, nil
+}

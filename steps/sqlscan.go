@@ -1,0 +1,687 @@
+package steps
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Statement is one SQL statement of a script, as split by SplitStatements.
+type Statement struct {
+	// SQL is the statement text without its terminating ';', trimmed of
+	// surrounding whitespace. Comments inside it and directly before it are
+	// kept (they are what the operator reads on screen).
+	SQL string
+	// Line is the 1-based line of the source where SQL starts.
+	Line int
+	// Offset is the byte offset of SQL in the source: src[Offset:Offset+len(SQL)] == SQL.
+	Offset int
+	// File names the source the statement came from, relative to the
+	// runbook directory (e.g. "migrations/001.sql", or "runbook.toml" for
+	// inline statements). Empty when the source was a bare string.
+	File string
+}
+
+// Where returns "file:line" (or "line N" without a file) for messages.
+func (s Statement) Where() string {
+	if s.File == "" {
+		return fmt.Sprintf("line %d", s.Line)
+	}
+	return fmt.Sprintf("%s:%d", s.File, s.Line)
+}
+
+type tokKind uint8
+
+const (
+	tkWord    tokKind = iota + 1 // bare identifier or keyword (may contain '$')
+	tkQIdent                     // "quoted identifier", U&"..."
+	tkString                     // '...', E'...', B'...', X'...', N'...', U&'...', $tag$...$tag$
+	tkNumber                     // 42, 1.5e3, 0x1F
+	tkParam                      // $1
+	tkPunct                      // any other single character
+	tkSemi                       // ;
+	tkComment                    // -- ... or /* ... */
+	tkMeta                       // a psql backslash command line: \set ...
+)
+
+type token struct {
+	kind       tokKind
+	start, end int // byte offsets into the scanned source
+	// unterminated is set on a string, quoted identifier or block comment
+	// that runs to the end of the input.
+	unterminated bool
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80
+}
+
+func isIdentChar(c byte) bool {
+	return isIdentStart(c) || (c >= '0' && c <= '9') || c == '$'
+}
+
+func isDollarTagChar(c byte) bool {
+	return isIdentStart(c) || (c >= '0' && c <= '9')
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// lexSQL splits src into tokens, following PostgreSQL's lexical rules
+// (and psql's for backslash commands). It never fails: anything it does
+// not recognise is a one-byte punctuation token, and constructs running
+// to the end of the input are marked unterminated.
+func lexSQL(src string) []token {
+	var toks []token
+	n := len(src)
+	lineStart := true // only whitespace since the last newline (or start)
+	i := 0
+	for i < n {
+		c := src[i]
+		if isSpace(c) {
+			if c == '\n' {
+				lineStart = true
+			}
+			i++
+			continue
+		}
+		start := i
+		atLineStart := lineStart
+		lineStart = false
+		switch {
+		case c == '-' && i+1 < n && src[i+1] == '-':
+			for i < n && src[i] != '\n' {
+				i++
+			}
+			toks = append(toks, token{kind: tkComment, start: start, end: i})
+		case c == '/' && i+1 < n && src[i+1] == '*':
+			depth := 0
+			term := false
+			for i < n {
+				if src[i] == '/' && i+1 < n && src[i+1] == '*' {
+					depth++
+					i += 2
+					continue
+				}
+				if src[i] == '*' && i+1 < n && src[i+1] == '/' {
+					depth--
+					i += 2
+					if depth == 0 {
+						term = true
+						break
+					}
+					continue
+				}
+				i++
+			}
+			toks = append(toks, token{kind: tkComment, start: start, end: i, unterminated: !term})
+		case c == '\\' && atLineStart:
+			for i < n && src[i] != '\n' {
+				i++
+			}
+			end := i
+			for end > start && isSpace(src[end-1]) {
+				end--
+			}
+			toks = append(toks, token{kind: tkMeta, start: start, end: end})
+		case c == '\'':
+			end, term := scanQuoted(src, i, '\'', false)
+			i = end
+			toks = append(toks, token{kind: tkString, start: start, end: i, unterminated: !term})
+		case c == '"':
+			end, term := scanQuoted(src, i, '"', false)
+			i = end
+			toks = append(toks, token{kind: tkQIdent, start: start, end: i, unterminated: !term})
+		case c == '$':
+			if i+1 < n && src[i+1] >= '0' && src[i+1] <= '9' {
+				i++
+				for i < n && src[i] >= '0' && src[i] <= '9' {
+					i++
+				}
+				toks = append(toks, token{kind: tkParam, start: start, end: i})
+				break
+			}
+			// A dollar quote: $$ or $tag$ where tag does not start with a digit.
+			j := i + 1
+			if j < n && isIdentStart(src[j]) {
+				for j < n && isDollarTagChar(src[j]) {
+					j++
+				}
+			}
+			if j < n && src[j] == '$' {
+				tag := src[i : j+1]
+				body := j + 1
+				k := strings.Index(src[body:], tag)
+				if k < 0 {
+					i = n
+					toks = append(toks, token{kind: tkString, start: start, end: i, unterminated: true})
+				} else {
+					i = body + k + len(tag)
+					toks = append(toks, token{kind: tkString, start: start, end: i})
+				}
+				break
+			}
+			i++
+			toks = append(toks, token{kind: tkPunct, start: start, end: i})
+		case c >= '0' && c <= '9' || (c == '.' && i+1 < n && src[i+1] >= '0' && src[i+1] <= '9'):
+			for i < n && (isIdentChar(src[i]) || src[i] == '.') && src[i] != '$' {
+				// exponent sign: 1e-5, 1E+5
+				if (src[i] == 'e' || src[i] == 'E') && i+1 < n && (src[i+1] == '-' || src[i+1] == '+') {
+					i++
+				}
+				i++
+			}
+			toks = append(toks, token{kind: tkNumber, start: start, end: i})
+		case isIdentStart(c):
+			for i < n && isIdentChar(src[i]) {
+				i++
+			}
+			word := src[start:i]
+			// Prefixed string constants: E'..', B'..', X'..', N'..', U&'..', U&"..".
+			if i < n && src[i] == '\'' && len(word) == 1 {
+				switch word[0] {
+				case 'e', 'E':
+					end, term := scanQuoted(src, i, '\'', true)
+					i = end
+					toks = append(toks, token{kind: tkString, start: start, end: i, unterminated: !term})
+					continue
+				case 'b', 'B', 'x', 'X', 'n', 'N':
+					end, term := scanQuoted(src, i, '\'', false)
+					i = end
+					toks = append(toks, token{kind: tkString, start: start, end: i, unterminated: !term})
+					continue
+				}
+			}
+			if (word == "u" || word == "U") && i+1 < n && src[i] == '&' && (src[i+1] == '\'' || src[i+1] == '"') {
+				q := src[i+1]
+				end, term := scanQuoted(src, i+1, q, false)
+				i = end
+				kind := tkString
+				if q == '"' {
+					kind = tkQIdent
+				}
+				toks = append(toks, token{kind: kind, start: start, end: i, unterminated: !term})
+				continue
+			}
+			toks = append(toks, token{kind: tkWord, start: start, end: i})
+		case c == ';':
+			i++
+			toks = append(toks, token{kind: tkSemi, start: start, end: i})
+		default:
+			i++
+			toks = append(toks, token{kind: tkPunct, start: start, end: i})
+		}
+	}
+	return toks
+}
+
+// scanQuoted scans a quoted construct starting at src[i] == q. A doubled
+// quote is an escaped quote; with backslash, a backslash escapes the next
+// byte (E'...' strings). It returns the offset after the closing quote and
+// whether there was one.
+func scanQuoted(src string, i int, q byte, backslash bool) (int, bool) {
+	n := len(src)
+	i++
+	for i < n {
+		c := src[i]
+		if backslash && c == '\\' {
+			i += 2
+			continue
+		}
+		if c == q {
+			if i+1 < n && src[i+1] == q {
+				i += 2
+				continue
+			}
+			return i + 1, true
+		}
+		i++
+	}
+	return n, false
+}
+
+// scanIssue describes a construct that runs to the end of a script.
+type scanIssue struct {
+	Line, Offset int
+	What         string
+}
+
+func tokenIssue(src string, t token) string {
+	switch t.kind {
+	case tkComment:
+		return "unterminated /* comment"
+	case tkQIdent:
+		return "unterminated quoted identifier"
+	case tkString:
+		if strings.HasPrefix(src[t.start:], "$") {
+			end := strings.IndexByte(src[t.start+1:], '$')
+			if end >= 0 {
+				return fmt.Sprintf("unterminated dollar-quoted string (no closing %s)", src[t.start:t.start+end+2])
+			}
+		}
+		return "unterminated quoted string"
+	}
+	return "unterminated token"
+}
+
+// SplitStatements splits a SQL script into statements at top-level ';'
+// the way psql does: semicolons inside comments, quoted strings, quoted
+// identifiers, dollar quotes, parentheses and BEGIN ... END bodies of
+// CREATE FUNCTION/PROCEDURE do not split. Empty and comment-only
+// statements are dropped. A psql backslash command (a line starting with
+// '\') is returned as a statement of its own so callers can reject it.
+func SplitStatements(src string) []Statement {
+	stmts, _ := splitSQL(src)
+	return stmts
+}
+
+func splitSQL(src string) ([]Statement, *scanIssue) {
+	toks := lexSQL(src)
+	var (
+		out       []Statement
+		issue     *scanIssue
+		start     = -1 // offset of the first token of the pending statement
+		end       = -1 // end of its last token
+		real      bool // it has a token other than comments
+		paren     int
+		beginDep  int
+		idents    [4]byte // psql's CREATE [OR REPLACE] FUNCTION/PROCEDURE detector
+		nIdents   int
+		lineCache = newLineIndex(src)
+	)
+	emit := func() {
+		if real && start >= 0 {
+			// An unterminated last token may end in whitespace.
+			for end > start && isSpace(src[end-1]) {
+				end--
+			}
+			out = append(out, Statement{SQL: src[start:end], Line: lineCache.line(start), Offset: start})
+		}
+		start, end, real = -1, -1, false
+		paren, beginDep, nIdents = 0, 0, 0
+		idents = [4]byte{}
+	}
+	for _, t := range toks {
+		if t.unterminated && issue == nil {
+			issue = &scanIssue{Line: lineCache.line(t.start), Offset: t.start, What: tokenIssue(src, t)}
+		}
+		switch t.kind {
+		case tkSemi:
+			if paren <= 0 && beginDep == 0 {
+				emit()
+				continue
+			}
+		case tkMeta:
+			emit()
+			out = append(out, Statement{SQL: src[t.start:t.end], Line: lineCache.line(t.start), Offset: t.start})
+			continue
+		case tkPunct:
+			switch src[t.start] {
+			case '(', '[':
+				paren++
+			case ')', ']':
+				paren--
+			}
+		case tkWord:
+			w := src[t.start:t.end]
+			if nIdents < len(idents) {
+				switch strings.ToLower(w) {
+				case "create", "function", "procedure", "or", "replace":
+					idents[nIdents] = w[0] | 0x20
+				}
+			}
+			nIdents++
+			if idents[0] == 'c' && (idents[1] == 'f' || idents[1] == 'p' ||
+				(idents[1] == 'o' && idents[2] == 'r' && (idents[3] == 'f' || idents[3] == 'p'))) && paren == 0 {
+				switch strings.ToLower(w) {
+				case "begin":
+					beginDep++
+				case "case":
+					if beginDep >= 1 {
+						beginDep++
+					}
+				case "end":
+					if beginDep > 0 {
+						beginDep--
+					}
+				}
+			}
+		}
+		if start < 0 {
+			start = t.start
+		}
+		end = t.end
+		if t.kind != tkComment {
+			real = true
+		}
+	}
+	emit()
+	return out, issue
+}
+
+// lineIndex maps byte offsets to 1-based line numbers.
+type lineIndex struct{ starts []int }
+
+func newLineIndex(src string) lineIndex {
+	starts := []int{0}
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return lineIndex{starts: starts}
+}
+
+// line returns the 1-based line of offset off.
+func (li lineIndex) line(off int) int {
+	lo, hi := 0, len(li.starts)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if li.starts[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo + 1
+}
+
+// col returns the 1-based byte column of offset off.
+func (li lineIndex) col(off int) int {
+	l := li.line(off)
+	return off - li.starts[l-1] + 1
+}
+
+// sig is a significant (non-comment) token with its text; words are uppercased.
+type sig struct {
+	kind tokKind
+	text string // uppercased for words, verbatim otherwise
+}
+
+func sigTokens(stmt string) []sig {
+	var out []sig
+	for _, t := range lexSQL(stmt) {
+		if t.kind == tkComment {
+			continue
+		}
+		s := stmt[t.start:t.end]
+		if t.kind == tkWord {
+			s = strings.ToUpper(s)
+		}
+		out = append(out, sig{kind: t.kind, text: s})
+	}
+	return out
+}
+
+// FirstWords returns the first n bare words (keywords or unquoted
+// identifiers) of stmt, uppercased, skipping comments. It stops early at
+// the first token that is not a bare word (a string, a quoted identifier,
+// punctuation), so the words it returns are a true prefix of the statement.
+func FirstWords(stmt string, n int) []string {
+	var out []string
+	for _, s := range sigTokens(stmt) {
+		if len(out) >= n || s.kind != tkWord {
+			break
+		}
+		out = append(out, s.text)
+	}
+	return out
+}
+
+// isWord reports whether toks[i] is the bare word w (uppercase).
+func isWord(toks []sig, i int, w string) bool {
+	return i >= 0 && i < len(toks) && toks[i].kind == tkWord && toks[i].text == w
+}
+
+// skipParens returns the index after a parenthesised group starting at
+// toks[i] (or i when toks[i] is not '(').
+func skipParens(toks []sig, i int) int {
+	if i >= len(toks) || toks[i].kind != tkPunct || toks[i].text != "(" {
+		return i
+	}
+	depth := 0
+	for ; i < len(toks); i++ {
+		if toks[i].kind == tkPunct {
+			switch toks[i].text {
+			case "(":
+				depth++
+			case ")":
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	return i
+}
+
+// statementsOf splits stmt and returns the significant tokens of each
+// statement (a caller may hand us several).
+func statementsOf(stmt string) [][]sig {
+	var out [][]sig
+	for _, s := range SplitStatements(stmt) {
+		if toks := sigTokens(s.SQL); len(toks) > 0 {
+			out = append(out, toks)
+		}
+	}
+	return out
+}
+
+// NoTransactionReason returns why PostgreSQL refuses stmt inside a
+// transaction block, or "" when it does not (as far as the statement's
+// text tells: e.g. DROP SUBSCRIPTION is refused only when the subscription
+// has a replication slot, and is reported). Only real tokens count:
+// comments, string literals and identifiers that merely contain a keyword
+// are ignored. If stmt holds several statements, the first refusal wins.
+func NoTransactionReason(stmt string) string {
+	for _, toks := range statementsOf(stmt) {
+		if r := noTxReason(toks); r != "" {
+			return r
+		}
+	}
+	return ""
+}
+
+func noTxReason(t []sig) string {
+	const suffix = " cannot run inside a transaction block"
+	w := func(i int, s string) bool { return isWord(t, i, s) }
+	// concurrently reports whether t[i] is the CONCURRENTLY keyword, not an
+	// object named "concurrently" (which would be the last token).
+	concurrently := func(i int) bool { return w(i, "CONCURRENTLY") && i+1 < len(t) }
+	switch {
+	case w(0, "VACUUM"):
+		return "VACUUM" + suffix
+	case w(0, "CREATE") && w(1, "INDEX") && concurrently(2),
+		w(0, "CREATE") && w(1, "UNIQUE") && w(2, "INDEX") && concurrently(3):
+		return "CREATE INDEX CONCURRENTLY" + suffix
+	case w(0, "DROP") && w(1, "INDEX") && concurrently(2):
+		return "DROP INDEX CONCURRENTLY" + suffix
+	case w(0, "REINDEX"):
+		i := skipParens(t, 1)
+		switch {
+		case w(i, "SCHEMA"), w(i, "DATABASE"), w(i, "SYSTEM"):
+			return "REINDEX " + t[i].text + suffix
+		case (w(i, "TABLE") || w(i, "INDEX")) && concurrently(i+1):
+			return "REINDEX CONCURRENTLY" + suffix
+		}
+	case w(0, "CREATE") && w(1, "DATABASE"):
+		return "CREATE DATABASE" + suffix
+	case w(0, "DROP") && w(1, "DATABASE"):
+		return "DROP DATABASE" + suffix
+	case w(0, "ALTER") && w(1, "DATABASE"):
+		for i := 2; i+1 < len(t); i++ {
+			if w(i, "SET") && w(i+1, "TABLESPACE") {
+				return "ALTER DATABASE ... SET TABLESPACE" + suffix
+			}
+		}
+	case w(0, "CREATE") && w(1, "TABLESPACE"):
+		return "CREATE TABLESPACE" + suffix
+	case w(0, "DROP") && w(1, "TABLESPACE"):
+		return "DROP TABLESPACE" + suffix
+	case w(0, "ALTER") && w(1, "SYSTEM"):
+		return "ALTER SYSTEM" + suffix
+	case w(0, "CREATE") && w(1, "SUBSCRIPTION"):
+		// Refused only when it creates a replication slot (the default).
+		for i := 2; i+2 < len(t); i++ {
+			if w(i, "CREATE_SLOT") && t[i+1].text == "=" &&
+				(w(i+2, "FALSE") || w(i+2, "OFF") || t[i+2].text == "0" || strings.EqualFold(t[i+2].text, "'false'") || strings.EqualFold(t[i+2].text, "'off'")) {
+				return ""
+			}
+		}
+		return "CREATE SUBSCRIPTION (with create_slot = true, the default)" + suffix
+	case w(0, "DROP") && w(1, "SUBSCRIPTION"):
+		return "DROP SUBSCRIPTION (of a subscription with a replication slot)" + suffix
+	case w(0, "DISCARD") && w(1, "ALL"):
+		return "DISCARD ALL" + suffix
+	case w(0, "CLUSTER"):
+		i := skipParens(t, 1)
+		if w(i, "VERBOSE") {
+			i++
+		}
+		if i >= len(t) {
+			return "CLUSTER without a table name" + suffix
+		}
+	case (w(0, "COMMIT") || w(0, "ROLLBACK")) && w(1, "PREPARED"):
+		return t[0].text + " PREPARED" + suffix
+	case w(0, "ALTER") && w(1, "TABLE"):
+		for i := 2; i+2 < len(t); i++ {
+			if w(i, "DETACH") && w(i+1, "PARTITION") {
+				for j := i + 2; j < len(t); j++ {
+					if w(j, "CONCURRENTLY") {
+						return "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY" + suffix
+					}
+					if t[j].kind == tkPunct && t[j].text == "," {
+						break
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// TransactionControl returns the transaction-control command stmt is
+// (BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE
+// TRANSACTION), or "". Inside a step that handrail runs in one
+// transaction such a statement would end that transaction early and break
+// the step's atomicity. SAVEPOINT, RELEASE and ROLLBACK TO are fine.
+func TransactionControl(stmt string) string {
+	for _, t := range statementsOf(stmt) {
+		w := func(i int, s string) bool { return isWord(t, i, s) }
+		switch {
+		case w(0, "BEGIN"), w(0, "COMMIT") && !w(1, "PREPARED"), w(0, "END"), w(0, "ABORT"):
+			return t[0].text
+		case w(0, "START") && w(1, "TRANSACTION"):
+			return "START TRANSACTION"
+		case w(0, "PREPARE") && w(1, "TRANSACTION"):
+			return "PREPARE TRANSACTION"
+		case w(0, "ROLLBACK") && !w(1, "PREPARED"):
+			i := 1
+			if w(i, "WORK") || w(i, "TRANSACTION") {
+				i++
+			}
+			if !w(i, "TO") {
+				return "ROLLBACK"
+			}
+		}
+	}
+	return ""
+}
+
+// sideEffectFuncs are well-known functions that change state even when
+// called from a SELECT.
+var sideEffectFuncs = map[string]bool{
+	"NEXTVAL": true, "SETVAL": true,
+	"PG_TERMINATE_BACKEND": true, "PG_CANCEL_BACKEND": true,
+	"PG_RELOAD_CONF": true, "PG_ROTATE_LOGFILE": true, "PG_SWITCH_WAL": true,
+	"PG_PROMOTE": true, "PG_CREATE_RESTORE_POINT": true,
+	"PG_CREATE_PHYSICAL_REPLICATION_SLOT": true, "PG_CREATE_LOGICAL_REPLICATION_SLOT": true,
+	"PG_DROP_REPLICATION_SLOT": true, "PG_STAT_RESET": true, "PG_STAT_RESET_SHARED": true,
+	"PG_STAT_RESET_SINGLE_TABLE_COUNTERS": true, "PG_STAT_STATEMENTS_RESET": true,
+	"LO_IMPORT": true, "LO_EXPORT": true, "LO_UNLINK": true, "LO_CREATE": true, "LO_CREAT": true,
+	"LO_PUT": true, "LO_FROM_BYTEA": true, "DBLINK_EXEC": true, "DBLINK": true,
+	"PG_FILE_WRITE": true, "PG_FILE_UNLINK": true, "PG_FILE_RENAME": true,
+	"PG_ADVISORY_LOCK": true, "PG_ADVISORY_LOCK_SHARED": true,
+	"PG_TRY_ADVISORY_LOCK": true, "PG_TRY_ADVISORY_LOCK_SHARED": true,
+	"PG_ADVISORY_UNLOCK": true, "PG_ADVISORY_UNLOCK_SHARED": true, "PG_ADVISORY_UNLOCK_ALL": true,
+	"TXID_CURRENT": true, "PG_CURRENT_XACT_ID": true,
+}
+
+// IsReadOnly reports, best effort, whether stmt only reads: SELECT,
+// WITH, VALUES, TABLE, SHOW, or EXPLAIN (with ANALYZE only of a read-only
+// statement), without SELECT ... INTO, data-modifying CTEs, FOR
+// UPDATE/SHARE locking clauses or well-known side-effect functions such as
+// nextval(). It cannot see inside user functions, so the engine should
+// still run checks in a READ ONLY transaction. Several statements are
+// read-only when each one is; an empty statement is not.
+func IsReadOnly(stmt string) bool {
+	all := statementsOf(stmt)
+	if len(all) == 0 {
+		return false
+	}
+	for _, toks := range all {
+		if !readOnly(toks) {
+			return false
+		}
+	}
+	return true
+}
+
+func readOnly(t []sig) bool {
+	i := 0
+	for i < len(t) && t[i].kind == tkPunct && t[i].text == "(" {
+		i++
+	}
+	if i >= len(t) || t[i].kind != tkWord {
+		return false
+	}
+	switch t[i].text {
+	case "SHOW":
+		return true
+	case "EXPLAIN":
+		j := i + 1
+		analyze := false
+		if j < len(t) && t[j].kind == tkPunct && t[j].text == "(" {
+			end := skipParens(t, j)
+			for k := j + 1; k < end; k++ {
+				if isWord(t, k, "ANALYZE") || isWord(t, k, "ANALYSE") {
+					analyze = !(isWord(t, k+1, "FALSE") || isWord(t, k+1, "OFF") || (k+1 < len(t) && t[k+1].text == "0"))
+				}
+			}
+			j = end
+		} else {
+			for isWord(t, j, "ANALYZE") || isWord(t, j, "ANALYSE") || isWord(t, j, "VERBOSE") {
+				if !isWord(t, j, "VERBOSE") {
+					analyze = true
+				}
+				j++
+			}
+		}
+		if !analyze {
+			return true
+		}
+		return readOnly(t[j:])
+	case "SELECT", "WITH", "VALUES", "TABLE":
+	default:
+		return false
+	}
+	for k := i; k < len(t); k++ {
+		if t[k].kind != tkWord {
+			continue
+		}
+		switch t[k].text {
+		case "INSERT", "UPDATE", "DELETE", "MERGE", "INTO", "TRUNCATE", "COPY", "CALL", "DO":
+			return false
+		case "FOR":
+			// FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE
+			if isWord(t, k+1, "SHARE") || isWord(t, k+1, "KEY") || isWord(t, k+1, "NO") {
+				return false
+			}
+		}
+		if sideEffectFuncs[t[k].text] && k+1 < len(t) && t[k+1].text == "(" {
+			return false
+		}
+	}
+	return true
+}

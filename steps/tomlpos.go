@@ -1,0 +1,453 @@
+package steps
+
+import (
+	"strconv"
+	"strings"
+)
+
+// BurntSushi/toml does not expose key positions, so tomlLocator scans the
+// (already syntax-checked) source once and records where every key, table
+// header and array element starts, under its indexed path: the path of
+// TOML keys with array indices as extra segments, e.g.
+// phase[1].step[0].kind is ("phase", #1, "step", #0, "kind"). Both
+// [[phase.step]] headers and inline arrays of tables produce the same
+// indexed paths. The scanner never fails: on anything unexpected it
+// resynchronises at the next line.
+
+const idxMark = "\x01" // prefix of an index segment
+
+func idxSeg(i int) string { return idxMark + strconv.Itoa(i) }
+
+func isIdxSeg(s string) bool { return strings.HasPrefix(s, idxMark) }
+
+func pathKey(p []string) string { return strings.Join(p, "\x00") }
+
+// addPath returns a fresh copy of p with segs appended.
+func addPath(p []string, segs ...string) []string {
+	out := make([]string, 0, len(p)+len(segs))
+	return append(append(out, p...), segs...)
+}
+
+// plainKey drops index segments: the key as toml.Key spells it.
+func plainKey(p []string) string {
+	var out []string
+	for _, s := range p {
+		if !isIdxSeg(s) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, "\x00")
+}
+
+type tomlPos struct {
+	Line, Col int
+	// Val is the byte offset of the value after '=' (or of the array
+	// element); -1 for table headers.
+	Val int
+}
+
+type locEntry struct {
+	path []string
+	pos  tomlPos
+}
+
+type tomlLocator struct {
+	src   string
+	li    lineIndex
+	at    map[string]tomlPos
+	order []locEntry
+	aot   map[string]int // element counts of arrays of tables, by indexed path
+}
+
+func newTOMLLocator(src string) *tomlLocator {
+	l := &tomlLocator{src: src, li: newLineIndex(src), at: map[string]tomlPos{}, aot: map[string]int{}}
+	l.scan()
+	return l
+}
+
+func (l *tomlLocator) record(p []string, off, val int) {
+	k := pathKey(p)
+	if _, ok := l.at[k]; ok {
+		return
+	}
+	pos := tomlPos{Line: l.li.line(off), Col: l.li.col(off), Val: val}
+	l.at[k] = pos
+	l.order = append(l.order, locEntry{path: addPath(p), pos: pos})
+}
+
+// find returns the position recorded for the indexed path p.
+func (l *tomlLocator) find(p []string) (tomlPos, bool) {
+	pos, ok := l.at[pathKey(p)]
+	return pos, ok
+}
+
+// near returns the position of p or of its longest recorded prefix; the
+// zero position when nothing matches.
+func (l *tomlLocator) near(p []string) tomlPos {
+	for n := len(p); n > 0; n-- {
+		if pos, ok := l.at[pathKey(p[:n])]; ok {
+			return pos
+		}
+	}
+	return tomlPos{}
+}
+
+// contentLine returns the line on which the string value at pos starts its
+// content: TOML drops a newline right after an opening multi-line
+// string delimiter (three double or three single quotes).
+func (l *tomlLocator) contentLine(pos tomlPos) int {
+	off := pos.Val
+	if off < 0 || off >= len(l.src) {
+		return pos.Line
+	}
+	rest := l.src[off:]
+	if strings.HasPrefix(rest, `"""`) || strings.HasPrefix(rest, `'''`) {
+		off += 3
+		if strings.HasPrefix(l.src[off:], "\r\n") {
+			off += 2
+		} else if strings.HasPrefix(l.src[off:], "\n") {
+			off++
+		}
+		if off > len(l.src) {
+			off = len(l.src)
+		}
+	}
+	return l.li.line(off)
+}
+
+func (l *tomlLocator) scan() {
+	src := l.src
+	n := len(src)
+	var cur []string
+	i := 0
+	for i < n {
+		c := src[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			i++
+			continue
+		case c == '#':
+			i = l.skipLine(i)
+			continue
+		case c == '[':
+			start := i
+			aot := i+1 < n && src[i+1] == '['
+			if aot {
+				i += 2
+			} else {
+				i++
+			}
+			segs, j := l.keyPath(i)
+			i = j
+			if len(segs) == 0 {
+				i = l.skipLine(i)
+				continue
+			}
+			if aot {
+				parent := l.resolve(segs[:len(segs)-1])
+				full := append(parent, segs[len(segs)-1])
+				k := pathKey(full)
+				idx := l.aot[k]
+				l.aot[k] = idx + 1
+				l.record(full, start, -1)
+				cur = addPath(full, idxSeg(idx))
+			} else {
+				cur = l.resolve(segs)
+			}
+			l.record(cur, start, -1)
+			i = l.skipLine(i)
+			continue
+		}
+		// key = value
+		start := i
+		segs, j := l.keyPath(i)
+		i = l.skipBlank(j)
+		if len(segs) == 0 || i >= n || src[i] != '=' {
+			i = l.skipLine(start + 1)
+			continue
+		}
+		i = l.skipBlank(i + 1)
+		p := addPath(cur)
+		for _, s := range segs {
+			p = append(p, s)
+			l.record(p, start, -1)
+		}
+		l.setVal(p, i)
+		i = l.value(i, p, 0)
+		i = l.skipLine(i)
+	}
+}
+
+// setVal records the value offset for an already recorded key.
+func (l *tomlLocator) setVal(p []string, off int) {
+	k := pathKey(p)
+	if pos, ok := l.at[k]; ok && pos.Val < 0 {
+		pos.Val = off
+		l.at[k] = pos
+		for i := len(l.order) - 1; i >= 0; i-- {
+			if pathKey(l.order[i].path) == k {
+				l.order[i].pos = pos
+				break
+			}
+		}
+	}
+}
+
+// resolve maps a header's key segments to an indexed path: a segment
+// naming an array of tables refers to its last element.
+func (l *tomlLocator) resolve(segs []string) []string {
+	var out []string
+	for _, s := range segs {
+		out = append(out, s)
+		if n, ok := l.aot[pathKey(out)]; ok && n > 0 {
+			out = append(out, idxSeg(n-1))
+		}
+	}
+	return out
+}
+
+func (l *tomlLocator) skipBlank(i int) int {
+	for i < len(l.src) && (l.src[i] == ' ' || l.src[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipLine returns the offset after the next newline at or after i.
+func (l *tomlLocator) skipLine(i int) int {
+	if i > len(l.src) {
+		return len(l.src)
+	}
+	k := strings.IndexByte(l.src[i:], '\n')
+	if k < 0 {
+		return len(l.src)
+	}
+	return i + k + 1
+}
+
+// skipWS skips whitespace, newlines and comments (inside arrays and
+// inline tables).
+func (l *tomlLocator) skipWS(i int) int {
+	for i < len(l.src) {
+		switch l.src[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+		case '#':
+			k := strings.IndexByte(l.src[i:], '\n')
+			if k < 0 {
+				return len(l.src)
+			}
+			i += k
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+func isBareKeyChar(c byte) bool {
+	return c == '_' || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+// keyPath reads a dotted key starting at i (after optional blanks). It
+// stops before '=' or ']' (consuming "]" or "]]").
+func (l *tomlLocator) keyPath(i int) ([]string, int) {
+	src := l.src
+	n := len(src)
+	var segs []string
+	for {
+		i = l.skipBlank(i)
+		if i >= n {
+			return segs, i
+		}
+		switch c := src[i]; {
+		case c == '"':
+			end, _ := scanTOMLBasic(src, i)
+			raw := src[i:end]
+			s, err := strconv.Unquote(raw)
+			if err != nil {
+				s = strings.Trim(raw, `"`)
+			}
+			segs = append(segs, s)
+			i = end
+		case c == '\'':
+			k := strings.IndexAny(src[i+1:], "'\n")
+			if k < 0 || src[i+1+k] != '\'' {
+				return nil, n
+			}
+			segs = append(segs, src[i+1:i+1+k])
+			i += k + 2
+		case isBareKeyChar(c):
+			j := i
+			for j < n && isBareKeyChar(src[j]) {
+				j++
+			}
+			segs = append(segs, src[i:j])
+			i = j
+		default:
+			return nil, i
+		}
+		i = l.skipBlank(i)
+		if i < n && src[i] == '.' {
+			i++
+			continue
+		}
+		if i < n && src[i] == ']' {
+			i++
+			if i < n && src[i] == ']' {
+				i++
+			}
+		}
+		return segs, i
+	}
+}
+
+// scanTOMLBasic scans a one-line basic string starting at src[i] == '"'.
+func scanTOMLBasic(src string, i int) (int, bool) {
+	n := len(src)
+	for j := i + 1; j < n; j++ {
+		switch src[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, true
+		case '\n':
+			return j, false
+		}
+	}
+	return n, false
+}
+
+const maxTOMLDepth = 64
+
+// value scans one value at i, recording positions of array elements and
+// inline-table keys under p; it returns the offset after the value.
+func (l *tomlLocator) value(i int, p []string, depth int) int {
+	src := l.src
+	n := len(src)
+	if i >= n {
+		return n
+	}
+	if depth > maxTOMLDepth {
+		return l.skipLine(i)
+	}
+	switch src[i] {
+	case '"':
+		if strings.HasPrefix(src[i:], `"""`) {
+			j := i + 3
+			for j < n {
+				if src[j] == '\\' {
+					j += 2
+					continue
+				}
+				if strings.HasPrefix(src[j:], `"""`) {
+					j += 3
+					for k := 0; k < 2 && j < n && src[j] == '"'; k++ {
+						j++
+					}
+					return j
+				}
+				j++
+			}
+			return n
+		}
+		end, _ := scanTOMLBasic(src, i)
+		return end
+	case '\'':
+		if strings.HasPrefix(src[i:], "'''") {
+			k := strings.Index(src[i+3:], "'''")
+			if k < 0 {
+				return n
+			}
+			j := i + 3 + k + 3
+			for m := 0; m < 2 && j < n && src[j] == '\''; m++ {
+				j++
+			}
+			return j
+		}
+		k := strings.IndexAny(src[i+1:], "'\n")
+		if k < 0 {
+			return n
+		}
+		return i + 1 + k + 1
+	case '[':
+		j := i + 1
+		for idx := 0; ; idx++ {
+			j = l.skipWS(j)
+			if j >= n {
+				return n
+			}
+			if src[j] == ']' {
+				return j + 1
+			}
+			ep := addPath(p, idxSeg(idx))
+			l.record(ep, j, j)
+			next := l.value(j, ep, depth+1)
+			if next <= j {
+				return l.skipLine(j)
+			}
+			j = l.skipWS(next)
+			if j < n && src[j] == ',' {
+				j++
+			}
+		}
+	case '{':
+		j := i + 1
+		for {
+			j = l.skipWS(j)
+			if j >= n {
+				return n
+			}
+			if src[j] == '}' {
+				return j + 1
+			}
+			if src[j] == ',' {
+				j++
+				continue
+			}
+			start := j
+			segs, k := l.keyPath(j)
+			k = l.skipBlank(k)
+			if len(segs) == 0 || k >= n || src[k] != '=' {
+				return l.skipLine(start)
+			}
+			kp := addPath(p)
+			for _, s := range segs {
+				kp = append(kp, s)
+				l.record(kp, start, -1)
+			}
+			k = l.skipWS(k + 1)
+			l.setVal(kp, k)
+			next := l.value(k, kp, depth+1)
+			if next <= k {
+				return l.skipLine(k)
+			}
+			j = next
+		}
+	default:
+		j := i
+		for j < n && !strings.ContainsRune(",]}#\n", rune(src[j])) {
+			j++
+		}
+		if j == i {
+			return i + 1
+		}
+		return j
+	}
+}
+
+// firstUnused returns the first recorded position whose plain key equals
+// key (segments joined by NUL) and that used has not seen yet.
+func (l *tomlLocator) firstUnused(key string, used map[string]bool) (tomlPos, []string, bool) {
+	for _, e := range l.order {
+		if plainKey(e.path) != key {
+			continue
+		}
+		k := pathKey(e.path)
+		if used[k] {
+			continue
+		}
+		return e.pos, e.path, true
+	}
+	return tomlPos{}, nil, false
+}

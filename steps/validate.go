@@ -1,0 +1,706 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Allowed values of the enumerated keys.
+var (
+	IdentitySources = []string{IdentityStamp, IdentitySupabase, IdentitySQL, IdentitySystemIdentifier}
+	OnFailValues    = []string{"stop", "rollback", "continue"}
+	MessageWhens    = []string{"before", "success", "rollback"}
+)
+
+// commonStepKeys apply to every step kind.
+var commonStepKeys = []string{"kind", "id", "title", "notes"}
+
+// kindKeys lists the keys each step kind accepts besides commonStepKeys.
+// A new Step field must be added here too (TestEveryStepKeyHasAKind).
+var kindKeys = map[Kind][]string{
+	KindChecklist: {"items"},
+	KindConfirm:   {"prompt", "type"},
+	KindSQL:       {"file", "statements", "transaction"},
+	KindCheck:     {"sql", "expect", "expect_rows", "expect_empty", "report", "as_role", "settings", "on_fail"},
+	KindManual:    {"on_fail"},
+	KindMonitor:   {"duration", "every", "queries", "watch"},
+	KindExec:      {"command", "timeout"},
+	KindMessage:   {"message"},
+}
+
+func kindNames() string {
+	s := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// kindsWithKey names the kinds that accept key, for hints.
+func kindsWithKey(key string) []string {
+	var out []string
+	for _, k := range Kinds {
+		for _, kk := range kindKeys[k] {
+			if kk == key {
+				out = append(out, string(k))
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// stepRef is a step with the indexed TOML path it was decoded from.
+type stepRef struct {
+	s        *Step
+	p        []string
+	rollback bool
+	n        int // 1-based position among phase steps of its kind, or among rollback steps
+}
+
+func (d *decoder) stepRefs(r *Runbook) []stepRef {
+	var refs []stepRef
+	perKind := map[Kind]int{}
+	for i := range r.Phases {
+		for j := range r.Phases[i].Steps {
+			s := &r.Phases[i].Steps[j]
+			perKind[s.Kind]++
+			refs = append(refs, stepRef{s: s, p: []string{"phase", idxSeg(i), "step", idxSeg(j)}, n: perKind[s.Kind]})
+		}
+	}
+	for j := range r.Rollback.Steps {
+		refs = append(refs, stepRef{s: &r.Rollback.Steps[j], p: []string{"rollback", "step", idxSeg(j)}, rollback: true, n: j + 1})
+	}
+	return refs
+}
+
+// validate checks everything the types alone cannot, loads the SQL files
+// into r and assigns generated step ids.
+func (d *decoder) validate(r *Runbook) {
+	d.validateMeta(r)
+	d.validateTarget(r)
+	d.validateSettings(r)
+	msgIDs := d.validateMessages(r)
+
+	refs := d.stepRefs(r)
+	for _, ref := range refs {
+		ref.s.Line = d.loc.near(ref.p).Line
+	}
+	d.assignIDs(refs)
+	if len(r.AllSteps()) == 0 {
+		d.at(nil, Error, "add [[phase]] tables with [[phase.step]] entries", "runbook has no steps")
+	}
+	for i, ph := range r.Phases {
+		if len(ph.Steps) == 0 {
+			d.at([]string{"phase", idxSeg(i)}, Warning, "", "phase %q has no steps", ph.Title)
+		}
+	}
+	for _, ref := range refs {
+		d.validateStep(r, ref, msgIDs)
+	}
+
+	// Writes need a way back.
+	if len(r.Rollback.Steps) == 0 {
+		for _, ref := range refs {
+			if !ref.rollback && ref.s.Kind.Writes() {
+				d.at(ref.p, Warning, "add [[rollback.step]] entries so the change can be undone from the run screen",
+					"step %q writes but the runbook has no [rollback] steps", ref.s.ID)
+				break
+			}
+		}
+		for _, ref := range refs {
+			if ref.s.OnFail == "rollback" {
+				d.at(addPath(ref.p, "on_fail"), Error, "add [[rollback.step]] entries or use on_fail = \"stop\"",
+					"on_fail = \"rollback\" but the runbook has no [rollback] steps")
+			}
+		}
+	}
+}
+
+func (d *decoder) validateMeta(r *Runbook) {
+	if !d.has(nil, "runbook") {
+		d.atLine(d.file, 1, 0, Error, `add a [runbook] table with id = "..." and title = "..."`, "missing [runbook] table")
+		return
+	}
+	if strings.TrimSpace(r.Meta.ID) == "" && !d.bad([]string{"runbook", "id"}) {
+		d.at([]string{"runbook"}, Error, `the id names the runbook in the journal and in the deploy lock; e.g. id = "rls-hardening"`,
+			"[runbook] has no id")
+	}
+}
+
+var supabaseRef = regexp.MustCompile(`^[a-z]{20}$`)
+
+func (d *decoder) validateTarget(r *Runbook) {
+	t := &r.Target
+	tp := []string{"target"}
+	if !d.has(nil, "target") {
+		d.atLine(d.file, 1, 0, Error, `add [target] with name, project_id and identity`, "missing [target] table")
+		return
+	}
+	if strings.TrimSpace(t.ProjectID) == "" {
+		if !d.bad(addPath(tp, "project_id")) {
+			d.at(tp, Error, "project_id is what identity checks compare the database against", "[target] has no project_id")
+		}
+	} else {
+		for i, f := range t.Forbidden {
+			if f == t.ProjectID {
+				d.at(addPath(tp, "forbidden", idxSeg(i)), Error, "forbidden lists known non-targets such as staging",
+					"project_id %q is also in forbidden", f)
+			}
+		}
+	}
+	for i, src := range t.Identity {
+		if !contains(IdentitySources, src) {
+			hint := "one of " + strings.Join(IdentitySources, ", ")
+			if c := closest(src, IdentitySources); c != "" {
+				hint = fmt.Sprintf("did you mean %q? (%s)", c, hint)
+			}
+			d.at(addPath(tp, "identity", idxSeg(i)), Error, hint, "unknown identity source %q", src)
+		}
+	}
+	idCovered := d.bad(addPath(tp, "identity"))
+	if len(t.Identity) == 0 && !idCovered {
+		if t.Production {
+			d.at(addPath(tp, "production"), Error,
+				`add identity = ["stamp"] (after "handrail stamp"), ["supabase"], ["system_identifier"] or ["sql"] with identity_sql`,
+				"production target has no identity source, so handrail cannot prove which database it is connected to")
+		} else {
+			d.at(tp, Warning, `add identity = ["stamp"], ["supabase"], ["system_identifier"] or ["sql"]`,
+				"target has no identity source, so handrail cannot prove which database it is connected to")
+		}
+	}
+	hasSQL := contains(t.Identity, IdentitySQL)
+	switch {
+	case hasSQL && strings.TrimSpace(t.IdentitySQL) == "":
+		d.at(addPath(tp, "identity"), Error, `add identity_sql = "select ..." returning one value`,
+			`identity source "sql" needs identity_sql`)
+	case !hasSQL && t.IdentitySQL != "":
+		d.at(addPath(tp, "identity_sql"), Error, `add "sql" to identity, or remove identity_sql`,
+			`identity_sql is set but "sql" is not in identity, so it would never run`)
+	case hasSQL:
+		d.checkReadOnlySQL(t.IdentitySQL, addPath(tp, "identity_sql"), "identity_sql")
+	}
+	if contains(t.Identity, IdentitySupabase) && t.ProjectID != "" && !supabaseRef.MatchString(t.ProjectID) {
+		d.at(addPath(tp, "project_id"), Warning, "a Supabase project ref is 20 lowercase letters",
+			"project_id %q is not a Supabase project ref, so the supabase identity source can never match it", t.ProjectID)
+	}
+}
+
+func (d *decoder) validateSettings(r *Runbook) {
+	sp := []string{"settings"}
+	for _, f := range []struct {
+		key string
+		v   Duration
+	}{{"lock_timeout", r.Settings.LockTimeout}, {"statement_timeout", r.Settings.StatementTimeout}} {
+		if d.has(sp, f.key) && !d.bad(addPath(sp, f.key)) && f.v.Duration <= 0 {
+			d.at(addPath(sp, f.key), Error, "every SQL step runs with a bounded wait; leave it out for the default",
+				"%s must be positive, not %s", f.key, f.v.Duration)
+		}
+	}
+	if r.Settings.KeepRows < 0 {
+		d.at(addPath(sp, "keep_rows"), Error, "", "keep_rows must not be negative")
+	}
+}
+
+// ParseMessage parses a message body as a Go text/template (the renderer
+// and lint share it).
+func ParseMessage(m Message) (*template.Template, error) {
+	return template.New(m.ID).Option("missingkey=error").Parse(m.Body)
+}
+
+var templateLine = regexp.MustCompile(`^template: [^:]*:(\d+):\s*(.*)$`)
+
+func (d *decoder) validateMessages(r *Runbook) map[string]bool {
+	ids := map[string]bool{}
+	first := map[string]int{}
+	for i, m := range r.Messages {
+		mp := []string{"messages", idxSeg(i)}
+		switch {
+		case m.ID == "":
+			d.at(mp, Error, `add id = "..." so a message step can name it`, "message has no id")
+		case ids[m.ID]:
+			d.at(addPath(mp, "id"), Error, fmt.Sprintf("first defined at line %d", first[m.ID]), "duplicate message id %q", m.ID)
+		default:
+			ids[m.ID] = true
+			first[m.ID] = d.loc.near(addPath(mp, "id")).Line
+		}
+		if !contains(MessageWhens, m.When) && !d.bad(addPath(mp, "when")) {
+			if m.When == "" {
+				d.at(mp, Error, "one of "+strings.Join(MessageWhens, ", "), "message %q has no when", m.ID)
+			} else {
+				d.at(addPath(mp, "when"), Error, "one of "+strings.Join(MessageWhens, ", "), "unknown message when %q", m.When)
+			}
+		}
+		if strings.TrimSpace(m.Body) == "" {
+			if !d.bad(addPath(mp, "body")) {
+				d.at(mp, Error, "", "message %q has no body", m.ID)
+			}
+			continue
+		}
+		if _, err := ParseMessage(m); err != nil {
+			bp := addPath(mp, "body")
+			pos := d.loc.near(bp)
+			line, msg := pos.Line, err.Error()
+			if sm := templateLine.FindStringSubmatch(msg); sm != nil {
+				if n, err := strconv.Atoi(sm[1]); err == nil {
+					if p, ok := d.loc.find(bp); ok {
+						line = d.loc.contentLine(p) + n - 1
+					}
+				}
+				msg = sm[2]
+			}
+			d.atLine(d.file, line, 0, Error, "bodies are Go text/template, e.g. {{.Target}}", "message %q: bad template: %s", m.ID, msg)
+		}
+	}
+	return ids
+}
+
+// assignIDs reports duplicate explicit ids and gives every step without
+// one a stable generated id: "<kind>-<n>" (n counting that kind's phase
+// steps) or "rollback-<n>".
+func (d *decoder) assignIDs(refs []stepRef) {
+	taken := map[string]int{} // id -> line of first use
+	for _, ref := range refs {
+		id := ref.s.ID
+		if id == "" {
+			continue
+		}
+		ip := addPath(ref.p, "id")
+		if line, dup := taken[id]; dup {
+			d.at(ip, Error, fmt.Sprintf("first used at line %d; ids must be unique across phases and rollback", line),
+				"duplicate step id %q", id)
+			continue
+		}
+		if strings.TrimSpace(id) != id || strings.ContainsAny(id, " \t\n") {
+			d.at(ip, Error, `use letters, digits, "-" and "_"`, "step id %q contains whitespace", id)
+		}
+		taken[id] = d.loc.near(ip).Line
+	}
+	for _, ref := range refs {
+		if ref.s.ID != "" {
+			continue
+		}
+		base := "rollback"
+		if !ref.rollback {
+			base = string(ref.s.Kind)
+			if !contains(kindStrings(), base) {
+				base = "step"
+			}
+		}
+		id := fmt.Sprintf("%s-%d", base, ref.n)
+		for k := 2; ; k++ {
+			if _, ok := taken[id]; !ok {
+				break
+			}
+			id = fmt.Sprintf("%s-%d-%d", base, ref.n, k)
+		}
+		ref.s.ID = id
+		taken[id] = ref.s.Line
+	}
+}
+
+func kindStrings() []string {
+	out := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		out[i] = string(k)
+	}
+	return out
+}
+
+func (d *decoder) validateStep(r *Runbook, ref stepRef, msgIDs map[string]bool) {
+	s, p := ref.s, ref.p
+	pres := d.present[pathKey(p)]
+	if pres == nil { // not a table; already reported
+		return
+	}
+	what := fmt.Sprintf("step %q", s.ID)
+	if !pres["kind"] {
+		d.at(p, Error, "one of "+kindNames(), "%s has no kind", what)
+		return
+	}
+	if s.Kind == "" { // bad type, already reported
+		return
+	}
+	if !contains(kindStrings(), string(s.Kind)) {
+		hint := ""
+		if c := closest(string(s.Kind), kindStrings()); c != "" {
+			hint = fmt.Sprintf("did you mean %q?", c)
+		}
+		d.at(addPath(p, "kind"), Error, hint, "unknown step kind %q (one of %s)", s.Kind, kindNames())
+		return
+	}
+	// Keys that do not belong to this kind.
+	allowed := append(append([]string{}, commonStepKeys...), kindKeys[s.Kind]...)
+	for _, key := range sortedKeys(pres) {
+		if contains(allowed, key) {
+			continue
+		}
+		if _, known := stepFields[key]; !known {
+			continue // unknown key, already reported
+		}
+		hint := ""
+		if ks := kindsWithKey(key); len(ks) > 0 {
+			hint = fmt.Sprintf("%q belongs to %s steps", key, strings.Join(ks, "/"))
+		}
+		if s.Kind == KindSQL && key == "sql" {
+			hint = `a sql step runs file = "..." or statements = ["..."]`
+		}
+		if s.Kind == KindCheck && (key == "file" || key == "statements") {
+			hint = `a check runs one read-only query: sql = "select ..."`
+		}
+		d.at(addPath(p, key), Error, hint, "%q does not apply to %s steps", key, s.Kind)
+	}
+	has := func(k string) bool { return pres[k] }
+	req := func(k string, ok bool, hint string) {
+		if !ok && !d.bad(addPath(p, k)) {
+			d.at(p, Error, hint, "%s step %q needs %s", s.Kind, s.ID, k)
+		}
+	}
+	switch s.Kind {
+	case KindChecklist:
+		if len(s.Items) == 0 && !d.bad(addPath(p, "items")) {
+			d.at(p, Error, `items = [{ text = "..." }]`, "checklist step %q has no items", s.ID)
+		}
+		for i, it := range s.Items {
+			d.validateItem(it, addPath(p, "items", idxSeg(i)))
+		}
+	case KindConfirm:
+		req("prompt", strings.TrimSpace(s.Prompt) != "", `prompt = "Backup taken and verified?"`)
+	case KindSQL:
+		d.validateSQLStep(r, ref)
+	case KindCheck:
+		req("sql", strings.TrimSpace(s.SQL) != "", `sql = "select ..."`)
+		if s.SQL != "" {
+			d.checkReadOnlySQL(s.SQL, addPath(p, "sql"), what)
+			r.stmtBase[s.ID] = []int{d.contentLine(addPath(p, "sql"))}
+		}
+		if s.Report {
+			for _, k := range []string{"expect", "expect_rows", "expect_empty"} {
+				if d.has(p, k) {
+					d.at(addPath(p, k), Error, "report = true shows the rows and always passes; remove one of them",
+						"%s has report = true and %s", what, k)
+				}
+			}
+		} else if !d.bad(addPath(p, "report")) {
+			d.validateExpect(p, s.Expect, s.ExpectRows, s.ExpectEmpty, what)
+		}
+		if has("as_role") && strings.TrimSpace(s.AsRole) == "" {
+			d.at(addPath(p, "as_role"), Error, "", "as_role is empty")
+		}
+		if s.OnFail != "" && !contains(OnFailValues, s.OnFail) {
+			d.at(addPath(p, "on_fail"), Error, "one of "+strings.Join(OnFailValues, ", "), "unknown on_fail %q", s.OnFail)
+		}
+	case KindManual:
+		if s.OnFail != "" && !contains(OnFailValues, s.OnFail) {
+			d.at(addPath(p, "on_fail"), Error, "one of "+strings.Join(OnFailValues, ", "), "unknown on_fail %q", s.OnFail)
+		}
+	case KindMonitor:
+		dur, every := s.Duration.Duration, s.Every.Duration
+		req("duration", has("duration"), `duration = "15m"`)
+		req("every", has("every"), `every = "30s"`)
+		if has("duration") && dur <= 0 && !d.bad(addPath(p, "duration")) {
+			d.at(addPath(p, "duration"), Error, "", "duration must be positive")
+		}
+		if has("every") && every <= 0 && !d.bad(addPath(p, "every")) {
+			d.at(addPath(p, "every"), Error, "", "every must be positive")
+		}
+		if dur > 0 && every > dur {
+			d.at(addPath(p, "every"), Error, "", "every (%s) is longer than duration (%s)", every, dur)
+		}
+		if len(s.Queries) == 0 && len(s.Watch) == 0 && !d.bad(addPath(p, "queries")) && !d.bad(addPath(p, "watch")) {
+			d.at(p, Error, `add [[phase.step.queries]] with title and sql, or watch = ["..."]`, "monitor step %q has nothing to watch", s.ID)
+		}
+		for i, q := range s.Queries {
+			qp := addPath(p, "queries", idxSeg(i))
+			if strings.TrimSpace(q.SQL) == "" {
+				d.at(qp, Error, `sql = "select ..."`, "monitor query has no sql")
+			} else {
+				d.checkReadOnlySQL(q.SQL, addPath(qp, "sql"), "monitor query")
+			}
+			if q.Alert != "" {
+				if _, err := ParseAlert(q.Alert); err != nil {
+					d.at(addPath(qp, "alert"), Error, `e.g. alert = "waiting > 0"`, "bad alert: %v", err)
+				}
+			}
+		}
+	case KindExec:
+		req("command", strings.TrimSpace(s.Command) != "", `command = "pg_dump ..."`)
+		if s.Timeout.Duration < 0 {
+			d.at(addPath(p, "timeout"), Error, "", "timeout must not be negative")
+		}
+	case KindMessage:
+		req("message", s.Message != "", `message = "<id of a [[messages]] entry>"`)
+		if s.Message != "" && !msgIDs[s.Message] {
+			hint := "define it in [[messages]]"
+			if len(msgIDs) > 0 {
+				hint = "known messages: " + strings.Join(sortedKeys(msgIDs), ", ")
+			}
+			d.at(addPath(p, "message"), Error, hint, "no message with id %q", s.Message)
+		}
+	}
+}
+
+var stepFields, _ = tomlFields(reflect.TypeOf(Step{}))
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (d *decoder) contentLine(p []string) int {
+	if pos, ok := d.loc.find(p); ok {
+		return d.loc.contentLine(pos)
+	}
+	return d.loc.near(p).Line
+}
+
+func (d *decoder) validateItem(it Item, p []string) {
+	if strings.TrimSpace(it.Text) == "" && !d.bad(addPath(p, "text")) {
+		d.at(p, Error, `items = [{ text = "..." }]`, "checklist item has no text")
+	}
+	hasExpect := len(it.Expect) > 0 || it.ExpectRows != nil || it.ExpectEmpty || d.has(p, "expect")
+	if it.SQL == "" {
+		if hasExpect {
+			d.at(p, Error, "a self-ticking item needs both sql and expect", "checklist item has expect but no sql")
+		}
+		return
+	}
+	d.checkReadOnlySQL(it.SQL, addPath(p, "sql"), "checklist item")
+	d.validateExpect(p, it.Expect, it.ExpectRows, it.ExpectEmpty, "checklist item")
+}
+
+// validateExpect checks the expectation keys of the table at p.
+func (d *decoder) validateExpect(p []string, rows []Row, n *int, empty bool, what string) {
+	set := 0
+	var keys []string
+	for _, k := range []string{"expect", "expect_rows", "expect_empty"} {
+		if !d.has(p, k) || (k == "expect_empty" && !empty && !d.bad(addPath(p, k))) {
+			continue
+		}
+		set++
+		keys = append(keys, k)
+	}
+	switch {
+	case set == 0:
+		hint := `expect = [{ column = value }], expect_rows = N or expect_empty = true`
+		if d.has(p, "kind") { // a step, not a checklist item
+			hint += `; report = true for an informational check`
+		}
+		d.at(p, Error, hint, "%s has no expectation", what)
+	case set > 1:
+		d.at(addPath(p, keys[1]), Error, "keep one of them", "%s sets both %s and %s", what, keys[0], keys[1])
+	}
+	if n != nil && *n < 0 {
+		d.at(addPath(p, "expect_rows"), Error, "", "expect_rows must not be negative")
+	}
+	if d.has(p, "expect") && !d.bad(addPath(p, "expect")) {
+		if len(rows) == 0 {
+			d.at(addPath(p, "expect"), Error, "use expect_empty = true to expect no rows", "expect is an empty list")
+		}
+		for i, row := range rows {
+			rp := addPath(p, "expect", idxSeg(i))
+			if len(row) == 0 {
+				d.at(rp, Error, "list the columns to compare: { column = value }", "expected row %d has no columns", i+1)
+			}
+			for _, col := range sortedAnyKeys(row) {
+				switch v := row[col].(type) {
+				case string, int64, float64, bool, time.Time:
+				default:
+					d.at(addPath(rp, col), Error, "row values are strings, integers, floats, booleans or datetimes",
+						"expected value of column %q must be a scalar, not %s", col, tomlTypeDesc(v))
+				}
+			}
+		}
+	}
+}
+
+func sortedAnyKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkReadOnlySQL requires sql to be exactly one read-only statement.
+func (d *decoder) checkReadOnlySQL(sql string, p []string, what string) {
+	stmts, issue := splitSQL(sql)
+	base := d.contentLine(p)
+	if issue != nil {
+		d.atLine(d.file, base+issue.Line-1, 0, Error, "", "%s: %s", what, issue.What)
+		return
+	}
+	switch {
+	case len(stmts) == 0:
+		d.at(p, Error, "", "%s: sql has no statement", what)
+	case len(stmts) > 1:
+		d.atLine(d.file, base+stmts[1].Line-1, 0, Error, "split it into several checks", "%s: sql must be a single statement, found %d", what, len(stmts))
+	case !IsReadOnly(stmts[0].SQL):
+		d.atLine(d.file, base+stmts[0].Line-1, 0, Error, "it runs read-only; put writes in a sql step",
+			"%s: sql is not a read-only query (%s)", what, strings.Join(FirstWords(stmts[0].SQL, 3), " "))
+	}
+}
+
+// cleanRel validates a runbook-relative file path and cleans it.
+func cleanRel(f string) (string, error) {
+	if f == "" {
+		return "", errors.New("file is empty")
+	}
+	if strings.HasPrefix(f, "/") || strings.Contains(f, "\\") || (len(f) > 1 && f[1] == ':') {
+		return "", errors.New("file must be a relative path with / separators")
+	}
+	c := path.Clean(f)
+	if c == ".." || strings.HasPrefix(c, "../") || !fs.ValidPath(c) {
+		return "", errors.New("file must be inside the runbook directory")
+	}
+	return c, nil
+}
+
+func (d *decoder) validateSQLStep(r *Runbook, ref stepRef) {
+	s, p := ref.s, ref.p
+	hasFile, hasStmts := d.has(p, "file"), d.has(p, "statements")
+	switch {
+	case hasFile && hasStmts:
+		d.at(addPath(p, "statements"), Error, "keep one of them", "sql step %q has both file and statements", s.ID)
+		return
+	case !hasFile && !hasStmts:
+		d.at(p, Error, `file = "migrations/001.sql" or statements = ["..."]`, "sql step %q needs file or statements", s.ID)
+		return
+	}
+	type src struct {
+		file  string // display path for problems
+		rel   string // Statement.File
+		text  string
+		base  int // line of the text's first line in file
+		where []string
+	}
+	var srcs []src
+	if hasFile {
+		fp := addPath(p, "file")
+		if d.bad(fp) {
+			return
+		}
+		rel, err := cleanRel(s.File)
+		if err != nil {
+			d.at(fp, Error, "paths are relative to the runbook directory", "%v: %q", err, s.File)
+			return
+		}
+		s.File = rel
+		data, ok := r.files[rel]
+		if !ok {
+			data, err = fs.ReadFile(d.fsys, path.Join(d.fsDir, rel))
+			if err != nil {
+				msg := "cannot read"
+				if errors.Is(err, fs.ErrNotExist) {
+					msg = "no such file"
+				}
+				d.at(fp, Error, "paths are relative to the runbook directory "+d.show("."), "%s: %s", msg, d.show(rel))
+				return
+			}
+			r.files[rel] = data
+		}
+		srcs = append(srcs, src{file: d.show(rel), rel: rel, text: string(data), base: 1, where: fp})
+	} else {
+		sp := addPath(p, "statements")
+		if d.bad(sp) {
+			return
+		}
+		if len(s.Statements) == 0 {
+			d.at(sp, Error, "", "sql step %q has an empty statements list", s.ID)
+			return
+		}
+		var bases []int
+		for i, text := range s.Statements {
+			ep := addPath(sp, idxSeg(i))
+			b := d.contentLine(ep)
+			bases = append(bases, b)
+			srcs = append(srcs, src{file: d.file, rel: d.name, text: text, base: b, where: ep})
+		}
+		r.stmtBase[s.ID] = bases
+	}
+	count := 0
+	for _, sc := range srcs {
+		stmts, issue := splitSQL(sc.text)
+		li := newLineIndex(sc.text)
+		if issue != nil {
+			d.atLine(sc.file, sc.base+issue.Line-1, li.col(issue.Offset), Error,
+				"the rest of the script would be swallowed into one statement", "%s", issue.What)
+		}
+		if len(stmts) == 0 && hasStmts {
+			d.at(sc.where, Error, "", "statement is empty")
+		}
+		count += len(stmts)
+		for _, st := range stmts {
+			line, col := sc.base+st.Line-1, li.col(st.Offset)
+			if strings.HasPrefix(st.SQL, `\`) {
+				d.atLine(sc.file, line, col, Error, "handrail sends statements to the server; psql meta-commands cannot run",
+					"psql meta-command %s", strings.Fields(st.SQL)[0])
+				continue
+			}
+			if !s.IsTransactional() {
+				continue
+			}
+			if reason := NoTransactionReason(st.SQL); reason != "" {
+				d.atLine(sc.file, line, col, Error, fmt.Sprintf("set transaction = false on step %s", s.ID), "%s", reason)
+			}
+			if tc := TransactionControl(st.SQL); tc != "" {
+				d.atLine(sc.file, line, col, Error,
+					fmt.Sprintf("remove it: step %s already runs in one transaction (or set transaction = false)", s.ID),
+					"%s inside a transactional step would end handrail's transaction early", tc)
+			}
+		}
+	}
+	if count == 0 && hasFile {
+		d.at(addPath(p, "file"), Error, "", "%s contains no SQL statements", d.show(s.File))
+	}
+}
+
+// Alert is a parsed monitor alert condition: Column Op Value.
+type Alert struct {
+	Column string
+	Op     string // one of > >= < <= = !=
+	Value  string
+}
+
+var alertOps = []string{">=", "<=", "!=", "<>", "=", ">", "<"}
+
+// ParseAlert parses "column op value", e.g. "waiting > 0".
+func ParseAlert(s string) (Alert, error) {
+	for i := 0; i < len(s); i++ {
+		for _, op := range alertOps {
+			if strings.HasPrefix(s[i:], op) {
+				a := Alert{Column: strings.TrimSpace(s[:i]), Op: op, Value: strings.TrimSpace(s[i+len(op):])}
+				if a.Op == "<>" {
+					a.Op = "!="
+				}
+				if a.Column == "" || a.Value == "" || strings.ContainsAny(a.Column, " \t") {
+					return Alert{}, fmt.Errorf("%q is not \"column op value\"", s)
+				}
+				return a, nil
+			}
+		}
+	}
+	return Alert{}, fmt.Errorf("%q has no operator (> >= < <= = !=)", s)
+}

@@ -1,0 +1,615 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// ExecOptions configures RunTransaction and RunEach. The callbacks are
+// never called concurrently (nor concurrently with ConnectOptions.OnNotice),
+// though not always from the same goroutine, and never after the Run call
+// returns. They must not call methods of the Target.
+type ExecOptions struct {
+	LockTimeout      time.Duration // 0: leave the server's setting
+	StatementTimeout time.Duration // 0: leave the server's setting
+	// KeepRows is how many rows of each result are kept and passed to
+	// OnRows (0: DefaultKeepRows; negative: none). All rows are counted.
+	KeepRows int
+	// BatchRows is how many kept rows OnRows gets at once (default 200);
+	// pending rows are also flushed when 100ms have passed.
+	BatchRows int
+
+	OnStatementStart func(i int)
+	// OnRows streams a statement's result. batch holds only kept rows and
+	// may be empty, to update total (all rows so far). A statement text
+	// holding several queries yields several results; each starts with a
+	// new columns slice and a total counting from zero.
+	OnRows          func(i int, columns []string, batch [][]any, total int64)
+	OnStatementDone func(i int, tag string, rowsAffected int64, elapsed time.Duration)
+	// OnLockWait is called with the blocking backends while statement i
+	// waits on a lock (when they change), then once with none when the
+	// wait ends.
+	OnLockWait func(i int, blockers []Blocker)
+}
+
+// DefaultKeepRows is the number of rows kept per result when KeepRows is 0.
+const DefaultKeepRows = 500
+
+const (
+	defaultBatchRows = 200
+	rowFlushInterval = 100 * time.Millisecond
+	lockPollInterval = 250 * time.Millisecond
+	// noTimeoutCommitLimit bounds the wait for a COMMIT when the step has
+	// no statement_timeout; a COMMIT that takes longer is reported as an
+	// unknown outcome.
+	noTimeoutCommitLimit = 10 * time.Minute
+)
+
+// ExecError is a failed step, statement or query: which statement, what
+// the server said, and — the point — what became of the step's writes.
+type ExecError struct {
+	// Index is the statement that failed (0-based); -1 is the setup before
+	// the first statement (BEGIN, SET), len(stmts) the COMMIT.
+	Index int
+	Err   error
+
+	SQLState, Message, Detail, Hint string
+	Position                        int // 1-based character position in the statement, 0 if none
+
+	// RolledBack: nothing of the step remains (a transactional step that
+	// did not commit).
+	RolledBack bool
+	// OutcomeUnknown: the connection was lost (or the wait given up) while
+	// a COMMIT, or in RunEach an autocommitted statement, was in flight.
+	// The change may or may not have been applied: look before retrying.
+	OutcomeUnknown   bool
+	ConnectionLost   bool
+	Cancelled        bool // by the caller (ctrl+c): a cancel request was sent
+	LockTimeout      bool // lock_timeout expired (SQLSTATE 55P03): a retry may succeed
+	StatementTimeout bool // statement_timeout expired
+
+	atCommit bool // Index is len(stmts): the COMMIT, or the moment before it
+}
+
+func (e *ExecError) Error() string {
+	var b strings.Builder
+	switch {
+	case e.Index < 0:
+		b.WriteString("before the first statement: ")
+	case e.atCommit:
+		b.WriteString("COMMIT: ")
+	default:
+		fmt.Fprintf(&b, "statement %d: ", e.Index+1)
+	}
+	switch {
+	case e.Message != "":
+		b.WriteString(e.Message)
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	default:
+		b.WriteString("failed")
+	}
+	if e.SQLState != "" {
+		fmt.Fprintf(&b, " (SQLSTATE %s)", e.SQLState)
+	}
+	switch {
+	case e.OutcomeUnknown:
+		b.WriteString("; the outcome is unknown: check the database before doing anything else")
+	case e.RolledBack:
+		b.WriteString("; rolled back, nothing was changed")
+	}
+	return b.String()
+}
+
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// RunTransaction runs stmts in one transaction: BEGIN, SET LOCAL
+// lock_timeout and statement_timeout, each statement in order (simple
+// protocol, rows streamed to OnRows), COMMIT. It commits entirely or not at
+// all; the returned *ExecError says which of these happened:
+//
+//   - a statement fails, the caller cancels ctx (a cancel request is sent;
+//     the connection stays usable), or lock_timeout expires: ROLLBACK,
+//     RolledBack;
+//   - the connection is lost before COMMIT was sent: ConnectionLost and
+//     RolledBack. PostgreSQL aborts the open transaction of a client that
+//     vanished (it never commits without a COMMIT), though it may hold the
+//     locks until it notices;
+//   - the connection is lost while COMMIT is in flight, or COMMIT gets no
+//     answer: OutcomeUnknown. The commit may or may not have happened and
+//     we do not guess.
+//
+// Cancelling ctx once COMMIT is sent does not interrupt it.
+func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptions) error {
+	t.workMu.Lock()
+	defer t.workMu.Unlock()
+	conn := t.work
+
+	fail := func(i int, err error) error {
+		e := t.classify(ctx, conn, i, err)
+		t.rollback(ctx, conn)
+		e.RolledBack = true
+		return e
+	}
+
+	if conn == nil || conn.IsClosed() {
+		return &ExecError{Index: -1, Err: pgconn.ErrConnClosed, Message: "not connected", ConnectionLost: true, RolledBack: true}
+	}
+	if err := ctx.Err(); err != nil {
+		return &ExecError{Index: -1, Err: err, Cancelled: true, RolledBack: true}
+	}
+	setup := "BEGIN" + timeoutSettings("SET LOCAL", o.LockTimeout, o.StatementTimeout)
+	if err := execQuiet(ctx, conn, setup); err != nil {
+		return fail(-1, err)
+	}
+
+	for i, stmt := range stmts {
+		if err := ctx.Err(); err != nil {
+			return fail(i, err)
+		}
+		tag, _, err := t.runStatement(ctx, conn, i, stmt, o)
+		if err != nil {
+			return fail(i, err)
+		}
+		if st := conn.PgConn().TxStatus(); st != 'T' {
+			// The statement itself ended our transaction (a COMMIT or
+			// ROLLBACK inside the step). What ran so far is committed
+			// (or rolled back), and we stop.
+			e := &ExecError{Index: i, RolledBack: tag == "ROLLBACK"}
+			if st == 'I' {
+				e.Message = fmt.Sprintf("the statement ended the step's transaction (%s): statements 1 to %d are %s; "+
+					"a transactional step must not contain COMMIT or ROLLBACK", tag, i+1,
+					map[bool]string{true: "rolled back", false: "committed"}[tag == "ROLLBACK"])
+				return e
+			}
+			return fail(i, errors.New("the transaction is in an unexpected state after the statement"))
+		}
+	}
+
+	if err := ctx.Err(); err != nil {
+		// Cancelled after the last statement but before COMMIT was sent:
+		// roll back, as the operator asked.
+		e := fail(len(stmts), err).(*ExecError)
+		e.atCommit = true
+		return e
+	}
+	if err := t.commit(ctx, conn, o); err != nil {
+		err.Index, err.atCommit = len(stmts), true
+		return err
+	}
+	return nil
+}
+
+func (t *Target) commit(ctx context.Context, conn *pgx.Conn, o ExecOptions) *ExecError {
+	limit := noTimeoutCommitLimit
+	if o.StatementTimeout > 0 {
+		limit = o.StatementTimeout + 30*time.Second
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer cancel()
+	results, err := conn.PgConn().Exec(cctx, "COMMIT").ReadAll()
+	if err != nil {
+		e := t.classify(cctx, conn, 0, err)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Severity == "ERROR" && cctx.Err() == nil && !conn.IsClosed() {
+			// The server refused the COMMIT (a deferred constraint, a
+			// serialization failure) and so rolled the transaction back.
+			e.RolledBack = true
+			return e
+		}
+		// No answer, a lost connection, or an interruption of our own:
+		// the commit may or may not have happened.
+		e.OutcomeUnknown = true
+		e.Cancelled = false
+		if cctx.Err() != nil && e.Message == "" {
+			e.Message = fmt.Sprintf("no answer to COMMIT within %s", limit)
+		}
+		return e
+	}
+	if len(results) > 0 && results[0].CommandTag.String() == "ROLLBACK" {
+		return &ExecError{RolledBack: true,
+			Message: "the server rolled the transaction back instead of committing it"}
+	}
+	return nil
+}
+
+// RunEach runs stmts one by one outside a transaction block (VACUUM, CREATE
+// INDEX CONCURRENTLY): lock_timeout and statement_timeout are SET for the
+// session, then RESET. Each statement commits on its own, so on failure
+// the *ExecError's Index says which statement failed and every statement
+// before it stays committed (RolledBack is false). If the connection is
+// lost during a statement its outcome is unknown (OutcomeUnknown).
+func (t *Target) RunEach(ctx context.Context, stmts []string, o ExecOptions) error {
+	t.workMu.Lock()
+	defer t.workMu.Unlock()
+	conn := t.work
+
+	if conn == nil || conn.IsClosed() {
+		return &ExecError{Index: -1, Err: pgconn.ErrConnClosed, Message: "not connected", ConnectionLost: true}
+	}
+	if err := ctx.Err(); err != nil {
+		return &ExecError{Index: -1, Err: err, Cancelled: true}
+	}
+	if s := timeoutSettings("SET", o.LockTimeout, o.StatementTimeout); s != "" {
+		if err := execQuiet(ctx, conn, strings.TrimPrefix(s, "; ")); err != nil {
+			return t.classify(ctx, conn, -1, err)
+		}
+		defer func() {
+			if !conn.IsClosed() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+				defer cancel()
+				_ = execQuiet(rctx, conn, "RESET lock_timeout; RESET statement_timeout")
+			}
+		}()
+	}
+
+	for i, stmt := range stmts {
+		if err := ctx.Err(); err != nil {
+			return t.classify(ctx, conn, i, err)
+		}
+		_, _, err := t.runStatement(ctx, conn, i, stmt, o)
+		if err != nil {
+			e := t.classify(ctx, conn, i, err)
+			if e.ConnectionLost {
+				e.OutcomeUnknown = true
+			}
+			if !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
+				t.rollback(ctx, conn)
+			}
+			return e
+		}
+		if conn.PgConn().TxStatus() != 'I' {
+			// A BEGIN in a non-transactional step would leave everything
+			// after it uncommitted, then lost.
+			t.rollback(ctx, conn)
+			return &ExecError{Index: i, Message: "the statement opened a transaction block, which a step with " +
+				"transaction = false must not do; it was rolled back"}
+		}
+	}
+	return nil
+}
+
+// runStatement runs one statement text of a step with callbacks and the
+// lock-wait watcher.
+func (t *Target) runStatement(ctx context.Context, conn *pgx.Conn, i int, stmt string, o ExecOptions) (tag string, affected int64, err error) {
+	if o.OnStatementStart != nil {
+		t.callback(func() { o.OnStatementStart(i) })
+	}
+	start := time.Now()
+	stopWatch := t.watchLockWait(ctx, i, o)
+	var onRows func(cols []string, batch [][]any, total int64)
+	if o.OnRows != nil {
+		onRows = func(cols []string, batch [][]any, total int64) { o.OnRows(i, cols, batch, total) }
+	}
+	sink := newRowSink(t, conn.TypeMap(), o.KeepRows, o.BatchRows, false, onRows)
+	tag, affected, err = streamSimple(ctx, conn, stmt, sink)
+	stopWatch()
+	if err == nil {
+		t.statementDone(o, i, tag, affected, time.Since(start))
+	}
+	return tag, affected, err
+}
+
+func (t *Target) statementDone(o ExecOptions, i int, tag string, affected int64, elapsed time.Duration) {
+	if o.OnStatementDone != nil {
+		t.callback(func() { o.OnStatementDone(i, tag, affected, elapsed) })
+	}
+}
+
+func (t *Target) callback(f func()) {
+	t.cbMu.Lock()
+	defer t.cbMu.Unlock()
+	f()
+}
+
+// classify turns an error of statement i into an *ExecError.
+func (t *Target) classify(ctx context.Context, conn *pgx.Conn, i int, err error) *ExecError {
+	e := &ExecError{Index: i, Err: err}
+	var pgErr *pgconn.PgError
+	isPg := errors.As(err, &pgErr)
+	if isPg {
+		e.SQLState, e.Message, e.Detail, e.Hint = pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint
+		e.Position = int(pgErr.Position)
+	}
+	e.ConnectionLost = (conn != nil && conn.IsClosed()) || IsConnectionLost(err)
+	switch {
+	case isPg && pgErr.Code == "55P03":
+		e.LockTimeout = true
+	case isPg && pgErr.Code == "57014":
+		if ctx.Err() != nil {
+			e.Cancelled = true
+		} else if strings.Contains(pgErr.Message, "statement timeout") {
+			e.StatementTimeout = true
+		}
+	case !isPg && ctx.Err() != nil:
+		e.Cancelled = true
+	}
+	if e.ConnectionLost && e.Message == "" {
+		e.Message = "the connection to the database was lost: " + err.Error()
+	}
+	return e
+}
+
+// rollback ends the transaction on conn if the connection is still there.
+// It runs even when ctx is cancelled: that is usually why we roll back.
+func (t *Target) rollback(ctx context.Context, conn *pgx.Conn) {
+	if conn == nil || conn.IsClosed() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_ = execQuiet(rctx, conn, probeRollback)
+}
+
+// execQuiet runs sql (simple protocol) and discards any result.
+func execQuiet(ctx context.Context, conn *pgx.Conn, sql string) error {
+	_, err := conn.PgConn().Exec(ctx, sql).ReadAll()
+	return err
+}
+
+// timeoutSettings returns "; SET lock_timeout = '...'; SET ..." for the
+// non-zero timeouts (verb is "SET" or "SET LOCAL"), or "".
+func timeoutSettings(verb string, lock, stmt time.Duration) string {
+	var b strings.Builder
+	for _, s := range []struct {
+		name string
+		d    time.Duration
+	}{{"lock_timeout", lock}, {"statement_timeout", stmt}} {
+		if s.d <= 0 {
+			continue
+		}
+		ms := s.d.Milliseconds()
+		if ms == 0 {
+			ms = 1 // 0 would mean no timeout at all
+		}
+		fmt.Fprintf(&b, "; %s %s = '%dms'", verb, s.name, ms)
+	}
+	return b.String()
+}
+
+// QueryOptions configures Query and SideQuery.
+type QueryOptions struct {
+	AsRole           string            // SET LOCAL ROLE for the query
+	Settings         map[string]string // set_config(key, value, true) each, in key order
+	KeepRows         int               // 0: DefaultKeepRows; negative: none
+	StatementTimeout time.Duration     // 0: leave the server's setting
+	OnRows           func(columns []string, batch [][]any, total int64)
+}
+
+// QueryResult is a read-only query's result: the first KeepRows rows and
+// the count of all of them.
+type QueryResult struct {
+	Columns []string
+	Rows    [][]any // at most KeepRows
+	Total   int64
+}
+
+// Query runs a read-only check on the work connection: BEGIN READ ONLY,
+// SET LOCAL statement_timeout, SET LOCAL ROLE AsRole, set_config for each
+// setting (transaction-local), the query, and always ROLLBACK, so nothing
+// of it outlives the call. The query goes as one extended-protocol
+// statement, which cannot contain a second one (no "select 1; commit;
+// delete ..."). Memory does not grow with the result: KeepRows rows are
+// kept, the rest only counted. Errors are *ExecError.
+func (t *Target) Query(ctx context.Context, sql string, o QueryOptions) (QueryResult, error) {
+	t.workMu.Lock()
+	defer t.workMu.Unlock()
+	return t.readOnly(ctx, t.work, sql, o)
+}
+
+// SideQueryTimeout is the statement_timeout of SideQuery.
+const SideQueryTimeout = 30 * time.Second
+
+// SideQuery runs a read-only query on the side connection (monitors), so it
+// neither waits for nor disturbs a statement running on the work
+// connection.
+func (t *Target) SideQuery(ctx context.Context, sql string, keep int) (QueryResult, error) {
+	t.sideMu.Lock()
+	defer t.sideMu.Unlock()
+	return t.readOnly(ctx, t.side, sql, QueryOptions{KeepRows: keep, StatementTimeout: SideQueryTimeout})
+}
+
+func (t *Target) readOnly(ctx context.Context, conn *pgx.Conn, sql string, o QueryOptions) (res QueryResult, err error) {
+	if conn == nil || conn.IsClosed() {
+		return res, &ExecError{Err: pgconn.ErrConnClosed, Message: "not connected", ConnectionLost: true}
+	}
+	if err := ctx.Err(); err != nil {
+		return res, &ExecError{Err: err, Cancelled: true}
+	}
+	fail := func(err error) (QueryResult, error) {
+		e := t.classify(ctx, conn, 0, err)
+		t.rollback(ctx, conn)
+		e.RolledBack = true
+		return res, e
+	}
+
+	setup := probeBegin + timeoutSettings("SET LOCAL", 0, o.StatementTimeout)
+	if o.AsRole != "" {
+		setup += "; SET LOCAL ROLE " + pgx.Identifier{o.AsRole}.Sanitize()
+	}
+	if err := execQuiet(ctx, conn, setup); err != nil {
+		return fail(err)
+	}
+	keys := make([]string, 0, len(o.Settings))
+	for k := range o.Settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		// The simple protocol with pgx's client-side quoting of $1, $2.
+		if _, err := conn.Exec(ctx, "select set_config($1, $2, true)", k, o.Settings[k]); err != nil {
+			return fail(err)
+		}
+	}
+
+	sink := newRowSink(t, conn.TypeMap(), o.KeepRows, 0, true, o.OnRows)
+	rr := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil)
+	sink.consume(rr)
+	_, err = rr.Close()
+	sink.endResult()
+	if err != nil {
+		return fail(err)
+	}
+	t.rollback(ctx, conn)
+	return QueryResult{Columns: sink.cols, Rows: sink.kept, Total: sink.total}, nil
+}
+
+// streamSimple sends sql as one simple-protocol query (it may hold several
+// statements) and feeds every result to sink. tag is the last result's
+// command tag; affected sums their row counts.
+func streamSimple(ctx context.Context, conn *pgx.Conn, sql string, sink *rowSink) (tag string, affected int64, err error) {
+	mrr := conn.PgConn().Exec(ctx, sql)
+	for mrr.NextResult() {
+		rr := mrr.ResultReader()
+		sink.consume(rr)
+		ct, rerr := rr.Close()
+		sink.endResult()
+		if rerr != nil {
+			if err == nil {
+				err = rerr
+			}
+			continue
+		}
+		tag = ct.String()
+		affected += ct.RowsAffected()
+	}
+	if cerr := mrr.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return tag, affected, err
+}
+
+// rowSink keeps the first keep rows of each result, decoded by pgx's type
+// map, counts all of them, and hands kept rows to onRows in batches.
+type rowSink struct {
+	t         *Target
+	typeMap   *pgtype.Map
+	keep      int
+	batchRows int
+	collect   bool // keep the kept rows in kept (Query), not only pass them on
+	onRows    func(cols []string, batch [][]any, total int64)
+
+	cols         []string
+	kept         [][]any
+	batch        [][]any
+	nkept        int
+	total        int64
+	reported     int64 // total at the last onRows call
+	reportedCols bool
+	lastFlush    time.Time
+	inResult     bool
+}
+
+func newRowSink(t *Target, m *pgtype.Map, keep, batchRows int, collect bool, onRows func([]string, [][]any, int64)) *rowSink {
+	switch {
+	case keep == 0:
+		keep = DefaultKeepRows
+	case keep < 0:
+		keep = 0
+	}
+	if batchRows <= 0 {
+		batchRows = defaultBatchRows
+	}
+	return &rowSink{t: t, typeMap: m, keep: keep, batchRows: batchRows, collect: collect, onRows: onRows}
+}
+
+// consume reads the rows of one result. Rows beyond keep are counted, not
+// decoded or copied, so memory stays flat however many rows come back.
+func (s *rowSink) consume(rr *pgconn.ResultReader) {
+	fds := rr.FieldDescriptions()
+	if fds == nil {
+		// A command without a result set (DDL, INSERT without RETURNING).
+		for rr.NextRow() {
+		}
+		return
+	}
+	s.cols = make([]string, len(fds))
+	for i, fd := range fds {
+		s.cols[i] = fd.Name
+	}
+	s.nkept, s.total, s.reported, s.reportedCols = 0, 0, 0, false
+	s.lastFlush = time.Now()
+	s.inResult = true
+	if s.collect {
+		s.kept = nil
+	}
+	for rr.NextRow() {
+		s.total++
+		if s.nkept < s.keep {
+			row := decodeRow(s.typeMap, fds, rr.Values())
+			s.nkept++
+			if s.collect {
+				s.kept = append(s.kept, row)
+			}
+			if s.onRows != nil {
+				s.batch = append(s.batch, row)
+			}
+		}
+		if s.onRows != nil && (len(s.batch) >= s.batchRows || s.total%64 == 0 && time.Since(s.lastFlush) >= rowFlushInterval) {
+			s.flush()
+		}
+	}
+}
+
+// endResult reports what is left of the current result, and always once
+// per result set so an empty result still shows its columns.
+func (s *rowSink) endResult() {
+	if !s.inResult {
+		return
+	}
+	s.inResult = false
+	if s.onRows != nil && (len(s.batch) > 0 || s.total != s.reported || !s.reportedCols) {
+		s.flush()
+	}
+}
+
+func (s *rowSink) flush() {
+	if len(s.batch) == 0 && s.total == s.reported && s.reportedCols {
+		s.lastFlush = time.Now()
+		return
+	}
+	batch, cols, total := s.batch, s.cols, s.total
+	s.batch = nil
+	s.reported, s.reportedCols = total, true
+	s.t.callback(func() { s.onRows(cols, batch, total) })
+	s.lastFlush = time.Now()
+}
+
+// decodeRow turns a row's text-format values into Go values with pgx's
+// codecs (int64, string, time.Time, pgtype.Numeric, ...); a type pgx does
+// not know stays the text PostgreSQL sent.
+func decodeRow(m *pgtype.Map, fds []pgconn.FieldDescription, raw [][]byte) []any {
+	row := make([]any, len(raw))
+	for i, buf := range raw {
+		if buf == nil {
+			continue
+		}
+		// The reader reuses its buffer for the next row. (make, not
+		// append to nil: an empty value must stay non-nil, or '' would
+		// decode as NULL.)
+		own := make([]byte, len(buf))
+		copy(own, buf)
+		buf = own
+		fd := fds[i]
+		if dt, ok := m.TypeForOID(fd.DataTypeOID); ok {
+			if v, err := dt.Codec.DecodeValue(m, fd.DataTypeOID, fd.Format, buf); err == nil {
+				row[i] = v
+				continue
+			}
+		}
+		if fd.Format == pgtype.TextFormatCode {
+			row[i] = string(buf)
+		} else {
+			row[i] = buf
+		}
+	}
+	return row
+}

@@ -1,0 +1,237 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Helpers for the Target tests (prefix tg, to stay clear of other test
+// files in this package).
+
+// tgEnv is a sandbox for one top-level test; subtests take a database each.
+type tgEnv struct {
+	sb *Sandbox
+	n  atomic.Int64
+}
+
+func tgNewEnv(t *testing.T, opts SandboxOptions) *tgEnv {
+	t.Helper()
+	return &tgEnv{sb: NewTestSandbox(t, opts)}
+}
+
+func tgCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// database creates a fresh database, runs scripts in it, and returns its name.
+func (e *tgEnv) database(t testing.TB, scripts ...string) string {
+	t.Helper()
+	name := fmt.Sprintf("tg_%d", e.n.Add(1))
+	if err := e.sb.CreateDatabase(tgCtx(t), name, scripts...); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// connect opens a Target on dbname, closed at the end of the test.
+func (e *tgEnv) connect(t testing.TB, dbname string, opts ConnectOptions) *Target {
+	t.Helper()
+	if opts.AppName == "" {
+		opts.AppName = "handrail/test/" + strings.ReplaceAll(t.Name(), "/", "-")
+	}
+	tg, err := Connect(tgCtx(t), e.sb.DSN(dbname), opts)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(tg.Close)
+	return tg
+}
+
+// admin opens a plain superuser connection (the "other operator").
+func (e *tgEnv) admin(t testing.TB, dbname string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(tgCtx(t), e.sb.AdminDSN(dbname))
+	if err != nil {
+		t.Fatalf("admin connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func tgExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	if _, err := conn.Exec(tgCtx(t), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// tgWaitUntil polls cond until it holds or the deadline passes.
+func tgWaitUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// tgWaitActive waits until backend pid is running a query starting with
+// prefix, as pg_stat_activity sees it from conn; waitEventType, if not
+// empty, must match too (e.g. "Lock").
+func tgWaitActive(t testing.TB, conn *pgx.Conn, pid int, prefix, waitEventType string) {
+	t.Helper()
+	tgWaitUntil(t, fmt.Sprintf("pid %d to run %q", pid, prefix), 20*time.Second, func() bool {
+		var n int
+		err := conn.QueryRow(context.Background(), `select count(*) from pg_stat_activity
+where pid = $1 and state = 'active' and starts_with(query, $2)
+  and ($3 = '' or wait_event_type = $3)`, pid, prefix, waitEventType).Scan(&n)
+		return err == nil && n == 1
+	})
+}
+
+// tgTableExists reports whether table name exists in conn's database.
+func tgTableExists(t testing.TB, conn *pgx.Conn, name string) bool {
+	t.Helper()
+	var ok bool
+	if err := conn.QueryRow(tgCtx(t), "select to_regclass($1) is not null", name).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func tgExecError(t testing.TB, err error) *ExecError {
+	t.Helper()
+	var e *ExecError
+	if !errors.As(err, &e) {
+		t.Fatalf("want *ExecError, got %T: %v", err, err)
+	}
+	return e
+}
+
+func TestConnect(t *testing.T) {
+	t.Parallel()
+	env := tgNewEnv(t, SandboxOptions{})
+	dbname := env.database(t)
+
+	t.Run("three connections, application_name, accessors", func(t *testing.T) {
+		long := "handrail/" + strings.Repeat("r", 40) + "/operatør-" + strings.Repeat("x", 40)
+		tg := env.connect(t, dbname, ConnectOptions{AppName: long})
+		if got := tg.AppName(); len(got) != 63 || strings.ContainsFunc(got, func(r rune) bool { return r > 126 }) {
+			t.Fatalf("AppName() = %q (%d bytes), want 63 bytes of ASCII", got, len(got))
+		}
+		admin := env.admin(t, dbname)
+		rows, err := admin.Query(tgCtx(t), "select pid, application_name from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", dbname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]string{}
+		for rows.Next() {
+			var pid int
+			var app string
+			if err := rows.Scan(&pid, &app); err != nil {
+				t.Fatal(err)
+			}
+			seen[pid] = app
+		}
+		if len(seen) != 3 {
+			t.Fatalf("want 3 backends (work, lock, side), got %v", seen)
+		}
+		for _, pid := range []int{tg.WorkPID(), tg.LockPID()} {
+			if seen[pid] != tg.AppName() {
+				t.Errorf("backend %d has application_name %q, want %q", pid, seen[pid], tg.AppName())
+			}
+		}
+		if tg.Host() != "127.0.0.1" || tg.User() != env.sb.User() || tg.Database() != dbname || tg.Port() != env.sb.Port() {
+			t.Errorf("Host/User/Database/Port = %s %s %s %d", tg.Host(), tg.User(), tg.Database(), tg.Port())
+		}
+		if !tg.Alive(tgCtx(t)) {
+			t.Error("Alive() = false on a fresh target")
+		}
+	})
+
+	t.Run("PGEnv carries the password only in PGPASSWORD", func(t *testing.T) {
+		tg := env.connect(t, dbname, ConnectOptions{AppName: "handrail/env"})
+		got := map[string]string{}
+		for _, kv := range tg.PGEnv() {
+			k, v, _ := strings.Cut(kv, "=")
+			got[k] = v
+			if k != "PGPASSWORD" && strings.Contains(v, env.sb.Password()) {
+				t.Errorf("%s carries the password", k)
+			}
+		}
+		want := map[string]string{
+			"PGHOST": "127.0.0.1", "PGPORT": fmt.Sprint(env.sb.Port()), "PGUSER": env.sb.User(),
+			"PGDATABASE": dbname, "PGPASSWORD": env.sb.Password(), "PGSSLMODE": "disable", "PGAPPNAME": "handrail/env",
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s = %q, want %q", k, got[k], v)
+			}
+		}
+		if s := tg.Secrets(); len(s) != 1 || s[0] != env.sb.Password() {
+			t.Errorf("Secrets() = %v", s)
+		}
+	})
+
+	t.Run("notices reach OnNotice", func(t *testing.T) {
+		var mu sync.Mutex
+		var notices []Notice
+		tg := env.connect(t, dbname, ConnectOptions{OnNotice: func(n Notice) {
+			mu.Lock()
+			defer mu.Unlock()
+			notices = append(notices, n)
+		}})
+		err := tg.RunTransaction(tgCtx(t), []string{
+			`do $$ begin raise notice 'hello %', 42 using detail = 'the detail', hint = 'the hint'; end $$`,
+		}, ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		want := Notice{Severity: "NOTICE", Message: "hello 42", Detail: "the detail", Hint: "the hint"}
+		if len(notices) != 1 || notices[0] != want {
+			t.Fatalf("notices = %+v, want [%+v]", notices, want)
+		}
+	})
+
+	t.Run("bad password fails without leaking it", func(t *testing.T) {
+		dsn := strings.Replace(env.sb.DSN(dbname), env.sb.Password(), "wrong-secret-pw", 1)
+		_, err := Connect(tgCtx(t), dsn, ConnectOptions{})
+		if err == nil {
+			t.Fatal("Connect with a wrong password succeeded")
+		}
+		if strings.Contains(err.Error(), "wrong-secret-pw") {
+			t.Fatalf("error leaks the password: %v", err)
+		}
+	})
+}
+
+func TestIsConnectionLost(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{context.Canceled, false},
+		{errors.New("some sql thing"), false},
+		{&ExecError{ConnectionLost: true}, true},
+		{fmt.Errorf("wrapped: %w", &ExecError{ConnectionLost: false}), false},
+	} {
+		if got := IsConnectionLost(tc.err); got != tc.want {
+			t.Errorf("IsConnectionLost(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

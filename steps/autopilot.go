@@ -1,0 +1,138 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+)
+
+// Autopilot notes, recorded in the journal like any operator's.
+const (
+	AutopilotNote       = "autopilot: verified"
+	AutopilotEndReason  = "autopilot: window ended early"
+	AutopilotDrySkipped = "autopilot: dry run, the writes this check verifies were not made"
+)
+
+// Autopilot is the scripted happy-path operator used by tests, benchmarks
+// and the demo: it ticks what is not self-ticking, types the confirm text
+// and the production consent, passes manual steps with a note, ends
+// monitors early with a reason, and moves on. It returns false when it has
+// nothing to say: the engine is working, or only a real operator can
+// decide (a failure, an outcome-unknown step, a self-ticking item whose
+// query did not match). In a dry run a failed check or manual step is
+// expected (the writes it verifies were skipped): it skips it with a
+// reason. After the end it quits.
+func Autopilot(s *State, rb *Runbook) (Command, bool) {
+	if s.Ended || s.HardStop {
+		return Command{Type: CmdQuit}, true
+	}
+	if s.ConsentAt != "" {
+		return Command{Type: CmdConsent, Text: s.Session.ProjectID}, true
+	}
+	st := s.CurrentStep()
+	if st == nil {
+		return Command{}, false
+	}
+	switch st.Status {
+	case StatusActive:
+		return autopilotActive(st, rb)
+	case StatusRunning:
+		if st.Kind == KindMonitor {
+			return Command{Type: CmdEndMonitor, Text: AutopilotEndReason}, true
+		}
+	case StatusFailed:
+		if !s.Session.Apply && !st.Writes {
+			return Command{Type: CmdSkipStep, Text: AutopilotDrySkipped}, true
+		}
+	}
+	return Command{}, false
+}
+
+func autopilotActive(st *StepState, rb *Runbook) (Command, bool) {
+	switch st.Kind {
+	case KindChecklist:
+		return autopilotChecklist(st, rb)
+	case KindConfirm:
+		return Command{Type: CmdConfirm, Text: st.TypeText}, true
+	case KindManual:
+		return Command{Type: CmdManual, Pass: true, Text: AutopilotNote}, true
+	}
+	return Command{Type: CmdNext}, true
+}
+
+func autopilotChecklist(st *StepState, rb *Runbook) (Command, bool) {
+	items := runbookItems(rb, st.ID)
+	for j, it := range st.ItemStates {
+		switch {
+		case it.Ticked || it.Skipped:
+		case it.Check != nil || (j < len(items) && items[j].SelfTicking()):
+			return Command{}, false // its query decides, not the autopilot
+		default:
+			return Command{Type: CmdTick, Item: j}, true
+		}
+	}
+	return Command{Type: CmdNext}, true
+}
+
+// runbookItems returns the checklist items of step id (nil if not found).
+func runbookItems(rb *Runbook, id string) []Item {
+	if rb == nil {
+		return nil
+	}
+	for _, s := range append(rb.AllSteps(), rb.Rollback.Steps...) {
+		if s.ID == id {
+			return s.Items
+		}
+	}
+	return nil
+}
+
+// Drive runs the autopilot against e until Run returns: whenever the
+// engine waits for the operator, it asks intercept first (when non-nil;
+// a test uses it to roll back or fail on purpose), then Autopilot, and
+// sends what they say. It returns an error when ctx ends or the engine
+// waits with nothing left to say.
+func Drive(ctx context.Context, e *Engine, rb *Runbook, intercept func(*State) (Command, bool)) error {
+	var lastSeq int64 = -1
+	for {
+		select {
+		case <-e.Done():
+			return nil
+		case <-ctx.Done():
+			s := e.State()
+			return fmt.Errorf("autopilot: %w at seq %d (%s)", ctx.Err(), s.Seq, describeWait(&s))
+		case <-e.Idle():
+		}
+		s := e.State()
+		if s.Seq == lastSeq && !s.Ended {
+			continue // nothing happened since the last command: a stale signal
+		}
+		var c Command
+		ok := false
+		if intercept != nil {
+			c, ok = intercept(&s)
+		}
+		if !ok {
+			c, ok = Autopilot(&s, rb)
+		}
+		if ok {
+			lastSeq = s.Seq
+			e.Send(c)
+		}
+	}
+}
+
+// describeWait says what the engine seems to wait for, for error messages.
+func describeWait(s *State) string {
+	st := s.CurrentStep()
+	if st == nil {
+		return "no current step"
+	}
+	msg := fmt.Sprintf("step %s (%s) is %s", st.ID, st.Kind, st.Status)
+	if st.Error != nil {
+		msg += ": " + st.Error.Message
+	}
+	if st.Check != nil {
+		msg += "; check: " + st.Check.Summary
+	}
+	return msg
+}

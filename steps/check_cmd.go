@@ -1,0 +1,196 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/handrail-dev/handrail/db"
+)
+
+// Exit codes of RunChecks (the CLI's, see Outcome.ExitCode).
+const (
+	ChecksPassed       = 0
+	ChecksFailed       = 1
+	ChecksRunbookError = 2
+	ChecksHardStop     = 3
+)
+
+// CheckResult is one line of `handrail check`.
+type CheckResult struct {
+	Step    string `json:"step"`
+	Item    *int   `json:"item,omitempty"` // checklist item index (0-based)
+	Title   string `json:"title"`
+	Pass    bool   `json:"pass"`
+	Summary string `json:"summary"`
+	AsRole  string `json:"as_role,omitempty"`
+}
+
+// ChecksReport is the JSON output of `handrail check --json`.
+type ChecksReport struct {
+	Runbook  string          `json:"runbook"`
+	Target   string          `json:"target"`
+	DSN      string          `json:"dsn"`
+	Identity *IdentityReport `json:"identity,omitempty"`
+	Results  []CheckResult   `json:"results"`
+	Passed   bool            `json:"passed"`
+	ExitCode int             `json:"exit_code"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// RunChecks is `handrail check`: with no TTY and no deploy lock (it only
+// reads), it proves the target's identity, then runs every check step and
+// every self-ticking checklist item of the phases, read-only, and prints a
+// table (or JSON). Exit code: 0 all passed, 1 any failed (or the database
+// could not be reached), 2 runbook error, 3 identity hard stop.
+func RunChecks(ctx context.Context, rb *Runbook, dsn string, w io.Writer, asJSON bool) int {
+	rep := ChecksReport{DSN: db.RedactDSN(dsn)}
+	if rb == nil {
+		rep.Error = "no runbook"
+		return finishChecks(w, asJSON, &rep, ChecksRunbookError)
+	}
+	rep.Runbook, rep.Target = rb.Meta.ID, fmt.Sprintf("%s (%s)", rb.Target.Name, rb.Target.ProjectID)
+	t, err := db.Connect(ctx, dsn, db.ConnectOptions{AppName: "handrail-check/" + rb.Meta.ID})
+	if err != nil {
+		rep.Error = fmt.Sprintf("cannot connect to %s: %v", rep.DSN, err)
+		return finishChecks(w, asJSON, &rep, ChecksFailed)
+	}
+	defer t.Close()
+	tg := rb.Target
+	sources, ok, forbidden, reason := t.VerifyIdentity(ctx, db.IdentityConfig{
+		Expected: tg.ProjectID, Forbidden: tg.Forbidden, Sources: tg.Identity, SQL: tg.IdentitySQL,
+	})
+	rep.Identity = &IdentityReport{Expected: tg.ProjectID, Sources: sources, Forbidden: forbidden, OK: ok, Reason: reason}
+	if !ok {
+		rep.Error = fmt.Sprintf("identity hard stop: this is not %s (%s): %s; no check was run", tg.Name, tg.ProjectID, reason)
+		return finishChecks(w, asJSON, &rep, ChecksHardStop)
+	}
+	rep.Results = runAllChecks(ctx, t, rb)
+	code := ChecksPassed
+	for _, r := range rep.Results {
+		if !r.Pass {
+			code = ChecksFailed
+		}
+	}
+	return finishChecks(w, asJSON, &rep, code)
+}
+
+func runAllChecks(ctx context.Context, t *db.Target, rb *Runbook) []CheckResult {
+	var out []CheckResult
+	for _, s := range rb.AllSteps() {
+		switch s.Kind {
+		case KindCheck:
+			r := runOneCheck(ctx, t, rb, s.SQL, s.AsRole, s.SessionVars, s.Expectation())
+			r.Step, r.Title, r.AsRole = s.ID, s.Title, s.AsRole
+			out = append(out, r)
+		case KindChecklist:
+			for j, it := range s.Items {
+				if !it.SelfTicking() {
+					continue
+				}
+				r := runOneCheck(ctx, t, rb, it.SQL, "", nil, it.Expectation())
+				item := j
+				r.Step, r.Item, r.Title = s.ID, &item, it.Text
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+func runOneCheck(ctx context.Context, t *db.Target, rb *Runbook, sql, asRole string, settings map[string]string, exp Expectation) CheckResult {
+	keep := rb.KeepRows()
+	res, err := t.Query(ctx, sql, db.QueryOptions{
+		AsRole: asRole, Settings: settings, KeepRows: keep, StatementTimeout: rb.StatementTimeout(),
+	})
+	if err != nil {
+		return CheckResult{Summary: "query failed: " + queryError(err)}
+	}
+	rep := &CheckReport{}
+	pass := fillReport(rep, exp, res, keep)
+	summary := rep.Summary
+	if len(rep.Missing) > 0 {
+		summary += "; missing " + strings.Join(rep.Missing, ", ")
+	}
+	if len(rep.Unexpected) > 0 {
+		summary += "; unexpected " + strings.Join(rep.Unexpected, ", ")
+	}
+	return CheckResult{Pass: pass, Summary: summary}
+}
+
+func finishChecks(w io.Writer, asJSON bool, rep *ChecksReport, code int) int {
+	rep.ExitCode = code
+	rep.Passed = code == ChecksPassed
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+		return code
+	}
+	printChecks(w, rep)
+	return code
+}
+
+func printChecks(w io.Writer, rep *ChecksReport) {
+	if rep.Runbook != "" {
+		fmt.Fprintf(w, "runbook %s, target %s, %s\n", rep.Runbook, rep.Target, rep.DSN)
+	}
+	if id := rep.Identity; id != nil {
+		fmt.Fprintf(w, "identity: %s\n", identityLine(id))
+	}
+	if len(rep.Results) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "STEP\tTITLE\tRESULT\tSUMMARY")
+		for _, r := range rep.Results {
+			step := r.Step
+			if r.Item != nil {
+				step = fmt.Sprintf("%s#%d", r.Step, *r.Item+1)
+			}
+			verdict := "PASS"
+			if !r.Pass {
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", step, oneLine(r.Title, 50), verdict, oneLine(r.Summary, 120))
+		}
+		tw.Flush()
+	}
+	if rep.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", rep.Error)
+	}
+	failed := 0
+	for _, r := range rep.Results {
+		if !r.Pass {
+			failed++
+		}
+	}
+	fmt.Fprintf(w, "%d checks, %d failed, exit %d\n", len(rep.Results), failed, rep.ExitCode)
+}
+
+// identityLine summarizes an identity verdict on one line.
+func identityLine(id *IdentityReport) string {
+	var parts []string
+	for _, s := range id.Sources {
+		found := s.Found
+		if !s.Resolved {
+			found = "unresolved"
+		}
+		parts = append(parts, s.Source+"="+found)
+	}
+	verdict := "VERIFIED"
+	if !id.OK {
+		verdict = "MISMATCH: " + id.Reason
+	}
+	return fmt.Sprintf("%s, expected %s (%s)", verdict, id.Expected, strings.Join(parts, ", "))
+}
+
+// oneLine flattens s and cuts it to n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,436 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/handrail-dev/handrail/db"
+)
+
+// Sink receives every event, in order, before anything acts on it: the
+// journal (which fsyncs per its policy), then the UI. An error stops the
+// engine at once: handrail never acts unrecorded.
+type Sink func(Event) error
+
+// Config configures an Engine.
+type Config struct {
+	Runbook   *Runbook
+	DSN       string
+	Apply     bool // false: dry run, nothing writes
+	Operator  string
+	SessionID string
+	Sink      Sink
+	// Now is the wall clock for event times; default time.Now.
+	Now func() time.Time
+	// Prior are the events of the journal being resumed (nil for a new session).
+	Prior []Event
+	// Environ is the base environment of exec steps; default os.Environ().
+	// PG* variables and DATABASE_URL in it are replaced by the target's.
+	Environ []string
+}
+
+// Engine executes a runbook: it connects, proves the target's identity,
+// takes the deploy lock, then runs the steps as the operator's commands
+// (Send) allow, emitting every fact as an Event to the Sink. Its own State
+// is the fold of those events, and every decision reads that State, so a
+// resumed engine (Config.Prior) decides exactly as the original would.
+//
+// Run drives the session on the caller's goroutine; Send, State and Idle
+// may be called from any goroutine.
+type Engine struct {
+	cfg  Config
+	rb   *Runbook
+	plan []planEntry
+	host string
+
+	// mu serializes emit (engine goroutine and database callbacks) and
+	// guards the fields below it.
+	mu       sync.Mutex
+	state    State
+	start    time.Time // monotonic origin
+	monoBase time.Duration
+	sinkErr  error
+	noticeAt string // step that server notices belong to
+	stopRun  context.CancelFunc
+
+	qmu   sync.Mutex
+	queue []Command
+	wake  chan struct{}
+	idle  chan struct{}
+	done  chan struct{}
+
+	target  *db.Target
+	locked  bool
+	lockKey int64
+	// rollbackReason is what the operator gave with CmdRollback.
+	rollbackReason string
+}
+
+// planEntry is one step of the plan: phase steps, then rollback steps. Its
+// index is the step's index in State.Steps.
+type planEntry struct {
+	step Step
+	info PlannedStep
+}
+
+// NewEngine returns an engine for cfg. It does nothing until Run.
+func NewEngine(cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Environ == nil {
+		cfg.Environ = os.Environ()
+	}
+	e := &Engine{
+		cfg:   cfg,
+		rb:    cfg.Runbook,
+		state: NewState(),
+		wake:  make(chan struct{}, 1),
+		idle:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+	}
+	if e.rb != nil {
+		e.plan = buildPlan(e.rb)
+	}
+	e.host = dsnHost(cfg.DSN)
+	return e
+}
+
+// Send queues an operator command. It never blocks. Commands that make no
+// sense in the engine's current state are ignored (no event is emitted);
+// while statements or a command run, only CmdCancel and CmdQuit act.
+func (e *Engine) Send(c Command) {
+	e.qmu.Lock()
+	e.queue = append(e.queue, c)
+	e.qmu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// State returns a deep copy of the engine's state (a JSON round trip: it
+// is meant for tests, the autopilot and occasional reads, not per event).
+func (e *Engine) State() State {
+	e.mu.Lock()
+	b, err := json.Marshal(e.state)
+	e.mu.Unlock()
+	var s State
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil {
+		panic("steps: state does not round-trip through JSON: " + err.Error())
+	}
+	return s
+}
+
+// Idle delivers a value whenever the engine starts waiting for an operator
+// command with none queued: everything the last command caused has been
+// emitted. A scripted operator (Drive) acts on it.
+func (e *Engine) Idle() <-chan struct{} { return e.idle }
+
+// Done is closed when Run has returned.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// Run executes the session and blocks until it is over. After the
+// session_ended event it releases the deploy lock, closes its connections,
+// then waits for CmdQuit (every other command is ignored) or for ctx to
+// end, so a screen can show the end (or the hard stop) until the operator
+// leaves. The error is non-nil when the engine could not go on by itself:
+// the sink failed, the connection could not be made or re-made, or ctx
+// ended.
+func (e *Engine) Run(ctx context.Context) (out Outcome, err error) {
+	defer close(e.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.mu.Lock()
+	e.stopRun = cancel
+	e.start = time.Now()
+	e.mu.Unlock()
+	defer e.closeTarget()
+
+	if err := e.validateConfig(); err != nil {
+		return OutcomeFailed, err
+	}
+	out, quit, err := e.session(ctx)
+	if e.sinkFailed() != nil {
+		return out, e.sinkFailed()
+	}
+	if err != nil && !e.ended() {
+		if ctx.Err() != nil {
+			out = OutcomeAborted
+			e.end(out, "session interrupted: "+err.Error())
+		} else {
+			out = OutcomeFailed
+			e.end(out, err.Error())
+		}
+	}
+	e.closeTarget()
+	if !quit && ctx.Err() == nil && e.sinkFailed() == nil {
+		e.awaitQuit(ctx)
+	}
+	if err == nil {
+		err = e.sinkFailed()
+	}
+	return out, err
+}
+
+func (e *Engine) validateConfig() error {
+	if e.rb == nil {
+		return errors.New("engine: no runbook")
+	}
+	if e.cfg.Sink == nil {
+		return errors.New("engine: no sink: the engine never acts unrecorded")
+	}
+	seen := map[string]bool{}
+	for _, p := range e.plan {
+		if seen[p.info.ID] {
+			return fmt.Errorf("engine: step id %q is used twice; step ids must be unique (handrail lint)", p.info.ID)
+		}
+		seen[p.info.ID] = true
+	}
+	return nil
+}
+
+// session runs the whole session; quit reports the operator already quit.
+func (e *Engine) session(ctx context.Context) (out Outcome, quit bool, err error) {
+	if err := e.begin(); err != nil {
+		return OutcomeFailed, false, err
+	}
+	f, err := e.open(ctx)
+	if err != nil || f != flowNext {
+		return e.outcomeOf(f), f == flowQuit, err
+	}
+	if err := e.markInFlight(); err != nil {
+		return OutcomeFailed, false, err
+	}
+	if e.rollbackUnfinished() {
+		f, err = flowRollback, nil
+	} else {
+		f, err = e.runPhases(ctx)
+	}
+	if err != nil {
+		return OutcomeFailed, false, err
+	}
+	switch f {
+	case flowRollback:
+		out, f, err = e.runRollback(ctx)
+		if err != nil || f == flowQuit || f == flowEnd {
+			return e.outcomeOf(f), f == flowQuit, err
+		}
+	case flowQuit, flowEnd:
+		return e.outcomeOf(f), f == flowQuit, nil
+	default:
+		out = e.phasesOutcome()
+	}
+	e.end(out, "")
+	return out, false, e.sinkFailed()
+}
+
+// outcomeOf maps a flow that ends the session early to its outcome, ending
+// the session when it has not ended yet.
+func (e *Engine) outcomeOf(f flow) Outcome {
+	if !e.ended() {
+		e.end(OutcomeAborted, "the operator quit; the journal can be resumed with --resume")
+	}
+	var o Outcome
+	e.with(func(s *State) { o = s.Outcome })
+	return o
+}
+
+// end emits session_ended and releases the deploy lock.
+func (e *Engine) end(o Outcome, text string) {
+	code := o.ExitCode()
+	_ = e.emit(Event{Type: EvSessionEnded, Outcome: o, ExitCode: &code, Text: text})
+	e.releaseLock()
+}
+
+// awaitQuit waits, after the end, for CmdQuit or ctx.
+func (e *Engine) awaitQuit(ctx context.Context) {
+	for {
+		c, err := e.next(ctx)
+		if err != nil || c.Type == CmdQuit {
+			return
+		}
+	}
+}
+
+// flow is what a step (or a wait) asks the loop to do next.
+type flow int
+
+const (
+	flowNext     flow = iota // the step is settled: go on
+	flowFailed               // the step failed or was cancelled: wait for the operator
+	flowUnknown              // the step's outcome is unknown: wait for the operator to resolve it
+	flowRetry                // run the step again
+	flowRollback             // run [rollback]
+	flowQuit                 // the operator quit
+	flowEnd                  // the session ended (identity hard stop, lock held)
+)
+
+// emit stamps e (Seq, Time, Mono), folds it into the engine's State and
+// hands it to the sink. The first sink error is sticky: every later emit
+// fails and the run is cancelled, so nothing acts unrecorded.
+func (e *Engine) emit(ev Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sinkErr != nil {
+		return e.sinkErr
+	}
+	ev.Seq = e.state.Seq + 1
+	ev.Time = e.cfg.Now().Round(0)
+	ev.Mono = e.monoBase + time.Since(e.start)
+	if ev.Mono < e.state.Now {
+		ev.Mono = e.state.Now
+	}
+	e.state = Apply(e.state, ev)
+	if err := e.cfg.Sink(ev); err != nil {
+		e.sinkErr = fmt.Errorf("recording event %d (%s) failed, handrail stopped: %w", ev.Seq, ev.Type, err)
+		if e.stopRun != nil {
+			e.stopRun()
+		}
+		return e.sinkErr
+	}
+	return nil
+}
+
+func (e *Engine) sinkFailed() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sinkErr
+}
+
+// with runs f on the engine's state under the lock.
+func (e *Engine) with(f func(s *State)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f(&e.state)
+}
+
+func (e *Engine) ended() bool {
+	var v bool
+	e.with(func(s *State) { v = s.Ended })
+	return v
+}
+
+func (e *Engine) status(i int) Status {
+	var v Status
+	e.with(func(s *State) { v = s.Steps[i].Status })
+	return v
+}
+
+// pop takes the oldest queued command.
+func (e *Engine) pop() (Command, bool) {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	if len(e.queue) == 0 {
+		return Command{}, false
+	}
+	c := e.queue[0]
+	e.queue = e.queue[1:]
+	return c, true
+}
+
+func (e *Engine) signalIdle() {
+	select {
+	case e.idle <- struct{}{}:
+	default:
+	}
+}
+
+// next blocks until an operator command arrives or ctx ends.
+func (e *Engine) next(ctx context.Context) (Command, error) {
+	for {
+		if c, ok := e.pop(); ok {
+			return c, nil
+		}
+		e.signalIdle()
+		select {
+		case <-e.wake:
+		case <-ctx.Done():
+			return Command{}, ctx.Err()
+		}
+	}
+}
+
+// during runs fn on its own goroutine while the database (or a command)
+// works. Meanwhile only CmdCancel (cancels fn's context: a cancel request
+// for a statement, a kill for a process) and CmdQuit (the same, then quit)
+// act; other commands are dropped, since nothing else may happen while a
+// step runs.
+func (e *Engine) during(ctx context.Context, fn func(context.Context) error) (err error, quit bool) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn(rctx) }()
+	for {
+		select {
+		case err := <-done:
+			return err, quit
+		case <-e.wake:
+			for c, ok := e.pop(); ok; c, ok = e.pop() {
+				switch c.Type {
+				case CmdCancel:
+					cancel()
+				case CmdQuit:
+					quit = true
+					cancel()
+				}
+			}
+		}
+	}
+}
+
+// common handles the commands every wait accepts: quit, and rollback when
+// it is allowed. ok is false when c is none of them.
+func (e *Engine) common(c Command) (f flow, ok bool) {
+	switch c.Type {
+	case CmdQuit:
+		return flowQuit, true
+	case CmdRollback:
+		can := false
+		e.with(func(s *State) { can = s.CanRollback() })
+		if can {
+			e.rollbackReason = c.Text
+			return flowRollback, true
+		}
+	}
+	return flowNext, false
+}
+
+// dsnHost returns the host part of a DSN for messages ("the database" when
+// it cannot be parsed).
+func dsnHost(dsn string) string {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil || cfg.Host == "" {
+		return "the database"
+	}
+	if cfg.Port != 0 && cfg.Port != 5432 {
+		return fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
+	}
+	return cfg.Host
+}
+
+// runbookFile names runbook.toml for "where" in messages.
+func (e *Engine) runbookFile() string {
+	if e.rb.Path != "" {
+		return filepath.Base(e.rb.Path)
+	}
+	return RunbookFile
+}
+
+func (e *Engine) stepWhere(i int) string {
+	if l := e.plan[i].step.Line; l > 0 {
+		return fmt.Sprintf("%s:%d", e.runbookFile(), l)
+	}
+	return e.runbookFile()
+}

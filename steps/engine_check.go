@@ -1,0 +1,385 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/handrail-dev/handrail/db"
+)
+
+// runCheck runs a read-only check (on CmdNext, or at once in the
+// rollback) and applies on_fail when it fails.
+func (e *Engine) runCheck(ctx context.Context, i int, run bool) (flow, error) {
+	if ok, f, err := e.gate(ctx, i, run); !ok {
+		return f, err
+	}
+	s := e.plan[i].step
+	var rep *CheckReport
+	var pass bool
+	var qerr error
+	err, quit := e.during(ctx, func(ctx context.Context) error {
+		rep, pass, qerr = e.evaluate(ctx, e.plan[i].info.ID, s.SQL, s.AsRole, s.SessionVars, s.Expectation())
+		return qerr
+	})
+	if serr := e.sinkFailed(); serr != nil {
+		return flowQuit, serr
+	}
+	f, ferr := e.checkResult(ctx, i, rep, pass, err)
+	if quit && ferr == nil && f != flowEnd {
+		return flowQuit, nil
+	}
+	return f, ferr
+}
+
+// checkResult records the check's verdict and decides what follows.
+func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass bool, err error) (flow, error) {
+	id := e.plan[i].info.ID
+	if isCancelled(err) {
+		return flowFailed, e.emit(Event{Type: EvStepCancelled, Step: id, Error: &ErrorInfo{
+			Message: "check cancelled by the operator", Where: e.stepWhere(i), RolledBack: true,
+			Hint: "retry the check, skip it with a reason, roll back, or quit",
+		}})
+	}
+	typ := EvCheckPassed
+	if !pass {
+		typ = EvCheckFailed
+	}
+	if err := e.emit(Event{Type: typ, Step: id, Check: rep}); err != nil {
+		return flowQuit, err
+	}
+	if pass {
+		return e.succeed(i)
+	}
+	f, ferr := e.failByPolicy(i, "check failed: "+rep.Summary, rep.Summary)
+	if ferr == nil && err != nil && isConnLost(err) {
+		if rf, rerr := e.recoverConnection(ctx); rerr != nil || rf != flowNext {
+			return rf, rerr
+		}
+	}
+	return f, ferr
+}
+
+// failByPolicy records a failed check or manual step and applies on_fail:
+// "continue" goes on; "rollback" offers the rollback (when anything was
+// written) and waits; "stop" waits for retry, skip, rollback or quit.
+func (e *Engine) failByPolicy(i int, msg, why string) (flow, error) {
+	p := e.plan[i].info
+	info := &ErrorInfo{Message: msg, Where: e.stepWhere(i)}
+	switch p.OnFail {
+	case "continue":
+		info.Hint = "on_fail = continue: the runbook goes on; this failure is in the session's outcome"
+	case "rollback":
+		info.Hint = "on_fail = rollback: roll back now, or retry, skip with a reason, or quit"
+	default:
+		info.Hint = "retry, skip with a reason, roll back, or quit"
+	}
+	if err := e.emit(Event{Type: EvStepFailed, Step: p.ID, Error: info}); err != nil {
+		return flowQuit, err
+	}
+	switch p.OnFail {
+	case "continue":
+		return flowNext, nil
+	case "rollback":
+		can := false
+		e.with(func(s *State) { can = s.CanRollback() })
+		if can {
+			if err := e.emit(Event{Type: EvRollbackOffered, Step: p.ID, Text: fmt.Sprintf("%s failed: %s", p.Title, why)}); err != nil {
+				return flowQuit, err
+			}
+		}
+	}
+	return flowFailed, nil
+}
+
+// evaluate runs a read-only query (as role, with settings, always rolled
+// back), streams its rows as events of step, and compares the result
+// with exp. A query error is a failed check whose report says why.
+func (e *Engine) evaluate(ctx context.Context, step, sql, asRole string, settings map[string]string, exp Expectation) (*CheckReport, bool, error) {
+	keep := e.rb.KeepRows()
+	var mu sync.Mutex
+	rows := newRowTracker(e, step, keep)
+	res, err := e.target.Query(ctx, sql, db.QueryOptions{
+		AsRole: asRole, Settings: settings, KeepRows: keep,
+		StatementTimeout: e.rb.StatementTimeout(),
+		OnRows: func(columns []string, batch [][]any, total int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			rows.add(columns, batch, total)
+		},
+	})
+	mu.Lock()
+	rows.flush()
+	mu.Unlock()
+	rep := &CheckReport{SQL: sql, Expect: exp.String(), AsRole: asRole}
+	if err != nil {
+		rep.Summary = "query failed: " + queryError(err)
+		return rep, false, err
+	}
+	return rep, fillReport(rep, exp, res, keep), nil
+}
+
+// queryError renders a query error with its SQLSTATE and hint.
+func queryError(err error) string {
+	var ee *db.ExecError
+	if errors.As(err, &ee) {
+		msg := ee.Message
+		if ee.SQLState != "" {
+			msg += " (SQLSTATE " + ee.SQLState + ")"
+		}
+		if ee.Hint != "" {
+			msg += "; hint: " + ee.Hint
+		}
+		return msg
+	}
+	return err.Error()
+}
+
+// fillReport compares the kept rows (and the server's total) with exp and
+// reports whether the check passed.
+func fillReport(rep *CheckReport, exp Expectation, res db.QueryResult, keep int) bool {
+	rep.Columns = res.Columns
+	rows := res.Rows
+	if len(rows) > keep {
+		rows = rows[:keep]
+	}
+	rep.Actual = formatRows(rows)
+	for _, r := range exp.Rows {
+		rep.Expected = append(rep.Expected, expectedRow(r, res.Columns))
+	}
+	r := evaluateBounded(exp, res.Columns, rows, res.Total)
+	rep.Summary = r.Summary
+	for _, m := range r.Missing {
+		rep.Missing = append(rep.Missing, FormatRow(m))
+	}
+	for _, u := range r.Unexpected {
+		rep.Unexpected = append(rep.Unexpected, FormatRow(u))
+	}
+	return r.Pass
+}
+
+// expectedRow lays out an expected row in the result's column order (the
+// columns it does not name are empty), then any columns the result lacks.
+func expectedRow(r Row, columns []string) []string {
+	out := make([]string, 0, len(columns))
+	named := map[string]bool{}
+	for _, c := range columns {
+		if v, ok := r[c]; ok {
+			out = append(out, FormatValue(v))
+			named[c] = true
+		} else {
+			out = append(out, "")
+		}
+	}
+	for _, k := range rowKeys(r) {
+		if !named[k] {
+			out = append(out, k+"="+FormatValue(r[k]))
+		}
+	}
+	return out
+}
+
+// evaluateBounded is EvaluateExpect when only the first kept rows of total
+// are at hand: a row count is judged on the total; row matching and
+// expect_empty need every row, so a result larger than keep_rows fails
+// them with a clear reason instead of a wrong verdict.
+func evaluateBounded(exp Expectation, columns []string, rows [][]any, total int64) ExpectResult {
+	if total <= int64(len(rows)) || exp.Report {
+		r := EvaluateExpect(exp, columns, rows)
+		if exp.Report && total > int64(len(rows)) {
+			r.Summary = fmt.Sprintf("report: %d rows (first %d shown)", total, len(rows))
+		}
+		return r
+	}
+	if exp.Empty {
+		return ExpectResult{Summary: fmt.Sprintf("expected no rows, got %d", total)}
+	}
+	if exp.Rows != nil {
+		return ExpectResult{Summary: fmt.Sprintf("the query returned %d rows, more than keep_rows (%d) can compare; narrow the query or raise [settings] keep_rows", total, len(rows))}
+	}
+	if exp.RowCount != nil {
+		if int64(*exp.RowCount) == total {
+			return ExpectResult{Pass: true, Summary: fmt.Sprintf("%d rows, as expected", total)}
+		}
+		return ExpectResult{Summary: fmt.Sprintf("expected %s, got %d", countNoun(*exp.RowCount, "row"), total)}
+	}
+	return EvaluateExpect(exp, columns, rows)
+}
+
+// runChecklist runs the self-ticking items at once, then takes the
+// operator's ticks and skips; CmdNext passes only when every item is
+// ticked or skipped.
+func (e *Engine) runChecklist(ctx context.Context, i int) (flow, error) {
+	items := e.plan[i].step.Items
+	for j, it := range items {
+		if it.SelfTicking() {
+			if err := e.checkItem(ctx, i, j); err != nil {
+				return flowQuit, err
+			}
+		}
+	}
+	for {
+		c, err := e.next(ctx)
+		if err != nil {
+			return flowQuit, err
+		}
+		f, done, err := e.checklistCommand(ctx, i, c)
+		if err != nil || done {
+			return f, err
+		}
+	}
+}
+
+func (e *Engine) checklistCommand(ctx context.Context, i int, c Command) (flow, bool, error) {
+	id := e.plan[i].info.ID
+	items := e.plan[i].step.Items
+	switch c.Type {
+	case CmdTick:
+		if c.Item < 0 || c.Item >= len(items) {
+			return flowNext, false, nil
+		}
+		return flowNext, false, e.toggleItem(ctx, i, c.Item)
+	case CmdSkipItem:
+		if c.Item < 0 || c.Item >= len(items) || c.Text == "" {
+			return flowNext, false, nil
+		}
+		item := c.Item
+		return flowNext, false, e.emit(Event{Type: EvItemSkipped, Step: id, Item: &item, Text: c.Text, Secret: c.Secret})
+	case CmdNext:
+		if !e.checklistDone(i) {
+			return flowNext, false, nil
+		}
+		f, err := e.succeed(i)
+		return f, true, err
+	}
+	f, ok := e.common(c)
+	return f, ok, nil
+}
+
+// toggleItem ticks or unticks item j. A self-ticking item is never ticked
+// by hand: ticking it runs its query again.
+func (e *Engine) toggleItem(ctx context.Context, i, j int) error {
+	var it ItemState
+	e.with(func(s *State) { it = s.Steps[i].ItemStates[j] })
+	item := j
+	id := e.plan[i].info.ID
+	switch {
+	case it.Ticked:
+		return e.emit(Event{Type: EvItemUnticked, Step: id, Item: &item})
+	case e.plan[i].step.Items[j].SelfTicking():
+		return e.checkItem(ctx, i, j)
+	}
+	return e.emit(Event{Type: EvItemTicked, Step: id, Item: &item})
+}
+
+// checkItem runs a self-ticking item's query: item_ticked (Auto) when it
+// matches, item_check_failed otherwise.
+func (e *Engine) checkItem(ctx context.Context, i, j int) error {
+	it := e.plan[i].step.Items[j]
+	id := e.plan[i].info.ID
+	var rep *CheckReport
+	var pass bool
+	err, _ := e.during(ctx, func(ctx context.Context) error {
+		var err error
+		rep, pass, err = e.evaluate(ctx, id, it.SQL, "", nil, it.Expectation())
+		return err
+	})
+	if serr := e.sinkFailed(); serr != nil {
+		return serr
+	}
+	item := j
+	if pass {
+		return e.emit(Event{Type: EvItemTicked, Step: id, Item: &item, Auto: true, Check: rep})
+	}
+	if err := e.emit(Event{Type: EvItemCheckFailed, Step: id, Item: &item, Check: rep}); err != nil {
+		return err
+	}
+	if err != nil && isConnLost(err) {
+		_, rerr := e.recoverConnection(ctx)
+		return rerr
+	}
+	return nil
+}
+
+func (e *Engine) checklistDone(i int) bool {
+	done := true
+	e.with(func(s *State) {
+		for _, it := range s.Steps[i].ItemStates {
+			if !it.Ticked && !it.Skipped {
+				done = false
+			}
+		}
+	})
+	return done
+}
+
+// runConfirm waits for CmdConfirm, with the exact text when the step
+// requires one.
+func (e *Engine) runConfirm(ctx context.Context, i int) (flow, error) {
+	id := e.plan[i].info.ID
+	want := e.plan[i].step.Type
+	for {
+		c, err := e.next(ctx)
+		if err != nil {
+			return flowQuit, err
+		}
+		if c.Type != CmdConfirm {
+			if f, ok := e.common(c); ok {
+				return f, nil
+			}
+			continue
+		}
+		if want != "" && c.Text != want {
+			if err := e.emit(Event{Type: EvConfirmRejected, Step: id, Text: c.Text, Secret: c.Secret}); err != nil {
+				return flowQuit, err
+			}
+			continue
+		}
+		if err := e.emit(Event{Type: EvConfirmed, Step: id}); err != nil {
+			return flowQuit, err
+		}
+		return e.succeed(i)
+	}
+}
+
+// runManual waits for the operator's verdict (a failure needs a note).
+func (e *Engine) runManual(ctx context.Context, i int) (flow, error) {
+	id := e.plan[i].info.ID
+	for {
+		c, err := e.next(ctx)
+		if err != nil {
+			return flowQuit, err
+		}
+		switch {
+		case c.Type == CmdManual && (c.Pass || c.Text != ""):
+			pass := c.Pass
+			if err := e.emit(Event{Type: EvManualResult, Step: id, Pass: &pass, Text: c.Text, Secret: c.Secret}); err != nil {
+				return flowQuit, err
+			}
+			if pass {
+				return e.succeed(i)
+			}
+			note := c.Text
+			if c.Secret {
+				note = "see the operator's note"
+			}
+			return e.failByPolicy(i, "manual check failed: "+note, note)
+		case c.Type == CmdSkipStep && c.Text != "":
+			return flowNext, e.skip(i, c)
+		default:
+			if f, ok := e.common(c); ok {
+				return f, nil
+			}
+		}
+	}
+}
+
+// isCancelled reports whether err is the operator's cancel.
+func isCancelled(err error) bool {
+	var ee *db.ExecError
+	if errors.As(err, &ee) {
+		return ee.Cancelled
+	}
+	return errors.Is(err, context.Canceled)
+}

@@ -1,0 +1,361 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/handrail-dev/handrail/db"
+)
+
+// buildPlan lists every step (phases, then rollback) with what the step
+// list shows of it. Steps without an id get a stable one from their place.
+func buildPlan(rb *Runbook) []planEntry {
+	var plan []planEntry
+	add := func(s Step, phase string, rollback bool, n int) {
+		if s.ID == "" {
+			prefix := "step"
+			if rollback {
+				prefix = "rollback"
+			}
+			s.ID = fmt.Sprintf("%s-%d", prefix, n)
+		}
+		plan = append(plan, planEntry{step: s, info: plannedStep(rb, s, phase, rollback)})
+	}
+	n := 0
+	for _, ph := range rb.Phases {
+		for _, s := range ph.Steps {
+			n++
+			add(s, ph.Title, false, n)
+		}
+	}
+	for i, s := range rb.Rollback.Steps {
+		add(s, "Rollback", true, i+1)
+	}
+	return plan
+}
+
+func plannedStep(rb *Runbook, s Step, phase string, rollback bool) PlannedStep {
+	p := PlannedStep{
+		ID: s.ID, Title: s.Title, Kind: s.Kind, Phase: phase, Rollback: rollback,
+		Watch: s.Watch, Prompt: s.Prompt, TypeText: s.Type, Notes: s.Notes,
+		Writes: s.Kind.Writes(), Duration: s.Duration.Duration,
+	}
+	if p.Title == "" {
+		p.Title = s.ID
+	}
+	for _, it := range s.Items {
+		p.Items = append(p.Items, it.Text)
+	}
+	switch s.Kind {
+	case KindCheck:
+		p.SQL = s.SQL
+		p.Expect = s.Expectation().String()
+		p.OnFail = onFail(s, rollback)
+	case KindManual:
+		p.OnFail = onFail(s, rollback)
+	case KindExec:
+		p.SQL = s.Command
+		p.Statements = 1
+	case KindSQL:
+		if stmts, err := rb.StepStatements(s); err == nil {
+			p.Statements = len(stmts)
+		}
+	}
+	return p
+}
+
+// onFail returns the step's effective on_fail: "stop" by default, but
+// "continue" in the rollback, which must run to its end and then report.
+func onFail(s Step, rollback bool) string {
+	switch {
+	case s.OnFail != "":
+		return s.OnFail
+	case rollback:
+		return "continue"
+	}
+	return "stop"
+}
+
+func (e *Engine) sessionInfo() *SessionInfo {
+	rb := e.rb
+	info := &SessionInfo{
+		SessionID:    e.cfg.SessionID,
+		RunbookID:    rb.Meta.ID,
+		RunbookTitle: rb.Meta.Title,
+		RunbookVer:   rb.Meta.Version,
+		RunbookHash:  rb.Hash,
+		TargetName:   rb.Target.Name,
+		ProjectID:    rb.Target.ProjectID,
+		Production:   rb.Target.Production,
+		Apply:        e.cfg.Apply,
+		Operator:     e.cfg.Operator,
+		DSN:          db.RedactDSN(e.cfg.DSN),
+		HasRollback:  len(rb.Rollback.Steps) > 0,
+		KeepRows:     rb.KeepRows(),
+	}
+	for _, p := range e.plan {
+		info.Plan = append(info.Plan, p.info)
+	}
+	return info
+}
+
+// begin emits session_started, or, when resuming, folds the prior events
+// and emits session_resumed.
+func (e *Engine) begin() error {
+	if len(e.cfg.Prior) == 0 {
+		return e.emit(Event{Type: EvSessionStarted, Session: e.sessionInfo()})
+	}
+	prior := Fold(e.cfg.Prior)
+	if err := e.samePlan(prior); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.state = prior
+	e.monoBase = prior.Now
+	e.mu.Unlock()
+	text := "resumed"
+	if st := prior.CurrentStep(); st != nil {
+		text = fmt.Sprintf("resumed at step %s (%s)", st.ID, st.Status)
+	}
+	return e.emit(Event{Type: EvSessionResumed, Session: e.sessionInfo(), Text: text})
+}
+
+// samePlan refuses to resume a journal whose plan is not this runbook's.
+func (e *Engine) samePlan(prior State) error {
+	if prior.Session.RunbookID != e.rb.Meta.ID {
+		return fmt.Errorf("cannot resume: the journal is of runbook %q, not %q", prior.Session.RunbookID, e.rb.Meta.ID)
+	}
+	if len(prior.Steps) != len(e.plan) {
+		return fmt.Errorf("cannot resume: the journal plans %d steps, the runbook has %d; the runbook changed", len(prior.Steps), len(e.plan))
+	}
+	for i, p := range e.plan {
+		if prior.Steps[i].ID != p.info.ID {
+			return fmt.Errorf("cannot resume: step %d is %q in the journal and %q in the runbook; the runbook changed", i+1, prior.Steps[i].ID, p.info.ID)
+		}
+	}
+	return nil
+}
+
+// open connects, proves the target's identity, and takes the deploy lock.
+func (e *Engine) open(ctx context.Context) (flow, error) {
+	t, err := db.Connect(ctx, e.cfg.DSN, db.ConnectOptions{AppName: e.appName(), OnNotice: e.onNotice})
+	if err != nil {
+		return flowEnd, fmt.Errorf("cannot connect to %s: %w; check --db and that the server is reachable, then run again", db.RedactDSN(e.cfg.DSN), err)
+	}
+	e.mu.Lock()
+	e.target = t
+	e.mu.Unlock()
+	if f, err := e.verifyIdentity(ctx); err != nil || f != flowNext {
+		return f, err
+	}
+	return e.takeLock(ctx)
+}
+
+// appName is the application_name every connection of the session shows
+// in pg_stat_activity.
+func (e *Engine) appName() string {
+	op := e.cfg.Operator
+	if op == "" {
+		op = "unknown"
+	}
+	name := "handrail/" + e.rb.Meta.ID + "/" + op
+	if len(name) > 63 { // NAMEDATALEN-1: the server truncates silently
+		name = name[:63]
+	}
+	return name
+}
+
+// verifyIdentity runs the identity probes and emits the verdict. A
+// mismatch is a hard stop: the session ends and nothing else runs.
+func (e *Engine) verifyIdentity(ctx context.Context) (flow, error) {
+	tg := e.rb.Target
+	sources, ok, forbidden, reason := e.target.VerifyIdentity(ctx, db.IdentityConfig{
+		Expected: tg.ProjectID, Forbidden: tg.Forbidden, Sources: tg.Identity, SQL: tg.IdentitySQL,
+	})
+	rep := &IdentityReport{Expected: tg.ProjectID, Sources: sources, Forbidden: forbidden, OK: ok, Reason: reason}
+	if ok {
+		return flowNext, e.emit(Event{Type: EvIdentityVerified, Identity: rep})
+	}
+	if err := e.emit(Event{Type: EvIdentityMismatch, Identity: rep}); err != nil {
+		return flowEnd, err
+	}
+	e.end(OutcomeHardStop, fmt.Sprintf("identity hard stop: expected %s (%s): %s; nothing was run", tg.Name, tg.ProjectID, reason))
+	return flowEnd, nil
+}
+
+// takeLock takes the session-level deploy lock, never waiting for it.
+func (e *Engine) takeLock(ctx context.Context) (flow, error) {
+	key := db.LockKey(e.rb.Meta.ID, e.rb.Target.ProjectID)
+	ok, holder, err := e.target.TryDeployLock(ctx, key)
+	if err != nil {
+		return flowEnd, fmt.Errorf("cannot take the deploy lock: %w", err)
+	}
+	if !ok {
+		if holder == nil {
+			holder = &LockInfo{Key: key}
+		}
+		if err := e.emit(Event{Type: EvLockHeld, Lock: holder}); err != nil {
+			return flowEnd, err
+		}
+		e.end(OutcomeLockHeld, lockHeldText(e.rb, holder))
+		return flowEnd, nil
+	}
+	e.mu.Lock()
+	e.locked, e.lockKey = true, key
+	e.mu.Unlock()
+	if holder == nil {
+		holder = &LockInfo{Key: key, PID: e.target.LockPID(), ApplicationName: e.target.AppName(), Since: e.cfg.Now().Round(0)}
+	}
+	return flowNext, e.emit(Event{Type: EvLockAcquired, Lock: holder})
+}
+
+func lockHeldText(rb *Runbook, h *LockInfo) string {
+	var who []string
+	if h.PID != 0 {
+		who = append(who, fmt.Sprintf("pid %d", h.PID))
+	}
+	if h.ApplicationName != "" {
+		who = append(who, fmt.Sprintf("application_name %q", h.ApplicationName))
+	}
+	if h.Client != "" {
+		who = append(who, "client "+h.Client)
+	}
+	if !h.Since.IsZero() {
+		who = append(who, "since "+h.Since.Format(time.RFC3339))
+	}
+	by := "another session"
+	if len(who) > 0 {
+		by = strings.Join(who, ", ")
+	}
+	return fmt.Sprintf("another deploy of %s on %s holds the deploy lock (%s); wait for it to end, or ask its operator", rb.Meta.ID, rb.Target.Name, by)
+}
+
+// releaseLock releases the deploy lock (best effort: closing the
+// connection releases it too).
+func (e *Engine) releaseLock() {
+	e.mu.Lock()
+	t, locked, key := e.target, e.locked, e.lockKey
+	e.locked = false
+	e.mu.Unlock()
+	if t == nil || !locked {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = t.ReleaseDeployLock(ctx, key)
+}
+
+func (e *Engine) closeTarget() {
+	e.releaseLock()
+	e.mu.Lock()
+	t := e.target
+	e.target = nil
+	e.mu.Unlock()
+	if t != nil {
+		t.Close()
+	}
+}
+
+// onNotice records a server notice against the step that is running.
+func (e *Engine) onNotice(n db.Notice) {
+	e.mu.Lock()
+	step := e.noticeAt
+	e.mu.Unlock()
+	_ = e.emit(Event{Type: EvNotice, Step: step, Notice: &n})
+}
+
+func (e *Engine) setNoticeStep(id string) {
+	e.mu.Lock()
+	e.noticeAt = id
+	e.mu.Unlock()
+}
+
+// markInFlight resolves, on resume, steps whose intent was recorded with
+// no result: their outcome is unknown, and they are never re-run by
+// themselves.
+func (e *Engine) markInFlight() error {
+	var ids []string
+	e.with(func(s *State) {
+		for _, st := range s.Steps {
+			if st.InFlight {
+				ids = append(ids, st.ID)
+			}
+		}
+	})
+	for _, id := range ids {
+		err := e.emit(Event{Type: EvStepOutcomeUnknown, Step: id, Error: &ErrorInfo{
+			Message: "handrail stopped after sending this step; check the database; never re-run automatically",
+			Hint:    "look in the database whether the step's changes are there, then mark it applied or not applied (with a reason), or retry it explicitly",
+		}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recoverConnection re-establishes the work connection after it was lost
+// and proves the target's identity again before anything else happens.
+func (e *Engine) recoverConnection(ctx context.Context) (flow, error) {
+	var err error
+	delay := 200 * time.Millisecond
+	for attempt := 1; attempt <= 8; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = e.target.Reconnect(rctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return flowEnd, ctx.Err()
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return flowEnd, ctx.Err()
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+	if err != nil {
+		return flowEnd, fmt.Errorf("connection to %s lost and could not be re-established: %w; the journal can be resumed with --resume", e.host, err)
+	}
+	if err := e.emit(Event{Type: EvReconnected, Text: "reconnected to " + e.host + "; verifying the target's identity again"}); err != nil {
+		return flowEnd, err
+	}
+	f, err := e.verifyIdentity(ctx)
+	if err != nil || f != flowNext {
+		return f, err
+	}
+	return e.checkLock(ctx)
+}
+
+// checkLock makes sure the deploy lock survived a connection loss; if its
+// connection was lost too, the lock is taken again.
+func (e *Engine) checkLock(ctx context.Context) (flow, error) {
+	e.mu.Lock()
+	key := e.lockKey
+	e.mu.Unlock()
+	held, err := e.target.DeployLockHeld(ctx, key)
+	if err != nil {
+		return flowEnd, err
+	}
+	if held {
+		return flowNext, nil
+	}
+	e.mu.Lock()
+	e.locked = false
+	e.mu.Unlock()
+	return e.takeLock(ctx)
+}
+
+// isConnLost reports whether err means the connection is gone.
+func isConnLost(err error) bool {
+	var ee *db.ExecError
+	if errors.As(err, &ee) && (ee.ConnectionLost || ee.OutcomeUnknown) {
+		return true
+	}
+	return db.IsConnectionLost(err)
+}

@@ -1,0 +1,288 @@
+package steps
+
+import (
+	"time"
+
+	"github.com/handrail-dev/handrail/db"
+)
+
+// Value types the db package produces, carried unchanged in events.
+type (
+	IdentitySource = db.IdentitySource
+	LockInfo       = db.LockInfo
+	Notice         = db.Notice
+	Blocker        = db.Blocker
+)
+
+// EventType names one kind of event. The set is closed: the fold, the
+// journal and the screens know every one of them.
+type EventType string
+
+const (
+	// Session lifecycle.
+	EvSessionStarted EventType = "session_started" // Session
+	EvSessionResumed EventType = "session_resumed" // Session; Text: why
+	EvSessionEnded   EventType = "session_ended"   // Outcome, ExitCode
+	EvReconnected    EventType = "reconnected"     // Text
+
+	// Safety gates.
+	EvIdentityVerified EventType = "identity_verified" // Identity
+	EvIdentityMismatch EventType = "identity_mismatch" // Identity (hard stop)
+	EvLockAcquired     EventType = "lock_acquired"     // Lock
+	EvLockHeld         EventType = "lock_held"         // Lock (who holds it)
+	EvConsentRequired  EventType = "consent_required"  // Step: the write that needs it
+	EvConsentGiven     EventType = "consent_given"     // Step
+	EvConsentRejected  EventType = "consent_rejected"  // Step; Text: what was typed (project ids are not secret)
+
+	// Steps.
+	EvStepStarted        EventType = "step_started"         // Step; Text: step kind
+	EvStepWouldRun       EventType = "step_would_run"       // Step; Statements: what would run (dry run)
+	EvIntent             EventType = "intent"               // Step; Statements: about to be sent (write-ahead, fsynced)
+	EvStatementStarted   EventType = "statement_started"    // Statement
+	EvStatementFinished  EventType = "statement_finished"   // Statement (Tag, RowsAffected)
+	EvRows               EventType = "rows"                 // Rows (a batch)
+	EvNotice             EventType = "notice"               // Notice
+	EvLockWait           EventType = "lock_wait"            // Blockers (empty: no longer waiting)
+	EvCheckPassed        EventType = "check_passed"         // Check
+	EvCheckFailed        EventType = "check_failed"         // Check
+	EvItemTicked         EventType = "item_ticked"          // Item; Auto when a query ticked it
+	EvItemUnticked       EventType = "item_unticked"        // Item
+	EvItemSkipped        EventType = "item_skipped"         // Item; Text: reason
+	EvItemCheckFailed    EventType = "item_check_failed"    // Item; Check
+	EvConfirmed          EventType = "confirmed"            // Step
+	EvConfirmRejected    EventType = "confirm_rejected"     // Step; Text: what was typed
+	EvManualResult       EventType = "manual_result"        // Pass; Text: note
+	EvMonitorTick        EventType = "monitor_tick"         // Monitor
+	EvMonitorAlert       EventType = "monitor_alert"        // Monitor (Query, Text: the condition)
+	EvMonitorEnded       EventType = "monitor_ended"        // Text: reason when ended early ("" when the window elapsed)
+	EvExecOutput         EventType = "exec_output"          // Text: a chunk of output
+	EvExecExited         EventType = "exec_exited"          // ExitCode
+	EvMessageRendered    EventType = "message_rendered"     // Message
+	EvStepSucceeded      EventType = "step_succeeded"       // Step
+	EvStepFailed         EventType = "step_failed"          // Error
+	EvStepCancelled      EventType = "step_cancelled"       // Error (what was rolled back)
+	EvStepSkipped        EventType = "step_skipped"         // Text: reason ("dry run", operator reason)
+	EvStepOutcomeUnknown EventType = "step_outcome_unknown" // Error: why the outcome cannot be known
+	EvStepMarked         EventType = "step_marked"          // Pass (applied or not); Text: operator's reason (resolves outcome-unknown)
+
+	// Rollback.
+	EvRollbackOffered  EventType = "rollback_offered"  // Text: why (failed check with on_fail = "rollback")
+	EvRollbackStarted  EventType = "rollback_started"  // Text: reason
+	EvRollbackFinished EventType = "rollback_finished" // Pass: whether every rollback step succeeded
+)
+
+// Event is one fact of a session. Exactly the fields its type documents
+// are set. Events are values: the engine emits them, the journal records
+// them, and Apply folds them into State.
+type Event struct {
+	Seq  int64         `json:"seq"`
+	Time time.Time     `json:"time"`
+	Mono time.Duration `json:"mono"` // since the session started (monotonic clock)
+	Type EventType     `json:"type"`
+	Step string        `json:"step,omitempty"`
+
+	Session    *SessionInfo    `json:"session,omitempty"`
+	Identity   *IdentityReport `json:"identity,omitempty"`
+	Lock       *LockInfo       `json:"lock,omitempty"`
+	Statements []StatementInfo `json:"statements,omitempty"`
+	Statement  *StatementInfo  `json:"statement,omitempty"`
+	Rows       *RowBatch       `json:"rows,omitempty"`
+	Notice     *Notice         `json:"notice,omitempty"`
+	Blockers   []Blocker       `json:"blockers,omitempty"`
+	Check      *CheckReport    `json:"check,omitempty"`
+	Item       *int            `json:"item,omitempty"`
+	Auto       bool            `json:"auto,omitempty"`
+	Pass       *bool           `json:"pass,omitempty"`
+	ExitCode   *int            `json:"exit_code,omitempty"`
+	Monitor    *MonitorSample  `json:"monitor,omitempty"`
+	Message    *RenderedMsg    `json:"message,omitempty"`
+	Error      *ErrorInfo      `json:"error,omitempty"`
+	Outcome    Outcome         `json:"outcome,omitempty"`
+	Text       string          `json:"text,omitempty"`
+	// Secret marks Text as operator input that must never be recorded; the
+	// journal replaces it before hashing.
+	Secret bool `json:"secret,omitempty"`
+}
+
+// SessionInfo describes the session; carried by session_started and session_resumed.
+type SessionInfo struct {
+	SessionID    string `json:"session_id"`
+	RunbookID    string `json:"runbook_id"`
+	RunbookTitle string `json:"runbook_title"`
+	RunbookVer   string `json:"runbook_version,omitempty"`
+	RunbookHash  string `json:"runbook_hash"`
+	TargetName   string `json:"target_name"`
+	ProjectID    string `json:"project_id"`
+	Production   bool   `json:"production"`
+	Apply        bool   `json:"apply"`
+	Operator     string `json:"operator"`
+	DSN          string `json:"dsn"` // password removed
+	HasRollback  bool   `json:"has_rollback"`
+	KeepRows     int    `json:"keep_rows"`
+	// RollbackWhen is the runbook's [rollback] when list and
+	// SuccessCriteria its success_criteria, for the rollback dialog and the
+	// end summary (the screen draws them from the journal alone).
+	RollbackWhen    []string `json:"rollback_when,omitempty"`
+	SuccessCriteria []string `json:"success_criteria,omitempty"`
+	// Plan is every step of the runbook in order (phases, then rollback),
+	// so a fold from the journal alone can draw the step list.
+	Plan []PlannedStep `json:"plan"`
+}
+
+// PlannedStep is the static description of one step for the step list.
+type PlannedStep struct {
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Kind     Kind   `json:"kind"`
+	Phase    string `json:"phase"`
+	Rollback bool   `json:"rollback,omitempty"`
+	// Items are checklist item texts; Watch are monitor watch items.
+	Items []string `json:"items,omitempty"`
+	Watch []string `json:"watch,omitempty"`
+	// Prompt and TypeText are confirm details; Notes are instructions.
+	Prompt   string `json:"prompt,omitempty"`
+	TypeText string `json:"type_text,omitempty"`
+	Notes    string `json:"notes,omitempty"`
+	// SQL is the check/self-ticking query or the exec command, for display.
+	SQL        string        `json:"sql,omitempty"`
+	Expect     string        `json:"expect,omitempty"` // human summary of the expectation
+	OnFail     string        `json:"on_fail,omitempty"`
+	Writes     bool          `json:"writes,omitempty"`
+	Duration   time.Duration `json:"duration,omitempty"` // monitor
+	Statements int           `json:"statements,omitempty"`
+}
+
+// IdentityReport is the verdict of the identity gate.
+type IdentityReport struct {
+	Expected  string           `json:"expected"`
+	Sources   []IdentitySource `json:"sources"`
+	Forbidden string           `json:"forbidden,omitempty"` // the forbidden id that matched, if any
+	OK        bool             `json:"ok"`
+	Reason    string           `json:"reason,omitempty"` // one line: why it failed
+}
+
+// StatementInfo is one statement of a step, with its progress.
+type StatementInfo struct {
+	Index        int    `json:"index"` // 0-based
+	Count        int    `json:"count"`
+	SQL          string `json:"sql"`
+	File         string `json:"file,omitempty"`
+	Line         int    `json:"line,omitempty"`
+	Tag          string `json:"tag,omitempty"`
+	RowsAffected int64  `json:"rows_affected,omitempty"`
+	// Elapsed is set on statement_finished.
+	Elapsed time.Duration `json:"elapsed,omitempty"`
+}
+
+// RowBatch is a batch of result rows, already formatted for display.
+// Columns is set on the first batch of a result. Total counts every row
+// the server sent so far, kept or not.
+type RowBatch struct {
+	Columns []string   `json:"columns,omitempty"`
+	Rows    [][]string `json:"rows,omitempty"`
+	Total   int64      `json:"total"`
+	// Dropped counts rows not kept (beyond keep_rows) so far.
+	Dropped int64 `json:"dropped,omitempty"`
+}
+
+// CheckReport is the result of a check (or a self-ticking item).
+type CheckReport struct {
+	SQL        string     `json:"sql"`
+	Expect     string     `json:"expect"`  // human summary of the expectation
+	Summary    string     `json:"summary"` // one line verdict
+	Columns    []string   `json:"columns,omitempty"`
+	Actual     [][]string `json:"actual,omitempty"` // kept rows, formatted
+	Expected   [][]string `json:"expected,omitempty"`
+	Missing    []string   `json:"missing,omitempty"`    // expected rows not found, formatted
+	Unexpected []string   `json:"unexpected,omitempty"` // actual rows not matched, formatted
+	AsRole     string     `json:"as_role,omitempty"`
+}
+
+// MonitorSample is the latest result of one monitor query.
+type MonitorSample struct {
+	Query     int           `json:"query"` // index into the step's queries
+	Title     string        `json:"title"`
+	Columns   []string      `json:"columns,omitempty"`
+	Rows      [][]string    `json:"rows,omitempty"`
+	Error     string        `json:"error,omitempty"`
+	Alerting  bool          `json:"alerting,omitempty"`
+	Remaining time.Duration `json:"remaining"`
+}
+
+// RenderedMsg is a message template rendered with the session's facts.
+type RenderedMsg struct {
+	ID   string `json:"id"`
+	To   string `json:"to"`
+	When string `json:"when"`
+	Body string `json:"body"`
+}
+
+// ErrorInfo says what went wrong, where, and what to do.
+type ErrorInfo struct {
+	Message  string `json:"message"`
+	SQLState string `json:"sqlstate,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Where    string `json:"where,omitempty"` // file:line of the statement
+	// RolledBack says the step's transaction left the database as before.
+	RolledBack bool `json:"rolled_back,omitempty"`
+	// Retryable: a lock timeout; the operator may retry the whole step.
+	Retryable bool `json:"retryable,omitempty"`
+}
+
+// Outcome is how a session ended.
+type Outcome string
+
+const (
+	OutcomeSucceeded  Outcome = "succeeded"
+	OutcomeFailed     Outcome = "failed"
+	OutcomeHardStop   Outcome = "identity_hard_stop"
+	OutcomeLockHeld   Outcome = "lock_held"
+	OutcomeRolledBack Outcome = "rolled_back"
+	OutcomeAborted    Outcome = "aborted" // operator quit before the end
+)
+
+// ExitCode maps an outcome to the CLI exit codes of the spec.
+func (o Outcome) ExitCode() int {
+	switch o {
+	case OutcomeSucceeded:
+		return 0
+	case OutcomeHardStop:
+		return 3
+	case OutcomeLockHeld:
+		return 4
+	case OutcomeRolledBack:
+		return 5
+	default:
+		return 1
+	}
+}
+
+// CommandType is an operator command to the engine.
+type CommandType string
+
+const (
+	CmdNext       CommandType = "next"        // run the current step / move on after it
+	CmdTick       CommandType = "tick"        // toggle checklist Item
+	CmdSkipItem   CommandType = "skip_item"   // skip checklist Item with Text as reason
+	CmdConfirm    CommandType = "confirm"     // confirm; Text is the typed text when required
+	CmdConsent    CommandType = "consent"     // typed project id before the first production write
+	CmdManual     CommandType = "manual"      // manual result: Pass, Text as note
+	CmdEndMonitor CommandType = "end_monitor" // end a monitor early; Text: reason
+	CmdCancel     CommandType = "cancel"      // cancel the running statement / exec
+	CmdRetry      CommandType = "retry"       // retry the failed step (lock timeout)
+	CmdSkipStep   CommandType = "skip_step"   // skip a failed or pending non-write step; Text: reason
+	CmdMark       CommandType = "mark"        // resolve outcome-unknown: Pass = applied; Text: reason
+	CmdRollback   CommandType = "rollback"    // run [rollback]; Text: reason
+	CmdQuit       CommandType = "quit"        // end the session (journal stays resumable)
+)
+
+// Command is what the operator asks the engine to do.
+type Command struct {
+	Type CommandType
+	Item int
+	Text string
+	Pass bool
+	// Secret: Text must not be journaled (typed masked input).
+	Secret bool
+}

@@ -1,0 +1,397 @@
+package steps
+
+import "time"
+
+// Status is a step's state, shown as text and symbol (never color alone).
+type Status string
+
+const (
+	StatusPending   Status = "pending"
+	StatusActive    Status = "active"  // current step, waiting for the operator
+	StatusRunning   Status = "running" // statements or a command in flight
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
+	StatusCancelled Status = "cancelled"
+	StatusUnknown   Status = "outcome_unknown"
+)
+
+// Mark is the text mark of a status for the step list.
+func (s Status) Mark() string {
+	switch s {
+	case StatusActive:
+		return ">"
+	case StatusRunning:
+		return "~"
+	case StatusSucceeded:
+		return "ok"
+	case StatusFailed:
+		return "FAIL"
+	case StatusSkipped:
+		return "skip"
+	case StatusCancelled:
+		return "cncl"
+	case StatusUnknown:
+		return "??"
+	default:
+		return ""
+	}
+}
+
+// Done reports whether the step reached a final status.
+func (s Status) Done() bool {
+	switch s {
+	case StatusSucceeded, StatusSkipped:
+		return true
+	}
+	return false
+}
+
+// ItemState is one checklist item.
+type ItemState struct {
+	Text    string       `json:"text"`
+	Ticked  bool         `json:"ticked,omitempty"`
+	Auto    bool         `json:"auto,omitempty"`
+	Skipped bool         `json:"skipped,omitempty"`
+	Reason  string       `json:"reason,omitempty"`
+	Check   *CheckReport `json:"check,omitempty"`
+}
+
+// StepState is everything the screens show about one step.
+type StepState struct {
+	PlannedStep
+	Status Status `json:"status"`
+
+	// sql / check
+	WouldRun   []StatementInfo `json:"would_run,omitempty"`
+	Statement  *StatementInfo  `json:"statement,omitempty"` // current or last statement
+	Done       int             `json:"done,omitempty"`      // statements finished
+	Columns    []string        `json:"columns,omitempty"`
+	Rows       [][]string      `json:"rows,omitempty"` // at most keep_rows
+	TotalRows  int64           `json:"total_rows,omitempty"`
+	Notices    []Notice        `json:"notices,omitempty"`
+	Blockers   []Blocker       `json:"blockers,omitempty"`
+	Check      *CheckReport    `json:"check,omitempty"`
+	Passed     *bool           `json:"passed,omitempty"`   // check or manual verdict
+	Note       string          `json:"note,omitempty"`     // manual note, skip reason, marked reason
+	Rejected   *string         `json:"rejected,omitempty"` // confirm text typed wrong (last attempt)
+	ItemStates []ItemState     `json:"item_states,omitempty"`
+	Output     string          `json:"output,omitempty"` // exec output tail
+	ExitCode   *int            `json:"exit_code,omitempty"`
+	Message    *RenderedMsg    `json:"message,omitempty"`
+	Monitor    []MonitorSample `json:"monitor,omitempty"`
+	Alerts     []string        `json:"alerts,omitempty"`
+	Error      *ErrorInfo      `json:"error,omitempty"`
+	Attempts   int             `json:"attempts,omitempty"`
+	Started    time.Duration   `json:"started,omitempty"` // session offsets
+	Ended      time.Duration   `json:"ended,omitempty"`
+	// InFlight: an intent was recorded and no result yet.
+	InFlight bool `json:"in_flight,omitempty"`
+}
+
+// Limits on what the fold keeps, so memory does not grow with the data.
+const (
+	MaxNotices     = 200
+	MaxOutputBytes = 64 << 10
+	MaxAlerts      = 100
+)
+
+// State is the fold of a session's events. The live screen, replay, watch
+// and resume all build it the same way, with Apply.
+type State struct {
+	Session   SessionInfo     `json:"session"`
+	Started   time.Time       `json:"started"`
+	Now       time.Duration   `json:"now"` // offset of the last event
+	Seq       int64           `json:"seq"`
+	Identity  *IdentityReport `json:"identity,omitempty"`
+	HardStop  bool            `json:"hard_stop,omitempty"`
+	Lock      *LockInfo       `json:"lock,omitempty"`
+	LockHeld  bool            `json:"lock_held,omitempty"` // by someone else
+	Steps     []StepState     `json:"steps"`
+	Current   int             `json:"current"` // index into Steps; -1 before the first
+	KeepRows  int             `json:"keep_rows"`
+	Wrote     bool            `json:"wrote,omitempty"` // anything may have been written
+	Consent   bool            `json:"consent,omitempty"`
+	ConsentAt string          `json:"consent_step,omitempty"` // step waiting for consent
+	Rollback  RollbackState   `json:"rollback"`
+	Resumed   int             `json:"resumed,omitempty"`
+	Ended     bool            `json:"ended,omitempty"`
+	Outcome   Outcome         `json:"outcome,omitempty"`
+	LastError *ErrorInfo      `json:"last_error,omitempty"`
+	// ConsentRejected is the last wrong project id typed at the consent gate.
+	ConsentRejected *string `json:"consent_rejected,omitempty"`
+}
+
+// RollbackState tracks the rollback path.
+type RollbackState struct {
+	Offered  string `json:"offered,omitempty"` // why it was offered
+	Started  bool   `json:"started,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Finished bool   `json:"finished,omitempty"`
+	OK       bool   `json:"ok,omitempty"`
+}
+
+// NewState returns the state before any event.
+func NewState() State { return State{Current: -1, KeepRows: DefaultKeepRows} }
+
+// StepIndex returns the index of the step with this id, or -1.
+func (s *State) StepIndex(id string) int {
+	for i := range s.Steps {
+		if s.Steps[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// CurrentStep returns the current step, or nil.
+func (s *State) CurrentStep() *StepState {
+	if s.Current < 0 || s.Current >= len(s.Steps) {
+		return nil
+	}
+	return &s.Steps[s.Current]
+}
+
+// CanRollback reports whether the rollback dialog may open: something was
+// written, the runbook has rollback steps, and no rollback ran yet.
+func (s *State) CanRollback() bool {
+	return s.Wrote && s.Session.HasRollback && !s.Rollback.Started && !s.HardStop
+}
+
+// Apply folds one event into the state. It takes ownership of s (slices
+// are updated in place for speed) and returns the new state; callers must
+// not use the old value afterwards. It is deterministic: the same events
+// give the same state, live or from the journal.
+func Apply(s State, e Event) State {
+	s.Seq = e.Seq
+	s.Now = e.Mono
+	var st *StepState
+	if e.Step != "" {
+		if i := s.StepIndex(e.Step); i >= 0 {
+			st = &s.Steps[i]
+		}
+	}
+	switch e.Type {
+	case EvSessionStarted:
+		if e.Session != nil {
+			s.Session = *e.Session
+			s.Started = e.Time
+			if e.Session.KeepRows > 0 {
+				s.KeepRows = e.Session.KeepRows
+			}
+			s.Steps = make([]StepState, len(e.Session.Plan))
+			for i, p := range e.Session.Plan {
+				s.Steps[i] = StepState{PlannedStep: p, Status: StatusPending}
+				if len(p.Items) > 0 {
+					s.Steps[i].ItemStates = make([]ItemState, len(p.Items))
+					for j, t := range p.Items {
+						s.Steps[i].ItemStates[j].Text = t
+					}
+				}
+			}
+		}
+	case EvSessionResumed:
+		s.Resumed++
+		s.Ended = false
+		s.Outcome = ""
+		if e.Session != nil {
+			s.Session.Apply = e.Session.Apply
+			s.Session.Operator = e.Session.Operator
+			s.Session.SessionID = e.Session.SessionID
+			s.Session.DSN = e.Session.DSN
+		}
+		// Identity and the lock are proven again on resume, and the
+		// (possibly different) operator types the consent again.
+		s.Consent = false
+		s.ConsentAt = ""
+		s.Identity = nil
+		s.Lock = nil
+		s.LockHeld = false
+	case EvSessionEnded:
+		s.Ended = true
+		s.Outcome = e.Outcome
+	case EvReconnected:
+	case EvIdentityVerified:
+		s.Identity = e.Identity
+		s.HardStop = false
+	case EvIdentityMismatch:
+		s.Identity = e.Identity
+		s.HardStop = true
+	case EvLockAcquired:
+		s.Lock = e.Lock
+		s.LockHeld = false
+	case EvLockHeld:
+		s.Lock = e.Lock
+		s.LockHeld = true
+	case EvConsentRequired:
+		s.ConsentAt = e.Step
+	case EvConsentGiven:
+		s.Consent = true
+		s.ConsentAt = ""
+		s.ConsentRejected = nil
+	case EvConsentRejected:
+		typed := e.Text
+		s.ConsentRejected = &typed
+	case EvRollbackOffered:
+		s.Rollback.Offered = e.Text
+	case EvRollbackStarted:
+		s.Rollback.Started = true
+		s.Rollback.Reason = e.Text
+		s.Rollback.Offered = ""
+	case EvRollbackFinished:
+		s.Rollback.Finished = true
+		s.Rollback.OK = e.Pass != nil && *e.Pass
+	}
+	if st == nil {
+		return s
+	}
+	switch e.Type {
+	case EvStepStarted:
+		s.Current = s.StepIndex(e.Step)
+		st.Status = StatusActive
+		st.Started = e.Mono
+		st.Error = nil
+		st.Attempts++
+	case EvStepWouldRun:
+		st.WouldRun = e.Statements
+	case EvIntent:
+		st.InFlight = true
+		st.Status = StatusRunning
+		s.Wrote = true
+		// A retry starts from a clean pane.
+		st.Done = 0
+		st.Rows, st.Columns, st.TotalRows = nil, nil, 0
+		st.Output, st.ExitCode = "", nil
+	case EvStatementStarted:
+		st.Status = StatusRunning
+		if e.Statement != nil {
+			cp := *e.Statement
+			st.Statement = &cp
+		}
+		st.Columns, st.Rows, st.TotalRows = nil, nil, 0
+		st.Blockers = nil
+	case EvStatementFinished:
+		if e.Statement != nil {
+			cp := *e.Statement
+			st.Statement = &cp
+			st.Done = cp.Index + 1
+		}
+		st.Blockers = nil
+	case EvRows:
+		if r := e.Rows; r != nil {
+			if r.Columns != nil {
+				st.Columns = r.Columns
+			}
+			room := s.KeepRows - len(st.Rows)
+			if room > 0 {
+				n := min(room, len(r.Rows))
+				st.Rows = append(st.Rows, r.Rows[:n]...)
+			}
+			st.TotalRows = r.Total
+		}
+	case EvNotice:
+		if e.Notice != nil && len(st.Notices) < MaxNotices {
+			st.Notices = append(st.Notices, *e.Notice)
+		}
+	case EvLockWait:
+		st.Blockers = e.Blockers
+	case EvCheckPassed, EvCheckFailed:
+		st.Check = e.Check
+		pass := e.Type == EvCheckPassed
+		st.Passed = &pass
+	case EvItemTicked, EvItemUnticked, EvItemSkipped, EvItemCheckFailed:
+		if e.Item != nil && *e.Item >= 0 && *e.Item < len(st.ItemStates) {
+			it := &st.ItemStates[*e.Item]
+			switch e.Type {
+			case EvItemTicked:
+				it.Ticked, it.Auto, it.Skipped, it.Reason = true, e.Auto, false, ""
+				if e.Check != nil {
+					it.Check = e.Check
+				}
+			case EvItemUnticked:
+				it.Ticked, it.Auto = false, false
+			case EvItemSkipped:
+				it.Skipped, it.Reason, it.Ticked = true, e.Text, false
+			case EvItemCheckFailed:
+				it.Check = e.Check
+			}
+		}
+	case EvConfirmed:
+		st.Rejected = nil
+	case EvConfirmRejected:
+		typed := e.Text
+		st.Rejected = &typed
+	case EvManualResult:
+		st.Passed = e.Pass
+		st.Note = e.Text
+	case EvMonitorTick, EvMonitorAlert:
+		st.Status = StatusRunning // the window is open
+		if m := e.Monitor; m != nil {
+			for len(st.Monitor) <= m.Query {
+				st.Monitor = append(st.Monitor, MonitorSample{Query: len(st.Monitor)})
+			}
+			if e.Type == EvMonitorTick {
+				st.Monitor[m.Query] = *m
+			} else if len(st.Alerts) < MaxAlerts {
+				st.Alerts = append(st.Alerts, e.Text)
+			}
+		}
+	case EvMonitorEnded:
+		if e.Text != "" {
+			st.Note = e.Text
+		}
+	case EvExecOutput:
+		st.Status = StatusRunning
+		st.Output += e.Text
+		if len(st.Output) > MaxOutputBytes {
+			st.Output = st.Output[len(st.Output)-MaxOutputBytes:]
+		}
+	case EvExecExited:
+		st.ExitCode = e.ExitCode
+	case EvMessageRendered:
+		st.Message = e.Message
+	case EvStepSucceeded:
+		st.Status = StatusSucceeded
+		st.InFlight = false
+		st.Ended = e.Mono
+	case EvStepFailed:
+		st.Status = StatusFailed
+		st.InFlight = false
+		st.Error = e.Error
+		st.Ended = e.Mono
+		s.LastError = e.Error
+	case EvStepCancelled:
+		st.Status = StatusCancelled
+		st.InFlight = false
+		st.Error = e.Error
+		st.Ended = e.Mono
+	case EvStepSkipped:
+		st.Status = StatusSkipped
+		st.Note = e.Text
+		st.Ended = e.Mono
+	case EvStepOutcomeUnknown:
+		st.Status = StatusUnknown
+		st.InFlight = false
+		st.Error = e.Error
+		st.Ended = e.Mono
+		s.LastError = e.Error
+	case EvStepMarked:
+		if e.Pass != nil && *e.Pass {
+			st.Status = StatusSucceeded
+		} else {
+			st.Status = StatusFailed
+		}
+		st.Note = e.Text
+		st.InFlight = false
+	}
+	return s
+}
+
+// Fold applies events in order to a new state.
+func Fold(events []Event) State {
+	s := NewState()
+	for _, e := range events {
+		s = Apply(s, e)
+	}
+	return s
+}

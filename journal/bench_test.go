@@ -1,0 +1,179 @@
+package journal
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// synth makes a plausible session of n events: a 20-step plan, then SQL
+// steps with statements, row batches and notices, then session_ended.
+type synth struct {
+	seq  int64
+	t0   time.Time
+	step int
+	i    int // position in the step's cycle
+}
+
+const synthSteps = 20
+
+func (s *synth) next(n int64) steps.Event {
+	s.seq++
+	e := steps.Event{Seq: s.seq, Time: s.t0.Add(time.Duration(s.seq) * time.Millisecond), Mono: time.Duration(s.seq) * time.Millisecond}
+	if s.seq == 1 {
+		plan := make([]steps.PlannedStep, synthSteps)
+		for i := range plan {
+			plan[i] = steps.PlannedStep{ID: fmt.Sprintf("step-%02d", i), Title: fmt.Sprintf("Step %d", i), Kind: steps.KindSQL, Phase: "Execution", Writes: true, Statements: 1}
+		}
+		e.Type = steps.EvSessionStarted
+		e.Session = &steps.SessionInfo{SessionID: "bench", RunbookID: "bench", RunbookHash: "00", TargetName: "t", ProjectID: "p", Apply: true, KeepRows: 500, Plan: plan}
+		return e
+	}
+	if s.seq == n {
+		e.Type, e.Outcome = steps.EvSessionEnded, steps.OutcomeSucceeded
+		return e
+	}
+	// A step: started, intent, statement, 12 row batches, a notice,
+	// statement finished, succeeded (18 events, 3 of them fsynced).
+	e.Step = fmt.Sprintf("step-%02d", s.step%synthSteps)
+	st := &steps.StatementInfo{Index: 0, Count: 1, SQL: "update accounts set flag = true where id < 1000", File: "m.sql", Line: 3}
+	switch {
+	case s.i == 0:
+		e.Type = steps.EvStepStarted
+	case s.i == 1:
+		e.Type, e.Statements = steps.EvIntent, []steps.StatementInfo{*st}
+	case s.i == 2:
+		e.Type, e.Statement = steps.EvStatementStarted, st
+	case s.i < 15:
+		e.Type = steps.EvRows
+		e.Rows = &steps.RowBatch{Rows: [][]string{{"1", "alice", "true"}, {"2", "bob", "false"}, {"3", "carol", "true"}, {"4", "dave", "true"}}, Total: int64(4 * (s.i - 2))}
+		if s.i == 3 {
+			e.Rows.Columns = []string{"id", "name", "flag"}
+		}
+	case s.i == 15:
+		e.Type, e.Notice = steps.EvNotice, &steps.Notice{Severity: "NOTICE", Message: "relation accounts: 48 rows updated"}
+	case s.i == 16:
+		done := *st
+		done.Tag, done.RowsAffected, done.Elapsed = "UPDATE 48", 48, 3*time.Millisecond
+		e.Type, e.Statement = steps.EvStatementFinished, &done
+	default:
+		e.Type = steps.EvStepSucceeded
+	}
+	s.i++
+	if s.i == 18 {
+		s.i = 0
+		s.step++
+	}
+	return e
+}
+
+// benchJournal writes an n-event journal (without fsync) once per process.
+var benchJournals = map[int]string{}
+
+func benchJournal(b *testing.B, n int) string {
+	if p, ok := benchJournals[n]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "handrail-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := Create(dir, Header{RunbookID: "bench", SessionID: "bench"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.noSync = true
+	s := &synth{t0: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for range n {
+		if err := w.Append(s.next(int64(n))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	benchJournals[n] = w.Path()
+	return w.Path()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, p := range benchJournals {
+		os.RemoveAll(filepath.Dir(p))
+	}
+	os.Exit(code)
+}
+
+// BenchmarkAppend measures Append with the real fsync policy: "mix" is
+// the synthetic session (1 event in 6 fsynced), "rows" only streamed row
+// batches (fsynced once a second), "intent" only fsynced events.
+func BenchmarkAppend(b *testing.B) {
+	for _, kind := range []string{"mix", "rows", "intent"} {
+		b.Run(kind, func(b *testing.B) {
+			w, err := Create(b.TempDir(), Header{RunbookID: "bench"}, []string{"s3cr3t-password"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			s := &synth{t0: time.Now()}
+			first := s.next(1 << 62)
+			if err := w.Append(first); err != nil {
+				b.Fatal(err)
+			}
+			syncs := 0
+			for b.Loop() {
+				e := s.next(1 << 62)
+				switch kind {
+				case "rows":
+					e.Type, e.Statement, e.Statements, e.Notice = steps.EvRows, nil, nil, nil
+					e.Rows = &steps.RowBatch{Rows: [][]string{{"1", "alice", "true"}, {"2", "bob", "false"}}, Total: 2}
+				case "intent":
+					e.Type, e.Rows, e.Statement, e.Notice = steps.EvIntent, nil, nil, nil
+					e.Statements = []steps.StatementInfo{{Index: 0, Count: 1, SQL: "update accounts set flag = true"}}
+				}
+				if Synced(e.Type) {
+					syncs++
+				}
+				if err := w.Append(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(syncs)/float64(b.N), "fsyncs/event")
+		})
+	}
+}
+
+const benchEvents = 100_000
+
+// BenchmarkVerify100k reads and verifies a 100,000-event journal.
+func BenchmarkVerify100k(b *testing.B) {
+	path := benchJournal(b, benchEvents)
+	fi, _ := os.Stat(path)
+	b.SetBytes(fi.Size())
+	for b.Loop() {
+		if r := Verify(path); !r.OK || r.Events != benchEvents {
+			b.Fatalf("%+v", r)
+		}
+	}
+	b.ReportMetric(float64(benchEvents*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkFold100k folds the 100,000 events of a journal (as replay and
+// resume do after Read).
+func BenchmarkFold100k(b *testing.B) {
+	log, err := Read(benchJournal(b, benchEvents))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if s := steps.Fold(log.Events); !s.Ended {
+			b.Fatal("not ended")
+		}
+	}
+	b.ReportMetric(float64(benchEvents*b.N)/b.Elapsed().Seconds(), "events/s")
+}

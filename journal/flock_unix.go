@@ -1,0 +1,24 @@
+//go:build unix
+
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// lockFile takes an exclusive advisory lock on f without waiting, so two
+// handrail processes never append to one journal. The lock goes with the
+// file descriptor (and with the process, if it dies).
+func lockFile(f *os.File) error {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return fmt.Errorf("%s is being written by another handrail process (is the session still running, or being resumed elsewhere?)", f.Name())
+	}
+	if errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EINVAL) {
+		return nil // a file system without flock: go on unlocked
+	}
+	return err
+}

@@ -1,0 +1,205 @@
+package journal
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// FormatVersion is the journal format this package writes and reads.
+const FormatVersion = 1
+
+// Header is the first line of a journal: who ran what, where, against what.
+type Header struct {
+	Format          int    `json:"format"`
+	SessionID       string `json:"session_id"`
+	RunbookID       string `json:"runbook_id"`
+	RunbookHash     string `json:"runbook_hash"`
+	HandrailVersion string `json:"handrail_version"`
+	Operator        string `json:"operator"`
+	Host            string `json:"host"`
+	// SSHClient is $SSH_CONNECTION as the session saw it ("client-ip
+	// client-port server-ip server-port"); "" outside SSH.
+	SSHClient  string `json:"ssh_client,omitempty"`
+	TargetName string `json:"target_name"`
+	ProjectID  string `json:"project_id"`
+	// DSN is the connection string with its password removed.
+	DSN         string    `json:"dsn"`
+	TermWidth   int       `json:"term_width,omitempty"`
+	TermHeight  int       `json:"term_height,omitempty"`
+	Started     time.Time `json:"started"`
+	Apply       bool      `json:"apply"`
+	RunbookPath string    `json:"runbook_path,omitempty"`
+}
+
+const headerKind = "header"
+
+// headerLine is the header as written: kind first, prev last.
+type headerLine struct {
+	Kind string `json:"kind"`
+	Header
+	Prev *string `json:"prev"`
+}
+
+// eventLine is an event as written: its fields, then prev. Kind must be
+// empty (it is there to reject a second header).
+type eventLine struct {
+	steps.Event
+	Kind string  `json:"kind,omitempty"`
+	Prev *string `json:"prev"`
+}
+
+// lineHash is the chain hash of one line (without its newline).
+func lineHash(line []byte) string {
+	h := sha256.Sum256(line)
+	return hex.EncodeToString(h[:])
+}
+
+// encoder encodes lines into a reusable buffer.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newEncoder() *encoder {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false) // SQL stays readable: a < b, not a \u003c b
+	return e
+}
+
+// encode returns v as one line, newline included. The bytes are valid
+// until the next call.
+func (e *encoder) encode(v any) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return e.buf.Bytes(), nil
+}
+
+// VerifyError says where a journal is broken: a line number (1 is the
+// header) and why.
+type VerifyError struct {
+	Line   int
+	Reason string
+}
+
+func (e *VerifyError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
+func verr(line int, format string, args ...any) *VerifyError {
+	return &VerifyError{Line: line, Reason: fmt.Sprintf(format, args...)}
+}
+
+// chain checks lines one at a time: the header, then events whose prev
+// must be the previous line's hash and whose seq must follow.
+type chain struct {
+	lines  int // lines accepted
+	header Header
+	head   string // hash of the last accepted line
+	seq    int64  // seq of the last accepted event
+}
+
+// lineStatus classifies a rejected line.
+type lineStatus int
+
+const (
+	lineOK lineStatus = iota
+	// lineBadJSON: not valid JSON at all, which at the end of the file is
+	// a torn tail rather than tampering.
+	lineBadJSON
+	// lineBrokenPrev: the seq follows but prev does not match: either the
+	// previous line was altered or this line's prev was; the next line
+	// tells which (see blame).
+	lineBrokenPrev
+	lineInvalid
+)
+
+// accept checks the next line (without its newline) and, when it is an
+// event, returns it.
+func (c *chain) accept(line []byte) (ev steps.Event, isEvent bool, st lineStatus, err error) {
+	n := c.lines + 1
+	if c.lines == 0 {
+		var h headerLine
+		if err := json.Unmarshal(line, &h); err != nil {
+			return ev, false, lineBadJSON, verr(n, "the header is not valid JSON: %v", jsonReason(err))
+		}
+		if h.Kind != headerKind {
+			return ev, false, lineInvalid, verr(n, "the first line is not a journal header (kind %q, want %q)", h.Kind, headerKind)
+		}
+		if h.Prev == nil || *h.Prev != "" {
+			return ev, false, lineInvalid, verr(n, "the header's prev must be empty")
+		}
+		if h.Format != FormatVersion {
+			if h.Format > FormatVersion {
+				return ev, false, lineInvalid, verr(n, "journal format %d is newer than this handrail reads (%d); use a newer handrail", h.Format, FormatVersion)
+			}
+			return ev, false, lineInvalid, verr(n, "unknown journal format %d", h.Format)
+		}
+		c.header = h.Header
+		c.head = lineHash(line)
+		c.lines = 1
+		return ev, false, lineOK, nil
+	}
+	var l eventLine
+	if err := json.Unmarshal(line, &l); err != nil {
+		return ev, false, lineBadJSON, verr(n, "not valid JSON: %v", jsonReason(err))
+	}
+	if l.Kind != "" {
+		return ev, false, lineInvalid, verr(n, "unexpected %q line inside the journal (a second header was inserted?)", l.Kind)
+	}
+	if l.Prev == nil {
+		return ev, false, lineInvalid, verr(n, "no prev hash: not a journal line (inserted?)")
+	}
+	if l.Type == "" {
+		return ev, false, lineInvalid, verr(n, "event without a type")
+	}
+	want := c.seq + 1
+	if *l.Prev != c.head {
+		switch {
+		case l.Seq == want:
+			// The seq follows, so nothing is missing: the previous line
+			// itself no longer hashes to what this line recorded.
+			return ev, false, lineBrokenPrev, verr(n-1, "altered, or the prev recorded by line %d was: line %d's hash no longer matches it", n, n-1)
+		case l.Seq > want:
+			return ev, false, lineInvalid, verr(n, "chain broken: prev does not match line %d and seq jumps from %d to %d (lines deleted or reordered before this line)", n-1, c.seq, l.Seq)
+		default:
+			return ev, false, lineInvalid, verr(n, "chain broken: prev does not match line %d and seq %d does not follow %d (a line inserted, duplicated or moved here)", n-1, l.Seq, c.seq)
+		}
+	}
+	if l.Seq != want {
+		return ev, false, lineInvalid, verr(n, "seq %d, want %d (the chain is intact, so this line was forged with its hashes recomputed)", l.Seq, want)
+	}
+	c.head = lineHash(line)
+	c.seq = l.Seq
+	c.lines++
+	return l.Event, true, lineOK, nil
+}
+
+// jsonReason shortens a JSON error to what helps find the damage.
+func jsonReason(err error) string {
+	if se, ok := err.(*json.SyntaxError); ok {
+		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
+	}
+	return err.Error()
+}
+
+// blame refines a lineBrokenPrev verdict for line n (the line whose prev
+// does not match line n-1) with the line after it, when there is one: if
+// that line's prev matches line n, line n is intact and line n-1 was
+// altered; otherwise line n itself was (its prev, and so its hash).
+func blame(n int, line, next []byte) *VerifyError {
+	var l eventLine
+	if json.Unmarshal(next, &l) != nil || l.Prev == nil {
+		return verr(n-1, "altered, or the prev recorded by line %d was: line %d's hash no longer matches it", n, n-1)
+	}
+	if *l.Prev == lineHash(line) {
+		return verr(n-1, "altered: its hash no longer matches the prev recorded by line %d", n)
+	}
+	return verr(n, "altered: its prev does not match line %d, and its hash no longer matches the prev recorded by line %d", n-1, n+1)
+}

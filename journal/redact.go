@@ -1,0 +1,212 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Redacted replaces every secret in the journal.
+const Redacted = "[redacted]"
+
+// MinSecretLen is the shortest secret redacted: shorter strings would
+// match everywhere and hide the recording without protecting anything.
+const MinSecretLen = 4
+
+// redactor replaces secrets in every string of a value.
+type redactor struct {
+	rep *strings.Replacer
+	// encoded are the JSON spellings of the variants, to find out cheaply
+	// whether an encoded line holds a secret at all.
+	encoded [][]byte
+}
+
+// newRedactor returns a redactor for secrets and their other spellings
+// (URL-escaped as in a DSN's userinfo or query, libpq-quoted), or nil when
+// there is nothing to redact.
+func newRedactor(secrets []string) *redactor {
+	seen := map[string]bool{}
+	var vs []string
+	add := func(s string) {
+		if len(s) >= MinSecretLen && !seen[s] {
+			seen[s] = true
+			vs = append(vs, s)
+		}
+	}
+	for _, s := range secrets {
+		if len(s) < MinSecretLen {
+			continue
+		}
+		add(s)
+		add(url.QueryEscape(s))
+		add(url.PathEscape(s))
+		if u := url.UserPassword("u", s).String(); strings.HasPrefix(u, "u:") {
+			add(u[2:])
+		}
+		add(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s))
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	// Longest first: a spelling that contains another is replaced whole.
+	sort.SliceStable(vs, func(i, j int) bool { return len(vs[i]) > len(vs[j]) })
+	r := &redactor{}
+	args := make([]string, 0, 2*len(vs))
+	for _, v := range vs {
+		args = append(args, v, Redacted)
+		r.encoded = append(r.encoded, jsonString(v))
+	}
+	r.rep = strings.NewReplacer(args...)
+	return r
+}
+
+// jsonString is s as the line encoder spells it inside a JSON string
+// (without the quotes).
+func jsonString(s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return out[1 : len(out)-1]
+}
+
+// present reports whether line (as encoded) may hold a secret. A string
+// holding a secret always holds its encoded spelling, since JSON escapes
+// character by character.
+func (r *redactor) present(line []byte) bool {
+	if r == nil {
+		return false
+	}
+	for _, e := range r.encoded {
+		if bytes.Contains(line, e) {
+			return true
+		}
+	}
+	return false
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// redact returns v with every string in it redacted. v is not modified:
+// what changes is copied (the engine keeps using the event it emitted).
+func redact[T any](r *redactor, v T) T {
+	if r == nil {
+		return v
+	}
+	nv, changed := r.value(reflect.ValueOf(&v).Elem())
+	if !changed {
+		return v
+	}
+	return nv.Interface().(T)
+}
+
+// value returns a redacted copy of v and whether anything changed; when
+// nothing changed it returns v itself.
+func (r *redactor) value(v reflect.Value) (reflect.Value, bool) {
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		ns := r.rep.Replace(s)
+		if ns == s {
+			return v, false
+		}
+		return reflect.ValueOf(ns).Convert(v.Type()), true
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v, false
+		}
+		ne, ch := r.value(v.Elem())
+		if !ch {
+			return v, false
+		}
+		p := reflect.New(v.Type().Elem())
+		p.Elem().Set(ne)
+		return p, true
+	case reflect.Interface:
+		if v.IsNil() {
+			return v, false
+		}
+		ne, ch := r.value(v.Elem())
+		if !ch {
+			return v, false
+		}
+		ni := reflect.New(v.Type()).Elem()
+		ni.Set(ne)
+		return ni, true
+	case reflect.Struct:
+		t := v.Type()
+		if t == timeType {
+			return v, false
+		}
+		var cp reflect.Value
+		for i := range t.NumField() {
+			if !t.Field(i).IsExported() {
+				continue
+			}
+			nf, ch := r.value(v.Field(i))
+			if !ch {
+				continue
+			}
+			if !cp.IsValid() {
+				cp = reflect.New(t).Elem()
+				cp.Set(v)
+			}
+			cp.Field(i).Set(nf)
+		}
+		if !cp.IsValid() {
+			return v, false
+		}
+		return cp, true
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return v, false
+		}
+		var cp reflect.Value
+		for i := range v.Len() {
+			ne, ch := r.value(v.Index(i))
+			if !ch {
+				continue
+			}
+			if !cp.IsValid() {
+				if v.Kind() == reflect.Slice {
+					cp = reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+				} else {
+					cp = reflect.New(v.Type()).Elem()
+				}
+				reflect.Copy(cp, v)
+			}
+			cp.Index(i).Set(ne)
+		}
+		if !cp.IsValid() {
+			return v, false
+		}
+		return cp, true
+	case reflect.Map:
+		if v.IsNil() {
+			return v, false
+		}
+		changed := false
+		type kv struct{ k, v reflect.Value }
+		var all []kv
+		for it := v.MapRange(); it.Next(); {
+			nk, ck := r.value(it.Key())
+			nv, cv := r.value(it.Value())
+			changed = changed || ck || cv
+			all = append(all, kv{nk, nv})
+		}
+		if !changed {
+			return v, false
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(all))
+		for _, e := range all {
+			m.SetMapIndex(e.k, e.v)
+		}
+		return m, true
+	}
+	return v, false
+}

@@ -1,0 +1,74 @@
+package journal
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func goldenPath() string {
+	return filepath.Join("..", "testdata", "sessions", fixtureName+".transcript.golden")
+}
+
+// TestTranscriptGolden renders the recorded fixture session as a plain
+// transcript (go test ./journal -update rewrites the golden file).
+func TestTranscriptGolden(t *testing.T) {
+	log := mustRead(t, fixturePath())
+	var out bytes.Buffer
+	if err := Transcript(&out, log); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(goldenPath(), out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(goldenPath())
+	if err != nil {
+		t.Fatalf("%v (run go test ./journal -update)", err)
+	}
+	if got := out.String(); got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(gl), len(wl)) {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("transcript differs from %s at line %d:\n got %q\nwant %q\n(run go test ./journal -update and review the diff)", goldenPath(), i+1, g, w)
+			}
+		}
+	}
+	if strings.Contains(out.String(), fixturePassword) {
+		t.Error("the transcript shows the password")
+	}
+}
+
+// TestTranscriptTorn: a torn, unended journal still makes a transcript
+// that says so.
+func TestTranscriptTorn(t *testing.T) {
+	b, err := os.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := lines(b)
+	torn := append(join(ls[:40]), ls[40][:20]...)
+	log, err := ReadFrom(bytes.NewReader(torn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Transcript(&out, log); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"the session did not end", "torn      last line 41 was incomplete", "OK (incomplete)"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("transcript lacks %q:\n%s", s, out.String())
+		}
+	}
+}

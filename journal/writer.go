@@ -1,0 +1,349 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// DefaultDir is where journals go without --log-dir:
+// $XDG_STATE_HOME/handrail/sessions, or ~/.local/state/handrail/sessions.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "handrail", "sessions"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no journal directory: %w; pass --log-dir", err)
+	}
+	return filepath.Join(home, ".local", "state", "handrail", "sessions"), nil
+}
+
+// noSyncTypes lists the events that are written but not fsynced on their
+// own (see the package documentation): the streaming ones.
+var noSyncTypes = map[steps.EventType]bool{
+	steps.EvStatementStarted:  true,
+	steps.EvStatementFinished: true,
+	steps.EvRows:              true,
+	steps.EvNotice:            true,
+	steps.EvExecOutput:        true,
+	steps.EvMonitorTick:       true,
+}
+
+// Synced reports whether Append fsyncs the journal before returning for
+// an event of type t.
+func Synced(t steps.EventType) bool { return !noSyncTypes[t] }
+
+// maxUnsynced bounds how long streamed events stay unsynced while events
+// keep coming.
+const maxUnsynced = time.Second
+
+// Writer appends events to a journal. It is safe for concurrent use;
+// events must come in seq order (1, 2, 3, ... continuing across resumes).
+type Writer struct {
+	mu     sync.Mutex
+	f      *os.File
+	path   string
+	header Header
+	red    *redactor
+	enc    *encoder
+
+	head  string // hash of the last line
+	seq   int64  // seq of the last event
+	lines int
+
+	unsynced      bool
+	unsyncedSince time.Time
+	err           error // sticky: once a write or fsync failed, nothing more is written
+	closed        bool
+	noSync        bool // tests and benchmarks only
+
+	tornLine  int
+	tornBytes int64
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("journal: writer closed")
+
+// Create starts a new journal in dir (made with mode 0700 when missing; ""
+// means DefaultDir) named "<UTC start 20060102T150405Z>-<runbook id>.jsonl"
+// (with "-2", "-3", ... before ".jsonl" if that name is taken), mode 0600.
+// It writes the header line and fsyncs the file and the directory before
+// returning. Empty Header fields are filled in: Format, Started (now),
+// Host (the host name), SSHClient ($SSH_CONNECTION). secrets are redacted
+// from every line (see the package documentation).
+func Create(dir string, h Header, secrets []string) (*Writer, error) {
+	if dir == "" {
+		d, err := DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	if h.Format == 0 {
+		h.Format = FormatVersion
+	}
+	if h.Format != FormatVersion {
+		return nil, fmt.Errorf("journal: cannot write format %d (this handrail writes %d)", h.Format, FormatVersion)
+	}
+	if h.Started.IsZero() {
+		h.Started = time.Now()
+	}
+	h.Started = h.Started.UTC().Round(0)
+	if h.Host == "" {
+		h.Host, _ = os.Hostname()
+	}
+	if h.SSHClient == "" {
+		h.SSHClient = os.Getenv("SSH_CONNECTION")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("journal directory: %w", err)
+	}
+	base := h.Started.Format("20060102T150405Z") + "-" + fileSafe(h.RunbookID)
+	var (
+		f    *os.File
+		path string
+		err  error
+	)
+	for i := 1; i <= 100; i++ {
+		name := base + ".jsonl"
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d.jsonl", base, i)
+		}
+		path = filepath.Join(dir, name)
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating the journal: %w", err)
+	}
+	w := &Writer{f: f, path: path, red: newRedactor(secrets), enc: newEncoder()}
+	fail := func(err error) (*Writer, error) {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("creating the journal %s: %w", path, err)
+	}
+	if err := f.Chmod(0o600); err != nil { // whatever the umask
+		return fail(err)
+	}
+	if err := lockFile(f); err != nil {
+		return fail(err)
+	}
+	w.header = redact(w.red, h)
+	empty := ""
+	line, err := w.enc.encode(headerLine{Kind: headerKind, Header: w.header, Prev: &empty})
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(line); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fail(err)
+	}
+	w.head = lineHash(line[:len(line)-1])
+	w.lines = 1
+	return w, nil
+}
+
+// fileSafe keeps a runbook id usable as part of a file name.
+func fileSafe(id string) string {
+	s := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, id)
+	s = strings.TrimLeft(s, ".")
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	if s == "" {
+		s = "session"
+	}
+	return s
+}
+
+// syncDir makes a new directory entry durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// OpenAppend opens an existing journal to resume its session: it reads and
+// verifies it (a journal that does not verify is refused), truncates a torn
+// last line away (TornTail says so), and returns a Writer that continues
+// the chain from the last good line, with the events recorded so far (for
+// steps.Config.Prior).
+func OpenAppend(path string, secrets []string) (*Writer, []steps.Event, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	log, err := ReadFrom(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: cannot resume: %w", path, err)
+	}
+	w := &Writer{f: f, path: path, header: log.Header, red: newRedactor(secrets), enc: newEncoder(),
+		head: log.Head, lines: log.Lines}
+	if n := len(log.Events); n > 0 {
+		w.seq = log.Events[n-1].Seq
+	}
+	if log.TornTail {
+		if err := f.Truncate(log.size); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("%s: truncating the torn line %d: %w", path, log.TornLine, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		w.tornLine, w.tornBytes = log.TornLine, log.tornBytes
+	}
+	return w, log.Events, nil
+}
+
+// TornTail reports what OpenAppend dropped: the line number of a torn last
+// line and its length in bytes (0, 0 when the journal ended cleanly).
+func (w *Writer) TornTail() (line int, dropped int64) { return w.tornLine, w.tornBytes }
+
+// Header returns the journal's header (redacted, as written).
+func (w *Writer) Header() Header { return w.header }
+
+// Path returns the journal's file name.
+func (w *Writer) Path() string { return w.path }
+
+// Head returns the hash of the last line written.
+func (w *Writer) Head() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.head
+}
+
+// Sink adapts Append to the engine's sink.
+func (w *Writer) Sink() steps.Sink { return w.Append }
+
+// Append records e as one line, written with one write(2) call, and
+// fsyncs per the policy in the package documentation before returning.
+// e must be the next event (its Seq one more than the last). Secrets are
+// redacted before the line is hashed; e itself is not modified. After a
+// write or fsync error every later Append fails: the file's tail is
+// unknown, and handrail must not act unrecorded.
+func (w *Writer) Append(e steps.Event) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if e.Seq != w.seq+1 {
+		return fmt.Errorf("journal: event %s has seq %d, want %d", e.Type, e.Seq, w.seq+1)
+	}
+	if e.Type == "" {
+		return fmt.Errorf("journal: event %d has no type", e.Seq)
+	}
+	if e.Secret && e.Text != "" {
+		e.Text = Redacted
+	}
+	prev := w.head
+	line, err := w.enc.encode(eventLine{Event: e, Prev: &prev})
+	if err != nil {
+		return fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+	}
+	if w.red.present(line) {
+		line, err = w.enc.encode(eventLine{Event: redact(w.red, e), Prev: &prev})
+		if err != nil {
+			return fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+		}
+	}
+	if _, err := w.f.Write(line); err != nil {
+		w.err = fmt.Errorf("journal: writing event %d (%s) to %s: %w", e.Seq, e.Type, w.path, err)
+		return w.err
+	}
+	w.head = lineHash(line[:len(line)-1])
+	w.seq = e.Seq
+	w.lines++
+	now := time.Now()
+	if Synced(e.Type) || (w.unsynced && now.Sub(w.unsyncedSince) >= maxUnsynced) {
+		if err := w.sync(); err != nil {
+			w.err = fmt.Errorf("journal: fsync after event %d (%s) of %s: %w", e.Seq, e.Type, w.path, err)
+			return w.err
+		}
+	} else if !w.unsynced {
+		w.unsynced, w.unsyncedSince = true, now
+	}
+	return nil
+}
+
+func (w *Writer) sync() error {
+	w.unsynced = false
+	if w.noSync {
+		return nil
+	}
+	return w.f.Sync()
+}
+
+// Sync fsyncs whatever was written and not yet synced.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.sync(); err != nil {
+		w.err = fmt.Errorf("journal: fsync of %s: %w", w.path, err)
+		return w.err
+	}
+	return nil
+}
+
+// Close fsyncs and closes the journal. It is safe to call twice.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	var err error
+	if w.err == nil {
+		err = w.sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("journal: closing %s: %w", w.path, err)
+	}
+	return nil
+}

@@ -1,0 +1,257 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// inputPurpose says what a typed line is for and so which command it sends.
+type inputPurpose int
+
+const (
+	inputSkipItem    inputPurpose = iota // checklist item skip reason
+	inputSkipStep                        // failed non-write step skip reason
+	inputConfirmText                     // the confirm step's required text
+	inputManualNote                      // manual verdict note
+	inputEndMonitor                      // reason to end a monitor early
+	inputMark                            // how the operator resolved outcome-unknown
+)
+
+// inputDialog is a one-line question answered with a bubbles textinput.
+type inputDialog struct {
+	purpose inputPurpose
+	title   string
+	ti      textinput.Model
+	item    int
+	pass    bool
+	problem string // why the last submit was refused
+}
+
+func newTextInput(placeholder string) textinput.Model {
+	ti := textinput.New()
+	ti.Placeholder = placeholder
+	ti.CharLimit = 500
+	ti.SetWidth(40)
+	return ti
+}
+
+// openInput shows a one-line question over the pane.
+func (m Model) openInput(p inputPurpose, title string, item int, pass bool) (Model, tea.Cmd) {
+	m.input = &inputDialog{purpose: p, title: title, item: item, pass: pass, ti: newTextInput("")}
+	m.input.ti.SetStyles(m.styles.Input)
+	m.input.ti.SetWidth(max(10, m.dialogWidth()-6))
+	m.overlay = screenInput
+	return m, m.input.ti.Focus()
+}
+
+func (m Model) handleInputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case key.Matches(msg, m.keys.Back):
+		m.overlay = screenNone
+		return m, nil
+	case key.Matches(msg, m.keys.Submit):
+		return m.submitInput(), nil
+	}
+	return m, m.updateInput(msg)
+}
+
+// updateInput hands a message to the dialog's text input.
+func (m *Model) updateInput(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	m.input = clone(m.input)
+	m.input.ti, cmd = m.input.ti.Update(msg)
+	return cmd
+}
+
+// updateConsent hands a message to the consent gate's text input.
+func (m *Model) updateConsent(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	m.consent = clone(m.consent)
+	*m.consent, cmd = m.consent.Update(msg)
+	return cmd
+}
+
+// submitInput turns the typed line into its command, or says why not.
+func (m Model) submitInput() Model {
+	in := m.input
+	text := strings.TrimSpace(in.ti.Value())
+	if text == "" && in.required() {
+		m.input = clone(m.input)
+		m.input.problem = "an answer is required (esc to go back)"
+		return m
+	}
+	c := steps.Command{Text: text, Item: in.item, Pass: in.pass}
+	switch in.purpose {
+	case inputSkipItem:
+		c.Type = steps.CmdSkipItem
+		if st := m.state.CurrentStep(); st != nil {
+			m.cursor = nextOpenItem(st.ItemStates, in.item)
+		}
+	case inputSkipStep:
+		c.Type = steps.CmdSkipStep
+	case inputConfirmText:
+		c.Type, c.Text = steps.CmdConfirm, in.ti.Value()
+	case inputManualNote:
+		c.Type = steps.CmdManual
+	case inputEndMonitor:
+		c.Type = steps.CmdEndMonitor
+	case inputMark:
+		c.Type = steps.CmdMark
+	}
+	m.overlay = screenNone
+	m.command(c)
+	return m
+}
+
+// required: only a passing manual note may be left empty.
+func (in inputDialog) required() bool {
+	return !(in.purpose == inputManualNote && in.pass)
+}
+
+// dialogWidth is the width of a dialog box, borders included.
+func (m Model) dialogWidth() int {
+	return max(30, min(64, m.width-4))
+}
+
+// viewDialog renders the open dialog box.
+func (m Model) viewDialog(scr screen) string {
+	var body []string
+	switch scr {
+	case screenRollbackDialog:
+		body = m.rollbackDialogLines()
+	case screenConfirmQuit:
+		body = m.confirmLines("QUIT?", "Leave handrail? The session is journaled and can be resumed with --resume.", "quit")
+	case screenConfirmCancel:
+		body = m.confirmLines("CANCEL?", "Cancel the running statement? The transaction will roll back; nothing of this step stays written.", "cancel it")
+	case screenInput:
+		body = m.inputLines()
+	}
+	w := m.dialogWidth()
+	return m.styles.Dialog.Width(w).Render(strings.Join(wrapAll(body, w-4), "\n"))
+}
+
+func (m Model) confirmLines(title, question, yes string) []string {
+	return []string{
+		m.styles.Danger.Render(title), "", question, "",
+		m.styles.Bold.Render("y/enter") + " " + yes + "   " + m.styles.Bold.Render("n/esc") + " go back",
+	}
+}
+
+func (m Model) inputLines() []string {
+	lines := []string{m.styles.Bold.Render(m.input.title), "", m.input.ti.View()}
+	if m.input.problem != "" {
+		lines = append(lines, m.styles.Bad.Render(m.input.problem))
+	}
+	return append(lines, "", m.styles.Bold.Render("enter")+" submit   "+m.styles.Bold.Render("esc")+" cancel")
+}
+
+// rollbackDialogLines: why, when the runbook says to roll back, and what
+// will run.
+func (m Model) rollbackDialogLines() []string {
+	s := m.styles
+	lines := []string{s.Danger.Render("ROLL BACK?"), ""}
+	if r := m.state.Rollback.Offered; r != "" {
+		lines = append(lines, s.Warn.Render("offered: ")+r, "")
+	}
+	if when := m.state.Session.RollbackWhen; len(when) > 0 {
+		lines = append(lines, s.Bold.Render("Roll back when:"))
+		for _, w := range when {
+			lines = append(lines, "  - "+w)
+		}
+		lines = append(lines, "")
+	}
+	lines = append(lines, s.Bold.Render("Rollback steps:"))
+	lines = append(lines, m.rollbackStepLines()...)
+	return append(lines, "",
+		s.Bold.Render("y/enter")+" roll back now   "+s.Bold.Render("n/esc")+" not now")
+}
+
+func (m Model) rollbackStepLines() []string {
+	var lines []string
+	for _, st := range m.state.Steps {
+		if st.Rollback {
+			lines = append(lines, fmt.Sprintf("  %d. %s (%s)", len(lines)+1, st.Title, st.Kind))
+		}
+	}
+	if len(lines) == 0 {
+		lines = append(lines, "  (the plan lists no rollback steps)")
+	}
+	return lines
+}
+
+// consentLines is the pane of the typed-consent gate (SPEC 4.8).
+func (m Model) consentLines() []string {
+	s, ses := m.styles, m.state.Session
+	lines := []string{s.Danger.Render("PRODUCTION: TYPED CONSENT"), ""}
+	lines = append(lines, "The next step writes to the production target "+s.Bold.Render(ses.TargetName)+".")
+	if i := m.state.StepIndex(m.state.ConsentAt); i >= 0 {
+		lines = append(lines, "step: "+m.state.Steps[i].Title)
+	}
+	lines = append(lines, "", "Type the project id to continue: "+s.Bold.Render(ses.ProjectID), "", m.consent.View())
+	if r := m.state.ConsentRejected; r != nil {
+		lines = append(lines, "", s.Bad.Render("REJECTED: ")+quote(*r)+" is not the project id. Nothing was written.")
+	}
+	return lines
+}
+
+// hardStopLines is the identity mismatch screen (SPEC 4.1): expected vs
+// found per source, the forbidden id, and that nothing was written.
+func (m Model) hardStopLines() []string {
+	s, id := m.styles, m.state.Identity
+	lines := []string{s.Danger.Render("HARD STOP: IDENTITY MISMATCH"), ""}
+	if id == nil {
+		return append(lines, "identity could not be verified", "", s.Bold.Render("Nothing was written."), "press q to quit")
+	}
+	lines = append(lines, "target:   "+m.state.Session.TargetName, "expected: "+s.Bold.Render(id.Expected), "")
+	lines = append(lines, identityTable(s, id.Sources)...)
+	if id.Forbidden != "" {
+		lines = append(lines, "", s.Bad.Render("FORBIDDEN id matched: "+id.Forbidden)+" (a known non-target, e.g. staging)")
+	}
+	if id.Reason != "" {
+		lines = append(lines, "", "why: "+id.Reason)
+	}
+	return append(lines, "",
+		s.Bold.Render("Nothing was written.")+" No statement other than the identity probes ran.",
+		"Check the --db connection string and the target in the runbook.", "", "press q to quit")
+}
+
+// identityTable: what each identity source found, and how.
+func identityTable(s *Styles, sources []steps.IdentitySource) []string {
+	var lines []string
+	for _, src := range sources {
+		found := "found " + s.Bold.Render(src.Found)
+		if !src.Resolved {
+			found = "did not resolve"
+		}
+		lines = append(lines, fmt.Sprintf("%-18s %s", src.Source, found))
+		if src.Detail != "" {
+			lines = append(lines, strings.Repeat(" ", 19)+s.Muted.Render(src.Detail))
+		}
+	}
+	return lines
+}
+
+// lockHeldLines: someone else holds the deploy lock (SPEC 4.3).
+func (m Model) lockHeldLines() []string {
+	s, l := m.styles, m.state.Lock
+	lines := []string{s.Danger.Render("DEPLOY LOCK HELD"), "",
+		"Another session holds the deploy lock for this runbook and target.", ""}
+	if l != nil {
+		lines = append(lines, fmt.Sprintf("holder: pid %d", l.PID), "application: "+l.ApplicationName, "client: "+l.Client)
+		if !l.Since.IsZero() {
+			ago := m.clock.Sub(l.Since).Truncate(time.Second)
+			lines = append(lines, "since: "+l.Since.Format("2006-01-02 15:04:05 MST")+" ("+ago.String()+" ago)")
+		}
+	}
+	return append(lines, "", s.Bold.Render("Nothing was written.")+" Wait for that session to end, or ask its operator.",
+		"", "press q to quit")
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }

@@ -1,0 +1,404 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// layout is the geometry of one frame.
+type layout struct {
+	width, height int
+	headerH       int
+	bodyH         int
+	listW, paneW  int // listW is 0 when the pane is full screen
+}
+
+// Fallback geometry before the first WindowSizeMsg.
+const (
+	defaultWidth  = 80
+	defaultHeight = 24
+)
+
+func (m Model) layout() layout {
+	w, h := m.width, m.height
+	if w <= 0 || h <= 0 {
+		w, h = defaultWidth, defaultHeight
+	}
+	l := layout{width: w, height: h, headerH: 3}
+	if m.banner != "" {
+		l.headerH++
+	}
+	l.bodyH = max(1, h-l.headerH-m.footerHeight(w))
+	l.listW = max(22, min(36, w/3))
+	if m.full {
+		l.listW = 0
+	}
+	l.paneW = w - l.listW
+	if l.listW > 0 {
+		l.paneW-- // the separator
+	}
+	return l
+}
+
+// layoutPane sizes the widgets that keep their own geometry.
+func (m *Model) layoutPane() {
+	l := m.layout()
+	follow := m.execView.AtBottom() || m.execView.PastBottom()
+	m.execView = clone(m.execView)
+	m.execView.SetWidth(l.paneW)
+	m.execView.SetHeight(max(1, l.bodyH-execFixedLines-1))
+	if follow {
+		m.execView.GotoBottom()
+	}
+}
+
+func (m Model) render() string {
+	scr := m.screen()
+	if scr == screenTooSmall {
+		return fmt.Sprintf("terminal too small: need %dx%d, have %dx%d", minWidth, minHeight, m.width, m.height)
+	}
+	l := m.layout()
+	out := make([]string, 0, l.height)
+	out = append(out, m.headerLines(l.width)...)
+	out = append(out, m.bodyLines(scr, l)...)
+	out = append(out, m.footerLines(scr, l.width)...)
+	return strings.Join(out, "\n")
+}
+
+// bodyLines renders exactly l.bodyH lines of width l.width.
+func (m Model) bodyLines(scr screen, l layout) []string {
+	w, h := l.width, l.bodyH
+	switch scr {
+	case screenLoading:
+		return block([]string{"", "  starting: connecting, verifying the target's identity, taking the deploy lock..."}, w, h)
+	case screenHardStop:
+		return block(wrapAll(m.hardStopLines(), w), w, h)
+	case screenLockHeld:
+		return block(wrapAll(m.lockHeldLines(), w), w, h)
+	case screenEnded:
+		if !m.browsing() {
+			return m.scrolled(m.summaryLines(w), w, h)
+		}
+	}
+	body := m.splitBody(l)
+	switch scr {
+	case screenRollbackDialog, screenConfirmQuit, screenConfirmCancel, screenInput:
+		return overlay(body, m.viewDialog(scr), w)
+	}
+	return body
+}
+
+// splitBody is the step list beside the current step's pane.
+func (m Model) splitBody(l layout) []string {
+	pane := m.paneLines(l.paneW, l.bodyH)
+	if l.listW == 0 {
+		return pane
+	}
+	list := m.stepListLines(l.listW, l.bodyH)
+	sep := m.styles.Rule.Render("│")
+	out := make([]string, l.bodyH)
+	for i := range out {
+		out[i] = list[i] + sep + pane[i]
+	}
+	return out
+}
+
+// scrolled shows lines from the pane scroll offset.
+func (m Model) scrolled(lines []string, w, h int) []string {
+	off := max(0, min(m.scroll, len(lines)-h))
+	return block(lines[off:], w, h)
+}
+
+// headerLines: mode badge, runbook, source badge; target with its
+// verification state, operator, elapsed; a rule; the SSH banner.
+func (m Model) headerLines(w int) []string {
+	s, ses := m.styles, m.state.Session
+	left := m.modeBadge() + " " + s.Title.Render(orDash(ses.RunbookTitle))
+	if ses.RunbookVer != "" {
+		left += s.Muted.Render(" v" + ses.RunbookVer)
+	}
+	right := m.sourceBadge()
+	if rb := m.rollbackBadge(); rb != "" {
+		right = strings.TrimSpace(rb + " " + right)
+	}
+	lines := []string{spread(left, right, w), m.targetLine(w), s.Rule.Render(strings.Repeat("─", w))}
+	if m.banner != "" {
+		lines = append(lines, s.Banner.Render(fit(" ! "+m.banner+" (esc dismisses)", w)))
+	}
+	return lines
+}
+
+// targetLine: the target and its verification state, then operator and
+// elapsed time; labels go first when the terminal is narrow, the facts
+// stay.
+func (m Model) targetLine(w int) string {
+	s, ses := m.styles, m.state.Session
+	target := s.Bold.Render(orDash(ses.TargetName)) + " " + ses.ProjectID + " " + m.verification()
+	who := "operator " + orDash(ses.Operator) + s.Muted.Render(" · ") + clockText(m.sessionNow())
+	if width(target)+width(who)+8 > w {
+		who = orDash(ses.Operator) + s.Muted.Render(" · ") + clockText(m.sessionNow())
+	}
+	if width(target)+width(who)+8 <= w {
+		target = "target " + target
+	}
+	return spread(target, who, w)
+}
+
+// modeBadge says DRY RUN or APPLY in reverse video, so it reads the same
+// without color.
+func (m Model) modeBadge() string {
+	switch {
+	case m.state.Session.RunbookID == "":
+		return m.styles.Muted.Render("[starting]")
+	case m.state.Session.Apply:
+		return m.styles.Apply.Render("APPLY")
+	}
+	return m.styles.DryRun.Render("DRY RUN")
+}
+
+// rollbackBadge shows that the rollback path is under way or done.
+func (m Model) rollbackBadge() string {
+	r := m.state.Rollback
+	switch {
+	case !r.Started:
+		return ""
+	case !r.Finished:
+		return m.styles.Danger.Render("ROLLING BACK")
+	case r.OK:
+		return m.styles.Danger.Render("ROLLED BACK")
+	}
+	return m.styles.Danger.Render("ROLLBACK FAILED")
+}
+
+func (m Model) verification() string {
+	id := m.state.Identity
+	switch {
+	case m.state.HardStop || (id != nil && !id.OK):
+		return m.styles.Bad.Render("MISMATCH")
+	case id != nil:
+		return m.styles.Good.Render("VERIFIED")
+	}
+	return m.styles.Warn.Render("NOT VERIFIED")
+}
+
+// sessionNow is the session's elapsed time: the clock in a live session,
+// the last event's offset in a replay or once it ended.
+func (m Model) sessionNow() time.Duration {
+	if m.mode == Replay || m.state.Ended || m.result != nil || m.state.Started.IsZero() {
+		return m.state.Now
+	}
+	return max(m.state.Now, m.clock.Sub(m.state.Started))
+}
+
+// footerLines is the help for the keys that work now, plus a flash.
+func (m Model) footerLines(scr screen, w int) []string {
+	keys := keyHelp(m.keysNow(scr))
+	h := help.New()
+	h.Styles = m.styles.Help
+	h.SetWidth(w)
+	if m.showHelp {
+		return strings.Split(h.FullHelpView(keys.FullHelp()), "\n")
+	}
+	line := h.ShortHelpView(keys)
+	if m.flash != "" {
+		line = m.styles.Good.Render(m.flash) + "  " + line
+	}
+	return []string{fit(line, w)}
+}
+
+func (m Model) footerHeight(w int) int {
+	if !m.showHelp {
+		return 1
+	}
+	return len(m.footerLines(m.screen(), w))
+}
+
+// stepListLines: steps grouped by phase, a text mark each, the current
+// step highlighted, scrolled so the current step stays in view.
+func (m Model) stepListLines(w, h int) []string {
+	s := m.styles
+	lines := make([]string, 0, len(m.state.Steps)+8)
+	cur, phase := 0, "\x00"
+	for i := range m.state.Steps {
+		st := &m.state.Steps[i]
+		if p := phaseOf(st); p != phase {
+			lines = append(lines, fit(s.Phase.Render(ansi.Truncate(p, w, "…")), w))
+			phase = p
+		}
+		title := ansi.Truncate(st.Title, max(1, w-markWidth-2), "…")
+		if i == m.shownIndex() {
+			title, cur = s.Current.Render(title), len(lines)
+		}
+		lines = append(lines, fit(" "+s.Mark(st.Status)+" "+title, w))
+	}
+	top := max(0, min(cur-h/2, len(lines)-h))
+	return block(lines[top:], w, h)
+}
+
+// shownIndex is the index of the step whose pane is on screen.
+func (m Model) shownIndex() int {
+	if m.browsing() {
+		return m.viewing
+	}
+	return m.state.Current
+}
+
+func phaseOf(st *steps.StepState) string {
+	switch {
+	case st.Phase != "":
+		return st.Phase
+	case st.Rollback:
+		return "Rollback"
+	}
+	return "Steps"
+}
+
+// overlay draws a dialog box centered over the body lines.
+func overlay(body []string, dialog string, w int) []string {
+	dl := strings.Split(dialog, "\n")
+	dw := lipgloss.Width(dialog)
+	x := max(0, (w-dw)/2)
+	y := max(0, (len(body)-len(dl))/2)
+	out := append([]string(nil), body...)
+	for i, line := range dl {
+		if y+i >= len(out) {
+			break
+		}
+		under := out[y+i]
+		out[y+i] = fit(ansi.Truncate(under, x, "")+line+ansi.TruncateLeft(under, x+dw, ""), w)
+	}
+	return out
+}
+
+// fit truncates or pads a styled line to exactly w cells.
+func fit(s string, w int) string {
+	n := width(s)
+	if n > w {
+		return ansi.Truncate(s, w, "…")
+	}
+	if n == w {
+		return s
+	}
+	return s + strings.Repeat(" ", w-n)
+}
+
+// block fits lines to w and pads or cuts them to exactly h lines.
+func block(lines []string, w, h int) []string {
+	out := make([]string, h)
+	blank := strings.Repeat(" ", w)
+	for i := range out {
+		if i < len(lines) {
+			out[i] = fit(lines[i], w)
+		} else {
+			out[i] = blank
+		}
+	}
+	return out
+}
+
+// spread puts left and right on one line of width w.
+func spread(left, right string, w int) string {
+	gap := w - width(left) - width(right)
+	if right == "" || gap < 1 {
+		return fit(left, w)
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+// wrapAll wraps each line to w cells; a line may become several. The
+// continuation of an indented line or a list item keeps its indent.
+func wrapAll(lines []string, w int) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if width(l) <= w {
+			out = append(out, l)
+			continue
+		}
+		ind := hangIndent(l)
+		if ind > w/2 {
+			ind = 0
+		}
+		parts := strings.Split(ansi.Wrap(l[ind:], w-ind, ""), "\n")
+		out = append(out, l[:ind]+parts[0])
+		for _, p := range parts[1:] {
+			out = append(out, strings.Repeat(" ", ind)+p)
+		}
+	}
+	return out
+}
+
+// hangIndent is where the text of an indented line or list item starts:
+// leading spaces, then "- ", "* " or "12. ".
+func hangIndent(l string) int {
+	i := 0
+	for i < len(l) && l[i] == ' ' {
+		i++
+	}
+	rest := l[i:]
+	switch {
+	case strings.HasPrefix(rest, "- "), strings.HasPrefix(rest, "* "):
+		return i + 2
+	}
+	j := 0
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+		j++
+	}
+	if j > 0 && j+1 < len(rest) && (rest[j] == '.' || rest[j] == ')') && rest[j+1] == ' ' {
+		return i + j + 2
+	}
+	return i
+}
+
+// clockText formats a duration as h:mm:ss.
+func clockText(d time.Duration) string {
+	d = max(0, d).Truncate(time.Second)
+	return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+}
+
+// shortDur formats a duration as 3.2s, 1m05s.
+func shortDur(d time.Duration) string {
+	d = max(0, d)
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// width is ansi.StringWidth with a fast path for the common case of ASCII
+// text with SGR styling: a frame measures every line it draws, and grapheme
+// segmentation of every cell would dominate the cost of a 200x60 frame.
+func width(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return ansi.StringWidth(s)
+		case c == 0x1b && i+1 < len(s) && s[i+1] == '[':
+			i += 2
+			for i < len(s) && (s[i] < 0x40 || s[i] > 0x7e) {
+				i++
+			}
+		case c < 0x20 || c == 0x7f:
+			return ansi.StringWidth(s)
+		default:
+			n++
+		}
+	}
+	return n
+}

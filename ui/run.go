@@ -1,0 +1,536 @@
+// Package ui is handrail's terminal screen: a Bubble Tea v2 model whose
+// state is the fold of the session's events (steps.Apply). It renders
+// steps.State and sends steps.Commands; it never talks to the database.
+// Live runs, replay, watch and resume are the same model fed from
+// different sources.
+package ui
+
+import (
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// Mode says where events come from and whether keys may command anything.
+type Mode int
+
+const (
+	// Live: events from the engine's Sink, commands back through Send.
+	Live Mode = iota
+	// Replay: a recorded session played with its recorded timing.
+	Replay
+	// Watch: a live session followed from its journal; read-only.
+	Watch
+)
+
+// Options configure the screen. Mode, Events, Initial and Send together are
+// the event source:
+//
+//   - Live: Initial (prior events of a resumed session) is folded at once,
+//     then Events is read until it closes; Send carries the operator's
+//     commands to the engine and must not block (Run wraps it in a queue).
+//   - Replay: Initial, then anything arriving on Events, is played with the
+//     events' recorded Mono offsets, scaled by Speed, gaps capped to IdleLimit.
+//   - Watch: like Live without Send; every command key is inert.
+type Options struct {
+	Mode    Mode
+	Send    func(steps.Command)
+	Events  <-chan steps.Event
+	Initial []steps.Event
+	// Done, when set, is called (in a command, so it may block) once Events
+	// has closed; it reports how the engine's Run returned.
+	Done func() Result
+
+	Speed     float64       // replay speed; 0 means 1
+	IdleLimit time.Duration // replay gap cap; 0 means 2s, negative means none
+
+	SSHWarning  string // shown once as a dismissable banner
+	JournalPath string // shown in the end summary
+	// Head, when set, returns the journal's head hash (journal.Writer.Head,
+	// journal.Follower.Head). It is called, in a command, when the session
+	// ends: the event is journaled before the screen sees it, so the hash
+	// covers the whole session. The end summary shows it for the ticket.
+	Head    func() string
+	NoColor bool // also implied by the NO_COLOR environment variable
+	Now     func() time.Time
+}
+
+// Result is how the engine's Run returned, plus what the end summary shows
+// about the journal.
+type Result struct {
+	Outcome steps.Outcome
+	Err     error
+	Journal string
+	Head    string // hash of the journal's last line
+}
+
+// JournalMsg tells the screen the journal path and its head hash, for the
+// end summary. Send it to the program when they become known.
+type JournalMsg struct{ Path, Head string }
+
+// Messages of the event plumbing.
+type (
+	stepEventMsg    struct{ steps.Event }
+	eventBatchMsg   []steps.Event // several events that were already waiting
+	eventsClosedMsg struct{}
+	engineDoneMsg   struct{ Result }
+	clockMsg        struct{}
+	replayTickMsg   struct{ gen int }
+	flashExpiredMsg struct{ id int }
+)
+
+// screen is what the operator is looking at. The base screen is derived
+// from the fold (hard stop, lock held, consent, ended); dialogs are the
+// explicit overlay the model holds.
+type screen int
+
+const (
+	screenNone screen = iota // no overlay
+	screenLoading
+	screenRun
+	screenHardStop
+	screenLockHeld
+	screenConsent
+	screenRollbackDialog
+	screenConfirmQuit
+	screenConfirmCancel
+	screenInput
+	screenTooSmall
+	screenEnded
+)
+
+// Minimum terminal size; below it the screen says so instead of drawing.
+const (
+	minWidth  = 60
+	minHeight = 16
+)
+
+// Model is the root model. Update returns a new Model; nothing mutates it
+// from a command.
+type Model struct {
+	mode     Mode
+	send     func(steps.Command)
+	events   <-chan steps.Event
+	doneFn   func() Result
+	headFn   func() string
+	now      func() time.Time
+	keys     KeyMap
+	styles   *Styles // shared, never mutated; restyle replaces it
+	isDark   bool
+	noColor  bool
+	showHelp bool // full help in the footer
+
+	// Widgets are held by pointer and copied before a change (see clone),
+	// so an Update never alters an older Model and the Model stays small
+	// enough to copy on every message.
+	state   steps.State
+	overlay screen
+	input   *inputDialog
+	consent *textinput.Model
+
+	width, height int
+	full          bool // pane full screen
+	banner        string
+	flash         string
+	flashID       int
+	cursor        int // checklist item under the cursor
+	scroll        int // pane scroll offset, in lines
+	viewing       int // step index shown while browsing; -1 follows the current step
+	execView      *viewport.Model
+	clock         time.Time
+	stmtStart     time.Duration // Mono of the running statement's start
+	lockWaitAt    time.Duration // Mono of the last lock_wait event
+	monitorAt     time.Duration // Mono of the last monitor_tick
+
+	result   *Result // set when the engine (or the follow) finished
+	journal  JournalMsg
+	quitting bool // CmdQuit sent; leave when the engine is done
+	replay   replayer
+}
+
+// New builds the screen. It does no I/O; Init starts reading events.
+func New(opts Options) Model {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := Model{
+		mode: opts.Mode, send: opts.Send, events: opts.Events, doneFn: opts.Done, headFn: opts.Head,
+		now: opts.Now, keys: DefaultKeyMap(), isDark: true,
+		noColor: opts.NoColor || noColorEnv(),
+		state:   steps.NewState(),
+		banner:  opts.SSHWarning, clock: opts.Now(),
+		journal:  JournalMsg{Path: opts.JournalPath},
+		execView: ptr(viewport.New()),
+		consent:  ptr(newTextInput("project id")),
+		input:    &inputDialog{ti: newTextInput("")},
+		viewing:  -1,
+	}
+	m.restyle()
+	if m.mode == Replay {
+		m.replay = newReplayer(opts.Initial, opts.Speed, opts.IdleLimit)
+		return m
+	}
+	for _, e := range opts.Initial {
+		m = m.applyEvent(e)
+	}
+	return m
+}
+
+// Init asks for the background color and starts the event source.
+func (m Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.waitForEvents()}
+	if m.mode == Replay {
+		cmds = append(cmds, m.replay.schedule(0))
+	} else {
+		cmds = append(cmds, clockTick())
+	}
+	return tea.Batch(cmds...)
+}
+
+// Update dispatches a message to its handler.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		return m.handleKey(msg)
+	case stepEventMsg:
+		return m.handleEvents([]steps.Event{msg.Event})
+	case eventBatchMsg:
+		return m.handleEvents(msg)
+	case eventsClosedMsg:
+		return m.handleEventsClosed()
+	case engineDoneMsg:
+		return m.handleEngineDone(msg.Result)
+	case replayTickMsg:
+		return m.handleReplayTick(msg)
+	}
+	return m.handleOther(msg)
+}
+
+// handleOther takes the messages that change no step: size, colors,
+// clock, journal facts, and anything the focused text input wants.
+func (m Model) handleOther(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.layoutPane()
+	case tea.BackgroundColorMsg:
+		m.isDark = msg.IsDark()
+		m.restyle()
+	case tea.ColorProfileMsg:
+		if msg.Profile == colorprofile.ASCII || msg.Profile == colorprofile.NoTTY {
+			m.noColor = true
+			m.restyle()
+		}
+	case clockMsg:
+		m.clock = m.now()
+		return m, clockTick()
+	case JournalMsg:
+		if msg.Path != "" {
+			m.journal.Path = msg.Path
+		}
+		if msg.Head != "" {
+			m.journal.Head = msg.Head
+		}
+	case flashExpiredMsg:
+		if msg.id == m.flashID {
+			m.flash = ""
+		}
+	default:
+		return m.updateInputs(msg)
+	}
+	return m, nil
+}
+
+// handleEvents folds events and keeps reading the source.
+func (m Model) handleEvents(events []steps.Event) (tea.Model, tea.Cmd) {
+	if m.mode == Replay {
+		m.replay.enqueue(events)
+		resume := m.replay.resume()
+		return m, tea.Batch(m.waitForEvents(), resume)
+	}
+	ended := m.state.Ended
+	for _, e := range events {
+		m = m.applyEvent(e)
+	}
+	return m, tea.Batch(m.waitForEvents(), m.headCmd(ended))
+}
+
+// headCmd asks for the journal's head hash once the session has ended.
+func (m Model) headCmd(wasEnded bool) tea.Cmd {
+	head, path := m.headFn, m.journal.Path
+	if head == nil || wasEnded || !m.state.Ended {
+		return nil
+	}
+	return func() tea.Msg { return JournalMsg{Path: path, Head: head()} }
+}
+
+// handleEventsClosed: the source has no more events. A live engine reports
+// its result through Done; a replay just has nothing more to queue.
+func (m Model) handleEventsClosed() (tea.Model, tea.Cmd) {
+	m.events = nil
+	if m.mode == Replay {
+		return m, nil
+	}
+	done := m.doneFn
+	return m, func() tea.Msg {
+		if done == nil {
+			return engineDoneMsg{}
+		}
+		return engineDoneMsg{done()}
+	}
+}
+
+func (m Model) handleEngineDone(r Result) (tea.Model, tea.Cmd) {
+	m.result = &r
+	if r.Journal != "" {
+		m.journal.Path = r.Journal
+	}
+	if r.Head != "" {
+		m.journal.Head = r.Head
+	}
+	m.overlay = screenNone
+	if m.quitting {
+		return m, tea.Quit
+	}
+	return m, nil
+}
+
+// applyEvent folds one event and keeps the screen's own bookkeeping (pane
+// scroll, checklist cursor, dialogs the event opens or makes moot).
+func (m Model) applyEvent(e steps.Event) Model {
+	prev := m.state.Current
+	m.state = steps.Apply(m.state, e)
+	m = m.noteEvent(e)
+	if m.state.Current != prev {
+		m = m.stepChanged()
+	}
+	if m.overlay == screenConfirmCancel && !m.running() {
+		m.overlay = screenNone
+	}
+	return m
+}
+
+// noteEvent keeps what the fold does not: when the running statement,
+// the lock wait and the monitor sample began, and the inputs and dialogs
+// an event opens.
+func (m Model) noteEvent(e steps.Event) Model {
+	switch e.Type {
+	case steps.EvStatementStarted:
+		m.stmtStart = e.Mono
+	case steps.EvLockWait:
+		m.lockWaitAt = e.Mono
+	case steps.EvMonitorTick:
+		m.monitorAt = e.Mono
+	case steps.EvItemTicked:
+		m = m.itemTicked(e)
+	case steps.EvRollbackOffered:
+		if m.mode == Live && m.overlay == screenNone && m.state.CanRollback() {
+			m.overlay = screenRollbackDialog
+		}
+	case steps.EvConsentRequired, steps.EvConsentRejected:
+		m.consent = clone(m.consent)
+		m.consent.Reset()
+		m.consent.Focus()
+	case steps.EvExecOutput:
+		m.refreshExec()
+	}
+	return m
+}
+
+// stepChanged resets what belonged to the previous step's pane; a new
+// step ends browsing, since it may need the operator.
+func (m Model) stepChanged() Model {
+	m.scroll = 0
+	m.cursor = 0
+	m.viewing = -1
+	if st := m.state.CurrentStep(); st != nil {
+		m.cursor = firstOpenItem(st.ItemStates)
+	}
+	m.refreshExec()
+	return m
+}
+
+// itemTicked moves the cursor off an item a query just ticked.
+func (m Model) itemTicked(e steps.Event) Model {
+	st := m.state.CurrentStep()
+	if e.Auto && e.Item != nil && *e.Item == m.cursor && st != nil && st.ID == e.Step {
+		m.cursor = firstOpenItem(st.ItemStates)
+	}
+	return m
+}
+
+func firstOpenItem(items []steps.ItemState) int {
+	for i, it := range items {
+		if !it.Ticked && !it.Skipped {
+			return i
+		}
+	}
+	return 0
+}
+
+// waitForEvents is the re-armed wait-for-activity command of Bubble Tea's
+// realtime example. It delivers what was already waiting as one batch, so a
+// burst of row events costs one render, not hundreds.
+func (m Model) waitForEvents() tea.Cmd {
+	ch := m.events
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		e, ok := <-ch
+		if !ok {
+			return eventsClosedMsg{}
+		}
+		return drain(ch, e)
+	}
+}
+
+// maxBatch bounds a batch so the screen still redraws during a flood.
+const maxBatch = 512
+
+func drain(ch <-chan steps.Event, first steps.Event) tea.Msg {
+	var batch eventBatchMsg
+	for len(batch) < maxBatch {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				return finishBatch(batch, first)
+			}
+			if batch == nil {
+				batch = append(make(eventBatchMsg, 0, 16), first)
+			}
+			batch = append(batch, e)
+		default:
+			return finishBatch(batch, first)
+		}
+	}
+	return batch
+}
+
+func finishBatch(batch eventBatchMsg, first steps.Event) tea.Msg {
+	if batch == nil {
+		return stepEventMsg{first}
+	}
+	return batch
+}
+
+// clockTick refreshes elapsed times and the spinner four times a second.
+func clockTick() tea.Cmd {
+	return tea.Tick(250*time.Millisecond, func(time.Time) tea.Msg { return clockMsg{} })
+}
+
+// canCommand reports whether keys may command the engine now.
+func (m Model) canCommand() bool {
+	return m.mode == Live && m.send != nil && m.result == nil
+}
+
+// command sends one operator command, in order, from Update. Send must not
+// block; Run guarantees that with a queue.
+func (m Model) command(c steps.Command) {
+	if m.canCommand() {
+		m.send(c)
+	}
+}
+
+// running reports whether a statement or command of the current step is in
+// flight (ctrl+c then cancels it).
+func (m Model) running() bool {
+	st := m.state.CurrentStep()
+	return st != nil && st.Status == steps.StatusRunning &&
+		(st.Kind == steps.KindSQL || st.Kind == steps.KindExec || st.Kind == steps.KindCheck)
+}
+
+// screen derives what is on screen: size first, then the hard stop (which
+// nothing may cover), then an open dialog, then what the fold says.
+func (m Model) screen() screen {
+	switch {
+	case m.width > 0 && (m.width < minWidth || m.height < minHeight):
+		return screenTooSmall
+	case m.state.HardStop:
+		return screenHardStop
+	case m.overlay != screenNone:
+		return m.overlay
+	case m.state.LockHeld:
+		return screenLockHeld
+	case m.state.Ended || m.result != nil:
+		return screenEnded
+	case m.state.ConsentAt != "":
+		return screenConsent
+	case len(m.state.Steps) == 0:
+		return screenLoading
+	}
+	return screenRun
+}
+
+// Outcome is how the session ended, as far as the screen knows.
+func (m Model) Outcome() steps.Outcome {
+	switch {
+	case m.state.Ended && m.state.Outcome != "":
+		return m.state.Outcome
+	case m.result != nil && m.result.Outcome != "":
+		return m.result.Outcome
+	case m.state.HardStop:
+		return steps.OutcomeHardStop
+	case m.state.LockHeld:
+		return steps.OutcomeLockHeld
+	}
+	return steps.OutcomeAborted
+}
+
+// Err is the engine's error, if it returned one.
+func (m Model) Err() error {
+	if m.result == nil {
+		return nil
+	}
+	return m.result.Err
+}
+
+// State is the fold the screen shows.
+func (m Model) State() steps.State { return m.state }
+
+// View draws the screen in the alternate screen buffer.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = m.windowTitle()
+	return v
+}
+
+func (m Model) windowTitle() string {
+	if t := m.state.Session.RunbookTitle; t != "" {
+		return "handrail: " + t
+	}
+	return "handrail"
+}
+
+// Run shows the screen until the operator leaves, and returns how the
+// session ended (read back from the final model, gum style).
+func Run(opts Options, progOpts ...tea.ProgramOption) (steps.Outcome, error) {
+	if opts.Send != nil {
+		out := newOutbox(opts.Send)
+		defer out.stop()
+		opts.Send = out.queue
+	}
+	final, err := tea.NewProgram(New(opts), progOpts...).Run()
+	if err != nil {
+		return steps.OutcomeAborted, err
+	}
+	m, ok := final.(Model)
+	if !ok {
+		return steps.OutcomeAborted, nil
+	}
+	return m.Outcome(), m.Err()
+}
+
+// clone returns a copy of *p to change, leaving older Models untouched.
+func clone[T any](p *T) *T {
+	c := *p
+	return &c
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,727 @@
+// Command handrail walks an operator through a production PostgreSQL
+// change. This file parses the command line and wires the packages
+// together; the logic lives in steps, db, journal and ui.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/runbooks"
+	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/ui"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// The sandbox fixtures are embedded so `handrail demo` and `handrail
+// sandbox` work from an installed binary, without a checkout.
+//
+//go:embed testdata/fixtures/*.sql
+var fixtureFS embed.FS
+
+// Exit codes of SPEC section 5.
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitUsage    = 2
+	exitIdentity = 3
+	exitLockHeld = 4
+	exitRolled   = 5
+)
+
+type command struct {
+	name    string
+	args    string
+	summary string
+	run     func(c *cli, args []string) int
+}
+
+// cli carries the process's streams and environment so tests can run commands.
+type cli struct {
+	stdout, stderr io.Writer
+	environ        []string
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"run", "RUNBOOK --db DSN [--apply] [--env-file F] [--log-dir D] [--operator NAME] | --resume LOG --db DSN [--apply]", "run a runbook against a database (dry run unless --apply)", cmdRun},
+		{"demo", "[RUNBOOK] [--target prod|staging] [--apply]", "run an example runbook against a throwaway local PostgreSQL", cmdDemo},
+		{"sandbox", "", "start the throwaway PostgreSQL with the example databases; print DSNs; wait for ctrl+c", cmdSandbox},
+		{"lint", "RUNBOOK...", "check runbooks for errors (exit 2) and warnings", cmdLint},
+		{"check", "RUNBOOK --db DSN [--json]", "identity + read-only checks, no TTY (for cron); exit code says the result", cmdCheck},
+		{"stamp", "--db DSN --id PROJECT_ID [--force]", "record the project id in the database, for the `stamp` identity source", cmdStamp},
+		{"replay", "LOG [--speed N] [--idle-limit D] [--plain]", "replay a recorded session (or print a transcript with --plain)", cmdReplay},
+		{"watch", "LOG", "follow a live session read-only", cmdWatch},
+		{"verify", "LOG", "verify a session log's hash chain; print its head hash", cmdVerify},
+		{"version", "", "print the version", cmdVersion},
+	}
+}
+
+func main() {
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ()}
+	os.Exit(c.main(os.Args[1:]))
+}
+
+func (c *cli) main(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 {
+			return c.main([]string{args[1], "--help"})
+		}
+		c.usage(c.stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, cmd := range commands {
+		if cmd.name == args[0] {
+			return cmd.run(c, args[1:])
+		}
+	}
+	fmt.Fprintf(c.stderr, "handrail: unknown command %q\n\n", args[0])
+	c.usage(c.stderr)
+	return exitUsage
+}
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprintf(w, "handrail %s: a guided, recorded, reversible PostgreSQL change.\n\nUsage:\n", version)
+	for _, cmd := range commands {
+		fmt.Fprintf(w, "  handrail %-8s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprint(w, `
+Try it:   handrail demo                 (dry run of the example against a local sandbox)
+Help:     handrail CMD --help
+Exit codes: 0 ok, 1 a check or step failed, 2 usage or runbook error,
+            3 identity hard stop, 4 deploy lock held, 5 rolled back.
+`)
+}
+
+// flags builds a FlagSet whose --help prints the command's usage.
+func (c *cli) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("handrail "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		for _, cmd := range commands {
+			if cmd.name == name {
+				fmt.Fprintf(fs.Output(), "handrail %s: %s\n\nUsage: handrail %s %s\n", name, cmd.summary, name, cmd.args)
+			}
+		}
+		var any bool
+		fs.VisitAll(func(*flag.Flag) { any = true })
+		if any {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses flags wherever they appear among the positional arguments
+// (`handrail run RUNBOOK --db DSN` and `handrail run --db DSN RUNBOOK`).
+// It returns the positional arguments and, on error, the exit code.
+func parse(fs *flag.FlagSet, args []string) ([]string, int, bool) {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			// Asked-for help goes to stdout (pipeable to less); usage
+			// printed because of a mistake stays on stderr.
+			fs.SetOutput(os.Stdout)
+			fs.Usage()
+			return nil, exitOK, false
+		}
+		if a == "--" {
+			break
+		}
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, exitUsage, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, 0, true
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), 0, true
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func cmdVersion(c *cli, args []string) int {
+	fs := c.flags("version")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	fmt.Fprintf(c.stdout, "handrail %s\n", version)
+	return exitOK
+}
+
+// loadRunbook resolves RUNBOOK: a directory, a runbook.toml path, or the
+// name of an embedded example.
+func loadRunbook(arg string) (*steps.Runbook, steps.Problems) {
+	if _, err := os.Stat(arg); err == nil {
+		return steps.Load(arg)
+	}
+	for _, name := range runbooks.Names() {
+		if arg == name {
+			return steps.LoadFS(runbooks.FS, name)
+		}
+	}
+	return nil, steps.Problems{{Path: arg, Severity: steps.Error,
+		Msg:  "no such runbook directory or file",
+		Hint: "give a directory holding runbook.toml, a runbook.toml path, or an example: " + strings.Join(runbooks.Names(), ", ")}}
+}
+
+func cmdLint(c *cli, args []string) int {
+	fs := c.flags("lint")
+	paths, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	failed := false
+	for _, p := range paths {
+		rb, problems := loadRunbook(p)
+		steps.FormatProblems(c.stdout, problems)
+		if len(problems.Errors()) > 0 || rb == nil {
+			failed = true
+			continue
+		}
+		fmt.Fprintf(c.stdout, "%s: ok (%d steps, %d warnings, sha256 %s)\n", p, len(rb.AllSteps()), len(problems.Warnings()), rb.Hash[:12])
+	}
+	if failed {
+		return exitUsage
+	}
+	return exitOK
+}
+
+// signalContext is cancelled on ctrl+c or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func fixtures() fs.FS {
+	sub, err := fs.Sub(fixtureFS, "testdata/fixtures")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}
+
+func cmdSandbox(c *cli, args []string) int {
+	fs := c.flags("sandbox")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	sb, err := db.StartSandbox(ctx, db.SandboxOptions{Stdout: c.stderr})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail sandbox: %v\n", err)
+		return exitFailed
+	}
+	defer sb.Stop()
+	dbs, err := db.SetupDemoDatabases(ctx, sb, fixtures())
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail sandbox: loading the example databases: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintln(c.stdout, "Sandbox PostgreSQL is running. Databases:")
+	for _, d := range dbs {
+		id := d.ProjectID
+		if id == "" {
+			id = "(not stamped)"
+		}
+		fmt.Fprintf(c.stdout, "  %-16s %-22s %s\n", d.Name, id, d.DSN)
+	}
+	fmt.Fprintf(c.stdout, "\nTry: psql '%s'\n", dbs[0].DSN)
+	fmt.Fprintf(c.stdout, "     handrail run connect-rls-hardening --db '%s'\n", dbs[0].DSN)
+	fmt.Fprintln(c.stdout, "Press ctrl+c to stop and remove it.")
+	<-ctx.Done()
+	fmt.Fprintln(c.stderr, "stopping sandbox")
+	return exitOK
+}
+
+func cmdStamp(c *cli, args []string) int {
+	fs := c.flags("stamp")
+	dsnFlag := fs.String("db", "", "connection string (URL or key=value); default from DATABASE_URL or PG* variables")
+	envFile := fs.String("env-file", "", "read DB_NAME/DB_USER/DB_PASSWORD/DB_HOST/DB_PORT (or DATABASE_URL) from this file")
+	id := fs.String("id", "", "the project id to record (e.g. a Supabase project ref)")
+	force := fs.Bool("force", false, "overwrite a different id already recorded")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *id == "" {
+		fmt.Fprintln(c.stderr, "handrail stamp: --id is required")
+		return exitUsage
+	}
+	dsn, code := c.resolveDSN("stamp", *dsnFlag, *envFile)
+	if code != 0 {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail stamp: connecting to %s: %v\n", db.RedactDSN(dsn), err)
+		return exitFailed
+	}
+	defer conn.Close(context.Background())
+	prev, err := db.Stamp(ctx, conn, *id, *force)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail stamp: %v\n", err)
+		if errors.Is(err, db.ErrStampConflict) {
+			return exitIdentity
+		}
+		return exitFailed
+	}
+	switch prev {
+	case *id:
+		fmt.Fprintf(c.stdout, "database %s already stamped %s; nothing to do\n", conn.Config().Database, *id)
+	case "":
+		fmt.Fprintf(c.stdout, "stamped database %s as %s\n", conn.Config().Database, *id)
+	default:
+		fmt.Fprintf(c.stdout, "re-stamped database %s: %s -> %s\n", conn.Config().Database, prev, *id)
+	}
+	return exitOK
+}
+
+// resolveDSN applies --db, --env-file, DATABASE_URL and PG* variables.
+func (c *cli) resolveDSN(cmd, flagDSN, envFile string) (string, int) {
+	dsn, warnings, err := db.ResolveDSN(db.DSNSource{Flag: flagDSN, EnvFile: envFile, Environ: c.environ})
+	for _, w := range warnings {
+		fmt.Fprintf(c.stderr, "handrail %s: warning: %s\n", cmd, w)
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail %s: %v\n", cmd, err)
+		return "", exitUsage
+	}
+	return dsn, 0
+}
+
+func cmdCheck(c *cli, args []string) int {
+	fs := c.flags("check")
+	dsnFlag := fs.String("db", "", "connection string; default from DATABASE_URL or PG* variables")
+	envFile := fs.String("env-file", "", "read DB_* variables (or DATABASE_URL) from this file")
+	asJSON := fs.Bool("json", false, "print results as JSON")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	rb, problems := loadRunbook(pos[0])
+	if rb == nil || len(problems.Errors()) > 0 {
+		steps.FormatProblems(c.stderr, problems)
+		return exitUsage
+	}
+	dsn, code := c.resolveDSN("check", *dsnFlag, *envFile)
+	if code != 0 {
+		return code
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	return steps.RunChecks(ctx, rb, dsn, c.stdout, *asJSON)
+}
+
+func cmdRun(c *cli, args []string) int {
+	fs := c.flags("run")
+	dsnFlag := fs.String("db", "", "connection string (URL or key=value); default from --env-file, DATABASE_URL or PG* variables")
+	envFile := fs.String("env-file", "", "read DB_NAME/DB_USER/DB_PASSWORD/DB_HOST/DB_PORT (or DATABASE_URL) from this file")
+	apply := fs.Bool("apply", false, "really write; without it handrail is a dry run")
+	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/sessions)")
+	operator := fs.String("operator", "", "who is running this (default $USER)")
+	resume := fs.String("resume", "", "resume the session recorded in this journal")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	spec := sessionSpec{apply: *apply, operator: *operator, logDir: *logDir}
+	switch {
+	case *resume != "" && len(pos) == 0:
+		spec.resume = *resume
+	case *resume == "" && len(pos) == 1:
+		spec.runbookArg = pos[0]
+	default:
+		fs.Usage()
+		return exitUsage
+	}
+	dsn, code := c.resolveDSN("run", *dsnFlag, *envFile)
+	if code != 0 {
+		return code
+	}
+	spec.dsn = dsn
+	return c.runSession(spec)
+}
+
+func cmdDemo(c *cli, args []string) int {
+	fs := c.flags("demo")
+	target := fs.String("target", "prod", "which sandbox database to run against: prod, or staging to see the identity hard stop")
+	apply := fs.Bool("apply", false, "really write (to the throwaway sandbox)")
+	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/sessions)")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	name := "connect-rls-hardening"
+	if len(pos) == 1 {
+		name = pos[0]
+	} else if len(pos) > 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	if *target != "prod" && *target != "staging" {
+		fmt.Fprintf(c.stderr, "handrail demo: --target must be prod or staging, not %q\n", *target)
+		return exitUsage
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	fmt.Fprintln(c.stderr, "handrail demo: starting a throwaway PostgreSQL (removed on exit)...")
+	sb, err := db.StartSandbox(ctx, db.SandboxOptions{})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail demo: %v\n", err)
+		return exitFailed
+	}
+	defer sb.Stop()
+	dbs, err := db.SetupDemoDatabases(ctx, sb, fixtures())
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail demo: loading the example databases: %v\n", err)
+		return exitFailed
+	}
+	role := db.DemoRoleConnectProd
+	switch {
+	case name == "tenant-rls-fix":
+		role = db.DemoRoleTenant
+	case *target == "staging":
+		role = db.DemoRoleConnectStaging
+	}
+	spec := sessionSpec{runbookArg: name, apply: *apply, operator: "demo", logDir: *logDir, demo: true}
+	for _, d := range dbs {
+		if d.Role == role {
+			spec.dsn = d.DSN
+		}
+	}
+	return c.runSession(spec)
+}
+
+// sessionSpec is what `run` and `demo` hand to runSession.
+type sessionSpec struct {
+	runbookArg string // RUNBOOK as given (a path or an example name)
+	resume     string // journal to resume
+	dsn        string
+	apply      bool
+	operator   string
+	logDir     string
+	demo       bool // the database is a throwaway sandbox: resuming makes no sense
+}
+
+// runSession runs the engine on its own goroutine, journals every event
+// before the screen sees it, and shows the screen until the operator leaves.
+func (c *cli) runSession(spec sessionSpec) int {
+	secrets := db.Secrets(spec.dsn)
+	var (
+		w     *journal.Writer
+		prior []steps.Event
+		rb    *steps.Runbook
+	)
+	if spec.resume != "" {
+		var err error
+		w, prior, err = journal.OpenAppend(spec.resume, secrets)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "handrail run: %v\n", err)
+			return exitUsage
+		}
+		defer w.Close()
+		if line, n := w.TornTail(); line > 0 {
+			fmt.Fprintf(c.stderr, "handrail run: the journal's last line (%d, %d bytes) was torn by a crash; it was dropped\n", line, n)
+		}
+		h := w.Header()
+		var problems steps.Problems
+		rb, problems = loadRunbook(h.RunbookPath)
+		if rb == nil || len(problems.Errors()) > 0 {
+			steps.FormatProblems(c.stderr, problems)
+			fmt.Fprintf(c.stderr, "handrail run: cannot resume: the runbook %q recorded in the journal does not load\n", h.RunbookPath)
+			return exitUsage
+		}
+		if rb.Hash != h.RunbookHash {
+			fmt.Fprintf(c.stderr, "handrail run: cannot resume: runbook %s changed since the session started\n  recorded sha256 %s\n  now      sha256 %s\nRestore the runbook as it was (e.g. from version control) and resume again.\n", h.RunbookPath, h.RunbookHash, rb.Hash)
+			return exitUsage
+		}
+		if spec.operator == "" {
+			spec.operator = h.Operator
+		}
+	} else {
+		var problems steps.Problems
+		rb, problems = loadRunbook(spec.runbookArg)
+		if rb == nil || len(problems.Errors()) > 0 {
+			steps.FormatProblems(c.stderr, problems)
+			return exitUsage
+		}
+	}
+	if spec.operator == "" {
+		spec.operator = currentUser(c.environ)
+	}
+	sessionID := newSessionID()
+	if w == nil {
+		width, height, _ := term.GetSize(os.Stdout.Fd())
+		ref := spec.runbookArg
+		if abs, err := filepath.Abs(ref); err == nil {
+			if _, statErr := os.Stat(ref); statErr == nil {
+				ref = abs
+			}
+		}
+		var err error
+		w, err = journal.Create(spec.logDir, journal.Header{
+			SessionID: sessionID, RunbookID: rb.Meta.ID, RunbookHash: rb.Hash,
+			HandrailVersion: version, Operator: spec.operator,
+			TargetName: rb.Target.Name, ProjectID: rb.Target.ProjectID,
+			DSN: db.RedactDSN(spec.dsn), TermWidth: width, TermHeight: height,
+			Apply: spec.apply, RunbookPath: ref,
+		}, secrets)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "handrail run: cannot create the session journal: %v\nNothing was run. Choose a writable directory with --log-dir.\n", err)
+			return exitFailed
+		}
+		defer w.Close()
+	}
+
+	events := newEventQueue()
+	eng := steps.NewEngine(steps.Config{
+		Runbook: rb, DSN: spec.dsn, Apply: spec.apply, Operator: spec.operator,
+		SessionID: sessionID, Prior: prior, Environ: c.environ,
+		// Journal first, then the screen: nothing is shown that is not recorded.
+		Sink: func(e steps.Event) error {
+			if err := w.Append(e); err != nil {
+				return err
+			}
+			events.push(e)
+			return nil
+		},
+	})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	var (
+		outcome steps.Outcome
+		runErr  error
+	)
+	go func() {
+		outcome, runErr = eng.Run(ctx)
+		events.close()
+	}()
+	uiOutcome, uiErr := ui.Run(ui.Options{
+		Mode: ui.Live, Send: eng.Send, Events: events.out, Initial: prior,
+		SSHWarning: sshWarning(c.environ), JournalPath: w.Path(),
+		Done: func() ui.Result {
+			<-eng.Done()
+			return ui.Result{Outcome: outcome, Err: runErr, Journal: w.Path(), Head: w.Head()}
+		},
+	})
+	// The screen is gone; make sure the engine ends and the journal is complete.
+	eng.Send(steps.Command{Type: steps.CmdQuit})
+	<-eng.Done()
+	if uiErr != nil {
+		fmt.Fprintf(c.stderr, "handrail: the screen failed: %v\n", uiErr)
+	}
+	if runErr != nil {
+		fmt.Fprintf(c.stderr, "handrail: %v\n", runErr)
+	}
+	if outcome == "" {
+		outcome = uiOutcome
+	}
+	fmt.Fprintf(c.stdout, "session %s: %s\njournal: %s\nhead:    %s\n", sessionID, outcome, w.Path(), w.Head())
+	fmt.Fprintf(c.stdout, "replay:  handrail replay %s\n", w.Path())
+	if outcome == steps.OutcomeAborted && !spec.demo {
+		fmt.Fprintf(c.stdout, "resume:  handrail run --resume %s --db DSN%s\n", w.Path(), map[bool]string{true: " --apply"}[spec.apply])
+	}
+	return outcome.ExitCode()
+}
+
+// eventQueue hands events from the engine to the screen without ever
+// blocking the engine (the screen may be slow or already gone).
+type eventQueue struct {
+	mu     sync.Mutex
+	buf    []steps.Event
+	closed bool
+	wake   chan struct{}
+	out    chan steps.Event
+}
+
+func newEventQueue() *eventQueue {
+	q := &eventQueue{wake: make(chan struct{}, 1), out: make(chan steps.Event, 256)}
+	go q.pump()
+	return q
+}
+
+func (q *eventQueue) push(e steps.Event) {
+	q.mu.Lock()
+	q.buf = append(q.buf, e)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *eventQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *eventQueue) pump() {
+	for {
+		q.mu.Lock()
+		batch, closed := q.buf, q.closed
+		q.buf = nil
+		q.mu.Unlock()
+		for _, e := range batch {
+			q.out <- e
+		}
+		if closed && len(batch) == 0 {
+			close(q.out)
+			return
+		}
+		if len(batch) == 0 {
+			<-q.wake
+		}
+	}
+}
+
+func currentUser(environ []string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "USER="); ok && v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+func newSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sshWarning is shown once when a dropped SSH connection would end the session.
+func sshWarning(environ []string) string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	if env["SSH_CONNECTION"] == "" || env["TMUX"] != "" || env["STY"] != "" {
+		return ""
+	}
+	return "You are on SSH outside tmux/screen: if the connection drops, this session stops (the journal stays resumable with --resume). Consider running inside tmux."
+}
+
+func cmdReplay(c *cli, args []string) int {
+	fs := c.flags("replay")
+	speed := fs.Float64("speed", 1, "playback speed (the + and - keys change it)")
+	idle := fs.Duration("idle-limit", 2*time.Second, "cap on a pause between two events")
+	plain := fs.Bool("plain", false, "print a readable transcript instead of the screen")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	log, err := journal.Read(pos[0])
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
+		return exitFailed
+	}
+	if log.TornTail {
+		fmt.Fprintf(c.stderr, "handrail replay: line %d was torn (the session crashed); it is not shown\n", log.TornLine)
+	}
+	if *plain {
+		if err := journal.Transcript(c.stdout, log); err != nil {
+			fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+	if _, err := ui.Run(ui.Options{Mode: ui.Replay, Initial: log.Events, Speed: *speed, IdleLimit: *idle}); err != nil {
+		fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func cmdWatch(c *cli, args []string) int {
+	fs := c.flags("watch")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	_, events, errc := journal.FollowLog(ctx, pos[0])
+	if _, err := ui.Run(ui.Options{Mode: ui.Watch, Events: events}); err != nil {
+		fmt.Fprintf(c.stderr, "handrail watch: %v\n", err)
+		return exitFailed
+	}
+	stop()
+	if err := <-errc; err != nil {
+		fmt.Fprintf(c.stderr, "handrail watch: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func cmdVerify(c *cli, args []string) int {
+	fs := c.flags("verify")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	return journal.VerifyCommand(c.stdout, pos[0])
+}

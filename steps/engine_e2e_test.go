@@ -3,6 +3,7 @@ package steps
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -114,6 +115,11 @@ func TestConnectRunbookApplyAndRollback(t *testing.T) {
 	}
 	if len(r.rec.ofType(EvConsentGiven)) != 1 {
 		t.Error("production consent was not asked exactly once")
+	}
+	// The rollback dialog and end summary read these from the session.
+	if st := r.e.State(); !reflect.DeepEqual(st.Session.RollbackWhen, rb.Rollback.When) || len(st.Session.RollbackWhen) == 0 ||
+		!reflect.DeepEqual(st.Session.SuccessCriteria, rb.SuccessCriteria) || len(st.Session.SuccessCriteria) == 0 {
+		t.Errorf("session info lacks the runbook's rollback conditions or success criteria: %q %q", st.Session.RollbackWhen, st.Session.SuccessCriteria)
 	}
 	if fin := r.rec.waitType(t, EvRollbackFinished); fin.Pass == nil || !*fin.Pass {
 		t.Error("rollback_finished did not pass")

@@ -95,6 +95,9 @@ func (e *Engine) sessionInfo() *SessionInfo {
 		DSN:          db.RedactDSN(e.cfg.DSN),
 		HasRollback:  len(rb.Rollback.Steps) > 0,
 		KeepRows:     rb.KeepRows(),
+
+		RollbackWhen:    rb.Rollback.When,
+		SuccessCriteria: rb.SuccessCriteria,
 	}
 	for _, p := range e.plan {
 		info.Plan = append(info.Plan, p.info)

@@ -94,6 +94,10 @@ const (
 	MaxNotices     = 200
 	MaxOutputBytes = 64 << 10
 	MaxAlerts      = 100
+	// MaxMonitorQueries bounds the queries of one monitor step (lint
+	// rejects more), so a crafted journal cannot make the fold allocate
+	// without bound.
+	MaxMonitorQueries = 256
 )
 
 // State is the fold of a session's events. The live screen, replay, watch
@@ -326,7 +330,7 @@ func Apply(s State, e Event) State {
 		st.Note = e.Text
 	case EvMonitorTick, EvMonitorAlert:
 		st.Status = StatusRunning // the window is open
-		if m := e.Monitor; m != nil {
+		if m := e.Monitor; m != nil && m.Query >= 0 && m.Query < MaxMonitorQueries {
 			for len(st.Monitor) <= m.Query {
 				st.Monitor = append(st.Monitor, MonitorSample{Query: len(st.Monitor)})
 			}

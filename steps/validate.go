@@ -427,6 +427,9 @@ func (d *decoder) validateStep(r *Runbook, ref stepRef, msgIDs map[string]bool) 
 		if len(s.Queries) == 0 && len(s.Watch) == 0 && !d.bad(addPath(p, "queries")) && !d.bad(addPath(p, "watch")) {
 			d.at(p, Error, `add [[phase.step.queries]] with title and sql, or watch = ["..."]`, "monitor step %q has nothing to watch", s.ID)
 		}
+		if len(s.Queries) > MaxMonitorQueries {
+			d.at(addPath(p, "queries"), Error, "split the monitor into several steps", "monitor step %q has %d queries; at most %d are allowed", s.ID, len(s.Queries), MaxMonitorQueries)
+		}
 		for i, q := range s.Queries {
 			qp := addPath(p, "queries", idxSeg(i))
 			if strings.TrimSpace(q.SQL) == "" {

@@ -241,7 +241,7 @@ func TestLoadGood(t *testing.T) {
 		return out
 	}
 	if got, want := where(steps[3]), []string{
-		"migrations/001.sql:1 BEGIN_WORK_IS_NOT_A_KEYWORD_HERE_JUST_A_COMMENT_FREE_LINE",
+		"migrations/001.sql:2 BEGIN_WORK_IS_NOT_A_KEYWORD_HERE_JUST_A_COMMENT_FREE_LINE",
 		"migrations/001.sql:3 ALTER TABLE",
 		"migrations/001.sql:5 CREATE OR",
 	}; !reflect.DeepEqual(got, want) {

@@ -11,7 +11,9 @@ type Statement struct {
 	// surrounding whitespace. Comments inside it and directly before it are
 	// kept (they are what the operator reads on screen).
 	SQL string
-	// Line is the 1-based line of the source where SQL starts.
+	// Line is the 1-based line of the source where the statement's first
+	// token that is not a comment is (a header comment kept in SQL does not
+	// move it).
 	Line int
 	// Offset is the byte offset of SQL in the source: src[Offset:Offset+len(SQL)] == SQL.
 	Offset int
@@ -283,6 +285,7 @@ func splitSQL(src string) ([]Statement, *scanIssue) {
 		start     = -1 // offset of the first token of the pending statement
 		end       = -1 // end of its last token
 		real      bool // it has a token other than comments
+		first     = -1 // offset of its first token that is not a comment
 		paren     int
 		beginDep  int
 		idents    [4]byte // psql's CREATE [OR REPLACE] FUNCTION/PROCEDURE detector
@@ -295,9 +298,9 @@ func splitSQL(src string) ([]Statement, *scanIssue) {
 			for end > start && isSpace(src[end-1]) {
 				end--
 			}
-			out = append(out, Statement{SQL: src[start:end], Line: lineCache.line(start), Offset: start})
+			out = append(out, Statement{SQL: src[start:end], Line: lineCache.line(first), Offset: start})
 		}
-		start, end, real = -1, -1, false
+		start, end, real, first = -1, -1, false, -1
 		paren, beginDep, nIdents = 0, 0, 0
 		idents = [4]byte{}
 	}
@@ -351,8 +354,9 @@ func splitSQL(src string) ([]Statement, *scanIssue) {
 			start = t.start
 		}
 		end = t.end
-		if t.kind != tkComment {
+		if t.kind != tkComment && !real {
 			real = true
+			first = t.start
 		}
 	}
 	emit()

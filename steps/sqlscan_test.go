@@ -22,7 +22,7 @@ func TestSplitStatements(t *testing.T) {
 		{"no trailing semicolon", "select 1;\n\n  select 2\n", []st{{"select 1", 1}, {"select 2", 3}}},
 		{"psql leading whitespace", "\n\n\t  alter table t enable row level security;\n", []st{{"alter table t enable row level security", 3}}},
 		{"line comment with semicolon", "select 1 -- not; the end\n, 2;", []st{{"select 1 -- not; the end\n, 2", 1}}},
-		{"leading comment kept", "-- disable RLS\nalter table t disable row level security;", []st{{"-- disable RLS\nalter table t disable row level security", 1}}},
+		{"leading comment kept", "-- disable RLS\nalter table t disable row level security;", []st{{"-- disable RLS\nalter table t disable row level security", 2}}},
 		{"nested block comment", "select /* a /* b; */ c; */ 1; select 2;", []st{{"select /* a /* b; */ c; */ 1", 1}, {"select 2", 1}}},
 		{"string with semicolon and quote escape", "select 'it''s; fine'; select 2;", []st{{"select 'it''s; fine'", 1}, {"select 2", 1}}},
 		{"E string with backslash quote", `select E'\'; still string'; select 2;`, []st{{`select E'\'; still string'`, 1}, {"select 2", 1}}},

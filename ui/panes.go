@@ -145,10 +145,16 @@ func notesLines(st *steps.StepState, w int) []string {
 
 // reflow joins the hard-wrapped lines of each paragraph, so text wrapped
 // by hand in runbook.toml rewraps to the pane. Blank lines, list items and
-// indented lines keep their breaks.
+// a line indented less than the one before (the text after a list) keep
+// their breaks. The first line keeps its indent, so an indented list
+// stays aligned from its first item on.
 func reflow(s string) []string {
 	var out []string
-	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+	s = strings.TrimRight(s, " \t\n")
+	for strings.HasPrefix(strings.TrimLeft(s, " \t"), "\n") {
+		s = strings.TrimLeft(s, " \t")[1:] // a leading blank line
+	}
+	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimRight(line, " \t")
 		if n := len(out); n > 0 && joinable(out[n-1], line) {
 			out[n-1] += " " + strings.TrimSpace(line)
@@ -163,6 +169,9 @@ func joinable(prev, next string) bool {
 	if strings.TrimSpace(prev) == "" || strings.TrimSpace(next) == "" {
 		return false
 	}
+	if leadingSpaces(next) < leadingSpaces(prev) {
+		return false
+	}
 	first := strings.Fields(next)[0]
 	switch {
 	case first == "-" || first == "*" || first == "•":
@@ -173,6 +182,8 @@ func joinable(prev, next string) bool {
 	}
 	return true
 }
+
+func leadingSpaces(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
 
 // --- checklist ---
 

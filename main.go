@@ -62,6 +62,15 @@ type command struct {
 type cli struct {
 	stdout, stderr io.Writer
 	environ        []string
+	// frontend shows a live session and sends the operator's commands to
+	// the engine; nil means the screen (screenFrontend). Tests put a
+	// scripted operator here to run the real `run` command headless.
+	frontend func(eng *steps.Engine, rb *steps.Runbook, opts ui.Options) (steps.Outcome, error)
+}
+
+// screenFrontend is the operator's screen: the Bubble Tea program.
+func screenFrontend(_ *steps.Engine, _ *steps.Runbook, opts ui.Options) (steps.Outcome, error) {
+	return ui.Run(opts)
 }
 
 var commands []command
@@ -69,7 +78,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"run", "RUNBOOK --db DSN [--apply] [--env-file F] [--log-dir D] [--operator NAME] | --resume LOG --db DSN [--apply]", "run a runbook against a database (dry run unless --apply)", cmdRun},
-		{"demo", "[RUNBOOK] [--target prod|staging] [--apply]", "run an example runbook against a throwaway local PostgreSQL", cmdDemo},
+		{"demo", "[RUNBOOK] [--target prod|staging] [--apply] [--dsn-file F]", "run an example runbook against a throwaway local PostgreSQL", cmdDemo},
 		{"sandbox", "", "start the throwaway PostgreSQL with the example databases; print DSNs; wait for ctrl+c", cmdSandbox},
 		{"lint", "RUNBOOK...", "check runbooks for errors (exit 2) and warnings", cmdLint},
 		{"check", "RUNBOOK --db DSN [--json]", "identity + read-only checks, no TTY (for cron); exit code says the result", cmdCheck},
@@ -390,6 +399,7 @@ func cmdDemo(c *cli, args []string) int {
 	target := fs.String("target", "prod", "which sandbox database to run against: prod, or staging to see the identity hard stop")
 	apply := fs.Bool("apply", false, "really write (to the throwaway sandbox)")
 	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/sessions)")
+	dsnFile := fs.String("dsn-file", "", "write the sandbox's connection strings to this file while the demo runs (removed on exit), to look at its databases\nfrom another window: . FILE; psql \"$DATABASE_URL\" (or handrail check RUNBOOK --env-file FILE)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -432,7 +442,41 @@ func cmdDemo(c *cli, args []string) int {
 			spec.dsn = d.DSN
 		}
 	}
+	if *dsnFile != "" {
+		if err := writeDSNFile(*dsnFile, spec.dsn, dbs); err != nil {
+			fmt.Fprintf(c.stderr, "handrail demo: --dsn-file: %v\n", err)
+			return exitFailed
+		}
+		defer os.Remove(*dsnFile)
+	}
 	return c.runSession(spec)
+}
+
+// writeDSNFile writes the demo's connection strings as a dotenv file that
+// a shell can source and --env-file reads: DATABASE_URL is the demo's
+// target, NAME_URL each sandbox database. It appears complete or not at
+// all (rename), readable by the owner only: it holds the password.
+func writeDSNFile(path, target string, dbs []db.DemoDatabase) error {
+	var b strings.Builder
+	b.WriteString("# handrail demo sandbox: valid while the demo runs; removed when it exits.\n")
+	b.WriteString("# . THIS_FILE; psql \"$DATABASE_URL\"    or    handrail check RUNBOOK --env-file THIS_FILE\n")
+	fmt.Fprintf(&b, "DATABASE_URL='%s'\n", target)
+	for _, d := range dbs {
+		fmt.Fprintf(&b, "%s_URL='%s'\n", strings.ToUpper(d.Name), d.DSN)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".handrail-dsn-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
+	if _, err := tmp.WriteString(b.String()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // sessionSpec is what `run` and `demo` hand to runSession.
@@ -534,22 +578,28 @@ func (c *cli) runSession(spec sessionSpec) int {
 	var (
 		outcome steps.Outcome
 		runErr  error
+		ran     = make(chan struct{}) // closed once outcome and runErr are set
 	)
 	go func() {
 		outcome, runErr = eng.Run(ctx)
+		close(ran)
 		events.close()
 	}()
-	uiOutcome, uiErr := ui.Run(ui.Options{
+	frontend := c.frontend
+	if frontend == nil {
+		frontend = screenFrontend
+	}
+	uiOutcome, uiErr := frontend(eng, rb, ui.Options{
 		Mode: ui.Live, Send: eng.Send, Events: events.out, Initial: prior,
-		SSHWarning: sshWarning(c.environ), JournalPath: w.Path(),
+		SSHWarning: sshWarning(c.environ), JournalPath: w.Path(), Head: w.Head, Context: ctx,
 		Done: func() ui.Result {
-			<-eng.Done()
+			<-ran
 			return ui.Result{Outcome: outcome, Err: runErr, Journal: w.Path(), Head: w.Head()}
 		},
 	})
 	// The screen is gone; make sure the engine ends and the journal is complete.
 	eng.Send(steps.Command{Type: steps.CmdQuit})
-	<-eng.Done()
+	<-ran
 	if uiErr != nil {
 		fmt.Fprintf(c.stderr, "handrail: the screen failed: %v\n", uiErr)
 	}

@@ -49,6 +49,8 @@ type transcript struct {
 	held      *steps.Event
 	heldCount int
 	heldRows  int
+	// apply: the session (as last started or resumed) writes.
+	apply bool
 }
 
 func (t *transcript) printf(format string, args ...any) {
@@ -211,6 +213,7 @@ func (t *transcript) event(e steps.Event) {
 	switch e.Type {
 	case steps.EvSessionStarted:
 		if s := e.Session; s != nil {
+			t.apply = s.Apply
 			t.line(e, "session started: %s on %s (%s), %s, operator %s", s.RunbookID, s.TargetName, s.ProjectID, mode(s.Apply), s.Operator)
 		} else {
 			t.line(e, "session started")
@@ -218,6 +221,7 @@ func (t *transcript) event(e steps.Event) {
 	case steps.EvSessionResumed:
 		t.printf("\n")
 		if s := e.Session; s != nil {
+			t.apply = s.Apply
 			t.line(e, "SESSION RESUMED by %s, %s (session %s): %s", s.Operator, mode(s.Apply), s.SessionID, e.Text)
 		} else {
 			t.line(e, "SESSION RESUMED: %s", e.Text)
@@ -274,7 +278,13 @@ func (t *transcript) event(e steps.Event) {
 	case steps.EvStepStarted:
 		t.stepStarted(e)
 	case steps.EvStepWouldRun:
-		t.line(e, "dry run: would run %s", count(len(e.Statements), "statement"))
+		if t.apply {
+			// In apply mode this is what the operator was shown before
+			// letting it run; the intent follows when it does.
+			t.line(e, "shown to the operator before running: %s", count(len(e.Statements), "statement"))
+		} else {
+			t.line(e, "dry run: would run %s", count(len(e.Statements), "statement"))
+		}
 		for _, s := range e.Statements {
 			t.more("statement %d/%d%s", s.Index+1, s.Count, at(s.File, s.Line))
 			t.block(s.SQL)

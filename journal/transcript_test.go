@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/handrail-dev/handrail/steps"
 )
 
 func goldenPath() string {
@@ -69,6 +71,35 @@ func TestTranscriptTorn(t *testing.T) {
 	for _, s := range []string{"the session did not end", "torn      last line 41 was incomplete", "OK (incomplete)"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("transcript lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// TestTranscriptWouldRunMode: the statements shown before a write are
+// "dry run: would run" only in a dry run; in apply mode they are what the
+// operator was shown before letting them run.
+func TestTranscriptWouldRunMode(t *testing.T) {
+	plan := []steps.PlannedStep{{ID: "w", Kind: steps.KindSQL, Writes: true, Statements: 1}}
+	shown := steps.Event{Seq: 3, Type: steps.EvStepWouldRun, Step: "w",
+		Statements: []steps.StatementInfo{{Count: 1, SQL: "create table t (x int)"}}}
+	for _, tc := range []struct {
+		apply      bool
+		want, deny string
+	}{
+		{false, "[w] dry run: would run 1 statement", "shown to the operator"},
+		{true, "[w] shown to the operator before running: 1 statement", "dry run: would run"},
+	} {
+		log := &Log{Header: Header{RunbookID: "rb", Apply: tc.apply}, Events: []steps.Event{
+			{Seq: 1, Type: steps.EvSessionStarted, Session: &steps.SessionInfo{RunbookID: "rb", Apply: tc.apply, Plan: plan}},
+			{Seq: 2, Type: steps.EvStepStarted, Step: "w", Text: "sql"},
+			shown,
+		}}
+		var out bytes.Buffer
+		if err := Transcript(&out, log); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), tc.want) || strings.Contains(out.String(), tc.deny) {
+			t.Errorf("apply=%v: want %q and not %q in:\n%s", tc.apply, tc.want, tc.deny, out.String())
 		}
 	}
 }

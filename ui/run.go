@@ -6,6 +6,7 @@
 package ui
 
 import (
+	"context"
 	"time"
 
 	"charm.land/bubbles/v2/textinput"
@@ -58,6 +59,11 @@ type Options struct {
 	Head    func() string
 	NoColor bool // also implied by the NO_COLOR environment variable
 	Now     func() time.Time
+	// Context, when it ends, makes the screen leave at once, without a
+	// key: the terminal hung up (SIGHUP, a dropped SSH connection) or the
+	// process was told to stop. A live engine is told to quit; the journal
+	// stays resumable.
+	Context context.Context
 }
 
 // Result is how the engine's Run returned, plus what the end summary shows
@@ -82,6 +88,7 @@ type (
 	clockMsg        struct{}
 	replayTickMsg   struct{ gen int }
 	flashExpiredMsg struct{ id int }
+	stopMsg         struct{} // Options.Context ended
 )
 
 // screen is what the operator is looking at. The base screen is derived
@@ -116,6 +123,7 @@ type Model struct {
 	mode     Mode
 	send     func(steps.Command)
 	events   <-chan steps.Event
+	stop     <-chan struct{} // Options.Context.Done()
 	doneFn   func() Result
 	headFn   func() string
 	now      func() time.Time
@@ -170,6 +178,9 @@ func New(opts Options) Model {
 		input:    &inputDialog{ti: newTextInput("")},
 		viewing:  -1,
 	}
+	if opts.Context != nil {
+		m.stop = opts.Context.Done()
+	}
 	m.restyle()
 	if m.mode == Replay {
 		m.replay = newReplayer(opts.Initial, opts.Speed, opts.IdleLimit)
@@ -183,7 +194,7 @@ func New(opts Options) Model {
 
 // Init asks for the background color and starts the event source.
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.waitForEvents()}
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.waitForEvents(), m.waitForStop()}
 	if m.mode == Replay {
 		cmds = append(cmds, m.replay.schedule(0))
 	} else {
@@ -207,6 +218,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.handleEngineDone(msg.Result)
 	case replayTickMsg:
 		return m.handleReplayTick(msg)
+	case stopMsg:
+		return m.handleStop()
 	}
 	return m.handleOther(msg)
 }
@@ -267,6 +280,28 @@ func (m Model) headCmd(wasEnded bool) tea.Cmd {
 		return nil
 	}
 	return func() tea.Msg { return JournalMsg{Path: path, Head: head()} }
+}
+
+// waitForStop delivers stopMsg when Options.Context ends.
+func (m Model) waitForStop() tea.Cmd {
+	stop := m.stop
+	if stop == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		<-stop
+		return stopMsg{}
+	}
+}
+
+// handleStop leaves without waiting for the engine: after a hangup no key
+// will ever come, and the caller waits for the engine to finish its
+// journal.
+func (m Model) handleStop() (tea.Model, tea.Cmd) {
+	m.command(steps.Command{Type: steps.CmdQuit})
+	m.quitting = true
+	m.overlay = screenNone
+	return m, tea.Quit
 }
 
 // handleEventsClosed: the source has no more events. A live engine reports

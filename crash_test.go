@@ -339,8 +339,9 @@ func runCrashScenario(t *testing.T, sb *db.Sandbox, rbDir string, sc crashScenar
 		})
 	}
 
+	var tornBytes int
 	if sc.torn {
-		tearLastLine(t, path, 7)
+		tornBytes = tearLastLine(t, path, 7)
 	}
 
 	// 3. The journal verifies; a torn tail is reported, never fatal.
@@ -403,6 +404,7 @@ func runCrashScenario(t *testing.T, sb *db.Sandbox, rbDir string, sc crashScenar
 	if sc.torn != strings.Contains(out, "torn by a crash") {
 		t.Errorf("resume output (torn tail %v):\n%s", sc.torn, out)
 	}
+	tornNote := fmt.Sprintf("last line %d (%d bytes) was torn by the crash and dropped", len(prior)+2, tornBytes)
 	if strings.Contains(out, "crash helper: holding") {
 		t.Fatalf("the resumed helper held:\n%s", out)
 	}
@@ -422,6 +424,10 @@ func runCrashScenario(t *testing.T, sb *db.Sandbox, rbDir string, sc crashScenar
 	}
 	after := whole.Events[len(prior):]
 	assertResumed(t, sc, prior, after, lockEv.Lock.PID)
+	if sc.torn != strings.Contains(after[0].Text, tornNote) {
+		// The record itself keeps saying that a torn line was dropped.
+		t.Errorf("session_resumed says %q; torn tail %v, want %q", after[0].Text, sc.torn, tornNote)
+	}
 
 	final := steps.Fold(whole.Events)
 	if final.Resumed != 1 || final.Outcome != steps.OutcomeSucceeded {
@@ -647,17 +653,20 @@ func waitFor[T any](t *testing.T, ctx context.Context, what string, cond func() 
 	}
 }
 
-// tearLastLine cuts n bytes off the end of the journal (its last line and
-// newline), as a crash in the middle of that line's write would leave it.
-func tearLastLine(t *testing.T, path string, n int64) {
+// tearLastLine cuts n bytes off the end of the journal (its last line's
+// newline and more), as a crash in the middle of that line's write would
+// leave it, and returns how many bytes of the torn line are left.
+func tearLastLine(t *testing.T, path string, n int) int {
 	t.Helper()
-	fi, err := os.Stat(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(path, fi.Size()-n); err != nil {
+	b = b[:len(b)-n]
+	if err := os.Truncate(path, int64(len(b))); err != nil {
 		t.Fatal(err)
 	}
+	return len(b) - (bytes.LastIndexByte(b, '\n') + 1)
 }
 
 func waitForJournal(t *testing.T, ctx context.Context, dir string, h *helper) string {

@@ -495,9 +495,10 @@ type sessionSpec struct {
 func (c *cli) runSession(spec sessionSpec) int {
 	secrets := db.Secrets(spec.dsn)
 	var (
-		w     *journal.Writer
-		prior []steps.Event
-		rb    *steps.Runbook
+		w          *journal.Writer
+		prior      []steps.Event
+		rb         *steps.Runbook
+		resumeNote string
 	)
 	if spec.resume != "" {
 		var err error
@@ -509,6 +510,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 		defer w.Close()
 		if line, n := w.TornTail(); line > 0 {
 			fmt.Fprintf(c.stderr, "handrail run: the journal's last line (%d, %d bytes) was torn by a crash; it was dropped\n", line, n)
+			resumeNote = fmt.Sprintf("the journal's last line %d (%d bytes) was torn by the crash and dropped", line, n)
 		}
 		h := w.Header()
 		var problems steps.Problems
@@ -563,7 +565,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 	events := newEventQueue()
 	eng := steps.NewEngine(steps.Config{
 		Runbook: rb, DSN: spec.dsn, Apply: spec.apply, Operator: spec.operator,
-		SessionID: sessionID, Prior: prior, Environ: c.environ,
+		SessionID: sessionID, Prior: prior, ResumeNote: resumeNote, Environ: c.environ,
 		// Journal first, then the screen: nothing is shown that is not recorded.
 		Sink: func(e steps.Event) error {
 			if err := w.Append(e); err != nil {

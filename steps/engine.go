@@ -32,6 +32,10 @@ type Config struct {
 	Now func() time.Time
 	// Prior are the events of the journal being resumed (nil for a new session).
 	Prior []Event
+	// ResumeNote, when resuming, is added to the session_resumed event's
+	// text: what was recovered from the journal (a torn last line that was
+	// dropped), so the record itself keeps saying so.
+	ResumeNote string
 	// Environ is the base environment of exec steps; default os.Environ().
 	// PG* variables and DATABASE_URL in it are replaced by the target's.
 	Environ []string

@@ -123,6 +123,9 @@ func (e *Engine) begin() error {
 	if st := prior.CurrentStep(); st != nil {
 		text = fmt.Sprintf("resumed at step %s (%s)", st.ID, st.Status)
 	}
+	if e.cfg.ResumeNote != "" {
+		text += "; " + e.cfg.ResumeNote
+	}
 	return e.emit(Event{Type: EvSessionResumed, Session: e.sessionInfo(), Text: text})
 }
 

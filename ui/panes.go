@@ -192,11 +192,17 @@ func (m Model) checklistPane(st *steps.StepState, w int) paneContent {
 	fixed = append(fixed, m.styles.Muted.Render("tick every item, or skip it with a reason"))
 	var body []string
 	focus := -1
+	// The cursor is the live operator's own; it is not in the journal, so
+	// a replay or a watcher draws none rather than one that never moves.
+	cursor := -1
+	if m.mode == Live && st.Status == steps.StatusActive {
+		cursor = m.cursor
+	}
 	for i, it := range st.ItemStates {
-		if i == m.cursor {
+		if i == cursor {
 			focus = len(body)
 		}
-		body = append(body, m.itemLines(it, i == m.cursor && st.Status == steps.StatusActive, w)...)
+		body = append(body, m.itemLines(it, i == cursor, w)...)
 	}
 	pc := textPane(fixed, body)
 	pc.focus = focus

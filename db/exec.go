@@ -146,6 +146,7 @@ func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptio
 	if err := ctx.Err(); err != nil {
 		return &ExecError{Index: -1, Err: err, Cancelled: true, RolledBack: true}
 	}
+	t.ensureDeadClientCheck(ctx, conn)
 	setup := "BEGIN" + timeoutSettings("SET LOCAL", o.LockTimeout, o.StatementTimeout)
 	if err := execQuiet(ctx, conn, setup); err != nil {
 		return fail(-1, err)
@@ -238,6 +239,7 @@ func (t *Target) RunEach(ctx context.Context, stmts []string, o ExecOptions) err
 	if err := ctx.Err(); err != nil {
 		return &ExecError{Index: -1, Err: err, Cancelled: true}
 	}
+	t.ensureDeadClientCheck(ctx, conn)
 	if s := timeoutSettings("SET", o.LockTimeout, o.StatementTimeout); s != "" {
 		if err := execQuiet(ctx, conn, strings.TrimPrefix(s, "; ")); err != nil {
 			return t.classify(ctx, conn, -1, err)
@@ -353,6 +355,45 @@ func (t *Target) rollback(ctx context.Context, conn *pgx.Conn) {
 func execQuiet(ctx context.Context, conn *pgx.Conn, sql string) error {
 	_, err := conn.PgConn().Exec(ctx, sql).ReadAll()
 	return err
+}
+
+// DeadClientCheckInterval is client_connection_check_interval on the work
+// connection. Without it PostgreSQL notices that handrail died (SIGKILL, a
+// dropped SSH session) only when the running statement ends, so a killed
+// migration would keep its locks on production tables for up to
+// statement_timeout; with it the server aborts the transaction and frees
+// the locks within about this interval.
+const DeadClientCheckInterval = time.Second
+
+// ensureDeadClientCheck sets client_connection_check_interval once per work
+// connection, before its first write (so after the identity probes, which
+// stay the only statements before the verdict). PostgreSQL 14 added the
+// setting; older servers are left alone, and a server that refuses it (a
+// platform without the kernel support) is not an error: the step runs as
+// it would have without it.
+func (t *Target) ensureDeadClientCheck(ctx context.Context, conn *pgx.Conn) {
+	if t.deadCheck == conn {
+		return
+	}
+	t.deadCheck = conn
+	if serverMajor(conn) < 14 {
+		return
+	}
+	_ = execQuiet(ctx, conn, fmt.Sprintf("SET client_connection_check_interval = '%dms'", DeadClientCheckInterval.Milliseconds()))
+}
+
+// serverMajor is the server's major version from the server_version
+// parameter it reports at startup (e.g. "15.18 (Debian ...)" is 15), or 0.
+func serverMajor(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // timeoutSettings returns "; SET lock_timeout = '...'; SET ..." for the

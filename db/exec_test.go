@@ -140,6 +140,24 @@ func TestRunTransaction(t *testing.T) {
 		}
 	})
 
+	// handrail killed (SIGKILL, a dropped SSH session) mid-statement: the
+	// server must abort the transaction and free its locks at once, not
+	// when the statement would have ended. That takes
+	// client_connection_check_interval on the work connection (the crash
+	// test in package main proves the effect with a killed process).
+	t.Run("the work connection checks for a vanished client", func(t *testing.T) {
+		dbname := env.database(t)
+		tg := env.connect(t, dbname, ConnectOptions{})
+		var rec tgRecorder
+		if err := tg.RunTransaction(tgCtx(t), []string{"select current_setting('client_connection_check_interval')"},
+			rec.options(ExecOptions{})); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.rows[0]; len(got) != 1 || got[0][0] != "1s" {
+			t.Fatalf("client_connection_check_interval = %v, want 1s", got)
+		}
+	})
+
 	t.Run("connection lost mid-statement rolls back; Reconnect", func(t *testing.T) {
 		dbname := env.database(t)
 		tg := env.connect(t, dbname, ConnectOptions{})

@@ -38,6 +38,9 @@ type Target struct {
 	workMu  sync.Mutex
 	work    *pgx.Conn
 	workPID atomic.Int64
+	// deadCheck is the work connection on which the dead-client check was
+	// set (see ensureDeadClientCheck); a reconnect makes a new one.
+	deadCheck *pgx.Conn
 
 	sideMu sync.Mutex
 	side   *pgx.Conn

@@ -105,7 +105,10 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 		t.Fatalf("handrail check before the migration: exit %d, want %d (the validation checks fail)\n%s", code, exitFailed, out)
 	}
 
-	// Pre-deployment checklist: five items ticked by hand.
+	// Pre-deployment checklist: enter too early says what is missing;
+	// then five items ticked by hand.
+	term.keys("Enter")
+	term.waitText("5 items are still open: tick them (space)")
 	for i := 1; i <= 5; i++ {
 		term.keys("Space")
 		term.waitFor(fmt.Sprintf("%d ticked items", i), func(s string) bool { return strings.Count(s, "[x]") == i })

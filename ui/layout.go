@@ -209,7 +209,11 @@ func (m Model) footerLines(scr screen, w int) []string {
 	}
 	line := h.ShortHelpView(keys)
 	if m.flash != "" {
-		line = m.styles.Good.Render(m.flash) + "  " + line
+		style := m.styles.Good
+		if m.flashWarn {
+			style = m.styles.Warn
+		}
+		line = style.Render(m.flash) + "  " + line
 	}
 	return []string{fit(line, w)}
 }

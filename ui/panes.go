@@ -642,11 +642,17 @@ func (m Model) copyable() string {
 
 // copyMessage copies through the terminal (OSC 52), so it works over SSH.
 func (m Model) copyMessage() (tea.Model, tea.Cmd) {
-	m.flashID++
-	m.flash = "copied to the clipboard"
-	id := m.flashID
-	expire := tea.Tick(3*time.Second, func(time.Time) tea.Msg { return flashExpiredMsg{id} })
+	m, expire := m.showFlash("copied to the clipboard", false)
 	return m, tea.Batch(tea.SetClipboard(m.copyable()), expire)
+}
+
+// showFlash shows text before the footer's keys for a few seconds; warn
+// marks a refusal rather than a confirmation.
+func (m Model) showFlash(text string, warn bool) (Model, tea.Cmd) {
+	m.flashID++
+	m.flash, m.flashWarn = text, warn
+	id := m.flashID
+	return m, tea.Tick(4*time.Second, func(time.Time) tea.Msg { return flashExpiredMsg{id} })
 }
 
 // --- end summary ---

@@ -145,6 +145,7 @@ type Model struct {
 	full          bool // pane full screen
 	banner        string
 	flash         string
+	flashWarn     bool // the flash says no, not done
 	flashID       int
 	cursor        int // checklist item under the cursor
 	scroll        int // pane scroll offset, in lines
@@ -361,8 +362,11 @@ func (m Model) noteEvent(e steps.Event) Model {
 		m.lockWaitAt = e.Mono
 	case steps.EvMonitorTick:
 		m.monitorAt = e.Mono
-	case steps.EvItemTicked:
+	case steps.EvItemTicked, steps.EvItemSkipped:
 		m = m.itemTicked(e)
+		if m.flashWarn {
+			m.flash = "" // it counted the open items, which just changed
+		}
 	case steps.EvRollbackOffered:
 		if m.mode == Live && m.overlay == screenNone && m.state.CanRollback() {
 			m.overlay = screenRollbackDialog
@@ -380,6 +384,7 @@ func (m Model) noteEvent(e steps.Event) Model {
 // stepChanged resets what belonged to the previous step's pane; a new
 // step ends browsing, since it may need the operator.
 func (m Model) stepChanged() Model {
+	m.flash = "" // it was about the previous step
 	m.scroll = 0
 	m.cursor = 0
 	m.viewing = -1

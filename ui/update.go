@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"fmt"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -270,10 +272,35 @@ func (m Model) handleChecklistKey(msg tea.KeyPressMsg, st *steps.StepState) (Mod
 		}
 	case key.Matches(msg, m.keys.Skip):
 		return m.openInputItem(m.cursor)
+	case key.Matches(msg, m.keys.Next):
+		return m.checklistNext(msg, st)
 	default:
 		return m.handleNextKey(msg)
 	}
 	return m, nil, true
+}
+
+// checklistNext sends enter to the engine, which moves on only when every
+// item is ticked or skipped. When the screen sees open items it also says
+// so: the engine ignores the command without a word. (The command is sent
+// anyway: the screen may not have folded the last ticks yet.)
+func (m Model) checklistNext(msg tea.KeyPressMsg, st *steps.StepState) (Model, tea.Cmd, bool) {
+	m, cmd, ok := m.handleNextKey(msg)
+	open := 0
+	for _, it := range st.ItemStates {
+		if !it.Ticked && !it.Skipped {
+			open++
+		}
+	}
+	if !ok || open == 0 {
+		return m, cmd, ok
+	}
+	text := "1 item is still open: tick it (space) or skip it with a reason (s)"
+	if open > 1 {
+		text = fmt.Sprintf("%d items are still open: tick them (space) or skip them with a reason (s)", open)
+	}
+	m, note := m.showFlash(text, true)
+	return m, tea.Batch(cmd, note), true
 }
 
 // nextOpenItem is the first item after i (wrapping) neither ticked nor

@@ -340,7 +340,8 @@ func wrapAll(lines []string, w int) []string {
 }
 
 // hangIndent is where the text of an indented line or list item starts:
-// leading spaces, then "- ", "* " or "12. ".
+// leading spaces, then "- ", "* " or "12. "; or "-- ", so a wrapped SQL
+// comment does not continue at the margin where it reads as SQL.
 func hangIndent(l string) int {
 	i := 0
 	for i < len(l) && l[i] == ' ' {
@@ -348,6 +349,8 @@ func hangIndent(l string) int {
 	}
 	rest := l[i:]
 	switch {
+	case strings.HasPrefix(rest, "-- "):
+		return i + 3
 	case strings.HasPrefix(rest, "- "), strings.HasPrefix(rest, "* "):
 		return i + 2
 	}

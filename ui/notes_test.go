@@ -64,3 +64,37 @@ func TestManualNotesListStaysAligned(t *testing.T) {
 		t.Errorf("the closing instruction should start its own line, got %q", record)
 	}
 }
+
+// TestWouldRunWrapsCommentsUnderTheirText: the statement review before a
+// write wraps a long SQL comment under its text, not at the margin where
+// its tail would read as SQL.
+func TestWouldRunWrapsCommentsUnderTheirText(t *testing.T) {
+	f := connectStart(true).stepStarted("apply-001")
+	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{{
+		Index: 0, Count: 1, File: "migrations/001.sql", Line: 1,
+		SQL: "-- Runs as one transaction (handrail sql step with the default transaction = true): it commits entirely or not at all.\n" +
+			"alter table public.rate_limits disable row level security;",
+	}}})
+	m, _ := newLive(f)
+	var comment []string
+	for _, l := range strings.Split(plain(m), "\n") {
+		_, pane, _ := strings.Cut(l, "│")
+		pane = strings.TrimRight(pane, " ")
+		switch {
+		case strings.HasPrefix(pane, "  -- Runs as one transaction"):
+			comment = append(comment, pane)
+		case len(comment) > 0 && strings.HasPrefix(pane, "  alter table"):
+			comment = append(comment, "END")
+		case len(comment) > 0 && comment[len(comment)-1] != "END":
+			comment = append(comment, pane)
+		}
+	}
+	if len(comment) < 3 || comment[len(comment)-1] != "END" {
+		t.Fatalf("the comment should wrap onto more lines before the statement, got %q:\n%s", comment, plain(m))
+	}
+	for _, l := range comment[1 : len(comment)-1] {
+		if !strings.HasPrefix(l, "     ") || strings.HasPrefix(l, "      ") {
+			t.Errorf("continuation %q should hang under the comment's text (5 spaces)", l)
+		}
+	}
+}

@@ -129,6 +129,11 @@ func (m Model) headerLines(w int) []string {
 	if rb := m.rollbackBadge(); rb != "" {
 		right = strings.TrimSpace(rb + " " + right)
 	}
+	// The badges on the right (ROLLING BACK, REPLAY ... PAUSED, WATCHING)
+	// matter more than the end of the title: cut the title, not them.
+	if room := w - width(right) - 1; width(left) > room && room >= w/3 {
+		left = ansi.Truncate(left, room, "…")
+	}
 	lines := []string{spread(left, right, w), m.targetLine(w), s.Rule.Render(strings.Repeat("─", w))}
 	if m.banner != "" {
 		lines = append(lines, s.Banner.Render(fit(" ! "+m.banner+" (esc dismisses)", w)))

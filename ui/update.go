@@ -343,6 +343,10 @@ func (m Model) handleManualKey(msg tea.KeyPressMsg, st *steps.StepState) (Model,
 	case key.Matches(msg, m.keys.Fail):
 		next, cmd := m.openInput(inputManualNote, "FAIL: what went wrong?", 0, false)
 		return next, cmd, true
+	case key.Matches(msg, m.keys.Next) && !m.running():
+		// The engine waits for a verdict; say so rather than do nothing.
+		m, note := m.showFlash("record the result first: p passed, f failed", true)
+		return m, note, true
 	}
 	return m.handleNextKey(msg)
 }

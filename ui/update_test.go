@@ -163,6 +163,9 @@ func TestManualPassAndFail(t *testing.T) {
 	f := toApply().on(steps.EvStepSucceeded, "apply-001").stepStarted("upload-avatar")
 	m, rec := newLive(f)
 	mustContain(t, plain(m), "upload a JPEG", "p pass", "f fail")
+	m = update(m, press("enter")...) // no verdict yet: say so, send nothing
+	mustContain(t, plain(m), "record the result first: p passed, f failed")
+	wantCmds(t, rec)
 	m = update(m, press("f")...) // f is fail here, not full screen
 	if m.full || m.screen() != screenInput {
 		t.Fatalf("f on a manual step asks for a note; full=%v screen=%v", m.full, m.screen())

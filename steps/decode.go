@@ -210,6 +210,7 @@ func load(fsys fs.FS, fsDir, name, showDir string, show func(rel string) string)
 	r.tomlName = name
 	r.files = map[string][]byte{}
 	r.stmtBase = map[string][]int{}
+	r.splits = map[string][]Statement{}
 	r.loaded = true
 	d.validate(r)
 	r.Hash = computeHash(name, data, r.files)

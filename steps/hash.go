@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -115,6 +116,11 @@ func (r *Runbook) StepStatements(s Step) ([]Statement, error) {
 	}
 	switch {
 	case s.File != "":
+		if rel, err := cleanRel(s.File); err == nil && r.loaded {
+			if stmts, ok := r.splits[rel]; ok {
+				return slices.Clone(stmts), nil
+			}
+		}
 		b, err := r.FileContent(s.File)
 		if err != nil {
 			return nil, err

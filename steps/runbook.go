@@ -51,6 +51,9 @@ type Runbook struct {
 	source   []byte            // runbook.toml as read
 	files    map[string][]byte // referenced files by clean relative path
 	stmtBase map[string][]int  // step id -> runbook.toml line of each inline SQL string
+	// splits holds the statements of each referenced file, split once at
+	// load time (read-only afterwards).
+	splits map[string][]Statement
 }
 
 // Meta is the [runbook] table.

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"iter"
 	"strings"
 )
 
@@ -75,6 +76,22 @@ func isSpace(c byte) bool {
 // to the end of the input are marked unterminated.
 func lexSQL(src string) []token {
 	var toks []token
+	for t := range lexTokens(src) {
+		toks = append(toks, t)
+	}
+	return toks
+}
+
+// lexTokens yields the tokens of src one at a time (see lexSQL), so a
+// long script is split without holding all of its tokens: a 20,000-statement
+// migration has some 400,000 of them.
+func lexTokens(src string) iter.Seq[token] {
+	return func(yield func(token) bool) {
+		lexEach(src, yield)
+	}
+}
+
+func lexEach(src string, yield func(token) bool) {
 	n := len(src)
 	lineStart := true // only whitespace since the last newline (or start)
 	i := 0
@@ -95,7 +112,9 @@ func lexSQL(src string) []token {
 			for i < n && src[i] != '\n' {
 				i++
 			}
-			toks = append(toks, token{kind: tkComment, start: start, end: i})
+			if !yield(token{kind: tkComment, start: start, end: i}) {
+				return
+			}
 		case c == '/' && i+1 < n && src[i+1] == '*':
 			depth := 0
 			term := false
@@ -116,7 +135,9 @@ func lexSQL(src string) []token {
 				}
 				i++
 			}
-			toks = append(toks, token{kind: tkComment, start: start, end: i, unterminated: !term})
+			if !yield(token{kind: tkComment, start: start, end: i, unterminated: !term}) {
+				return
+			}
 		case c == '\\' && atLineStart:
 			for i < n && src[i] != '\n' {
 				i++
@@ -125,22 +146,30 @@ func lexSQL(src string) []token {
 			for end > start && isSpace(src[end-1]) {
 				end--
 			}
-			toks = append(toks, token{kind: tkMeta, start: start, end: end})
+			if !yield(token{kind: tkMeta, start: start, end: end}) {
+				return
+			}
 		case c == '\'':
 			end, term := scanQuoted(src, i, '\'', false)
 			i = end
-			toks = append(toks, token{kind: tkString, start: start, end: i, unterminated: !term})
+			if !yield(token{kind: tkString, start: start, end: i, unterminated: !term}) {
+				return
+			}
 		case c == '"':
 			end, term := scanQuoted(src, i, '"', false)
 			i = end
-			toks = append(toks, token{kind: tkQIdent, start: start, end: i, unterminated: !term})
+			if !yield(token{kind: tkQIdent, start: start, end: i, unterminated: !term}) {
+				return
+			}
 		case c == '$':
 			if i+1 < n && src[i+1] >= '0' && src[i+1] <= '9' {
 				i++
 				for i < n && src[i] >= '0' && src[i] <= '9' {
 					i++
 				}
-				toks = append(toks, token{kind: tkParam, start: start, end: i})
+				if !yield(token{kind: tkParam, start: start, end: i}) {
+					return
+				}
 				break
 			}
 			// A dollar quote: $$ or $tag$ where tag does not start with a digit.
@@ -156,15 +185,21 @@ func lexSQL(src string) []token {
 				k := strings.Index(src[body:], tag)
 				if k < 0 {
 					i = n
-					toks = append(toks, token{kind: tkString, start: start, end: i, unterminated: true})
+					if !yield(token{kind: tkString, start: start, end: i, unterminated: true}) {
+						return
+					}
 				} else {
 					i = body + k + len(tag)
-					toks = append(toks, token{kind: tkString, start: start, end: i})
+					if !yield(token{kind: tkString, start: start, end: i}) {
+						return
+					}
 				}
 				break
 			}
 			i++
-			toks = append(toks, token{kind: tkPunct, start: start, end: i})
+			if !yield(token{kind: tkPunct, start: start, end: i}) {
+				return
+			}
 		case c >= '0' && c <= '9' || (c == '.' && i+1 < n && src[i+1] >= '0' && src[i+1] <= '9'):
 			for i < n && (isIdentChar(src[i]) || src[i] == '.') && src[i] != '$' {
 				// exponent sign: 1e-5, 1E+5
@@ -173,7 +208,9 @@ func lexSQL(src string) []token {
 				}
 				i++
 			}
-			toks = append(toks, token{kind: tkNumber, start: start, end: i})
+			if !yield(token{kind: tkNumber, start: start, end: i}) {
+				return
+			}
 		case isIdentStart(c):
 			for i < n && isIdentChar(src[i]) {
 				i++
@@ -185,12 +222,16 @@ func lexSQL(src string) []token {
 				case 'e', 'E':
 					end, term := scanQuoted(src, i, '\'', true)
 					i = end
-					toks = append(toks, token{kind: tkString, start: start, end: i, unterminated: !term})
+					if !yield(token{kind: tkString, start: start, end: i, unterminated: !term}) {
+						return
+					}
 					continue
 				case 'b', 'B', 'x', 'X', 'n', 'N':
 					end, term := scanQuoted(src, i, '\'', false)
 					i = end
-					toks = append(toks, token{kind: tkString, start: start, end: i, unterminated: !term})
+					if !yield(token{kind: tkString, start: start, end: i, unterminated: !term}) {
+						return
+					}
 					continue
 				}
 			}
@@ -202,19 +243,26 @@ func lexSQL(src string) []token {
 				if q == '"' {
 					kind = tkQIdent
 				}
-				toks = append(toks, token{kind: kind, start: start, end: i, unterminated: !term})
+				if !yield(token{kind: kind, start: start, end: i, unterminated: !term}) {
+					return
+				}
 				continue
 			}
-			toks = append(toks, token{kind: tkWord, start: start, end: i})
+			if !yield(token{kind: tkWord, start: start, end: i}) {
+				return
+			}
 		case c == ';':
 			i++
-			toks = append(toks, token{kind: tkSemi, start: start, end: i})
+			if !yield(token{kind: tkSemi, start: start, end: i}) {
+				return
+			}
 		default:
 			i++
-			toks = append(toks, token{kind: tkPunct, start: start, end: i})
+			if !yield(token{kind: tkPunct, start: start, end: i}) {
+				return
+			}
 		}
 	}
-	return toks
 }
 
 // scanQuoted scans a quoted construct starting at src[i] == q. A doubled
@@ -278,7 +326,6 @@ func SplitStatements(src string) []Statement {
 }
 
 func splitSQL(src string) ([]Statement, *scanIssue) {
-	toks := lexSQL(src)
 	var (
 		out       []Statement
 		issue     *scanIssue
@@ -304,7 +351,7 @@ func splitSQL(src string) ([]Statement, *scanIssue) {
 		paren, beginDep, nIdents = 0, 0, 0
 		idents = [4]byte{}
 	}
-	for _, t := range toks {
+	for t := range lexTokens(src) {
 		if t.unterminated && issue == nil {
 			issue = &scanIssue{Line: lineCache.line(t.start), Offset: t.start, What: tokenIssue(src, t)}
 		}

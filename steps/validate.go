@@ -7,6 +7,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -646,6 +647,15 @@ func (d *decoder) validateSQLStep(r *Runbook, ref stepRef) {
 	count := 0
 	for _, sc := range srcs {
 		stmts, issue := splitSQL(sc.text)
+		if hasFile && r.splits != nil {
+			// StepStatements answers from this: a long migration is
+			// split once, not again for the plan and for the run.
+			cached := slices.Clone(stmts)
+			for i := range cached {
+				cached[i].File = sc.rel
+			}
+			r.splits[sc.rel] = cached
+		}
 		li := newLineIndex(sc.text)
 		if issue != nil {
 			d.atLine(sc.file, sc.base+issue.Line-1, li.col(issue.Offset), Error,

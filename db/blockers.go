@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -45,68 +46,150 @@ order by a.pid`, pid))
 	return out, nil
 }
 
-// watchLockWait polls Blockers for statement i while it runs and reports
-// changes to OnLockWait. The first poll comes after lockPollInterval (the
-// statement may well finish first), sooner if lock_timeout is so short
-// that the operator would otherwise never see who blocked. The returned
-// stop waits for the poller, then reports the end of a wait.
-func (t *Target) watchLockWait(ctx context.Context, i int, o ExecOptions) (stop func()) {
+// lockWatcher polls Blockers while a statement of one RunTransaction or
+// RunEach call runs and reports changes to OnLockWait. The first poll for
+// a statement comes once it has run for interval (lockPollInterval; it
+// may well finish first), sooner if lock_timeout is so short that the
+// operator would otherwise never see who blocked.
+//
+// One goroutine with one ticker serves every statement of the call: a
+// timer set and stopped per statement wakes the runtime's network poller
+// each time, which costs a 20,000-statement migration a measurable share
+// of its time; the ticker costs a wake-up every interval/2.
+type lockWatcher struct {
+	t        *Target
+	o        ExecOptions
+	interval time.Duration
+	pid      int
+
+	mu        sync.Mutex
+	idle      sync.Cond // signalled when a poll ends
+	stmt      int       // the running statement; -1 between statements
+	started   time.Time // when it started
+	gen       uint64    // bumped when a statement starts or ends
+	polling   bool      // a poll (and its report) is in progress
+	last      []Blocker // the last report for the running statement
+	waitStart time.Time
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// newLockWatcher starts the watcher of one run (nil without OnLockWait).
+// The caller must close it.
+func (t *Target) newLockWatcher(ctx context.Context, o ExecOptions) *lockWatcher {
 	if o.OnLockWait == nil {
-		return func() {}
+		return nil
 	}
-	interval := lockPollInterval
+	w := &lockWatcher{t: t, o: o, interval: lockPollInterval, pid: t.WorkPID(), stmt: -1,
+		stop: make(chan struct{}), done: make(chan struct{})}
 	if o.LockTimeout > 0 && o.LockTimeout < 3*lockPollInterval {
-		interval = max(o.LockTimeout/3, 10*time.Millisecond)
+		w.interval = max(o.LockTimeout/3, 10*time.Millisecond)
 	}
-	pid := t.WorkPID()
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	var last []Blocker // owned by the poller until finished is closed
-	go func() {
-		defer close(finished)
-		timer := time.NewTimer(interval)
-		defer timer.Stop()
-		var waitStart time.Time
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			bs, err := t.Blockers(pctx, pid)
-			cancel()
-			if err == nil {
-				select {
-				case <-done:
-					return // the statement ended while we asked
-				default:
-				}
-				if len(bs) > 0 && waitStart.IsZero() {
-					waitStart = time.Now()
-				}
-				for j := range bs {
-					bs[j].Waited = time.Since(waitStart)
-				}
-				if blockersChanged(last, bs) {
-					if len(bs) == 0 {
-						waitStart = time.Time{}
-					}
-					t.callback(func() { o.OnLockWait(i, bs) })
-					last = bs
-				}
-			}
-			timer.Reset(interval)
+	w.idle.L = &w.mu
+	go w.loop(ctx)
+	return w
+}
+
+// begin marks statement i as running.
+func (w *lockWatcher) begin(i int) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.stmt, w.started, w.last, w.waitStart = i, time.Now(), nil, time.Time{}
+	w.gen++
+	w.mu.Unlock()
+}
+
+// end marks statement i as ended: it waits for a poll in progress (so no
+// report of i comes after end), then reports the end of a wait.
+func (w *lockWatcher) end(i int) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.stmt = -1
+	w.gen++
+	for w.polling {
+		w.idle.Wait()
+	}
+	last := w.last
+	w.last = nil
+	w.mu.Unlock()
+	if len(last) > 0 {
+		w.t.callback(func() { w.o.OnLockWait(i, nil) })
+	}
+}
+
+// close stops the watcher and waits for it.
+func (w *lockWatcher) close() {
+	if w == nil {
+		return
+	}
+	close(w.stop)
+	<-w.done
+}
+
+func (w *lockWatcher) loop(ctx context.Context) {
+	defer close(w.done)
+	tick := time.NewTicker(max(w.interval/2, 5*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-		if len(last) > 0 {
-			t.callback(func() { o.OnLockWait(i, nil) })
+		w.mu.Lock()
+		if w.stmt < 0 || time.Since(w.started) < w.interval {
+			w.mu.Unlock()
+			continue
 		}
+		i, gen := w.stmt, w.gen
+		w.polling = true
+		w.mu.Unlock()
+		w.poll(ctx, i, gen)
+		w.mu.Lock()
+		w.polling = false
+		w.idle.Broadcast()
+		w.mu.Unlock()
+	}
+}
+
+// poll asks who blocks the work connection and reports a change, unless
+// statement i ended meanwhile.
+func (w *lockWatcher) poll(ctx context.Context, i int, gen uint64) {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	bs, err := w.t.Blockers(pctx, w.pid)
+	cancel()
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	if gen != w.gen {
+		w.mu.Unlock()
+		return // the statement ended while we asked
+	}
+	if len(bs) > 0 && w.waitStart.IsZero() {
+		w.waitStart = time.Now()
+	}
+	for j := range bs {
+		bs[j].Waited = time.Since(w.waitStart)
+	}
+	changed := blockersChanged(w.last, bs)
+	if changed {
+		if len(bs) == 0 {
+			w.waitStart = time.Time{}
+		}
+		w.last = bs
+	}
+	w.mu.Unlock()
+	if changed {
+		// Still polling: end waits for this report before it returns.
+		w.t.callback(func() { w.o.OnLockWait(i, bs) })
 	}
 }
 

@@ -151,12 +151,14 @@ func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptio
 	if err := execQuiet(ctx, conn, setup); err != nil {
 		return fail(-1, err)
 	}
+	lw := t.newLockWatcher(ctx, o)
+	defer lw.close()
 
 	for i, stmt := range stmts {
 		if err := ctx.Err(); err != nil {
 			return fail(i, err)
 		}
-		tag, _, err := t.runStatement(ctx, conn, i, stmt, o)
+		tag, _, err := t.runStatement(ctx, conn, lw, i, stmt, o)
 		if err != nil {
 			return fail(i, err)
 		}
@@ -253,11 +255,13 @@ func (t *Target) RunEach(ctx context.Context, stmts []string, o ExecOptions) err
 		}()
 	}
 
+	lw := t.newLockWatcher(ctx, o)
+	defer lw.close()
 	for i, stmt := range stmts {
 		if err := ctx.Err(); err != nil {
 			return t.classify(ctx, conn, i, err)
 		}
-		_, _, err := t.runStatement(ctx, conn, i, stmt, o)
+		_, _, err := t.runStatement(ctx, conn, lw, i, stmt, o)
 		if err != nil {
 			e := t.classify(ctx, conn, i, err)
 			if e.ConnectionLost {
@@ -280,20 +284,20 @@ func (t *Target) RunEach(ctx context.Context, stmts []string, o ExecOptions) err
 }
 
 // runStatement runs one statement text of a step with callbacks and the
-// lock-wait watcher.
-func (t *Target) runStatement(ctx context.Context, conn *pgx.Conn, i int, stmt string, o ExecOptions) (tag string, affected int64, err error) {
+// lock-wait watcher (nil: none).
+func (t *Target) runStatement(ctx context.Context, conn *pgx.Conn, lw *lockWatcher, i int, stmt string, o ExecOptions) (tag string, affected int64, err error) {
 	if o.OnStatementStart != nil {
 		t.callback(func() { o.OnStatementStart(i) })
 	}
 	start := time.Now()
-	stopWatch := t.watchLockWait(ctx, i, o)
+	lw.begin(i)
 	var onRows func(cols []string, batch [][]any, total int64)
 	if o.OnRows != nil {
 		onRows = func(cols []string, batch [][]any, total int64) { o.OnRows(i, cols, batch, total) }
 	}
 	sink := newRowSink(t, conn.TypeMap(), o.KeepRows, o.BatchRows, false, onRows)
 	tag, affected, err = streamSimple(ctx, conn, stmt, sink)
-	stopWatch()
+	lw.end(i)
 	if err == nil {
 		t.statementDone(o, i, tag, affected, time.Since(start))
 	}

@@ -114,18 +114,31 @@ func Connect(ctx context.Context, dsn string, opts ConnectOptions) (*Target, err
 	}
 
 	t := &Target{cfg: cfg, onNotice: opts.OnNotice, held: map[int64]bool{}}
-	if t.work, err = t.dial(ctx, true); err != nil {
-		return nil, err
+	// The three connections are dialled at once: each costs a server
+	// backend and an authentication exchange, which a session would
+	// otherwise wait for three times in a row before its first statement.
+	type dialed struct {
+		conn *pgx.Conn
+		err  error
+	}
+	lockc, sidec := make(chan dialed, 1), make(chan dialed, 1)
+	go func() { c, err := t.dial(ctx, false); lockc <- dialed{c, err} }()
+	go func() { c, err := t.dial(ctx, false); sidec <- dialed{c, err} }()
+	work, werr := t.dial(ctx, true)
+	lock, side := <-lockc, <-sidec
+	t.work, t.lock, t.side = work, lock.conn, side.conn
+	switch {
+	case werr != nil:
+		t.Close()
+		return nil, werr
+	case lock.err != nil:
+		t.Close()
+		return nil, fmt.Errorf("lock connection: %w", lock.err)
+	case side.err != nil:
+		t.Close()
+		return nil, fmt.Errorf("side connection: %w", side.err)
 	}
 	t.workPID.Store(int64(t.work.PgConn().PID()))
-	if t.lock, err = t.dial(ctx, false); err != nil {
-		t.Close()
-		return nil, fmt.Errorf("lock connection: %w", err)
-	}
-	if t.side, err = t.dial(ctx, false); err != nil {
-		t.Close()
-		return nil, fmt.Errorf("side connection: %w", err)
-	}
 	if err := sameServer(t.work, t.lock, t.side); err != nil {
 		t.Close()
 		return nil, err

@@ -89,10 +89,12 @@ func runbookItems(rb *Runbook, id string) []Item {
 // Drive runs the autopilot against e until Run returns: whenever the
 // engine waits for the operator, it asks intercept first (when non-nil;
 // a test uses it to roll back or fail on purpose), then Autopilot, and
-// sends what they say. It returns an error when ctx ends or the engine
-// waits with nothing left to say.
+// sends what they say. The state they get is valid until they return
+// (Drive reuses its memory) and must not be modified. It returns an error
+// when ctx ends or the engine waits with nothing left to say.
 func Drive(ctx context.Context, e *Engine, rb *Runbook, intercept func(*State) (Command, bool)) error {
 	var lastSeq int64 = -1
+	var s State // reused: see snapshotInto
 	for {
 		select {
 		case <-e.Done():
@@ -102,7 +104,7 @@ func Drive(ctx context.Context, e *Engine, rb *Runbook, intercept func(*State) (
 			return fmt.Errorf("autopilot: %w at seq %d (%s)", ctx.Err(), s.Seq, describeWait(&s))
 		case <-e.Idle():
 		}
-		s := e.State()
+		e.snapshotInto(&s)
 		if s.Seq == lastSeq && !s.Ended {
 			continue // nothing happened since the last command: a stale signal
 		}

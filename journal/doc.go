@@ -48,21 +48,27 @@
 // # fsync policy (write-ahead)
 //
 // Append writes every event to the file at once (no user-space buffer, so
-// a follower sees it immediately). It then fsyncs the file before
-// returning, except for the high-volume streaming events
+// a follower sees it immediately, and a crash of handrail itself loses
+// nothing that Append accepted). fsync only adds durability against a
+// crash of the machine; Append fsyncs the file before returning for
 //
-//	statement_started, statement_finished, rows, notice, exec_output, monitor_tick
+//   - intent (write-ahead: before a writing step's statements are sent);
+//   - the result of a step whose intent has no result yet (step_succeeded,
+//     step_failed, step_cancelled, step_skipped of a writing step that
+//     ran; step_outcome_unknown and step_marked always);
+//   - step_started: a step boundary, which makes everything before it
+//     durable, the previous step's result included;
+//   - the safety gates and the session's lifecycle: identity_*, lock_acquired,
+//     lock_held, consent_*, rollback_*, session_*.
 //
-// which are written but not fsynced individually: they become durable at
-// the next fsync, which is the next event of any other type, or the next
-// Append once unsynced data is a second old, or Close. Every other event is
-// fsynced before Append returns: intent, step_started, the step results
-// (step_succeeded, step_failed, step_cancelled, step_skipped,
-// step_outcome_unknown, step_marked), consent_*, rollback_*, identity_*,
-// lock_* (lock_acquired, lock_held, lock_wait), session_*, and the other
-// operator decisions and verdicts (confirmed, item_*, manual_result,
-// check_*, monitor_alert, monitor_ended, exec_exited, message_rendered,
-// step_would_run, reconnected), which are rare and cheap.
+// Every other event (statement_*, rows, notice, exec_output, monitor_*,
+// lock_wait, check_*, item_*, confirmed, confirm_rejected, manual_result,
+// message_rendered, step_would_run, exec_exited, reconnected, and the
+// result of a step that wrote nothing) is written at once and becomes
+// durable with the next fsynced event, or at most a second later (a timer
+// fsyncs it), or at Close. What a machine crash can lose is therefore
+// only the last second of read-only progress and verdicts, which a
+// resumed session runs again; never an intent, nor the result of a write.
 //
 // This is the write-ahead guarantee: the engine emits intent through the
 // sink and sends the statement only after Append returned, so a statement

@@ -297,19 +297,105 @@ func TestAppendChecks(t *testing.T) {
 }
 
 func TestSyncPolicy(t *testing.T) {
-	for _, typ := range []steps.EventType{steps.EvIntent, steps.EvStepStarted, steps.EvStepSucceeded, steps.EvStepFailed,
-		steps.EvStepCancelled, steps.EvStepSkipped, steps.EvStepOutcomeUnknown, steps.EvStepMarked, steps.EvConsentGiven,
+	for _, typ := range []steps.EventType{steps.EvIntent, steps.EvStepStarted, steps.EvStepOutcomeUnknown, steps.EvStepMarked,
+		steps.EvConsentRequired, steps.EvConsentGiven, steps.EvConsentRejected,
 		steps.EvRollbackOffered, steps.EvRollbackStarted, steps.EvRollbackFinished, steps.EvIdentityVerified,
-		steps.EvIdentityMismatch, steps.EvLockAcquired, steps.EvLockHeld, steps.EvLockWait, steps.EvSessionStarted,
+		steps.EvIdentityMismatch, steps.EvLockAcquired, steps.EvLockHeld, steps.EvSessionStarted,
 		steps.EvSessionResumed, steps.EvSessionEnded} {
 		if !Synced(typ) {
 			t.Errorf("%s is not fsynced", typ)
 		}
 	}
-	for _, typ := range []steps.EventType{steps.EvRows, steps.EvNotice, steps.EvStatementStarted, steps.EvStatementFinished} {
+	for _, typ := range []steps.EventType{steps.EvRows, steps.EvNotice, steps.EvStatementStarted, steps.EvStatementFinished,
+		steps.EvCheckPassed, steps.EvCheckFailed, steps.EvItemTicked, steps.EvManualResult, steps.EvLockWait,
+		steps.EvStepSucceeded, steps.EvStepFailed, steps.EvStepSkipped} {
 		if Synced(typ) {
 			t.Errorf("%s is fsynced on its own", typ)
 		}
+	}
+}
+
+// The result of a writing step (an intent in flight) is fsynced before
+// Append returns, that of a read-only step waits for the next boundary;
+// the intent itself always is. A resumed journal knows its intents in
+// flight.
+func TestSyncPolicyFollowsIntents(t *testing.T) {
+	w, err := Create(t.TempDir(), Header{RunbookID: "sync"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := int64(0)
+	appendEv := func(typ steps.EventType, step string) (synced bool) {
+		t.Helper()
+		before := w.syncs
+		seq++
+		if err := w.Append(steps.Event{Seq: seq, Type: typ, Step: step}); err != nil {
+			t.Fatal(err)
+		}
+		return w.syncs > before
+	}
+	for _, c := range []struct {
+		typ  steps.EventType
+		step string
+		want bool
+	}{
+		{steps.EvSessionStarted, "", true},
+		{steps.EvStepStarted, "check", true},
+		{steps.EvCheckPassed, "check", false},
+		{steps.EvStepSucceeded, "check", false},
+		{steps.EvStepStarted, "migrate", true},
+		{steps.EvIntent, "migrate", true},
+		{steps.EvStatementStarted, "migrate", false},
+		{steps.EvStatementFinished, "migrate", false},
+		{steps.EvStepFailed, "migrate", true},
+		{steps.EvStepStarted, "migrate", true},
+		{steps.EvIntent, "migrate", true},
+		{steps.EvStepSucceeded, "migrate", true},
+		{steps.EvStepStarted, "vacuum", true},
+		{steps.EvIntent, "vacuum", true},
+	} {
+		if got := appendEv(c.typ, c.step); got != c.want {
+			t.Errorf("%s of %s: fsynced %v, want %v", c.typ, c.step, got, c.want)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, _, err = OpenAppend(w.Path(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	seq = w.seq
+	if !appendEv(steps.EvStepOutcomeUnknown, "vacuum") {
+		t.Error("the resolution of the resumed intent was not fsynced")
+	}
+}
+
+// Events left unsynced are fsynced by a timer when nothing else comes.
+func TestUnsyncedEventsAreSyncedSoon(t *testing.T) {
+	w, err := Create(t.TempDir(), Header{RunbookID: "sync"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i, typ := range []steps.EventType{steps.EvSessionStarted, steps.EvRows} {
+		if err := w.Append(steps.Event{Seq: int64(i + 1), Type: typ, Step: "s"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w.mu.Lock()
+		unsynced := w.unsynced
+		w.mu.Unlock()
+		if !unsynced {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rows event is still unsynced after 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -26,23 +26,50 @@ func DefaultDir() (string, error) {
 	return filepath.Join(home, ".local", "state", "handrail", "sessions"), nil
 }
 
-// noSyncTypes lists the events that are written but not fsynced on their
-// own (see the package documentation): the streaming ones.
-var noSyncTypes = map[steps.EventType]bool{
-	steps.EvStatementStarted:  true,
-	steps.EvStatementFinished: true,
-	steps.EvRows:              true,
-	steps.EvNotice:            true,
-	steps.EvExecOutput:        true,
-	steps.EvMonitorTick:       true,
+// syncTypes lists the events that Append always fsyncs before returning
+// (see the package documentation): the write-ahead intent, step starts
+// (a step boundary: it makes everything before it durable, the previous
+// step's result included), the resolution of an unknown outcome, and the
+// session's safety gates and lifecycle.
+var syncTypes = map[steps.EventType]bool{
+	steps.EvIntent:             true,
+	steps.EvStepStarted:        true,
+	steps.EvStepOutcomeUnknown: true,
+	steps.EvStepMarked:         true,
+	steps.EvConsentRequired:    true,
+	steps.EvConsentGiven:       true,
+	steps.EvConsentRejected:    true,
+	steps.EvRollbackOffered:    true,
+	steps.EvRollbackStarted:    true,
+	steps.EvRollbackFinished:   true,
+	steps.EvIdentityVerified:   true,
+	steps.EvIdentityMismatch:   true,
+	steps.EvLockAcquired:       true,
+	steps.EvLockHeld:           true,
+	steps.EvSessionStarted:     true,
+	steps.EvSessionResumed:     true,
+	steps.EvSessionEnded:       true,
 }
 
-// Synced reports whether Append fsyncs the journal before returning for
-// an event of type t.
-func Synced(t steps.EventType) bool { return !noSyncTypes[t] }
+// resultTypes are the results of a step. Append fsyncs one when the step
+// has an intent without a result (a writing step that ran): write-ahead,
+// then its result.
+var resultTypes = map[steps.EventType]bool{
+	steps.EvStepSucceeded:      true,
+	steps.EvStepFailed:         true,
+	steps.EvStepCancelled:      true,
+	steps.EvStepSkipped:        true,
+	steps.EvStepOutcomeUnknown: true,
+	steps.EvStepMarked:         true,
+}
 
-// maxUnsynced bounds how long streamed events stay unsynced while events
-// keep coming.
+// Synced reports whether Append always fsyncs the journal before
+// returning for an event of type t. A step result is also fsynced when
+// its step has an intent in flight (see the package documentation).
+func Synced(t steps.EventType) bool { return syncTypes[t] }
+
+// maxUnsynced bounds how long written events stay unsynced: a timer
+// fsyncs them when no synced event came meanwhile.
 const maxUnsynced = time.Second
 
 // Writer appends events to a journal. It is safe for concurrent use;
@@ -59,11 +86,13 @@ type Writer struct {
 	seq   int64  // seq of the last event
 	lines int
 
-	unsynced      bool
-	unsyncedSince time.Time
-	err           error // sticky: once a write or fsync failed, nothing more is written
-	closed        bool
-	noSync        bool // tests and benchmarks only
+	unsynced bool
+	timer    *time.Timer         // fsyncs unsynced events after maxUnsynced
+	inFlight map[string]struct{} // steps with an intent and no result yet
+	syncs    int                 // fsyncs done (tests)
+	err      error               // sticky: once a write or fsync failed, nothing more is written
+	closed   bool
+	noSync   bool // tests and benchmarks only
 
 	tornLine  int
 	tornBytes int64
@@ -126,7 +155,7 @@ func Create(dir string, h Header, secrets []string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the journal: %w", err)
 	}
-	w := &Writer{f: f, path: path, red: newRedactor(secrets), enc: newEncoder()}
+	w := &Writer{f: f, path: path, red: newRedactor(secrets), enc: newEncoder(), inFlight: map[string]struct{}{}}
 	fail := func(err error) (*Writer, error) {
 		f.Close()
 		os.Remove(path)
@@ -210,7 +239,10 @@ func OpenAppend(path string, secrets []string) (*Writer, []steps.Event, error) {
 		return nil, nil, fmt.Errorf("%s: cannot resume: %w", path, err)
 	}
 	w := &Writer{f: f, path: path, header: log.Header, red: newRedactor(secrets), enc: newEncoder(),
-		head: log.Head, lines: log.Lines}
+		head: log.Head, lines: log.Lines, inFlight: map[string]struct{}{}}
+	for _, id := range PendingIntents(log.Events) {
+		w.inFlight[id] = struct{}{}
+	}
 	if n := len(log.Events); n > 0 {
 		w.seq = log.Events[n-1].Seq
 	}
@@ -290,20 +322,52 @@ func (w *Writer) Append(e steps.Event) error {
 	w.head = lineHash(line[:len(line)-1])
 	w.seq = e.Seq
 	w.lines++
-	now := time.Now()
-	if Synced(e.Type) || (w.unsynced && now.Sub(w.unsyncedSince) >= maxUnsynced) {
+	if w.mustSync(e) {
 		if err := w.sync(); err != nil {
 			w.err = fmt.Errorf("journal: fsync after event %d (%s) of %s: %w", e.Seq, e.Type, w.path, err)
 			return w.err
 		}
 	} else if !w.unsynced {
-		w.unsynced, w.unsyncedSince = true, now
+		w.unsynced = true
+		if w.timer == nil {
+			w.timer = time.AfterFunc(maxUnsynced, w.syncLater)
+		} else {
+			w.timer.Reset(maxUnsynced)
+		}
 	}
 	return nil
 }
 
+// mustSync applies the fsync policy to e (just written), tracking the
+// steps with an intent in flight.
+func (w *Writer) mustSync(e steps.Event) bool {
+	switch {
+	case e.Type == steps.EvIntent:
+		w.inFlight[e.Step] = struct{}{}
+	case resultTypes[e.Type]:
+		if _, ok := w.inFlight[e.Step]; ok {
+			delete(w.inFlight, e.Step)
+			return true
+		}
+	}
+	return Synced(e.Type)
+}
+
+// syncLater is the timer's fsync of events left unsynced.
+func (w *Writer) syncLater() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.err != nil || !w.unsynced {
+		return
+	}
+	if err := w.sync(); err != nil {
+		w.err = fmt.Errorf("journal: fsync of %s: %w", w.path, err)
+	}
+}
+
 func (w *Writer) sync() error {
 	w.unsynced = false
+	w.syncs++
 	if w.noSync {
 		return nil
 	}
@@ -335,6 +399,9 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 	var err error
 	if w.err == nil {
 		err = w.sync()

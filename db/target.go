@@ -87,6 +87,9 @@ func Connect(ctx context.Context, dsn string, opts ConnectOptions) (*Target, err
 	if err != nil {
 		return nil, fmt.Errorf("connection string: %w", err)
 	}
+	if isTransactionPooler(cfg.Host, cfg.Port) {
+		return nil, &TransactionPoolerError{Host: cfg.Host, Port: cfg.Port}
+	}
 	// The simple protocol everywhere: no named prepared statements, so
 	// transaction-mode poolers (PgBouncer, Supavisor) work, and nothing is
 	// sent that the operator did not see.
@@ -144,6 +147,25 @@ func Connect(ctx context.Context, dsn string, opts ConnectOptions) (*Target, err
 		return nil, err
 	}
 	return t, nil
+}
+
+// TransactionPoolerError refuses Supabase's transaction-mode pooler
+// (Supavisor on port 6543): there a client does not keep its server
+// backend between transactions, so the session-level deploy lock would be
+// held by a backend that then serves other clients, and the lock and
+// session settings would not mean what they say.
+type TransactionPoolerError struct {
+	Host string
+	Port uint16
+}
+
+func (e *TransactionPoolerError) Error() string {
+	return fmt.Sprintf("%s port %d is Supabase's transaction-mode pooler, where the deploy lock cannot hold; "+
+		"connect to port 5432 of the same host (session mode) or to the direct host db.<project-ref>.supabase.co", e.Host, e.Port)
+}
+
+func isTransactionPooler(host string, port uint16) bool {
+	return port == 6543 && strings.HasSuffix(strings.ToLower(host), supabasePoolerSuffix)
 }
 
 func (t *Target) dial(ctx context.Context, work bool) (*pgx.Conn, error) {

@@ -235,3 +235,28 @@ func TestIsConnectionLost(t *testing.T) {
 		}
 	}
 }
+
+// Supabase's transaction-mode pooler is refused before anything is dialed:
+// the session-level deploy lock cannot hold there.
+func TestConnectRefusesTransactionPooler(t *testing.T) {
+	_, err := Connect(tgCtx(t), "postgres://postgres.rxlqtyfhsocxnsnnnlwl:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres", ConnectOptions{})
+	var pe *TransactionPoolerError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "port 5432") {
+		t.Fatalf("err = %v, want a TransactionPoolerError that names the session-mode port", err)
+	}
+	for _, c := range []struct {
+		host string
+		port uint16
+		want bool
+	}{
+		{"aws-0-eu-central-1.pooler.supabase.com", 6543, true},
+		{"AWS-0-EU-CENTRAL-1.POOLER.SUPABASE.COM", 6543, true},
+		{"aws-0-eu-central-1.pooler.supabase.com", 5432, false},
+		{"db.rxlqtyfhsocxnsnnnlwl.supabase.co", 6543, false},
+		{"127.0.0.1", 6543, false},
+	} {
+		if got := isTransactionPooler(c.host, c.port); got != c.want {
+			t.Errorf("isTransactionPooler(%q, %d) = %v, want %v", c.host, c.port, got, c.want)
+		}
+	}
+}

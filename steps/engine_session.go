@@ -149,6 +149,10 @@ func (e *Engine) samePlan(prior State) error {
 func (e *Engine) open(ctx context.Context) (flow, error) {
 	t, err := db.Connect(ctx, e.cfg.DSN, db.ConnectOptions{AppName: e.appName(), OnNotice: e.onNotice})
 	if err != nil {
+		var pooler *db.TransactionPoolerError
+		if errors.As(err, &pooler) {
+			return flowEnd, fmt.Errorf("refusing %s: %w", db.RedactDSN(e.cfg.DSN), err)
+		}
 		return flowEnd, fmt.Errorf("cannot connect to %s: %w; check --db and that the server is reachable, then run again", db.RedactDSN(e.cfg.DSN), err)
 	}
 	e.mu.Lock()

@@ -47,6 +47,8 @@ func main() {
 			os.Exit(spawn.Main(os.Args[2:]))
 		case childCommand:
 			os.Exit(childMain(os.Args[2:], os.Stdout, os.Stderr))
+		case pgxCommand:
+			os.Exit(pgxMain(os.Args[2:], os.Stderr))
 		}
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -126,6 +128,10 @@ type workload struct {
 	dsn         string
 	psqlArgs    []string // after the connection arguments
 	reset       string   // SQL run (untimed) on dbname before every run, "" for none
+	// pgxFile, when set, adds a third side: its statements through pgx
+	// alone (pgxCommand), in one transaction when pgxTx.
+	pgxFile string
+	pgxTx   bool
 }
 
 // sample is one run of one side.
@@ -140,6 +146,7 @@ type result struct {
 	w        *workload
 	handrail []sample
 	psql     []sample
+	pgx      []sample
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -230,7 +237,11 @@ func compare(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		results = append(results, res)
 	}
-	report(stdout, results)
+	fsync, err := fsyncLatency(tmp, 50)
+	if err != nil {
+		return err
+	}
+	report(stdout, results, fsync)
 	return nil
 }
 
@@ -264,6 +275,7 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 			}
 			w.apply, w.dbname, w.reset = true, benchDatabase, migrationReset
 			w.psqlArgs = []string{"-1", "-v", "ON_ERROR_STOP=1", "-f", filepath.Join(dir, "migrations", "bench.sql")}
+			w.pgxFile, w.pgxTx = filepath.Join(dir, "migrations", "bench.sql"), true
 		case wlCheck1M, wlRows1e4, wlRows1e5:
 			n := map[string]int{wlCheck1M: 1_000_000, wlRows1e4: 10_000, wlRows1e5: 100_000}[name]
 			w.title = fmt.Sprintf("check over %d rows (expect_rows, default keep_rows)", n)
@@ -282,6 +294,7 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 			if w.psqlArgs, err = psqlFileArgs(dir, tmp, name); err != nil {
 				return nil, err
 			}
+			w.pgxFile = w.psqlArgs[len(w.psqlArgs)-1]
 		case wlConnect:
 			w.title = "connect-rls-hardening end to end (migration 001, VACUUM, checks, smoke checks)"
 			sub, err := runbooks.Sub("connect-rls-hardening")
@@ -299,6 +312,7 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 			if w.psqlArgs, err = psqlFileArgs(dir, tmp, name); err != nil {
 				return nil, err
 			}
+			w.pgxFile = w.psqlArgs[len(w.psqlArgs)-1]
 		}
 		w.dsn = dsn[w.dbname]
 		if _, err := loadRunbook(dir); err != nil {
@@ -359,16 +373,18 @@ type runner struct {
 	runs     int
 }
 
-// measure runs the warm-up rounds, then the measured rounds alternating
+// measure runs the warm-up rounds, then the measured rounds, rotating
 // which side goes first.
 func (r *runner) measure(ctx context.Context, w *workload) (*result, error) {
 	res := &result{w: w}
+	sides := []string{"handrail", "psql"}
+	if w.pgxFile != "" {
+		sides = append(sides, "pgx")
+	}
 	for round := -r.o.warmup; round < r.o.n; round++ {
 		measured := round >= 0
-		order := []string{"handrail", "psql"}
-		if round%2 != 0 {
-			order = []string{"psql", "handrail"}
-		}
+		k := (round + r.o.warmup) % len(sides)
+		order := append(slices.Clone(sides[k:]), sides[:k]...)
 		for _, side := range order {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -380,14 +396,17 @@ func (r *runner) measure(ctx context.Context, w *workload) (*result, error) {
 			}
 			var s sample
 			var err error
-			if side == "handrail" {
+			switch side {
+			case "handrail":
 				profile := ""
 				if r.o.cpuProfile != "" && round == 0 {
 					profile = filepath.Join(r.o.cpuProfile, w.name+".pprof")
 				}
 				s, err = r.handrail(ctx, w, profile)
-			} else {
+			case "psql":
 				s, err = r.runPsql(ctx, w)
+			case "pgx":
+				s, err = r.runPgx(ctx, w)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s side: %w", side, err)
@@ -403,14 +422,34 @@ func (r *runner) measure(ctx context.Context, w *workload) (*result, error) {
 			if !measured {
 				continue
 			}
-			if side == "handrail" {
+			switch side {
+			case "handrail":
 				res.handrail = append(res.handrail, s)
-			} else {
+			case "psql":
 				res.psql = append(res.psql, s)
+			case "pgx":
+				res.pgx = append(res.pgx, s)
 			}
 		}
 	}
 	return res, nil
+}
+
+// runPgx runs the workload's statements through pgx alone.
+func (r *runner) runPgx(ctx context.Context, w *workload) (sample, error) {
+	args := []string{r.self, pgxCommand, "-file", w.pgxFile}
+	if w.pgxTx {
+		args = append(args, "-tx")
+	}
+	cmd := r.launcherCmd(ctx, args...)
+	cmd.Env = append(os.Environ(), dsnEnv+"="+w.dsn)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	s, err := timed(cmd)
+	if err != nil {
+		return s, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	return s, nil
 }
 
 func (r *runner) handrail(ctx context.Context, w *workload, profile string) (sample, error) {

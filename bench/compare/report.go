@@ -150,7 +150,7 @@ func targets(sums map[string]summary) []verdict {
 	return out
 }
 
-func report(w io.Writer, results []*result) {
+func report(w io.Writer, results []*result, fsync time.Duration) {
 	sums := map[string]summary{}
 	var order []summary
 	for _, r := range results {
@@ -170,6 +170,23 @@ func report(w io.Writer, results []*result) {
 	for _, s := range order {
 		fmt.Fprintf(w, "  %-12s %s; journal %d events, %d fsynced, %s\n", s.name, s.title, s.events, s.synced, mb(s.journalBytes))
 	}
+	var floors []string
+	for _, r := range results {
+		if len(r.pgx) == 0 {
+			continue
+		}
+		s := sums[r.w.name]
+		p := median(walls(r.pgx))
+		floors = append(floors, fmt.Sprintf("  %-12s pgx alone %s (x%.3f of psql; handrail is x%.3f of it), CPU %s, RSS %s",
+			r.w.name, fmtDur(p), float64(p)/float64(s.pWall), float64(s.hWall)/float64(p), fmtDur(median(cpus(r.pgx))), mb(median(rsss(r.pgx)))))
+	}
+	if len(floors) > 0 {
+		fmt.Fprintln(w, "\nfloor of a Go client: the psql side's statements sent one by one through pgx (handrail's driver), nothing else:")
+		for _, f := range floors {
+			fmt.Fprintln(w, f)
+		}
+	}
+	fmt.Fprintf(w, "\nfsync of a one-line append in the journal directory: %s (median of 50)\n", fmtDur(fsync))
 	if a, ok := sums[wlRows1e4]; ok {
 		if b, ok := sums[wlRows1e5]; ok {
 			if c, ok := sums[wlCheck1M]; ok {

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/handrail-dev/handrail/db"
+)
+
+// runCLI runs the real command line in process and returns its exit code
+// and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &cli{stdout: &out, stderr: &errOut, environ: []string{"USER=cli-test"}}
+	code := c.main(args)
+	return code, out.String(), errOut.String()
+}
+
+// The exit codes a cron job and an operator rely on, through the real CLI.
+func TestCLILintExitCodes(t *testing.T) {
+	if code, _, stderr := runCLI(t, "lint", "runbooks/connect-rls-hardening", "runbooks/tenant-rls-fix"); code != 0 {
+		t.Fatalf("lint of the examples: exit %d\n%s", code, stderr)
+	}
+	dir := t.TempDir()
+	toml := `[runbook]
+id = "broken"
+title = "Broken"
+version = "1"
+colour = "red"
+
+[target]
+name = "Local"
+project_id = "local"
+identity = ["stamp"]
+
+[[phase]]
+title = "Work"
+
+  [[phase.step]]
+  kind = "sql"
+  id = "missing"
+  file = "nope.sql"
+
+  [[phase.step]]
+  kind = "sql"
+  id = "vacuum"
+  statements = ["-- VACUUM in a comment is fine", "vacuum analyze t"]
+`
+	if err := os.WriteFile(filepath.Join(dir, "runbook.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "lint", dir)
+	if code != exitUsage {
+		t.Fatalf("lint of a broken runbook: exit %d, want %d", code, exitUsage)
+	}
+	all := stdout + stderr
+	for _, want := range []string{"runbook.toml:5:", "colour", "runbook.toml:18:", "nope.sql", "runbook.toml:23:", "VACUUM"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("lint output lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+func TestCLICheckExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandbox PostgreSQL")
+	}
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	dbs, err := db.SetupDemoDatabases(context.Background(), sb, fixtures())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := map[string]string{}
+	for _, d := range dbs {
+		dsn[d.Role] = d.DSN
+	}
+	// The wrong database: hard stop, exit 3, and it says which id it found.
+	code, stdout, stderr := runCLI(t, "check", "connect-rls-hardening", "--db", dsn[db.DemoRoleConnectStaging])
+	if code != exitIdentity {
+		t.Fatalf("check against staging: exit %d, want %d\n%s%s", code, exitIdentity, stdout, stderr)
+	}
+	if !strings.Contains(stdout+stderr, "mohctrsopquwoyfweadl") {
+		t.Errorf("the hard stop does not name the id it found:\n%s%s", stdout, stderr)
+	}
+	// Production before the migration: the validation checks fail, exit 1,
+	// and --json says which.
+	code, stdout, stderr = runCLI(t, "check", "connect-rls-hardening", "--db", dsn[db.DemoRoleConnectProd], "--json")
+	if code != exitFailed {
+		t.Fatalf("check before the migration: exit %d, want %d\n%s%s", code, exitFailed, stdout, stderr)
+	}
+	if !json.Valid([]byte(stdout)) || !strings.Contains(stdout, "check-rate-limits-rls") {
+		t.Errorf("--json output is not JSON naming the checks:\n%s", stdout)
+	}
+	if strings.Contains(stdout+stderr, sb.Password()) {
+		t.Error("the sandbox password appears in the output")
+	}
+}

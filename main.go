@@ -233,9 +233,12 @@ func cmdLint(c *cli, args []string) int {
 	return exitOK
 }
 
-// signalContext is cancelled on ctrl+c or SIGTERM.
+// signalContext is cancelled on ctrl+c, SIGTERM, a closed terminal (SIGHUP)
+// or a reader of our output that went away (SIGPIPE, e.g. `| tee` stopped by
+// the same ctrl+c), so that the sandbox is always stopped and removed
+// instead of the process dying on the spot.
 func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 }
 
 func fixtures() fs.FS {

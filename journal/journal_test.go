@@ -327,12 +327,12 @@ func TestSyncPolicyFollowsIntents(t *testing.T) {
 	seq := int64(0)
 	appendEv := func(typ steps.EventType, step string) (synced bool) {
 		t.Helper()
-		before := w.syncs
+		before := w.Syncs()
 		seq++
 		if err := w.Append(steps.Event{Seq: seq, Type: typ, Step: step}); err != nil {
 			t.Fatal(err)
 		}
-		return w.syncs > before
+		return w.Syncs() > before
 	}
 	for _, c := range []struct {
 		typ  steps.EventType

@@ -89,7 +89,7 @@ type Writer struct {
 	unsynced bool
 	timer    *time.Timer         // fsyncs unsynced events after maxUnsynced
 	inFlight map[string]struct{} // steps with an intent and no result yet
-	syncs    int                 // fsyncs done (tests)
+	syncs    int                 // fsyncs done (Syncs)
 	err      error               // sticky: once a write or fsync failed, nothing more is written
 	closed   bool
 	noSync   bool // tests and benchmarks only
@@ -275,6 +275,14 @@ func (w *Writer) Head() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.head
+}
+
+// Syncs returns how many times the journal was fsynced since Create or
+// OpenAppend returned (by Append, the timer, Sync and Close).
+func (w *Writer) Syncs() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.syncs
 }
 
 // Sink adapts Append to the engine's sink.

@@ -31,7 +31,7 @@ const dsnEnv = "HANDRAIL_BENCH_DSN"
 type childResult struct {
 	Outcome      steps.Outcome `json:"outcome"`
 	Events       int           `json:"events"`
-	SyncedEvents int           `json:"synced_events"`
+	Fsyncs       int           `json:"fsyncs"`
 	JournalBytes int64         `json:"journal_bytes"`
 	Head         string        `json:"head"`
 	Error        string        `json:"error,omitempty"`
@@ -97,6 +97,7 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 		if cerr := w.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+		res.Fsyncs = w.Syncs()
 		if fi, serr := os.Stat(w.Path()); serr == nil {
 			res.JournalBytes = fi.Size()
 		}
@@ -112,9 +113,6 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 				return err
 			}
 			res.Events++
-			if journal.Synced(e.Type) {
-				res.SyncedEvents++
-			}
 			return nil
 		},
 	})

@@ -67,7 +67,7 @@ type summary struct {
 	hCPU, pCPU       time.Duration
 	hRSS, pRSS       int64
 	ratio            float64
-	events, synced   int
+	events, fsyncs   int
 	journalBytes     int64
 	hSpread, pSpread string
 }
@@ -84,7 +84,7 @@ func summarize(r *result) summary {
 	}
 	for _, h := range r.handrail {
 		if h.child != nil {
-			s.events, s.synced, s.journalBytes = h.child.Events, h.child.SyncedEvents, h.child.JournalBytes
+			s.events, s.fsyncs, s.journalBytes = h.child.Events, h.child.Fsyncs, h.child.JournalBytes
 		}
 	}
 	return s
@@ -166,9 +166,9 @@ func report(w io.Writer, results []*result, fsync time.Duration) {
 	}
 	tw.Flush()
 
-	fmt.Fprintln(w, "\nworkloads (journal of one handrail run: events, of which fsynced on their own, file size):")
+	fmt.Fprintln(w, "\nworkloads (journal of one handrail run: events, fsyncs after its creation, file size):")
 	for _, s := range order {
-		fmt.Fprintf(w, "  %-12s %s; journal %d events, %d fsynced, %s\n", s.name, s.title, s.events, s.synced, mb(s.journalBytes))
+		fmt.Fprintf(w, "  %-12s %s; journal %d events, %d fsyncs, %s\n", s.name, s.title, s.events, s.fsyncs, mb(s.journalBytes))
 	}
 	var floors []string
 	for _, r := range results {

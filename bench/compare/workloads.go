@@ -21,9 +21,9 @@ const (
 const migrationStatements = 20_000
 
 // migrationSQL returns a migration file of exactly n statements (n >= 1)
-// in schema bench: one table, then a mix of inserts (80%), updates (17.5%)
+// in schema bench: one table, then a mix of inserts (87.5%), updates (10%)
 // and small DDL (2.5%: a table every 40th statement), with comments, a
-// semicolon inside a string literal and a DO block, so the file is split
+// semicolon inside string literals and a DO block, so the file is split
 // the way a real one is. It needs the schema bench to exist and be empty.
 func migrationSQL(n int) string {
 	var b strings.Builder

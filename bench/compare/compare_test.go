@@ -2,26 +2,15 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/handrail-dev/handrail/bench/internal/spawn"
 	"github.com/handrail-dev/handrail/runbooks"
 	"github.com/handrail-dev/handrail/steps"
 )
-
-// TestMain lets the test binary serve as the launcher (TestLauncher).
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == spawnCommand {
-		os.Exit(spawn.Main(os.Args[2:]))
-	}
-	os.Exit(m.Run())
-}
 
 // The migration workload is what it claims: the splitter handrail uses
 // (psql's rules) finds exactly 20,000 statements, and the mix holds the
@@ -214,30 +203,5 @@ func TestMedianAndTargets(t *testing.T) {
 		if strings.HasPrefix(v.target, "memory flat") && v.pass {
 			t.Error("21/17 MB passes as flat")
 		}
-	}
-}
-
-// The launcher reports the measured process's exit code and a plausible
-// peak RSS, and the measured process's own memory, not this test's.
-func TestLauncher(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := exec.LookPath("true")
-	if err != nil {
-		t.Skip("no true(1)")
-	}
-	rep, err := spawn.Run(exec.Command(self, spawnCommand, tr))
-	if err != nil || rep.Exit != 0 || rep.MaxRSS <= 0 || rep.Wall <= 0 {
-		t.Fatalf("true: %+v, %v", rep, err)
-	}
-	fl, err := exec.LookPath("false")
-	if err != nil {
-		t.Skip("no false(1)")
-	}
-	rep, err = spawn.Run(exec.Command(self, spawnCommand, fl))
-	if err == nil || rep.Exit != 1 {
-		t.Fatalf("false: %+v, %v", rep, err)
 	}
 }

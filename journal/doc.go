@@ -56,12 +56,10 @@
 //   - the result of a step whose intent has no result yet (step_succeeded,
 //     step_failed, step_cancelled, step_skipped of a writing step that
 //     ran; step_outcome_unknown and step_marked always);
-//   - step_started: a step boundary, which makes everything before it
-//     durable, the previous step's result included;
 //   - the safety gates and the session's lifecycle: identity_*, lock_acquired,
 //     lock_held, consent_*, rollback_*, session_*.
 //
-// Every other event (statement_*, rows, notice, exec_output, monitor_*,
+// Every other event (step_started, statement_*, rows, notice, exec_output, monitor_*,
 // lock_wait, check_*, item_*, confirmed, confirm_rejected, manual_result,
 // message_rendered, step_would_run, exec_exited, reconnected, and the
 // result of a step that wrote nothing) is written at once and becomes
@@ -69,6 +67,8 @@
 // fsyncs it), or at Close. What a machine crash can lose is therefore
 // only the last second of read-only progress and verdicts, which a
 // resumed session runs again; never an intent, nor the result of a write.
+// (A step start is not fsynced: nothing is written to the database before
+// the step's intent, which is.)
 //
 // This is the write-ahead guarantee: the engine emits intent through the
 // sink and sends the statement only after Append returned, so a statement

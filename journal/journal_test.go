@@ -297,7 +297,7 @@ func TestAppendChecks(t *testing.T) {
 }
 
 func TestSyncPolicy(t *testing.T) {
-	for _, typ := range []steps.EventType{steps.EvIntent, steps.EvStepStarted, steps.EvStepOutcomeUnknown, steps.EvStepMarked,
+	for _, typ := range []steps.EventType{steps.EvIntent, steps.EvStepOutcomeUnknown, steps.EvStepMarked,
 		steps.EvConsentRequired, steps.EvConsentGiven, steps.EvConsentRejected,
 		steps.EvRollbackOffered, steps.EvRollbackStarted, steps.EvRollbackFinished, steps.EvIdentityVerified,
 		steps.EvIdentityMismatch, steps.EvLockAcquired, steps.EvLockHeld, steps.EvSessionStarted,
@@ -306,7 +306,7 @@ func TestSyncPolicy(t *testing.T) {
 			t.Errorf("%s is not fsynced", typ)
 		}
 	}
-	for _, typ := range []steps.EventType{steps.EvRows, steps.EvNotice, steps.EvStatementStarted, steps.EvStatementFinished,
+	for _, typ := range []steps.EventType{steps.EvStepStarted, steps.EvRows, steps.EvNotice, steps.EvStatementStarted, steps.EvStatementFinished,
 		steps.EvCheckPassed, steps.EvCheckFailed, steps.EvItemTicked, steps.EvManualResult, steps.EvLockWait,
 		steps.EvStepSucceeded, steps.EvStepFailed, steps.EvStepSkipped} {
 		if Synced(typ) {
@@ -340,18 +340,18 @@ func TestSyncPolicyFollowsIntents(t *testing.T) {
 		want bool
 	}{
 		{steps.EvSessionStarted, "", true},
-		{steps.EvStepStarted, "check", true},
+		{steps.EvStepStarted, "check", false},
 		{steps.EvCheckPassed, "check", false},
 		{steps.EvStepSucceeded, "check", false},
-		{steps.EvStepStarted, "migrate", true},
+		{steps.EvStepStarted, "migrate", false},
 		{steps.EvIntent, "migrate", true},
 		{steps.EvStatementStarted, "migrate", false},
 		{steps.EvStatementFinished, "migrate", false},
 		{steps.EvStepFailed, "migrate", true},
-		{steps.EvStepStarted, "migrate", true},
+		{steps.EvStepStarted, "migrate", false},
 		{steps.EvIntent, "migrate", true},
 		{steps.EvStepSucceeded, "migrate", true},
-		{steps.EvStepStarted, "vacuum", true},
+		{steps.EvStepStarted, "vacuum", false},
 		{steps.EvIntent, "vacuum", true},
 	} {
 		if got := appendEv(c.typ, c.step); got != c.want {

@@ -27,13 +27,10 @@ func DefaultDir() (string, error) {
 }
 
 // syncTypes lists the events that Append always fsyncs before returning
-// (see the package documentation): the write-ahead intent, step starts
-// (a step boundary: it makes everything before it durable, the previous
-// step's result included), the resolution of an unknown outcome, and the
-// session's safety gates and lifecycle.
+// (see the package documentation): the write-ahead intent, the resolution
+// of an unknown outcome, and the session's safety gates and lifecycle.
 var syncTypes = map[steps.EventType]bool{
 	steps.EvIntent:             true,
-	steps.EvStepStarted:        true,
 	steps.EvStepOutcomeUnknown: true,
 	steps.EvStepMarked:         true,
 	steps.EvConsentRequired:    true,

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -154,26 +155,39 @@ func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptio
 	lw := t.newLockWatcher(ctx, o)
 	defer lw.close()
 
-	for i, stmt := range stmts {
+	pipeline := serverMajor(conn) >= 13 && len(stmts) >= pipelineMinStatements
+	for i := 0; i < len(stmts); {
 		if err := ctx.Err(); err != nil {
 			return fail(i, err)
 		}
-		tag, _, err := t.runStatement(ctx, conn, lw, i, stmt, o)
+		if n := chunkLen(stmts[i:], pipeline); n > 1 {
+			done, err := t.runChunk(ctx, conn, lw, i, stmts[i:i+n], o)
+			if err != nil {
+				return fail(i+done, err)
+			}
+			if st := conn.PgConn().TxStatus(); st != 'T' {
+				return fail(i+n-1, errors.New("the transaction is in an unexpected state after the statement"))
+			}
+			i += n
+			continue
+		}
+		tag, _, err := t.runStatement(ctx, conn, lw, i, stmts[i], o)
 		if err != nil {
 			return fail(i, err)
 		}
+		i++
 		if st := conn.PgConn().TxStatus(); st != 'T' {
 			// The statement itself ended our transaction (a COMMIT or
 			// ROLLBACK inside the step). What ran so far is committed
 			// (or rolled back), and we stop.
-			e := &ExecError{Index: i, RolledBack: tag == "ROLLBACK"}
+			e := &ExecError{Index: i - 1, RolledBack: tag == "ROLLBACK"}
 			if st == 'I' {
 				e.Message = fmt.Sprintf("the statement ended the step's transaction (%s): statements 1 to %d are %s; "+
-					"a transactional step must not contain COMMIT or ROLLBACK", tag, i+1,
+					"a transactional step must not contain COMMIT or ROLLBACK", tag, i,
 					map[bool]string{true: "rolled back", false: "committed"}[tag == "ROLLBACK"])
 				return e
 			}
-			return fail(i, errors.New("the transaction is in an unexpected state after the statement"))
+			return fail(i-1, errors.New("the transaction is in an unexpected state after the statement"))
 		}
 	}
 
@@ -302,6 +316,170 @@ func (t *Target) runStatement(ctx context.Context, conn *pgx.Conn, lw *lockWatch
 		t.statementDone(o, i, tag, affected, time.Since(start))
 	}
 	return tag, affected, err
+}
+
+// Pipelining: a transactional step's statements go to the server in
+// chunks, several statements in one simple-protocol message, instead of
+// one round trip each; the server runs them in order and answers each
+// with its own result, so progress, rows, notices, lock waits and errors
+// are still reported per statement. On an error the server skips the rest
+// of the message, and the transaction is rolled back as before.
+//
+// Only steps of many statements (generated data migrations) are pipelined:
+// pg_stat_activity shows a whole message as the session's query, and for
+// a hand-written migration a colleague looking there should see the one
+// statement that runs (or waits for a lock), not the head of a chunk.
+const (
+	pipelineMinStatements = 64
+	chunkMaxStatements    = 128
+	chunkMaxBytes         = 256 << 10
+)
+
+// chunkLen is how many of stmts (at least 1) go in the next message. Only
+// servers from PostgreSQL 13 apply statement_timeout to each statement of
+// a multi-statement message (pipeline); before, it would time the chunk.
+// A statement that may end the transaction (COMMIT, ROLLBACK, ...) always
+// goes alone, so the check of the transaction's state after it still
+// stops the step before anything else runs outside the transaction.
+func chunkLen(stmts []string, pipeline bool) int {
+	if !pipeline {
+		return 1
+	}
+	n, size := 0, 0
+	for _, s := range stmts {
+		if n == chunkMaxStatements || (n > 0 && size+len(s) > chunkMaxBytes) || mayEndTransaction(s) {
+			break
+		}
+		n++
+		size += len(s) + 3
+	}
+	return max(n, 1)
+}
+
+// mayEndTransaction reports whether stmt's first word (after comments) is
+// one that ends or prepares a transaction. It is deliberately broad (lint
+// rejects these in transactional steps; this only keeps them out of chunks).
+func mayEndTransaction(stmt string) bool {
+	w := strings.ToLower(firstWord(stmt))
+	switch w {
+	case "commit", "rollback", "end", "abort", "prepare":
+		return true
+	}
+	return false
+}
+
+// firstWord skips whitespace and -- and /* */ comments (nested) and
+// returns the leading run of letters.
+func firstWord(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n\f")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			if i := strings.IndexByte(s, '\n'); i >= 0 {
+				s = s[i+1:]
+				continue
+			}
+			return ""
+		case strings.HasPrefix(s, "/*"):
+			depth, i := 0, 0
+			for i < len(s) {
+				if strings.HasPrefix(s[i:], "/*") {
+					depth++
+					i += 2
+				} else if strings.HasPrefix(s[i:], "*/") {
+					depth--
+					i += 2
+					if depth == 0 {
+						break
+					}
+				} else {
+					i++
+				}
+			}
+			if depth != 0 {
+				return ""
+			}
+			s = s[i:]
+			continue
+		}
+		end := 0
+		for end < len(s) && (s[end]|0x20 >= 'a' && s[end]|0x20 <= 'z') {
+			end++
+		}
+		return s[:end]
+	}
+}
+
+// runChunk sends stmts (statements base, base+1, ... of the step) as one
+// message and reports each result as runStatement would. done is how many
+// statements completed; on error, statement base+done is the one that
+// failed (an error position is made relative to that statement).
+func (t *Target) runChunk(ctx context.Context, conn *pgx.Conn, lw *lockWatcher, base int, stmts []string, o ExecOptions) (done int, err error) {
+	var b strings.Builder
+	offsets := make([]int, len(stmts)) // byte offset of each statement in the message
+	for j, s := range stmts {
+		offsets[j] = b.Len()
+		b.WriteString(s)
+		// The newline first: a statement may end in a -- comment.
+		b.WriteString("\n;\n")
+	}
+	msg := b.String()
+
+	var began time.Time
+	start := func(j int) {
+		if o.OnStatementStart != nil {
+			t.callback(func() { o.OnStatementStart(base + j) })
+		}
+		lw.begin(base + j)
+		began = time.Now()
+	}
+	start(0)
+	running := true
+	mrr := conn.PgConn().Exec(ctx, msg)
+	for mrr.NextResult() {
+		i := base + done
+		var onRows func(cols []string, batch [][]any, total int64)
+		if o.OnRows != nil {
+			onRows = func(cols []string, batch [][]any, total int64) { o.OnRows(i, cols, batch, total) }
+		}
+		sink := newRowSink(t, conn.TypeMap(), o.KeepRows, o.BatchRows, false, onRows)
+		rr := mrr.ResultReader()
+		sink.consume(rr)
+		ct, rerr := rr.Close()
+		sink.endResult()
+		if err != nil {
+			continue // the server skips the rest after an error
+		}
+		lw.end(i)
+		running = false
+		if rerr != nil {
+			err = rerr
+			continue
+		}
+		t.statementDone(o, i, ct.String(), ct.RowsAffected(), time.Since(began))
+		done++
+		if done < len(stmts) {
+			start(done)
+			running = true
+		}
+	}
+	if cerr := mrr.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if running {
+		lw.end(base + done)
+	}
+	if err == nil && done != len(stmts) {
+		err = fmt.Errorf("the server answered %d of %d statements sent together", done, len(stmts))
+	}
+	var pgErr *pgconn.PgError
+	if err != nil && done < len(stmts) && errors.As(err, &pgErr) && pgErr.Position > 0 {
+		// Position counts characters of the whole message.
+		if p := int(pgErr.Position) - utf8.RuneCountInString(msg[:offsets[done]]); p > 0 {
+			pgErr.Position = int32(p)
+		}
+	}
+	return done, err
 }
 
 func (t *Target) statementDone(o ExecOptions, i int, tag string, affected int64, elapsed time.Duration) {

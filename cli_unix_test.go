@@ -4,8 +4,10 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -82,5 +84,27 @@ func TestSandboxCleansUpWhenItsReaderIsGone(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("the sandbox directory %s is still there after exit (stat: %v)", dir, err)
+	}
+}
+
+// Without a terminal (cron, a pipe, a detached job) the guided run refuses
+// at once, before a journal or a connection exists, and points to check.
+func TestRunWithoutTerminalRefusesBeforeJournaling(t *testing.T) {
+	logDir := filepath.Join(t.TempDir(), "logs")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCLIHelperProcess$")
+	cmd.Env = append(os.Environ(), cliHelperEnv+"=run connect-rls-hardening --db postgres://nobody@127.0.0.1:1/x --log-dir "+logDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal: /dev/tty cannot open
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitUsage {
+		t.Fatalf("run without a terminal: %v, want exit %d\n%s", err, exitUsage, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "needs a terminal") || !strings.Contains(stderr.String(), "handrail check") {
+		t.Errorf("stderr does not explain:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(logDir); !os.IsNotExist(err) {
+		t.Errorf("a journal directory was created (%v)", err)
 	}
 }

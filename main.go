@@ -496,6 +496,13 @@ type sessionSpec struct {
 // runSession runs the engine on its own goroutine, journals every event
 // before the screen sees it, and shows the screen until the operator leaves.
 func (c *cli) runSession(spec sessionSpec) int {
+	if c.frontend == nil {
+		if err := haveTerminal(); err != nil {
+			fmt.Fprintf(c.stderr, "handrail: the guided run needs a terminal (%v); nothing was run or journaled.\n"+
+				"Run it from an interactive shell (over SSH, inside tmux or screen); for unattended checks use handrail check RUNBOOK --db DSN.\n", err)
+			return exitUsage
+		}
+	}
 	secrets := db.Secrets(spec.dsn)
 	var (
 		w          *journal.Writer
@@ -620,6 +627,19 @@ func (c *cli) runSession(spec sessionSpec) int {
 		fmt.Fprintf(c.stdout, "resume:  handrail run --resume %s --db DSN%s\n", w.Path(), map[bool]string{true: " --apply"}[spec.apply])
 	}
 	return outcome.ExitCode()
+}
+
+// haveTerminal reports whether the screen can open a terminal: stdin, or
+// else /dev/tty, as Bubble Tea does.
+func haveTerminal() error {
+	if term.IsTerminal(os.Stdin.Fd()) {
+		return nil
+	}
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return errors.New("no terminal on stdin and /dev/tty cannot be opened")
+	}
+	return f.Close()
 }
 
 // eventQueue hands events from the engine to the screen without ever

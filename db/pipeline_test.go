@@ -149,3 +149,25 @@ func TestChunkLen(t *testing.T) {
 		}
 	}
 }
+
+// statement_timeout applies to each statement of a chunk, not to the
+// chunk: many quick statements together take longer than the timeout and
+// pass; the one slow statement is stopped, named, and the step rolls back.
+func TestRunTransactionPipelinedStatementTimeout(t *testing.T) {
+	t.Parallel()
+	env := tgNewEnv(t, SandboxOptions{})
+	dbname := env.database(t)
+	tg := env.connect(t, dbname, ConnectOptions{})
+	stmts := manyInserts(100, map[int]string{})
+	for i := 10; i < 70; i++ {
+		stmts[i] = "select pg_sleep(0.02)" // 60 x 20 ms: longer than the timeout together
+	}
+	stmts[80] = "select pg_sleep(5)"
+	e := tgExecError(t, tg.RunTransaction(tgCtx(t), stmts, ExecOptions{StatementTimeout: 500 * time.Millisecond}))
+	if !e.StatementTimeout || e.Index != 80 || !e.RolledBack {
+		t.Fatalf("ExecError = %+v, want statement_timeout at statement index 80, rolled back", e)
+	}
+	if tgTableExists(t, env.admin(t, dbname), "piped") {
+		t.Fatal("the timed-out step left its table")
+	}
+}

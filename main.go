@@ -182,6 +182,21 @@ func parse(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 	}
 }
 
+// parseOne is parse for commands that take exactly one positional
+// argument (what names it in the message when the count is wrong).
+func parseOne(fs *flag.FlagSet, args []string, what string) (string, int, bool) {
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return "", code, false
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(fs.Output(), "%s: give exactly one %s (got %d)\n\n", fs.Name(), what, len(pos))
+		fs.Usage()
+		return "", exitUsage, false
+	}
+	return pos[0], 0, true
+}
+
 func cmdVersion(c *cli, args []string) int {
 	fs := c.flags("version")
 	if _, code, ok := parse(fs, args); !ok {
@@ -345,15 +360,11 @@ func cmdCheck(c *cli, args []string) int {
 	dsnFlag := fs.String("db", "", "connection string; default from DATABASE_URL or PG* variables")
 	envFile := fs.String("env-file", "", "read DB_* variables (or DATABASE_URL) from this file")
 	asJSON := fs.Bool("json", false, "print results as JSON")
-	pos, code, ok := parse(fs, args)
+	arg, code, ok := parseOne(fs, args, "RUNBOOK")
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
-	}
-	rb, problems := loadRunbook(pos[0])
+	rb, problems := loadRunbook(arg)
 	if rb == nil || len(problems.Errors()) > 0 {
 		steps.FormatProblems(c.stderr, problems)
 		return exitUsage
@@ -733,15 +744,11 @@ func cmdReplay(c *cli, args []string) int {
 	speed := fs.Float64("speed", 1, "playback speed (the + and - keys change it)")
 	idle := fs.Duration("idle-limit", 2*time.Second, "cap on a pause between two events")
 	plain := fs.Bool("plain", false, "print a readable transcript instead of the screen")
-	pos, code, ok := parse(fs, args)
+	arg, code, ok := parseOne(fs, args, "LOG (a session journal)")
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
-	}
-	log, err := journal.Read(pos[0])
+	log, err := journal.Read(arg)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
 		return exitFailed
@@ -765,17 +772,13 @@ func cmdReplay(c *cli, args []string) int {
 
 func cmdWatch(c *cli, args []string) int {
 	fs := c.flags("watch")
-	pos, code, ok := parse(fs, args)
+	arg, code, ok := parseOne(fs, args, "LOG (a session journal)")
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
-	}
 	ctx, stop := signalContext()
 	defer stop()
-	_, events, errc := journal.FollowLog(ctx, pos[0])
+	_, events, errc := journal.FollowLog(ctx, arg)
 	if _, err := ui.Run(ui.Options{Mode: ui.Watch, Events: events}); err != nil {
 		fmt.Fprintf(c.stderr, "handrail watch: %v\n", err)
 		return exitFailed
@@ -790,13 +793,9 @@ func cmdWatch(c *cli, args []string) int {
 
 func cmdVerify(c *cli, args []string) int {
 	fs := c.flags("verify")
-	pos, code, ok := parse(fs, args)
+	arg, code, ok := parseOne(fs, args, "LOG (a session journal)")
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
-	}
-	return journal.VerifyCommand(c.stdout, pos[0])
+	return journal.VerifyCommand(c.stdout, arg)
 }

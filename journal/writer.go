@@ -10,8 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/handrail-dev/handrail/internal/redact"
 	"github.com/handrail-dev/handrail/steps"
 )
+
+// Redacted replaces every secret in the journal.
+const Redacted = redact.Mask
 
 // DefaultDir is where journals go without --log-dir:
 // $XDG_STATE_HOME/handrail/sessions, or ~/.local/state/handrail/sessions.
@@ -76,7 +80,7 @@ type Writer struct {
 	f      *os.File
 	path   string
 	header Header
-	red    *redactor
+	red    *redact.Redactor
 	enc    *encoder
 
 	head  string // hash of the last line
@@ -152,7 +156,7 @@ func Create(dir string, h Header, secrets []string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the journal: %w", err)
 	}
-	w := &Writer{f: f, path: path, red: newRedactor(secrets), enc: newEncoder(), inFlight: map[string]struct{}{}}
+	w := &Writer{f: f, path: path, red: redact.New(secrets), enc: newEncoder(), inFlight: map[string]struct{}{}}
 	fail := func(err error) (*Writer, error) {
 		f.Close()
 		os.Remove(path)
@@ -164,7 +168,7 @@ func Create(dir string, h Header, secrets []string) (*Writer, error) {
 	if err := lockFile(f); err != nil {
 		return fail(err)
 	}
-	w.header = redact(w.red, h)
+	w.header = redact.Value(w.red, h)
 	empty := ""
 	line, err := w.enc.encode(headerLine{Kind: headerKind, Header: w.header, Prev: &empty})
 	if err != nil {
@@ -235,7 +239,7 @@ func OpenAppend(path string, secrets []string) (*Writer, []steps.Event, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: cannot resume: %w", path, err)
 	}
-	w := &Writer{f: f, path: path, header: log.Header, red: newRedactor(secrets), enc: newEncoder(),
+	w := &Writer{f: f, path: path, header: log.Header, red: redact.New(secrets), enc: newEncoder(),
 		head: log.Head, lines: log.Lines, inFlight: map[string]struct{}{}}
 	for _, id := range PendingIntents(log.Events) {
 		w.inFlight[id] = struct{}{}
@@ -292,19 +296,28 @@ func (w *Writer) Sink() steps.Sink { return w.Append }
 // write or fsync error every later Append fails: the file's tail is
 // unknown, and handrail must not act unrecorded.
 func (w *Writer) Append(e steps.Event) error {
+	_, err := w.Record(e)
+	return err
+}
+
+// Record is Append that also returns the event as it was recorded: with
+// every secret redacted and a Secret event's Text masked. This is what a
+// screen may show, so that it shows exactly what the journal holds and
+// never a secret.
+func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return ErrClosed
+		return e, ErrClosed
 	}
 	if w.err != nil {
-		return w.err
+		return e, w.err
 	}
 	if e.Seq != w.seq+1 {
-		return fmt.Errorf("journal: event %s has seq %d, want %d", e.Type, e.Seq, w.seq+1)
+		return e, fmt.Errorf("journal: event %s has seq %d, want %d", e.Type, e.Seq, w.seq+1)
 	}
 	if e.Type == "" {
-		return fmt.Errorf("journal: event %d has no type", e.Seq)
+		return e, fmt.Errorf("journal: event %d has no type", e.Seq)
 	}
 	if e.Secret && e.Text != "" {
 		e.Text = Redacted
@@ -312,17 +325,19 @@ func (w *Writer) Append(e steps.Event) error {
 	prev := w.head
 	line, err := w.enc.encode(eventLine{Event: e, Prev: &prev})
 	if err != nil {
-		return fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+		return e, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 	}
-	if w.red.present(line) {
-		line, err = w.enc.encode(eventLine{Event: redact(w.red, e), Prev: &prev})
+	rec := e
+	if w.red.InJSON(line) {
+		rec = redact.Value(w.red, e)
+		line, err = w.enc.encode(eventLine{Event: rec, Prev: &prev})
 		if err != nil {
-			return fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+			return rec, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 		}
 	}
 	if _, err := w.f.Write(line); err != nil {
 		w.err = fmt.Errorf("journal: writing event %d (%s) to %s: %w", e.Seq, e.Type, w.path, err)
-		return w.err
+		return rec, w.err
 	}
 	w.head = lineHash(line[:len(line)-1])
 	w.seq = e.Seq
@@ -330,7 +345,7 @@ func (w *Writer) Append(e steps.Event) error {
 	if w.mustSync(e) {
 		if err := w.sync(); err != nil {
 			w.err = fmt.Errorf("journal: fsync after event %d (%s) of %s: %w", e.Seq, e.Type, w.path, err)
-			return w.err
+			return rec, w.err
 		}
 	} else if !w.unsynced {
 		w.unsynced = true
@@ -340,7 +355,7 @@ func (w *Writer) Append(e steps.Event) error {
 			w.timer.Reset(maxUnsynced)
 		}
 	}
-	return nil
+	return rec, nil
 }
 
 // mustSync applies the fsync policy to e (just written), tracking the

@@ -1,4 +1,10 @@
-package journal
+// Package redact hides secrets in everything handrail writes or shows: the
+// journal (before hashing), the screen, the transcript and `handrail check`.
+// A secret is replaced wherever it occurs in any string of a value, in the
+// spellings a connection string gives it too (URL-escaped, libpq-quoted), so
+// a password echoed by a command, a server message or a row is hidden as
+// well as the one in a DSN.
+package redact
 
 import (
 	"bytes"
@@ -10,35 +16,36 @@ import (
 	"time"
 )
 
-// Redacted replaces every secret in the journal.
-const Redacted = "[redacted]"
+// Mask replaces every secret.
+const Mask = "[redacted]"
 
-// MinSecretLen is the shortest secret redacted: shorter strings would
-// match everywhere and hide the recording without protecting anything.
-const MinSecretLen = 4
+// MinLen is the shortest secret redacted: shorter strings would match
+// everywhere and hide the recording without protecting anything.
+const MinLen = 4
 
-// redactor replaces secrets in every string of a value.
-type redactor struct {
+// Redactor replaces secrets in strings and in every string of a value. A
+// nil *Redactor redacts nothing.
+type Redactor struct {
 	rep *strings.Replacer
 	// encoded are the JSON spellings of the variants, to find out cheaply
 	// whether an encoded line holds a secret at all.
 	encoded [][]byte
 }
 
-// newRedactor returns a redactor for secrets and their other spellings
+// New returns a redactor for secrets and their other spellings
 // (URL-escaped as in a DSN's userinfo or query, libpq-quoted), or nil when
 // there is nothing to redact.
-func newRedactor(secrets []string) *redactor {
+func New(secrets []string) *Redactor {
 	seen := map[string]bool{}
 	var vs []string
 	add := func(s string) {
-		if len(s) >= MinSecretLen && !seen[s] {
+		if len(s) >= MinLen && !seen[s] {
 			seen[s] = true
 			vs = append(vs, s)
 		}
 	}
 	for _, s := range secrets {
-		if len(s) < MinSecretLen {
+		if len(s) < MinLen {
 			continue
 		}
 		add(s)
@@ -54,19 +61,27 @@ func newRedactor(secrets []string) *redactor {
 	}
 	// Longest first: a spelling that contains another is replaced whole.
 	sort.SliceStable(vs, func(i, j int) bool { return len(vs[i]) > len(vs[j]) })
-	r := &redactor{}
+	r := &Redactor{}
 	args := make([]string, 0, 2*len(vs))
 	for _, v := range vs {
-		args = append(args, v, Redacted)
-		r.encoded = append(r.encoded, jsonString(v))
+		args = append(args, v, Mask)
+		r.encoded = append(r.encoded, JSONString(v))
 	}
 	r.rep = strings.NewReplacer(args...)
 	return r
 }
 
-// jsonString is s as the line encoder spells it inside a JSON string
+// String returns s with every secret replaced by Mask.
+func (r *Redactor) String(s string) string {
+	if r == nil {
+		return s
+	}
+	return r.rep.Replace(s)
+}
+
+// JSONString is s as the line encoder spells it inside a JSON string
 // (without the quotes).
-func jsonString(s string) []byte {
+func JSONString(s string) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -75,10 +90,10 @@ func jsonString(s string) []byte {
 	return out[1 : len(out)-1]
 }
 
-// present reports whether line (as encoded) may hold a secret. A string
-// holding a secret always holds its encoded spelling, since JSON escapes
-// character by character.
-func (r *redactor) present(line []byte) bool {
+// InJSON reports whether line (JSON as encoding/json writes it, without
+// HTML escaping) may hold a secret. A string holding a secret always holds
+// its encoded spelling, since JSON escapes character by character.
+func (r *Redactor) InJSON(line []byte) bool {
 	if r == nil {
 		return false
 	}
@@ -92,9 +107,9 @@ func (r *redactor) present(line []byte) bool {
 
 var timeType = reflect.TypeFor[time.Time]()
 
-// redact returns v with every string in it redacted. v is not modified:
+// Value returns v with every string in it redacted. v is not modified:
 // what changes is copied (the engine keeps using the event it emitted).
-func redact[T any](r *redactor, v T) T {
+func Value[T any](r *Redactor, v T) T {
 	if r == nil {
 		return v
 	}
@@ -107,7 +122,7 @@ func redact[T any](r *redactor, v T) T {
 
 // value returns a redacted copy of v and whether anything changed; when
 // nothing changed it returns v itself.
-func (r *redactor) value(v reflect.Value) (reflect.Value, bool) {
+func (r *Redactor) value(v reflect.Value) (reflect.Value, bool) {
 	switch v.Kind() {
 	case reflect.String:
 		s := v.String()

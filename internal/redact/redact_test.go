@@ -1,0 +1,63 @@
+package redact
+
+import (
+	"testing"
+	"time"
+)
+
+// kind is a named string type, as steps.EventType is.
+type kind string
+
+func TestRedactDeep(t *testing.T) {
+	r := New([]string{"topsecret"})
+	type inner struct {
+		M  map[string]string
+		A  [2]string
+		I  any
+		at time.Time
+	}
+	type outer struct {
+		P *inner
+		S []inner
+		N kind
+	}
+	v := outer{P: &inner{M: map[string]string{"k topsecret": "v topsecret"}, A: [2]string{"x", "topsecret!"}, I: "i topsecret"},
+		S: []inner{{A: [2]string{"ok", "ok"}}, {I: 3}}, N: "topsecret"}
+	got := Value(r, v)
+	if got.P.M["k [redacted]"] != "v [redacted]" || got.P.A[1] != "[redacted]!" || got.P.I != "i [redacted]" || got.N != "[redacted]" {
+		t.Errorf("not redacted: %+v %+v", got, got.P)
+	}
+	if v.P.A[1] != "topsecret!" || v.P.M["k topsecret"] != "v topsecret" || v.N != "topsecret" {
+		t.Error("the original was modified")
+	}
+	if &got.S[0] != &v.S[0] {
+		t.Error("an unchanged slice was copied")
+	}
+}
+
+// Every spelling a connection string gives a password is hidden, and
+// secrets too short to be told from ordinary text are left alone.
+func TestStringSpellings(t *testing.T) {
+	const pw = `p@ss w/rd'\x`
+	r := New([]string{pw, "abc", ""})
+	for in, want := range map[string]string{
+		pw: Mask,
+		"postgres://u:p%40ss%20w%2Frd%27%5Cx@h/d":      "postgres://u:" + Mask + "@h/d",   // userinfo
+		"postgres://h/d?password=p%40ss+w%2Frd%27%5Cx": "postgres://h/d?password=" + Mask, // query
+		`host=h password='p@ss w/rd\'\\x'`:             `host=h password='` + Mask + `'`,  // libpq-quoted
+	} {
+		if got := r.String(in); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := r.String("abc"); got != "abc" {
+		t.Errorf("a 3-byte secret was redacted: %q", got)
+	}
+	var none *Redactor
+	if none.String(pw) != pw || Value(none, pw) != pw || none.InJSON([]byte(pw)) {
+		t.Error("a nil Redactor must leave everything alone")
+	}
+	if New([]string{"abc"}) != nil {
+		t.Error("New with only short secrets should return nil")
+	}
+}

@@ -101,3 +101,38 @@ func TestCLICheckExitCodes(t *testing.T) {
 		t.Error("the sandbox password appears in the output")
 	}
 }
+
+// A connection string that is not PostgreSQL's is a usage error (exit 2)
+// that names its scheme and what is accepted, for every command that
+// connects, before anything connects or is journaled.
+func TestCLIUnknownScheme(t *testing.T) {
+	logDir := t.TempDir()
+	for _, args := range [][]string{
+		{"check", "connect-rls-hardening", "--db", "mysql://root:pw@localhost:3306/app"},
+		{"stamp", "--id", "rxlqtyfhsocxnsnnnlwl", "--db", "mysql://root:pw@localhost:3306/app"},
+		{"run", "connect-rls-hardening", "--log-dir", logDir, "--db", "mysql://root:pw@localhost:3306/app"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != exitUsage {
+			t.Errorf("%s: exit %d, want %d\n%s%s", args[0], code, exitUsage, stdout, stderr)
+		}
+		for _, want := range []string{`"mysql"`, "postgres://", "postgresql://", "--db"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr lacks %q:\n%s", args[0], want, stderr)
+			}
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(logDir, "*")); len(m) != 0 {
+		t.Errorf("a session was journaled: %v", m)
+	}
+}
+
+// `handrail stamp` connects as a session does (db.Connect): Supabase's
+// transaction-mode pooler is refused before anything is dialed.
+func TestCLIStampRefusesTransactionPooler(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "stamp", "--id", "rxlqtyfhsocxnsnnnlwl",
+		"--db", "postgres://postgres.rxlqtyfhsocxnsnnnlwl:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres")
+	if code != exitFailed || !strings.Contains(stderr, "transaction-mode pooler") || !strings.Contains(stderr, "port 5432") {
+		t.Fatalf("exit %d, want %d with the pooler refusal\n%s%s", code, exitFailed, stdout, stderr)
+	}
+}

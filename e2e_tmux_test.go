@@ -90,10 +90,10 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	}
 
 	// The database, through the file the demo wrote for this.
-	dsn := waitForDSN(t, term, dsnFile)
+	target := waitForDSN(t, term, dsnFile)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.ConnectConfig(ctx, target.Config())
 	if err != nil {
 		t.Fatalf("connecting to the demo database from %s: %v", dsnFile, err)
 	}
@@ -241,13 +241,13 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 		t.Errorf("the demo should remove its --dsn-file on exit: %v", err)
 	}
 
-	verifyTmuxJournal(t, logDir, headOnScreen[1], dsn)
+	verifyTmuxJournal(t, logDir, headOnScreen[1], target)
 }
 
 // verifyTmuxJournal checks the session's journal: intact, ended as
 // succeeded, with the head hash the screen showed, the operator's answers
 // recorded in order, and no password in it.
-func verifyTmuxJournal(t *testing.T, logDir, head, dsn string) {
+func verifyTmuxJournal(t *testing.T, logDir, head string, target *db.ConnTarget) {
 	t.Helper()
 	logs, _ := filepath.Glob(filepath.Join(logDir, "*.jsonl"))
 	if len(logs) != 1 {
@@ -284,10 +284,7 @@ func verifyTmuxJournal(t *testing.T, logDir, head, dsn string) {
 			t.Errorf("the monitor's early end should record the typed reason, got %q", e.Text)
 		}
 	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := target.Config()
 	raw, err := os.ReadFile(logs[0])
 	if err != nil {
 		t.Fatal(err)
@@ -545,7 +542,7 @@ select (select rowsecurity from pg_tables where schemaname = 'public' and tablen
 
 // waitForDSN reads DATABASE_URL from the demo's --dsn-file the way
 // `--env-file` does (the file is written whole, by rename).
-func waitForDSN(t *testing.T, term *tmuxTerm, path string) string {
+func waitForDSN(t *testing.T, term *tmuxTerm, path string) *db.ConnTarget {
 	t.Helper()
 	deadline := time.Now().Add(tmuxWait)
 	for {
@@ -557,11 +554,11 @@ func waitForDSN(t *testing.T, term *tmuxTerm, path string) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	dsn, warnings, err := db.ResolveDSN(db.DSNSource{EnvFile: path})
+	target, warnings, err := db.Resolve(db.DSNSource{EnvFile: path})
 	if err != nil || len(warnings) > 0 {
 		t.Fatalf("the --dsn-file should be a clean env file: %v %v", err, warnings)
 	}
-	return dsn
+	return target
 }
 
 // handrailCheck runs `handrail check connect-rls-hardening --env-file F`.

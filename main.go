@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/term"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/journal"
@@ -61,7 +60,11 @@ type command struct {
 // cli carries the process's streams and environment so tests can run commands.
 type cli struct {
 	stdout, stderr io.Writer
-	environ        []string
+	// environ is the base environment of exec steps, and where the
+	// operator's name and SSH session are read. The connection settings
+	// (PG*, DATABASE_URL) are read from the process environment, by pgx as
+	// by every libpq program (see db.Resolve).
+	environ []string
 	// frontend shows a live session and sends the operator's commands to
 	// the engine; nil means the screen (screenFrontend). Tests put a
 	// scripted operator here to run the real `run` command headless.
@@ -311,19 +314,21 @@ func cmdStamp(c *cli, args []string) int {
 		fmt.Fprintln(c.stderr, "handrail stamp: --id is required")
 		return exitUsage
 	}
-	dsn, code := c.resolveDSN("stamp", *dsnFlag, *envFile)
+	target, code := c.resolveTarget("stamp", *dsnFlag, *envFile)
 	if code != 0 {
 		return code
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	conn, err := pgx.Connect(ctx, dsn)
+	// Through db.Connect, as a session connects: the transaction-mode
+	// pooler is refused, and pg_stat_activity says who is there.
+	t, err := db.Connect(ctx, target, db.ConnectOptions{AppName: "handrail-stamp"})
 	if err != nil {
-		fmt.Fprintf(c.stderr, "handrail stamp: connecting to %s: %v\n", db.RedactDSN(dsn), err)
+		fmt.Fprintf(c.stderr, "handrail stamp: connecting to %s (from %s): %v\n", target, target.From(), err)
 		return exitFailed
 	}
-	defer conn.Close(context.Background())
-	prev, err := db.Stamp(ctx, conn, *id, *force)
+	defer t.Close()
+	prev, err := t.Stamp(ctx, *id, *force)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail stamp: %v\n", err)
 		if errors.Is(err, db.ErrStampConflict) {
@@ -333,26 +338,27 @@ func cmdStamp(c *cli, args []string) int {
 	}
 	switch prev {
 	case *id:
-		fmt.Fprintf(c.stdout, "database %s already stamped %s; nothing to do\n", conn.Config().Database, *id)
+		fmt.Fprintf(c.stdout, "database %s already stamped %s; nothing to do\n", t.Database(), *id)
 	case "":
-		fmt.Fprintf(c.stdout, "stamped database %s as %s\n", conn.Config().Database, *id)
+		fmt.Fprintf(c.stdout, "stamped database %s as %s\n", t.Database(), *id)
 	default:
-		fmt.Fprintf(c.stdout, "re-stamped database %s: %s -> %s\n", conn.Config().Database, prev, *id)
+		fmt.Fprintf(c.stdout, "re-stamped database %s: %s -> %s\n", t.Database(), prev, *id)
 	}
 	return exitOK
 }
 
-// resolveDSN applies --db, --env-file, DATABASE_URL and PG* variables.
-func (c *cli) resolveDSN(cmd, flagDSN, envFile string) (string, int) {
-	dsn, warnings, err := db.ResolveDSN(db.DSNSource{Flag: flagDSN, EnvFile: envFile, Environ: c.environ})
+// resolveTarget applies --db, --env-file, DATABASE_URL and PG* variables.
+// A connection that cannot be resolved is a usage error: nothing connected.
+func (c *cli) resolveTarget(cmd, flagDSN, envFile string) (*db.ConnTarget, int) {
+	target, warnings, err := db.Resolve(db.DSNSource{Flag: flagDSN, EnvFile: envFile})
 	for _, w := range warnings {
 		fmt.Fprintf(c.stderr, "handrail %s: warning: %s\n", cmd, w)
 	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail %s: %v\n", cmd, err)
-		return "", exitUsage
+		return nil, exitUsage
 	}
-	return dsn, 0
+	return target, 0
 }
 
 func cmdCheck(c *cli, args []string) int {
@@ -369,13 +375,13 @@ func cmdCheck(c *cli, args []string) int {
 		steps.FormatProblems(c.stderr, problems)
 		return exitUsage
 	}
-	dsn, code := c.resolveDSN("check", *dsnFlag, *envFile)
+	target, code := c.resolveTarget("check", *dsnFlag, *envFile)
 	if code != 0 {
 		return code
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	return steps.RunChecks(ctx, rb, dsn, c.stdout, *asJSON)
+	return steps.RunChecks(ctx, rb, target, c.stdout, *asJSON)
 }
 
 func cmdRun(c *cli, args []string) int {
@@ -400,11 +406,11 @@ func cmdRun(c *cli, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	dsn, code := c.resolveDSN("run", *dsnFlag, *envFile)
+	target, code := c.resolveTarget("run", *dsnFlag, *envFile)
 	if code != 0 {
 		return code
 	}
-	spec.dsn = dsn
+	spec.target = target
 	return c.runSession(spec)
 }
 
@@ -451,13 +457,18 @@ func cmdDemo(c *cli, args []string) int {
 		role = db.DemoRoleConnectStaging
 	}
 	spec := sessionSpec{runbookArg: name, apply: *apply, operator: "demo", logDir: *logDir, demo: true}
+	var dsn string
 	for _, d := range dbs {
 		if d.Role == role {
-			spec.dsn = d.DSN
+			dsn = d.DSN
 		}
 	}
+	if spec.target, err = db.ParseTarget(dsn); err != nil {
+		fmt.Fprintf(c.stderr, "handrail demo: the sandbox's connection string: %v\n", err)
+		return exitFailed
+	}
 	if *dsnFile != "" {
-		if err := writeDSNFile(*dsnFile, spec.dsn, dbs); err != nil {
+		if err := writeDSNFile(*dsnFile, dsn, dbs); err != nil {
 			fmt.Fprintf(c.stderr, "handrail demo: --dsn-file: %v\n", err)
 			return exitFailed
 		}
@@ -497,7 +508,7 @@ func writeDSNFile(path, target string, dbs []db.DemoDatabase) error {
 type sessionSpec struct {
 	runbookArg string // RUNBOOK as given (a path or an example name)
 	resume     string // journal to resume
-	dsn        string
+	target     *db.ConnTarget
 	apply      bool
 	operator   string
 	logDir     string
@@ -514,7 +525,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 			return exitUsage
 		}
 	}
-	secrets := db.Secrets(spec.dsn)
+	secrets := spec.target.Secrets()
 	var (
 		w          *journal.Writer
 		prior      []steps.Event
@@ -573,7 +584,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 			SessionID: sessionID, RunbookID: rb.Meta.ID, RunbookHash: rb.Hash,
 			HandrailVersion: version, Operator: spec.operator,
 			TargetName: rb.Target.Name, ProjectID: rb.Target.ProjectID,
-			DSN: db.RedactDSN(spec.dsn), TermWidth: width, TermHeight: height,
+			DSN: spec.target.Display(), TermWidth: width, TermHeight: height,
 			Apply: spec.apply, RunbookPath: ref,
 		}, secrets)
 		if err != nil {
@@ -585,7 +596,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 
 	events := newEventQueue()
 	eng := steps.NewEngine(steps.Config{
-		Runbook: rb, DSN: spec.dsn, Apply: spec.apply, Operator: spec.operator,
+		Runbook: rb, Target: spec.target, Apply: spec.apply, Operator: spec.operator,
 		SessionID: sessionID, Prior: prior, ResumeNote: resumeNote, Environ: c.environ,
 		// Journal first, then the screen: nothing is shown that is not recorded.
 		Sink: func(e steps.Event) error {

@@ -525,7 +525,7 @@ func BenchmarkQueryMillionRows(b *testing.B) {
 	if err := sb.CreateDatabase(ctx, "bench"); err != nil {
 		b.Fatal(err)
 	}
-	tg, err := Connect(ctx, sb.DSN("bench"), ConnectOptions{})
+	tg, err := Connect(ctx, tbTarget(b, sb.DSN("bench")), ConnectOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,15 @@ import (
 var sharedSandbox *Sandbox
 
 func TestMain(m *testing.M) {
+	// The connection settings of the machine running the tests (PG*
+	// variables, DATABASE_URL) must not reach pgx, which reads the process
+	// environment: every test says where it connects. Tests of those
+	// sources set them with t.Setenv.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PG") || k == "DATABASE_URL" {
+			os.Unsetenv(k)
+		}
+	}
 	if os.Getenv(tbHelperEnv) != "" {
 		os.Exit(m.Run()) // re-executed as a helper process; see TestSandboxDiesWithParent
 	}
@@ -55,6 +65,16 @@ func tbNewDatabase(t testing.TB, scripts ...string) string {
 		t.Fatal(err)
 	}
 	return name
+}
+
+// tbTarget resolves dsn as --db does.
+func tbTarget(t testing.TB, dsn string) *ConnTarget {
+	t.Helper()
+	target, err := ParseTarget(dsn)
+	if err != nil {
+		t.Fatalf("ParseTarget: %v", err)
+	}
+	return target
 }
 
 // connect opens a connection and closes it at the end of the test.

@@ -223,6 +223,15 @@ func Stamp(ctx context.Context, conn *pgx.Conn, id string, force bool) (previous
 	return previous, nil
 }
 
+// Stamp is Stamp on the target's work connection: `handrail stamp`
+// connects as every session does (Connect: the pooler refusal, its
+// application_name).
+func (t *Target) Stamp(ctx context.Context, id string, force bool) (previous string, err error) {
+	t.workMu.Lock()
+	defer t.workMu.Unlock()
+	return Stamp(ctx, t.work, id, force)
+}
+
 // permissionError explains a refused COMMENT ON DATABASE: only the owner
 // of the database (or a member of the owning role) or a superuser may
 // comment on it.

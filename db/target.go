@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +31,8 @@ import (
 // Methods are safe to call from several goroutines; statements on one
 // connection are serialized.
 type Target struct {
-	cfg      *pgx.ConnConfig // parsed once; each dial uses a copy
+	conn     *ConnTarget
+	cfg      *pgx.ConnConfig // each dial uses a copy
 	onNotice func(Notice)
 
 	workMu  sync.Mutex
@@ -78,17 +78,16 @@ const (
 	cleanupTimeout = 30 * time.Second
 )
 
-// Connect parses dsn ("" means the libpq PG* environment variables), dials
-// the work, lock and side connections and checks that they reached the
-// same server. It sends no statement: the caller verifies the identity
-// (VerifyIdentity) before anything else runs.
-func Connect(ctx context.Context, dsn string, opts ConnectOptions) (*Target, error) {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("connection string: %w", err)
-	}
-	if isTransactionPooler(cfg.Host, cfg.Port) {
-		return nil, &TransactionPoolerError{Host: cfg.Host, Port: cfg.Port}
+// Connect dials the work, lock and side connections to target and checks
+// that they reached the same server. It refuses Supabase's
+// transaction-mode pooler. It sends no statement: the caller verifies the
+// identity (VerifyIdentity) before anything else runs.
+func Connect(ctx context.Context, target *ConnTarget, opts ConnectOptions) (*Target, error) {
+	cfg := target.Config()
+	for _, hp := range hostPorts(&cfg.Config) {
+		if isTransactionPooler(hp.host, hp.port) {
+			return nil, &TransactionPoolerError{Host: hp.host, Port: hp.port}
+		}
 	}
 	// The simple protocol everywhere: no named prepared statements, so
 	// transaction-mode poolers (PgBouncer, Supavisor) work, and nothing is
@@ -116,7 +115,7 @@ func Connect(ctx context.Context, dsn string, opts ConnectOptions) (*Target, err
 		}
 	}
 
-	t := &Target{cfg: cfg, onNotice: opts.OnNotice, held: map[int64]bool{}}
+	t := &Target{conn: target, cfg: cfg, onNotice: opts.OnNotice, held: map[int64]bool{}}
 	// The three connections are dialled at once: each costs a server
 	// backend and an authentication exchange, which a session would
 	// otherwise wait for three times in a row before its first statement.
@@ -238,28 +237,18 @@ func (t *Target) User() string { return t.cfg.User }
 // Database is the database name.
 func (t *Target) Database() string { return t.cfg.Database }
 
-// Secrets returns the passwords this target connects with, wherever they
-// came from (DSN, PGPASSWORD, .pgpass), for the journal to redact.
-func (t *Target) Secrets() []string {
-	var out []string
-	if t.cfg.Password != "" {
-		out = append(out, t.cfg.Password)
-	}
-	return out
-}
+// Secrets returns the credentials of the target, wherever they came from
+// (DSN, PGPASSWORD, env file, .pgpass, service file), for redaction.
+func (t *Target) Secrets() []string { return t.conn.Secrets() }
 
 // PGEnv returns libpq environment variables naming this target, for exec
 // steps (pg_dump, psql): the password travels only in PGPASSWORD, never on
 // a command line where ps would show it.
 func (t *Target) PGEnv() []string {
-	hosts := []string{t.cfg.Host}
-	ports := []string{strconv.Itoa(int(t.cfg.Port))}
-	for _, fb := range t.cfg.Fallbacks {
-		if fb.Host == t.cfg.Host && fb.Port == t.cfg.Port {
-			continue // the plaintext fallback of sslmode=prefer
-		}
-		hosts = append(hosts, fb.Host)
-		ports = append(ports, strconv.Itoa(int(fb.Port)))
+	var hosts, ports []string
+	for _, hp := range hostPorts(&t.cfg.Config) {
+		hosts = append(hosts, hp.host)
+		ports = append(ports, strconv.Itoa(int(hp.port)))
 	}
 	env := []string{
 		"PGHOST=" + strings.Join(hosts, ","),
@@ -271,19 +260,7 @@ func (t *Target) PGEnv() []string {
 	if t.cfg.Password != "" {
 		env = append(env, "PGPASSWORD="+t.cfg.Password)
 	}
-	for _, kv := range []struct{ key, env string }{
-		{"sslmode", "PGSSLMODE"},
-		{"sslrootcert", "PGSSLROOTCERT"},
-		{"sslcert", "PGSSLCERT"},
-		{"sslkey", "PGSSLKEY"},
-	} {
-		if v, ok := dsnValue(t.cfg.ConnString(), kv.key); ok && v != "" {
-			env = append(env, kv.env+"="+v)
-		} else if v := os.Getenv(kv.env); v != "" {
-			env = append(env, kv.env+"="+v)
-		}
-	}
-	return env
+	return append(env, t.conn.tls...)
 }
 
 // Reconnect replaces the work and side connections with new ones, and the

@@ -49,7 +49,7 @@ func (e *tgEnv) connect(t testing.TB, dbname string, opts ConnectOptions) *Targe
 	if opts.AppName == "" {
 		opts.AppName = "handrail/test/" + strings.ReplaceAll(t.Name(), "/", "-")
 	}
-	tg, err := Connect(tgCtx(t), e.sb.DSN(dbname), opts)
+	tg, err := Connect(tgCtx(t), tbTarget(t, e.sb.DSN(dbname)), opts)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -209,7 +209,7 @@ func TestConnect(t *testing.T) {
 
 	t.Run("bad password fails without leaking it", func(t *testing.T) {
 		dsn := strings.Replace(env.sb.DSN(dbname), env.sb.Password(), "wrong-secret-pw", 1)
-		_, err := Connect(tgCtx(t), dsn, ConnectOptions{})
+		_, err := Connect(tgCtx(t), tbTarget(t, dsn), ConnectOptions{})
 		if err == nil {
 			t.Fatal("Connect with a wrong password succeeded")
 		}
@@ -239,7 +239,7 @@ func TestIsConnectionLost(t *testing.T) {
 // Supabase's transaction-mode pooler is refused before anything is dialed:
 // the session-level deploy lock cannot hold there.
 func TestConnectRefusesTransactionPooler(t *testing.T) {
-	_, err := Connect(tgCtx(t), "postgres://postgres.rxlqtyfhsocxnsnnnlwl:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres", ConnectOptions{})
+	_, err := Connect(tgCtx(t), tbTarget(t, "postgres://postgres.rxlqtyfhsocxnsnnnlwl:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres"), ConnectOptions{})
 	var pe *TransactionPoolerError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "port 5432") {
 		t.Fatalf("err = %v, want a TransactionPoolerError that names the session-mode port", err)

@@ -308,7 +308,11 @@ func (n *noticeLog) text() string {
 func connect(ctx context.Context, t *testing.T, sb *db.Sandbox, dbname string) *testConn {
 	t.Helper()
 	tc := &testConn{notices: &noticeLog{}}
-	target, err := db.Connect(ctx, sb.DSN(dbname), db.ConnectOptions{
+	conn, err := db.ParseTarget(sb.DSN(dbname))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := db.Connect(ctx, conn, db.ConnectOptions{
 		AppName:  "handrail/runbooks-test",
 		OnNotice: func(n db.Notice) { tc.notices.add(n.Message) },
 	})

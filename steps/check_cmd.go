@@ -46,17 +46,25 @@ type ChecksReport struct {
 // every self-ticking checklist item of the phases, read-only, and prints a
 // table (or JSON). Exit code: 0 all passed, 1 any failed (or the database
 // could not be reached), 2 runbook error, 3 identity hard stop.
-func RunChecks(ctx context.Context, rb *Runbook, dsn string, w io.Writer, asJSON bool) int {
-	rep := ChecksReport{DSN: db.RedactDSN(dsn)}
-	if rb == nil {
+func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Writer, asJSON bool) int {
+	rep := ChecksReport{}
+	if target != nil {
+		rep.DSN = target.Display()
+	}
+	finish := func(code int) int { return finishChecks(w, asJSON, &rep, code) }
+	switch {
+	case rb == nil:
 		rep.Error = "no runbook"
-		return finishChecks(w, asJSON, &rep, ChecksRunbookError)
+		return finish(ChecksRunbookError)
+	case target == nil:
+		rep.Error = "no target database"
+		return finish(ChecksRunbookError)
 	}
 	rep.Runbook, rep.Target = rb.Meta.ID, fmt.Sprintf("%s (%s)", rb.Target.Name, rb.Target.ProjectID)
-	t, err := db.Connect(ctx, dsn, db.ConnectOptions{AppName: "handrail-check/" + rb.Meta.ID})
+	t, err := db.Connect(ctx, target, db.ConnectOptions{AppName: "handrail-check/" + rb.Meta.ID})
 	if err != nil {
-		rep.Error = fmt.Sprintf("cannot connect to %s: %v", rep.DSN, err)
-		return finishChecks(w, asJSON, &rep, ChecksFailed)
+		rep.Error = fmt.Sprintf("cannot connect to %s (from %s): %v", rep.DSN, target.From(), err)
+		return finish(ChecksFailed)
 	}
 	defer t.Close()
 	tg := rb.Target
@@ -66,7 +74,7 @@ func RunChecks(ctx context.Context, rb *Runbook, dsn string, w io.Writer, asJSON
 	rep.Identity = &IdentityReport{Expected: tg.ProjectID, Sources: sources, Forbidden: forbidden, OK: ok, Reason: reason}
 	if !ok {
 		rep.Error = fmt.Sprintf("identity hard stop: this is not %s (%s): %s; no check was run", tg.Name, tg.ProjectID, reason)
-		return finishChecks(w, asJSON, &rep, ChecksHardStop)
+		return finish(ChecksHardStop)
 	}
 	rep.Results = runAllChecks(ctx, t, rb)
 	code := ChecksPassed
@@ -75,7 +83,7 @@ func RunChecks(ctx context.Context, rb *Runbook, dsn string, w io.Writer, asJSON
 			code = ChecksFailed
 		}
 	}
-	return finishChecks(w, asJSON, &rep, code)
+	return finish(code)
 }
 
 func runAllChecks(ctx context.Context, t *db.Target, rb *Runbook) []CheckResult {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/handrail-dev/handrail/db"
 )
 
@@ -22,8 +20,11 @@ type Sink func(Event) error
 
 // Config configures an Engine.
 type Config struct {
-	Runbook   *Runbook
-	DSN       string
+	Runbook *Runbook
+	// Target is the database to change, as resolved by db.Resolve: the
+	// engine connects to it, shows its Display and passes its credentials
+	// to exec steps only through the environment.
+	Target    *db.ConnTarget
 	Apply     bool // false: dry run, nothing writes
 	Operator  string
 	SessionID string
@@ -104,7 +105,9 @@ func NewEngine(cfg Config) *Engine {
 	if e.rb != nil {
 		e.plan = buildPlan(e.rb)
 	}
-	e.host = dsnHost(cfg.DSN)
+	if cfg.Target != nil {
+		e.host = cfg.Target.HostPort()
+	}
 	return e
 }
 
@@ -194,6 +197,9 @@ func (e *Engine) validateConfig() error {
 	}
 	if e.cfg.Sink == nil {
 		return errors.New("engine: no sink: the engine never acts unrecorded")
+	}
+	if e.cfg.Target == nil {
+		return errors.New("engine: no target database")
 	}
 	seen := map[string]bool{}
 	for _, p := range e.plan {
@@ -409,19 +415,6 @@ func (e *Engine) common(c Command) (f flow, ok bool) {
 		}
 	}
 	return flowNext, false
-}
-
-// dsnHost returns the host part of a DSN for messages ("the database" when
-// it cannot be parsed).
-func dsnHost(dsn string) string {
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil || cfg.Host == "" {
-		return "the database"
-	}
-	if cfg.Port != 0 && cfg.Port != 5432 {
-		return fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
-	}
-	return cfg.Host
 }
 
 // runbookFile names runbook.toml for "where" in messages.

@@ -48,7 +48,7 @@ insert into made_by_step values (1);
 select 1/0;
 create table never_made (x int);
 `})
-	r := startEngine(t, Config{Runbook: rb, DSN: dsn, Apply: true}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
 	r.rec.waitStep(t, EvStepWouldRun, "change")
 	r.e.Send(Command{Type: CmdNext})
 	failed := r.rec.waitStep(t, EvStepFailed, "change")
@@ -90,7 +90,7 @@ func TestCancelDuringStatement(t *testing.T) {
 	t.Parallel()
 	_, dsn := atomicSetup(t)
 	rb := sqlRunbook(t, `statements = ["create table made_before_sleep (x int)", "select pg_sleep(120)"]`, nil)
-	r := startEngine(t, Config{Runbook: rb, DSN: dsn, Apply: true}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
 	r.rec.waitStep(t, EvStepWouldRun, "change")
 	r.e.Send(Command{Type: CmdNext})
 	r.rec.wait(t, 0, "statement 2 started", func(e Event) bool {
@@ -121,7 +121,7 @@ func TestConnectionLostDuringStatement(t *testing.T) {
 	t.Parallel()
 	_, dsn := atomicSetup(t)
 	rb := sqlRunbook(t, `statements = ["create table made_before_kill (x int)", "select pg_sleep(120)"]`, nil)
-	r := startEngine(t, Config{Runbook: rb, DSN: dsn, Apply: true, Operator: "killtest"}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true, Operator: "killtest"}, nil)
 	r.rec.waitStep(t, EvStepWouldRun, "change")
 	r.e.Send(Command{Type: CmdNext})
 	r.rec.wait(t, 0, "statement 2 started", func(e Event) bool {
@@ -180,7 +180,7 @@ func TestLockTimeoutThenRetry(t *testing.T) {
 	blockerPID := int(blocker.PgConn().PID())
 
 	rb := sqlRunbook(t, `statements = ["insert into locked_t values (1)"]`, nil)
-	r := startEngine(t, Config{Runbook: rb, DSN: dsn, Apply: true}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
 	r.rec.waitStep(t, EvStepWouldRun, "change")
 	r.e.Send(Command{Type: CmdNext})
 	wait, _ := r.rec.wait(t, 0, "lock_wait naming the blocker", func(e Event) bool {

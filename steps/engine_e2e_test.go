@@ -63,7 +63,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	rb := exampleRunbook(t, "connect-rls-hardening")
 	before := schemaDump(t, sb, "connect_prod")
 
-	r := startEngine(t, Config{Runbook: rb, DSN: dsns["connect_prod"]}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["connect_prod"])}, nil)
 	res := r.drive(t, nil)
 	if res.err != nil || res.outcome != OutcomeSucceeded {
 		t.Fatalf("dry run: %+v\n%s", res, r.rec.dump())
@@ -97,7 +97,7 @@ func TestConnectRunbookApplyAndRollback(t *testing.T) {
 	rb := exampleRunbook(t, "connect-rls-hardening")
 	before := schemaDump(t, sb, "connect_prod")
 
-	r := startEngine(t, Config{Runbook: rb, DSN: dsns["connect_prod"], Apply: true}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["connect_prod"]), Apply: true}, nil)
 	res := r.drive(t, rollbackAt("post-deploy"))
 	if res.err != nil || res.outcome != OutcomeRolledBack {
 		t.Fatalf("outcome %+v\n%s", res, r.rec.dump())
@@ -143,7 +143,7 @@ func TestTenantRunbookApplyAndRollback(t *testing.T) {
 	rb := exampleRunbook(t, "tenant-rls-fix")
 	before := schemaDump(t, sb, "tenant_app")
 
-	r := startEngine(t, Config{Runbook: rb, DSN: dsns["tenant_app"], Apply: true}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["tenant_app"]), Apply: true}, nil)
 	res := r.drive(t, rollbackAt("post-checklist"))
 	if res.err != nil || res.outcome != OutcomeRolledBack {
 		t.Fatalf("outcome %+v\n%s", res, r.rec.dump())

@@ -268,6 +268,16 @@ func firstDiff(a, b []byte) string {
 
 // --- databases ---
 
+// testTarget resolves dsn as --db does.
+func testTarget(t testing.TB, dsn string) *db.ConnTarget {
+	t.Helper()
+	target, err := db.ParseTarget(dsn)
+	if err != nil {
+		t.Fatalf("ParseTarget: %v", err)
+	}
+	return target
+}
+
 func engineCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)

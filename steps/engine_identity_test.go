@@ -18,7 +18,7 @@ func TestIdentityMismatchHardStop(t *testing.T) {
 	rb := exampleRunbook(t, "connect-rls-hardening")
 	logStart := fileSize(t, sb.LogFile())
 
-	r := startEngine(t, Config{Runbook: rb, DSN: dsns["connect_staging"], Apply: true}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["connect_staging"]), Apply: true}, nil)
 	mm := r.rec.waitType(t, EvIdentityMismatch)
 	end := r.rec.waitType(t, EvSessionEnded)
 	if end.Outcome != OutcomeHardStop || end.ExitCode == nil || *end.ExitCode != 3 {
@@ -52,7 +52,7 @@ func TestIdentityMismatchHardStop(t *testing.T) {
 	assertFoldMatches(t, r)
 
 	var out bytes.Buffer
-	if code := RunChecks(engineCtx(t), rb, dsns["connect_staging"], &out, false); code != ChecksHardStop {
+	if code := RunChecks(engineCtx(t), rb, testTarget(t, dsns["connect_staging"]), &out, false); code != ChecksHardStop {
 		t.Fatalf("RunChecks on staging = %d, want %d:\n%s", code, ChecksHardStop, out.String())
 	}
 	if !strings.Contains(out.String(), "MISMATCH") {
@@ -106,7 +106,7 @@ func TestIdentityUnresolvableHardStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	rb := exampleRunbook(t, "connect-rls-hardening")
-	r := startEngine(t, Config{Runbook: rb, DSN: sb.DSN("unstamped")}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, sb.DSN("unstamped"))}, nil)
 	mm := r.rec.waitType(t, EvIdentityMismatch)
 	for _, s := range mm.Identity.Sources {
 		if s.Resolved {
@@ -122,7 +122,7 @@ func TestIdentityUnresolvableHardStop(t *testing.T) {
 	assertOnlyCommandsQuitAfterEnd(t, r)
 
 	var out bytes.Buffer
-	if code := RunChecks(engineCtx(t), rb, sb.DSN("unstamped"), &out, true); code != ChecksHardStop {
+	if code := RunChecks(engineCtx(t), rb, testTarget(t, sb.DSN("unstamped")), &out, true); code != ChecksHardStop {
 		t.Fatalf("RunChecks = %d, want 3:\n%s", code, out.String())
 	}
 	var rep ChecksReport
@@ -141,7 +141,7 @@ func TestRunChecksBeforeMigration(t *testing.T) {
 	_, dsns := demoDatabases(t, db.SandboxOptions{})
 	rb := exampleRunbook(t, "connect-rls-hardening")
 	var out bytes.Buffer
-	code := RunChecks(engineCtx(t), rb, dsns["connect_prod"], &out, false)
+	code := RunChecks(engineCtx(t), rb, testTarget(t, dsns["connect_prod"]), &out, false)
 	if code != ChecksFailed {
 		t.Fatalf("RunChecks = %d, want 1:\n%s", code, out.String())
 	}
@@ -151,7 +151,7 @@ func TestRunChecksBeforeMigration(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	if code := RunChecks(engineCtx(t), nil, dsns["connect_prod"], &out, false); code != ChecksRunbookError {
+	if code := RunChecks(engineCtx(t), nil, testTarget(t, dsns["connect_prod"]), &out, false); code != ChecksRunbookError {
 		t.Errorf("RunChecks without runbook = %d, want 2", code)
 	}
 }

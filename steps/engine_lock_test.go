@@ -14,14 +14,14 @@ func TestDeployLockHeld(t *testing.T) {
 	t.Parallel()
 	_, dsns := demoDatabases(t, db.SandboxOptions{})
 	rb := exampleRunbook(t, "connect-rls-hardening")
-	first := startEngine(t, Config{Runbook: rb, DSN: dsns["connect_prod"], Operator: "alice"}, nil)
+	first := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["connect_prod"]), Operator: "alice"}, nil)
 	mine := first.rec.waitType(t, EvLockAcquired).Lock
 	if mine == nil || mine.PID == 0 {
 		t.Fatalf("lock_acquired = %+v, want our lock connection's pid", mine)
 	}
 	first.rec.waitType(t, EvStepStarted)
 
-	second := startEngine(t, Config{Runbook: rb, DSN: dsns["connect_prod"], Operator: "bob"}, nil)
+	second := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["connect_prod"]), Operator: "bob"}, nil)
 	held := second.rec.waitType(t, EvLockHeld).Lock
 	if held == nil || held.PID != mine.PID || held.ApplicationName != "handrail/connect-rls-hardening/alice" {
 		t.Fatalf("lock_held = %+v, want pid %d and alice's application_name", held, mine.PID)
@@ -42,7 +42,7 @@ func TestDeployLockHeld(t *testing.T) {
 	if res := first.quit(t); res.outcome != OutcomeAborted || res.err != nil {
 		t.Fatalf("first session: %+v", res)
 	}
-	third := startEngine(t, Config{Runbook: rb, DSN: dsns["connect_prod"], Operator: "carol"}, nil)
+	third := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["connect_prod"]), Operator: "carol"}, nil)
 	third.rec.waitType(t, EvLockAcquired)
 	third.quit(t)
 	assertFoldMatches(t, first)

@@ -29,7 +29,7 @@ func TestCheckKeepsBoundedRows(t *testing.T) {
 	_, dsn := atomicSetup(t)
 	rb := writeTestRunbook(t, millionRowsBody, nil)
 	keep := rb.KeepRows()
-	r := startEngine(t, Config{Runbook: rb, DSN: dsn}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn)}, nil)
 	r.rec.waitStep(t, EvStepStarted, "million")
 	r.e.Send(Command{Type: CmdNext})
 	passed := r.rec.waitStep(t, EvCheckPassed, "million")
@@ -64,7 +64,7 @@ func BenchmarkCheckMillionRows(b *testing.B) {
 	defer close(stop)
 	b.ResetTimer()
 	for range b.N {
-		e := NewEngine(Config{Runbook: rb, DSN: dsn, Operator: "bench", Sink: func(Event) error { return nil }})
+		e := NewEngine(Config{Runbook: rb, Target: testTarget(b, dsn), Operator: "bench", Sink: func(Event) error { return nil }})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		go func() { _ = Drive(ctx, e, rb, nil) }()
 		if out, err := e.Run(ctx); err != nil || out != OutcomeSucceeded {

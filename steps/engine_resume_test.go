@@ -17,7 +17,7 @@ func TestResumeInFlightStepIsNotRerun(t *testing.T) {
 	// engine must stop without sending the statement.
 	rec := newEvRecorder()
 	rec.failOn = func(e Event) bool { return e.Type == EvStatementStarted }
-	first := startEngine(t, Config{Runbook: rb, DSN: dsn, Apply: true}, rec)
+	first := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, rec)
 	first.rec.waitStep(t, EvStepWouldRun, "change")
 	first.e.Send(Command{Type: CmdNext})
 	res := first.finish(t)
@@ -32,7 +32,7 @@ func TestResumeInFlightStepIsNotRerun(t *testing.T) {
 		t.Fatalf("the prior journal ends with %s, want intent", last.Type)
 	}
 
-	second := startEngine(t, Config{Runbook: rb, DSN: dsn, Apply: true, Prior: prior}, nil)
+	second := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true, Prior: prior}, nil)
 	resumed := second.rec.waitType(t, EvSessionResumed)
 	if resumed.Seq != prior[len(prior)-1].Seq+1 {
 		t.Errorf("resumed at seq %d, want %d", resumed.Seq, prior[len(prior)-1].Seq+1)

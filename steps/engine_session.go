@@ -92,7 +92,7 @@ func (e *Engine) sessionInfo() *SessionInfo {
 		Production:   rb.Target.Production,
 		Apply:        e.cfg.Apply,
 		Operator:     e.cfg.Operator,
-		DSN:          db.RedactDSN(e.cfg.DSN),
+		DSN:          e.cfg.Target.Display(),
 		HasRollback:  len(rb.Rollback.Steps) > 0,
 		KeepRows:     rb.KeepRows(),
 
@@ -147,13 +147,14 @@ func (e *Engine) samePlan(prior State) error {
 
 // open connects, proves the target's identity, and takes the deploy lock.
 func (e *Engine) open(ctx context.Context) (flow, error) {
-	t, err := db.Connect(ctx, e.cfg.DSN, db.ConnectOptions{AppName: e.appName(), OnNotice: e.onNotice})
+	t, err := db.Connect(ctx, e.cfg.Target, db.ConnectOptions{AppName: e.appName(), OnNotice: e.onNotice})
 	if err != nil {
 		var pooler *db.TransactionPoolerError
 		if errors.As(err, &pooler) {
-			return flowEnd, fmt.Errorf("refusing %s: %w", db.RedactDSN(e.cfg.DSN), err)
+			return flowEnd, fmt.Errorf("refusing %s: %w", e.cfg.Target, err)
 		}
-		return flowEnd, fmt.Errorf("cannot connect to %s: %w; check --db and that the server is reachable, then run again", db.RedactDSN(e.cfg.DSN), err)
+		return flowEnd, fmt.Errorf("cannot connect to %s (from %s): %w; check the connection settings and that the server is reachable, then run again",
+			e.cfg.Target, e.cfg.Target.From(), err)
 	}
 	e.mu.Lock()
 	e.target = t

@@ -54,12 +54,16 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 		t.Fatalf("runbook: %v", problems.Errors())
 	}
 
+	target, err := db.ParseTarget(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w, err := journal.Create(t.TempDir(), journal.Header{
 		SessionID: "equivalence", RunbookID: rb.Meta.ID, RunbookHash: rb.Hash, HandrailVersion: "test",
 		Operator: "equivalence", TargetName: rb.Target.Name, ProjectID: rb.Target.ProjectID,
-		DSN: db.RedactDSN(dsn), TermWidth: equivWidth, TermHeight: equivHeight, Apply: true,
+		DSN: target.Display(), TermWidth: equivWidth, TermHeight: equivHeight, Apply: true,
 		RunbookPath: "connect-rls-hardening",
-	}, db.Secrets(dsn))
+	}, target.Secrets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +74,7 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 	// the engine stops with that error instead of blocking.
 	events := make(chan steps.Event, 1<<14)
 	eng := steps.NewEngine(steps.Config{
-		Runbook: rb, DSN: dsn, Apply: true, Operator: "equivalence", SessionID: "equivalence",
+		Runbook: rb, Target: target, Apply: true, Operator: "equivalence", SessionID: "equivalence",
 		Sink: func(e steps.Event) error {
 			if err := w.Append(e); err != nil {
 				return err

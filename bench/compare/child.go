@@ -83,13 +83,17 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 	if err != nil {
 		return res, err
 	}
+	target, err := db.ParseTarget(dsn)
+	if err != nil {
+		return res, err
+	}
 	sessionID := fmt.Sprintf("bench-%d", os.Getpid())
 	w, err := journal.Create(journalDir, journal.Header{
 		SessionID: sessionID, RunbookID: rb.Meta.ID, RunbookHash: rb.Hash,
 		HandrailVersion: "bench", Operator: "bench",
 		TargetName: rb.Target.Name, ProjectID: rb.Target.ProjectID,
-		DSN: db.RedactDSN(dsn), Apply: apply, RunbookPath: runbookDir,
-	}, db.Secrets(dsn))
+		DSN: target.Display(), Apply: apply, RunbookPath: runbookDir,
+	}, target.Secrets())
 	if err != nil {
 		return res, err
 	}
@@ -105,7 +109,7 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 	}()
 
 	eng := steps.NewEngine(steps.Config{
-		Runbook: rb, DSN: dsn, Apply: apply, Operator: "bench", SessionID: sessionID,
+		Runbook: rb, Target: target, Apply: apply, Operator: "bench", SessionID: sessionID,
 		// The journal is the sink, as in `handrail run` (which then hands
 		// the event to the screen): nothing acts unrecorded.
 		Sink: func(e steps.Event) error {

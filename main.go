@@ -598,12 +598,15 @@ func (c *cli) runSession(spec sessionSpec) int {
 	eng := steps.NewEngine(steps.Config{
 		Runbook: rb, Target: spec.target, Apply: spec.apply, Operator: spec.operator,
 		SessionID: sessionID, Prior: prior, ResumeNote: resumeNote, Environ: c.environ,
-		// Journal first, then the screen: nothing is shown that is not recorded.
+		// Journal first, then the screen: nothing is shown that is not
+		// recorded, and the screen shows the event as recorded, with every
+		// secret redacted (an exec step's output may print PGPASSWORD).
 		Sink: func(e steps.Event) error {
-			if err := w.Append(e); err != nil {
+			rec, err := w.Record(e)
+			if err != nil {
 				return err
 			}
-			events.push(e)
+			events.push(rec)
 			return nil
 		},
 	})

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/internal/redact"
 )
 
 // Exit codes of RunChecks (the CLI's, see Outcome.ExitCode).
@@ -45,13 +46,17 @@ type ChecksReport struct {
 // reads), it proves the target's identity, then runs every check step and
 // every self-ticking checklist item of the phases, read-only, and prints a
 // table (or JSON). Exit code: 0 all passed, 1 any failed (or the database
-// could not be reached), 2 runbook error, 3 identity hard stop.
+// could not be reached), 2 runbook error, 3 identity hard stop. Every
+// credential of target is redacted from what it prints (a row or a server
+// message may hold one).
 func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Writer, asJSON bool) int {
 	rep := ChecksReport{}
+	red := redact.New(nil)
 	if target != nil {
 		rep.DSN = target.Display()
+		red = redact.New(target.Secrets())
 	}
-	finish := func(code int) int { return finishChecks(w, asJSON, &rep, code) }
+	finish := func(code int) int { return finishChecks(w, asJSON, redact.Value(red, &rep), code) }
 	switch {
 	case rb == nil:
 		rep.Error = "no runbook"

@@ -76,11 +76,12 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 	eng := steps.NewEngine(steps.Config{
 		Runbook: rb, Target: target, Apply: true, Operator: "equivalence", SessionID: "equivalence",
 		Sink: func(e steps.Event) error {
-			if err := w.Append(e); err != nil {
+			rec, err := w.Record(e)
+			if err != nil {
 				return err
 			}
 			select {
-			case events <- e:
+			case events <- rec:
 				return nil
 			default:
 				return errors.New("equivalence test: event buffer full")

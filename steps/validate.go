@@ -550,8 +550,12 @@ func sortedAnyKeys(m map[string]any) []string {
 
 // checkReadOnlySQL requires sql to be exactly one read-only statement.
 func (d *decoder) checkReadOnlySQL(sql string, p []string, what string) {
-	stmts, issue := splitSQL(sql)
 	base := d.contentLine(p)
+	if f := sqlTextFault(sql); f != nil {
+		d.atLine(d.file, base+f.Line-1, 0, Error, f.Hint, "%s: %s", what, f.What)
+		return
+	}
+	stmts, issue := splitSQL(sql)
 	if issue != nil {
 		d.atLine(d.file, base+issue.Line-1, 0, Error, "", "%s: %s", what, issue.What)
 		return
@@ -644,8 +648,13 @@ func (d *decoder) validateSQLStep(r *Runbook, ref stepRef) {
 		}
 		r.stmtBase[s.ID] = bases
 	}
-	count := 0
+	count, notText := 0, false
 	for _, sc := range srcs {
+		if f := sqlTextFault(sc.text); f != nil {
+			d.reportTextFault(sc.file, sc.base, hasFile, f)
+			notText = true
+			continue
+		}
 		stmts, issue := splitSQL(sc.text)
 		if hasFile && r.splits != nil {
 			// StepStatements answers from this: a long migration is
@@ -685,7 +694,7 @@ func (d *decoder) validateSQLStep(r *Runbook, ref stepRef) {
 			}
 		}
 	}
-	if count == 0 && hasFile {
+	if count == 0 && hasFile && !notText {
 		d.at(addPath(p, "file"), Error, "", "%s contains no SQL statements", d.show(s.File))
 	}
 }

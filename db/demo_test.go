@@ -12,16 +12,20 @@ import (
 // minimal stand-in.
 func tbDemoFixtures(t *testing.T) fs.FS {
 	dir := os.DirFS("../testdata/fixtures")
-	_, err1 := fs.Stat(dir, "supabase.sql")
-	_, err2 := fs.Stat(dir, "tenant.sql")
-	if err1 == nil && err2 == nil {
+	var errs []error
+	for _, name := range demoFixtureNames {
+		_, err := fs.Stat(dir, name)
+		errs = append(errs, err)
+	}
+	if errors.Join(errs...) == nil {
 		return dir
 	}
-	t.Logf("using stand-in fixtures (../testdata/fixtures: %v)", errors.Join(err1, err2))
+	t.Logf("using stand-in fixtures (../testdata/fixtures: %v)", errors.Join(errs...))
 	return fstest.MapFS{
-		"supabase.sql": {Data: []byte(`
+		"supabase_base.sql": {Data: []byte(`
 			create schema if not exists auth;
-			create table auth.users (id uuid primary key, email text);
+			create table auth.users (id uuid primary key, email text);`)},
+		"supabase.sql": {Data: []byte(`
 			create table public.profiles (id uuid primary key references auth.users, name text);`)},
 		"tenant.sql": {Data: []byte(`
 			create table tenants (id bigint generated always as identity primary key, name text not null);
@@ -73,10 +77,12 @@ func TestSetupDemoDatabases(t *testing.T) {
 	}
 }
 
-// fstestWithout returns a copy of the two demo fixtures minus one file.
+var demoFixtureNames = []string{FixtureSupabaseBase, FixtureSupabaseApp, FixtureTenant}
+
+// fstestWithout returns a copy of the demo fixtures minus one file.
 func tbFixturesWithout(fsys fs.FS, drop string) fs.FS {
 	m := fstest.MapFS{}
-	for _, name := range []string{"supabase.sql", "tenant.sql"} {
+	for _, name := range demoFixtureNames {
 		if name == drop {
 			continue
 		}
@@ -84,4 +90,46 @@ func tbFixturesWithout(fsys fs.FS, drop string) fs.FS {
 		m[name] = &fstest.MapFile{Data: b}
 	}
 	return m
+}
+
+// The scratch database for a runbook of one's own: the Supabase platform
+// (auth, storage, the API roles and their default grants), no app tables,
+// stamped with the runbook's project id.
+func TestCreateScratchDatabase(t *testing.T) {
+	t.Parallel()
+	s := NewTestSandbox(t, SandboxOptions{})
+	ctx := tbContext(t)
+	fixtures := os.DirFS("../testdata/fixtures")
+	d, err := CreateScratchDatabase(ctx, s, fixtures, "my-project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "scratch" || d.Role != DemoRoleScratch || d.ProjectID != "my-project" || d.DSN != s.DSN("scratch") {
+		t.Errorf("got %+v", d)
+	}
+	conn := tbConnect(t, d.DSN)
+	if id, ok, err := ReadStamp(ctx, conn); err != nil || !ok || id != "my-project" {
+		t.Errorf("stamp = %q, %v, %v", id, ok, err)
+	}
+	var public, platform int
+	if err := conn.QueryRow(ctx, `select count(*) filter (where schemaname = 'public'),
+		count(*) filter (where (schemaname, tablename) in (('auth', 'users'), ('storage', 'buckets'), ('storage', 'objects')))
+		from pg_tables`).Scan(&public, &platform); err != nil {
+		t.Fatal(err)
+	}
+	if public != 0 || platform != 3 {
+		t.Errorf("%d public tables (want none), %d of auth.users, storage.buckets, storage.objects", public, platform)
+	}
+	// As on Supabase, a table a migration creates is granted to the API
+	// roles (RLS decides which rows they see).
+	if _, err := conn.Exec(ctx, "create table public.profiles (id uuid primary key)"); err != nil {
+		t.Fatal(err)
+	}
+	var granted bool
+	if err := conn.QueryRow(ctx, "select has_table_privilege('authenticated', 'public.profiles', 'select')").Scan(&granted); err != nil || !granted {
+		t.Errorf("authenticated may not select from a new table: %v, %v", granted, err)
+	}
+	if _, err := CreateScratchDatabase(ctx, s, tbFixturesWithout(fixtures, FixtureSupabaseBase), "x"); err == nil {
+		t.Error("CreateScratchDatabase without supabase_base.sql succeeded")
+	}
 }

@@ -90,18 +90,34 @@ func TestFixturesLoadTwice(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sb := db.NewTestSandbox(t, db.SandboxOptions{})
-	for _, f := range []string{"supabase.sql", "tenant.sql"} {
-		src, err := os.ReadFile(filepath.Join(fixtureDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range []string{db.FixtureSupabaseApp, db.FixtureTenant} {
+		scripts := fixtureScripts(t, f)
 		for i := range 2 {
 			name := fmt.Sprintf("%s_%d", strings.TrimSuffix(f, ".sql"), i)
-			if err := sb.CreateDatabase(ctx, name, string(src)); err != nil {
+			if err := sb.CreateDatabase(ctx, name, scripts...); err != nil {
 				t.Fatalf("load %s into %s: %v", f, name, err)
 			}
 		}
 	}
+}
+
+// fixtureScripts reads a fixture and what it is loaded on top of: the
+// Supabase app needs the Supabase platform (supabase_base.sql) first.
+func fixtureScripts(t *testing.T, fixture string) []string {
+	t.Helper()
+	names := []string{fixture}
+	if fixture == db.FixtureSupabaseApp {
+		names = []string{db.FixtureSupabaseBase, fixture}
+	}
+	var out []string
+	for _, n := range names {
+		src, err := os.ReadFile(filepath.Join(fixtureDir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(src))
+	}
+	return out
 }
 
 // scenario describes how one example runbook is exercised for real.
@@ -163,13 +179,10 @@ func runScenario(t *testing.T, sc scenario) {
 	if rb == nil {
 		t.Fatalf("load %s: not decodable", sc.runbook)
 	}
-	fixture, err := os.ReadFile(filepath.Join(fixtureDir, sc.fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
+	scripts := fixtureScripts(t, sc.fixture)
 	sb := db.NewTestSandbox(t, db.SandboxOptions{})
 	const dbname = "target"
-	if err := sb.CreateDatabase(ctx, dbname, string(fixture)); err != nil {
+	if err := sb.CreateDatabase(ctx, dbname, scripts...); err != nil {
 		t.Fatalf("load %s: %v", sc.fixture, err)
 	}
 	tc := connect(ctx, t, sb, dbname)

@@ -245,6 +245,19 @@ func TestDefaultDir(t *testing.T) {
 	}
 }
 
+// Demo sessions have a directory of their own, beside the real ones.
+func TestDemoDir(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/var/state")
+	if d, _ := DemoDir(); d != "/var/state/handrail/demo-sessions" {
+		t.Errorf("with XDG_STATE_HOME: %s", d)
+	}
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "/home/op")
+	if d, _ := DemoDir(); d != "/home/op/.local/state/handrail/demo-sessions" {
+		t.Errorf("without XDG_STATE_HOME: %s", d)
+	}
+}
+
 func TestAppendChecks(t *testing.T) {
 	w, err := Create(t.TempDir(), fixtureHeader(), nil)
 	if err != nil {

@@ -19,15 +19,23 @@ const Redacted = redact.Mask
 
 // DefaultDir is where journals go without --log-dir:
 // $XDG_STATE_HOME/handrail/sessions, or ~/.local/state/handrail/sessions.
-func DefaultDir() (string, error) {
+func DefaultDir() (string, error) { return stateDir("sessions") }
+
+// DemoDir is where `handrail demo` journals go without --log-dir:
+// $XDG_STATE_HOME/handrail/demo-sessions, or
+// ~/.local/state/handrail/demo-sessions, so that demo sessions against a
+// throwaway sandbox never pass for real ones (e.g. "the latest session").
+func DemoDir() (string, error) { return stateDir("demo-sessions") }
+
+func stateDir(sub string) (string, error) {
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "handrail", "sessions"), nil
+		return filepath.Join(d, "handrail", sub), nil
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", fmt.Errorf("no journal directory: %w; pass --log-dir", err)
 	}
-	return filepath.Join(home, ".local", "state", "handrail", "sessions"), nil
+	return filepath.Join(home, ".local", "state", "handrail", sub), nil
 }
 
 // syncTypes lists the events that Append always fsyncs before returning

@@ -38,6 +38,20 @@ var kindKeys = map[Kind][]string{
 	KindMessage:   {"message"},
 }
 
+// StepKeys returns the keys a step of kind k accepts, the common ones
+// first (nil for an unknown kind). The reference documentation and the
+// JSON Schema are built from it.
+func StepKeys(k Kind) []string {
+	own, ok := kindKeys[k]
+	if !ok {
+		return nil
+	}
+	return append(append([]string{}, commonStepKeys...), own...)
+}
+
+// CommonStepKeys returns the keys every step kind accepts.
+func CommonStepKeys() []string { return append([]string{}, commonStepKeys...) }
+
 func kindNames() string {
 	s := make([]string, len(Kinds))
 	for i, k := range Kinds {
@@ -198,7 +212,9 @@ func (d *decoder) validateTarget(r *Runbook) {
 	case hasSQL:
 		d.checkReadOnlySQL(t.IdentitySQL, addPath(tp, "identity_sql"), "identity_sql")
 	}
-	if contains(t.Identity, IdentitySupabase) && t.ProjectID != "" && !supabaseRef.MatchString(t.ProjectID) {
+	d.validatePlaceholders(t)
+	if contains(t.Identity, IdentitySupabase) && t.ProjectID != "" && !supabaseRef.MatchString(t.ProjectID) &&
+		!isPlaceholder(t.ProjectID, PlaceholderProjectID) {
 		d.at(addPath(tp, "project_id"), Warning, "a Supabase project ref is 20 lowercase letters",
 			"project_id %q is not a Supabase project ref, so the supabase identity source can never match it", t.ProjectID)
 	}

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +29,7 @@ import (
 	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/runbooks"
 	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/steps/scaffold"
 	"github.com/handrail-dev/handrail/ui"
 )
 
@@ -81,8 +83,9 @@ var commands []command
 func init() {
 	commands = []command{
 		{"run", "RUNBOOK --db DSN [--apply] [--env-file F] [--log-dir D] [--operator NAME] | --resume LOG --db DSN [--apply]", "run a runbook against a database (dry run unless --apply)", cmdRun},
-		{"demo", "[RUNBOOK] [--target prod|staging] [--apply] [--dsn-file F]", "run an example runbook against a throwaway local PostgreSQL", cmdDemo},
+		{"demo", "[RUNBOOK] [--target prod|staging] [--apply] [--dsn-file F]", "run an example runbook, or your own, against a throwaway local PostgreSQL", cmdDemo},
 		{"sandbox", "", "start the throwaway PostgreSQL with the example databases; print DSNs; wait for ctrl+c", cmdSandbox},
+		{"new", "MIGRATIONS_DIR [--out PATH] [--id ID]", "write a first runbook for a directory of migration files (one sql step per file)", cmdNew},
 		{"lint", "RUNBOOK...", "check runbooks for errors (exit 2) and warnings", cmdLint},
 		{"check", "RUNBOOK --db DSN [--json]", "identity + read-only checks, no TTY (for cron); exit code says the result", cmdCheck},
 		{"stamp", "--db DSN --id PROJECT_ID [--force]", "record the project id in the database, for the `stamp` identity source", cmdStamp},
@@ -126,9 +129,11 @@ func (c *cli) usage(w io.Writer) {
 	}
 	fmt.Fprint(w, `
 Try it:   handrail demo                 (dry run of the example against a local sandbox)
+Your own: handrail new supabase/migrations, then handrail demo supabase
 Help:     handrail CMD --help
-Exit codes: 0 ok, 1 a check or step failed, 2 usage or runbook error,
-            3 identity hard stop, 4 deploy lock held, 5 rolled back.
+Exit codes: 0 ok, 1 a check or step failed, or the session was quit (aborted),
+            2 usage or runbook error, 3 identity hard stop, 4 deploy lock held,
+            5 rolled back.
 `)
 }
 
@@ -248,6 +253,27 @@ func cmdLint(c *cli, args []string) int {
 	if failed {
 		return exitUsage
 	}
+	return exitOK
+}
+
+func cmdNew(c *cli, args []string) int {
+	fs := c.flags("new")
+	out := fs.String("out", "", "the runbook.toml to write, or its directory; it must be at or above MIGRATIONS_DIR\n(default: runbook.toml in MIGRATIONS_DIR's parent, e.g. supabase/runbook.toml)")
+	id := fs.String("id", "", "the runbook id (default: from the project directory's name)")
+	dir, code, ok := parseOne(fs, args, "MIGRATIONS_DIR (a directory of .sql files)")
+	if !ok {
+		return code
+	}
+	plan, err := scaffold.Make(scaffold.Options{Migrations: dir, Out: *out, ID: *id})
+	if err == nil {
+		err = plan.Write()
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail new: %v\n", err)
+		return exitUsage
+	}
+	_, problems := steps.Load(plan.Path)
+	plan.Report(c.stdout, problems)
 	return exitOK
 }
 
@@ -418,7 +444,7 @@ func cmdDemo(c *cli, args []string) int {
 	fs := c.flags("demo")
 	target := fs.String("target", "prod", "which sandbox database to run against: prod, or staging to see the identity hard stop")
 	apply := fs.Bool("apply", false, "really write (to the throwaway sandbox)")
-	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/sessions)")
+	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/demo-sessions, apart from real sessions)")
 	dsnFile := fs.String("dsn-file", "", "write the sandbox's connection strings to this file while the demo runs (removed on exit), to look at its databases\nfrom another window: . FILE; psql \"$DATABASE_URL\" (or handrail check RUNBOOK --env-file FILE)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
@@ -434,6 +460,18 @@ func cmdDemo(c *cli, args []string) int {
 	if *target != "prod" && *target != "staging" {
 		fmt.Fprintf(c.stderr, "handrail demo: --target must be prod or staging, not %q\n", *target)
 		return exitUsage
+	}
+	if *logDir == "" {
+		d, err := journal.DemoDir()
+		if err != nil {
+			fmt.Fprintf(c.stderr, "handrail demo: %v\n", err)
+			return exitUsage
+		}
+		*logDir = d
+	}
+	own, code := c.ownDemoRunbook(name)
+	if code != 0 {
+		return code
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -455,6 +493,14 @@ func cmdDemo(c *cli, args []string) int {
 		role = db.DemoRoleTenant
 	case *target == "staging":
 		role = db.DemoRoleConnectStaging
+	case own != nil:
+		d, err := db.CreateScratchDatabase(ctx, sb, fixtures(), own.Target.ProjectID)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "handrail demo: %v\n", err)
+			return exitFailed
+		}
+		dbs, role = append(dbs, d), d.Role
+		fmt.Fprintf(c.stderr, "handrail demo: your runbook runs against database %q: Supabase-like (roles, auth and storage schemas, none of your tables), stamped %s\n", d.Name, d.ProjectID)
 	}
 	spec := sessionSpec{runbookArg: name, apply: *apply, operator: "demo", logDir: *logDir, demo: true}
 	var dsn string
@@ -475,6 +521,28 @@ func cmdDemo(c *cli, args []string) int {
 		defer os.Remove(*dsnFile)
 	}
 	return c.runSession(spec)
+}
+
+// ownDemoRunbook loads RUNBOOK for the demo when it is not one of the
+// examples (nil if it is): the demo proves the scratch database with a
+// stamp of its project_id, so that must be a stampable id.
+func (c *cli) ownDemoRunbook(name string) (*steps.Runbook, int) {
+	if _, err := os.Stat(name); err != nil && slices.Contains(runbooks.Names(), name) {
+		return nil, 0
+	}
+	rb, problems := loadRunbook(name)
+	if rb == nil || len(problems.Errors()) > 0 {
+		steps.FormatProblems(c.stderr, problems)
+		return nil, exitUsage
+	}
+	if err := db.ValidateStampID(rb.Target.ProjectID); err != nil {
+		fmt.Fprintf(c.stderr, "handrail demo: the demo proves its database with a stamp of [target] project_id, and this one cannot be stamped: %v\n", err)
+		return nil, exitUsage
+	}
+	if !slices.Contains(rb.Target.Identity, steps.IdentityStamp) {
+		fmt.Fprintf(c.stderr, "handrail demo: warning: [target] identity has no %q source, and the sandbox can prove nothing else: the run will stop at the identity check\n", steps.IdentityStamp)
+	}
+	return rb, 0
 }
 
 // writeDSNFile writes the demo's connection strings as a dotenv file that

@@ -41,6 +41,10 @@ func sqlTextFault(src string) *textFault {
 		return f
 	}
 	for off := 0; off < len(src); {
+		if plainASCII[src[off]] {
+			off++ // ASCII text: the common case, without decoding
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(src[off:])
 		switch {
 		case r == utf8.RuneError && size <= 1:
@@ -63,6 +67,14 @@ func sqlTextFault(src string) *textFault {
 	}
 	return f
 }
+
+// plainASCII marks the ASCII bytes that are text to PostgreSQL.
+var plainASCII = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = !isControl(rune(c))
+	}
+	return t
+}()
 
 func utf16BOM(src string) bool {
 	return strings.HasPrefix(src, "\xFF\xFE") || strings.HasPrefix(src, "\xFE\xFF")

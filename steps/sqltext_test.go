@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -200,4 +201,37 @@ title = "Work"
 			t.Fatalf("%s is not the first bad byte", fault)
 		}
 	})
+}
+
+// bigMigration is a 20,000-statement migration, as the bench's largest.
+func bigMigration() string {
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, "insert into t (id, name) values (%d, 'name ✓ %d'); -- row %d\n", i, i, i)
+	}
+	return b.String()
+}
+
+// The text check runs on every SQL file at load, before the split: it
+// should cost a fraction of the split it guards. Compare the two:
+//
+//	go test -run '^$' -bench 'SQLTextFault|SplitStatementsBig' -count 10 ./steps/ | benchstat -
+func BenchmarkSQLTextFault(b *testing.B) {
+	src := bigMigration()
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if sqlTextFault(src) != nil {
+			b.Fatal("fault")
+		}
+	}
+}
+
+func BenchmarkSplitStatementsBig(b *testing.B) {
+	src := bigMigration()
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if len(SplitStatements(src)) != 20000 {
+			b.Fatal("split")
+		}
+	}
 }

@@ -85,7 +85,7 @@ func init() {
 		{"run", "RUNBOOK --db DSN [--apply] [--env-file F] [--log-dir D] [--operator NAME] | --resume LOG --db DSN [--apply]", "run a runbook against a database (dry run unless --apply)", cmdRun},
 		{"demo", "[RUNBOOK] [--target prod|staging] [--apply] [--dsn-file F]", "run an example runbook, or your own, against a throwaway local PostgreSQL", cmdDemo},
 		{"sandbox", "", "start the throwaway PostgreSQL with the example databases; print DSNs; wait for ctrl+c", cmdSandbox},
-		{"new", "MIGRATIONS_DIR [--out PATH] [--id ID]", "write a first runbook for a directory of migration files (one sql step per file)", cmdNew},
+		{"new", "MIGRATIONS_DIR [--out PATH] [--id ID] [--after VERSION]", "write a first runbook for a directory of migration files (one sql step per file)", cmdNew},
 		{"lint", "RUNBOOK...", "check runbooks for errors (exit 2) and warnings", cmdLint},
 		{"check", "RUNBOOK --db DSN [--json]", "identity + read-only checks, no TTY (for cron); exit code says the result", cmdCheck},
 		{"stamp", "--db DSN --id PROJECT_ID [--force]", "record the project id in the database, for the `stamp` identity source", cmdStamp},
@@ -260,11 +260,12 @@ func cmdNew(c *cli, args []string) int {
 	fs := c.flags("new")
 	out := fs.String("out", "", "the runbook.toml to write, or its directory; it must be at or above MIGRATIONS_DIR\n(default: runbook.toml in MIGRATIONS_DIR's parent, e.g. supabase/runbook.toml)")
 	id := fs.String("id", "", "the runbook id (default: from the project directory's name)")
+	after := fs.String("after", "", "leave out the migrations the target already has: files named at or before this (e.g. a version like 20240601000000)")
 	dir, code, ok := parseOne(fs, args, "MIGRATIONS_DIR (a directory of .sql files)")
 	if !ok {
 		return code
 	}
-	plan, err := scaffold.Make(scaffold.Options{Migrations: dir, Out: *out, ID: *id})
+	plan, err := scaffold.Make(scaffold.Options{Migrations: dir, Out: *out, ID: *id, After: *after})
 	if err == nil {
 		err = plan.Write()
 	}

@@ -80,8 +80,11 @@ func render(p *Plan, migDir string) []byte {
 # Before the first real run:
 #   1. [target]: replace the placeholders (name, project_id) and list the
 #      databases this must never change (staging) in forbidden.
-#   2. [rollback]: add steps that undo the migrations, newest first.
-#   3. Validation: replace or add to the smoke test with checks that prove
+#   2. Migrations: keep only those the target does not have yet (on
+#      Supabase, "supabase migration list" shows them; handrail new --after
+#      VERSION leaves out the older ones).
+#   3. [rollback]: add steps that undo the migrations, newest first.
+#   4. Validation: replace or add to the smoke test with checks that prove
 #      the migrations did what they should.
 # "handrail lint %[1]s" lists what is still open. "handrail demo %[1]s"
 # runs it against a throwaway local PostgreSQL (add --apply to write).

@@ -31,6 +31,10 @@ type Options struct {
 	Out string
 	// ID is the runbook id; empty derives one from the directory names.
 	ID string
+	// After leaves out the migrations the target already has: every file
+	// whose name sorts at or before it, or starts with it (so a version
+	// like 20240601000000 covers 20240601000000_create_x.sql).
+	After string
 }
 
 // Migration is one .sql file that became a sql step.
@@ -96,11 +100,11 @@ func Make(opts Options) (*Plan, error) {
 	}
 	absMig, _ := filepath.Abs(migDir)
 	p.Supabase = filepath.Base(absMig) == "migrations" && filepath.Base(filepath.Dir(absMig)) == "supabase"
-	if err := p.readMigrations(migDir, rel); err != nil {
+	if err := p.readMigrations(migDir, rel, opts.After); err != nil {
 		return nil, err
 	}
 	if len(p.Migrations) == 0 {
-		return nil, fmt.Errorf("no migration to scaffold: %s holds no .sql file with a statement in it%s", migDir, p.skippedList())
+		return nil, fmt.Errorf("no migration to scaffold in %s: no .sql file with a statement in it is left%s", migDir, p.skippedList())
 	}
 	p.ID = opts.ID
 	if p.ID == "" {
@@ -149,7 +153,7 @@ func relInside(runbookDir, migDir string) (string, error) {
 // readMigrations lists migDir in lexical order (byte order of the names,
 // as the Supabase CLI and most migration tools apply them) and reads
 // every .sql file.
-func (p *Plan) readMigrations(migDir, rel string) error {
+func (p *Plan) readMigrations(migDir, rel, after string) error {
 	entries, err := os.ReadDir(migDir) // sorted by file name
 	if err != nil {
 		return fmt.Errorf("migrations directory: %w", err)
@@ -166,6 +170,9 @@ func (p *Plan) readMigrations(migDir, rel string) error {
 			continue
 		case !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0:
 			p.Skipped = append(p.Skipped, Skipped{name, "not a regular file"})
+			continue
+		case after != "" && (name <= after || strings.HasPrefix(name, after)):
+			p.Skipped = append(p.Skipped, Skipped{name, "at or before --after " + after + " (the target has it already)"})
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(migDir, name))
@@ -272,9 +279,9 @@ func (p *Plan) skippedList() string {
 	}
 	var names []string
 	for _, s := range p.Skipped {
-		names = append(names, s.Name)
+		names = append(names, s.Name+": "+s.Why)
 	}
-	return " (skipped: " + strings.Join(names, ", ") + ")"
+	return " (skipped " + strings.Join(names, "; ") + ")"
 }
 
 // Write creates the runbook file (and its directory), failing with

@@ -197,8 +197,32 @@ func TestNothingToScaffold(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, map[string]string{"m/README.md": "x", "m/0001_empty.sql": "-- later\n"})
 	_, err := Make(Options{Migrations: filepath.Join(root, "m")})
-	if err == nil || !strings.Contains(err.Error(), "no .sql file with a statement") || !strings.Contains(err.Error(), "README.md") {
+	if err == nil || !strings.Contains(err.Error(), "no .sql file with a statement") || !strings.Contains(err.Error(), "README.md: not a .sql file") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// --after leaves out what the target already has.
+func TestAfter(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, threeMigrations)
+	mig := filepath.Join(root, "app", "supabase", "migrations")
+	p, err := Make(Options{Migrations: mig, After: "20240101000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Migrations) != 2 || p.Migrations[0].Name != "20240102000000_add_bio.sql" {
+		t.Errorf("migrations %+v", p.Migrations)
+	}
+	found := false
+	for _, s := range p.Skipped {
+		found = found || (s.Name == "20240101000000_create_profiles.sql" && strings.Contains(s.Why, "--after"))
+	}
+	if !found {
+		t.Errorf("the left-out migration is not listed as skipped: %+v", p.Skipped)
+	}
+	if _, err := Make(Options{Migrations: mig, After: "20240103000000_index_name.sql"}); err == nil || !strings.Contains(err.Error(), "--after") {
+		t.Errorf("everything left out: %v", err)
 	}
 }
 

@@ -6,18 +6,20 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// LockKey is the deploy lock's advisory lock key for a runbook on a
-// project: the first 8 bytes (big-endian) of
-// SHA-256("handrail:"+runbookID+":"+projectID). Stable across versions and
-// machines, so two operators running the same runbook collide.
-func LockKey(runbookID, projectID string) int64 {
-	sum := sha256.Sum256([]byte("handrail:" + runbookID + ":" + projectID))
+// LockKey is the deploy lock's advisory lock key for a target database,
+// derived from its project id alone: the first 8 bytes (big-endian) of
+// SHA-256("handrail:deploy:"+projectID). Two deploys to one database
+// exclude each other whatever runbook (or version of one) they run; the
+// key is stable across versions and machines.
+func LockKey(projectID string) int64 {
+	sum := sha256.Sum256([]byte("handrail:deploy:" + projectID))
 	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
@@ -94,7 +96,19 @@ order by l.pid limit 1`, classid, objid)
 	if since != nil {
 		info.Since = *since
 	}
+	info.Runbook, info.Operator = parseAppName(info.ApplicationName)
 	return &info, nil
+}
+
+// parseAppName reads back the runbook and operator of a handrail
+// application_name ("handrail/RUNBOOK/OPERATOR"); "" for anything else.
+func parseAppName(name string) (runbook, operator string) {
+	rest, ok := strings.CutPrefix(name, "handrail/")
+	if !ok {
+		return "", ""
+	}
+	runbook, operator, _ = strings.Cut(rest, "/")
+	return runbook, operator
 }
 
 // ReleaseDeployLock releases the deploy lock. If the lock connection is

@@ -7,18 +7,28 @@ import (
 
 func TestLockKey(t *testing.T) {
 	// Stable across releases: operators on different handrail versions
-	// must still collide on the same deploy. Computed independently:
-	// printf 'handrail:connect-rls-hardening:rxlqtyfhsocxnsnnnlwl' | sha256sum
-	// → 502ded4f... (first 8 bytes, big-endian, as int64).
-	const want = int64(5777534821264586464)
-	if got := LockKey("connect-rls-hardening", "rxlqtyfhsocxnsnnnlwl"); got != want {
+	// must still collide on the same database. Computed independently:
+	// printf 'handrail:deploy:rxlqtyfhsocxnsnnnlwl' | sha256sum
+	// → b59d2d05381335e8 (first 8 bytes, big-endian, as int64).
+	const want = int64(-5360078481062152728)
+	if got := LockKey("rxlqtyfhsocxnsnnnlwl"); got != want {
 		t.Fatalf("LockKey changed: got %d, want %d", got, want)
 	}
-	if LockKey("a", "bc") == LockKey("ab", "c") {
-		t.Error("the separator does not separate")
-	}
-	if LockKey("r", "prod") == LockKey("r", "staging") {
+	if LockKey("prod") == LockKey("staging") {
 		t.Error("different projects share a key")
+	}
+}
+
+func TestParseAppName(t *testing.T) {
+	for _, tc := range []struct{ in, runbook, operator string }{
+		{"handrail/connect-rls-hardening/alice", "connect-rls-hardening", "alice"},
+		{"handrail/tenant-rls-fix/bob/x", "tenant-rls-fix", "bob/x"},
+		{"psql", "", ""},
+		{"handrail-check/x", "", ""},
+	} {
+		if r, o := parseAppName(tc.in); r != tc.runbook || o != tc.operator {
+			t.Errorf("parseAppName(%q) = %q, %q; want %q, %q", tc.in, r, o, tc.runbook, tc.operator)
+		}
 	}
 }
 
@@ -28,7 +38,7 @@ func TestDeployLock(t *testing.T) {
 	dbname := env.database(t)
 	ctx := tgCtx(t)
 	admin := env.admin(t, dbname)
-	key := LockKey("connect-rls-hardening", "rxlqtyfhsocxnsnnnlwl")
+	key := LockKey("rxlqtyfhsocxnsnnnlwl")
 
 	first := env.connect(t, dbname, ConnectOptions{AppName: "handrail/connect-rls-hardening/alice"})
 	ok, holder, err := first.TryDeployLock(ctx, key)
@@ -61,7 +71,7 @@ func TestDeployLock(t *testing.T) {
 		t.Fatal("a statement on the work connection released the deploy lock")
 	}
 	// A different runbook or project is a different lock.
-	if ok, _, err := second.TryDeployLock(ctx, LockKey("connect-rls-hardening", "mohctrsopquwoyfweadl")); err != nil || !ok {
+	if ok, _, err := second.TryDeployLock(ctx, LockKey("mohctrsopquwoyfweadl")); err != nil || !ok {
 		t.Fatalf("other key = %v, %v", ok, err)
 	}
 

@@ -21,6 +21,10 @@ type LockInfo struct {
 	ApplicationName string    `json:"application_name,omitempty"`
 	Client          string    `json:"client,omitempty"`
 	Since           time.Time `json:"since,omitzero"`
+	// Runbook and Operator are read from a handrail holder's
+	// application_name ("handrail/RUNBOOK/OPERATOR").
+	Runbook  string `json:"runbook,omitempty"`
+	Operator string `json:"operator,omitempty"`
 }
 
 // Notice is a server notice (RAISE NOTICE, warnings).

@@ -124,7 +124,9 @@ func fixtureEvents() []steps.Event {
 
 	// Session 1: dry run.
 	b.add(0, steps.Event{Type: steps.EvSessionStarted, Session: session(false, "20250304T140506Z-7f3a")})
-	b.add(180*ms, steps.Event{Type: steps.EvIdentityVerified, Identity: identity("rxlqtyfhsocxnsnnnlwl", true)})
+	b.add(0, steps.Event{Type: steps.EvConnecting, Text: "connecting to db.rxlqtyfhsocxnsnnnlwl.supabase.co"})
+	b.add(90*ms, steps.Event{Type: steps.EvCommandRefused, Command: &steps.CommandInfo{Type: steps.CmdNext}, Text: "not ready: connecting to db.rxlqtyfhsocxnsnnnlwl.supabase.co"})
+	b.add(90*ms, steps.Event{Type: steps.EvIdentityVerified, Identity: identity("rxlqtyfhsocxnsnnnlwl", true)})
 	b.add(20*ms, steps.Event{Type: steps.EvLockAcquired, Lock: lockInfo})
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "precheck", Text: "checklist"})
 	b.add(40*ms, steps.Event{Type: steps.EvItemTicked, Step: "precheck", Item: ptr(0), Auto: true,
@@ -222,7 +224,12 @@ func fixtureEvents() []steps.Event {
 	b.add(2*ms, steps.Event{Type: steps.EvStatementStarted, Step: "vacuum", Statement: &vac})
 	b.add(9*sec, steps.Event{Type: steps.EvStepOutcomeUnknown, Step: "vacuum", Error: &steps.ErrorInfo{Message: "the connection was lost while the statement ran", Where: "migrations/002_vacuum.sql:1",
 		Detail: "unexpected EOF", Hint: "check pg_stat_user_tables.last_vacuum, then mark the step"}})
+	b.add(1*ms, steps.Event{Type: steps.EvConnectionLost, Text: "connection to db.rxlqtyfhsocxnsnnnlwl.supabase.co lost; reconnecting"})
+	b.add(30*sec, steps.Event{Type: steps.EvReconnectFailed, Error: &steps.ErrorInfo{Message: "cannot reach db.rxlqtyfhsocxnsnnnlwl.supabase.co again: connection refused",
+		Hint: "retry when the server is back"}})
+	b.add(20*sec, steps.Event{Type: steps.EvConnectionLost, Text: "reconnecting before the retry"})
 	b.add(2*sec, steps.Event{Type: steps.EvReconnected, Text: "reconnected after 1.8s; identity re-verified"})
+	b.add(150*ms, steps.Event{Type: steps.EvIdentityVerified, Identity: identity("rxlqtyfhsocxnsnnnlwl", true)})
 	b.add(40*sec, steps.Event{Type: steps.EvStepMarked, Step: "vacuum", Pass: ptr(true), Text: "last_vacuum is 14:26:31, after the statement started"})
 
 	// Validation fails: rollback offered.
@@ -247,7 +254,8 @@ func fixtureEvents() []steps.Event {
 	b.add(1*ms, steps.Event{Type: steps.EvMonitorAlert, Step: "watch", Monitor: &steps.MonitorSample{Query: 0, Title: "errors per minute"}, Text: "errors > 10"})
 	b.add(20*sec, steps.Event{Type: steps.EvMonitorEnded, Step: "watch", Text: "errors spiking after the migration; rolling back"})
 	b.add(1*ms, steps.Event{Type: steps.EvStepFailed, Step: "watch", Error: &steps.ErrorInfo{Message: "monitor alert: errors > 10"}})
-	b.add(5*sec, steps.Event{Type: steps.EvRollbackStarted, Text: "API errors after migration 001"})
+	b.add(5*sec, steps.Event{Type: steps.EvRollbackRequested, Text: "API errors after migration 001"})
+	b.add(5*ms, steps.Event{Type: steps.EvRollbackStarted, Text: "API errors after migration 001"})
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "rollback-001", Text: "sql"})
 	rb := steps.StatementInfo{Index: 0, Count: 1, SQL: "alter table public.business_accounts drop column is_public;", File: "rollback/001_rls_hardening_rollback.sql", Line: 3}
 	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "rollback-001", Statements: []steps.StatementInfo{rb}})
@@ -312,7 +320,7 @@ func TestFixtureCoversEveryType(t *testing.T) {
 	for _, e := range fixtureEvents() {
 		seen[e.Type] = true
 	}
-	for typ := range knownTypes {
+	for _, typ := range steps.EventTypes {
 		if !seen[typ] {
 			t.Errorf("the fixture has no %s event", typ)
 		}

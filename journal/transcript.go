@@ -235,8 +235,17 @@ func (t *transcript) event(e steps.Event) {
 		if e.Text != "" {
 			t.more("%s", e.Text)
 		}
+	case steps.EvConnecting:
+		t.line(e, "%s", e.Text)
+	case steps.EvConnectionLost:
+		t.line(e, "CONNECTION LOST: %s", e.Text)
+	case steps.EvReconnectFailed:
+		t.line(e, "RECONNECT FAILED%s", errSummary(e.Error))
+		t.errorInfo(e.Error)
 	case steps.EvReconnected:
 		t.line(e, "reconnected: %s", e.Text)
+	case steps.EvCommandRefused:
+		t.line(e, "refused %s: %s", commandName(e.Command), e.Text)
 	case steps.EvIdentityVerified, steps.EvIdentityMismatch:
 		id := e.Identity
 		if id == nil {
@@ -419,6 +428,9 @@ func (t *transcript) event(e steps.Event) {
 		}
 	case steps.EvStepSucceeded:
 		t.line(e, "step succeeded%s", t.took(e))
+		if e.Text != "" {
+			t.more("%s", e.Text)
+		}
 	case steps.EvStepFailed:
 		t.line(e, "STEP FAILED%s%s", t.took(e), errSummary(e.Error))
 		t.errorInfo(e.Error)
@@ -441,6 +453,8 @@ func (t *transcript) event(e steps.Event) {
 		}
 	case steps.EvRollbackOffered:
 		t.line(e, "rollback offered: %s", e.Text)
+	case steps.EvRollbackRequested:
+		t.line(e, "ROLLBACK REQUESTED while the step ran (cancelling it first): %s", orDash(e.Text))
 	case steps.EvRollbackStarted:
 		t.line(e, "ROLLBACK STARTED: %s", orDash(e.Text))
 	case steps.EvRollbackFinished:
@@ -726,4 +740,24 @@ func dur(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// commandName names a refused command for the transcript: "next (step
+// apply-001)", "tick (item 2)".
+func commandName(c *steps.CommandInfo) string {
+	if c == nil {
+		return "a command"
+	}
+	name := string(c.Type)
+	var about []string
+	if c.Step != "" {
+		about = append(about, "step "+c.Step)
+	}
+	if c.Item != nil {
+		about = append(about, fmt.Sprintf("item %d", *c.Item+1))
+	}
+	if len(about) > 0 {
+		name += " (" + strings.Join(about, ", ") + ")"
+	}
+	return name
 }

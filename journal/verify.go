@@ -9,26 +9,9 @@ import (
 	"github.com/handrail-dev/handrail/steps"
 )
 
-// knownTypes is the closed set of event types (steps/event.go); a test
-// keeps it in step with the steps package.
-var knownTypes = map[steps.EventType]bool{
-	steps.EvSessionStarted: true, steps.EvSessionResumed: true, steps.EvSessionEnded: true, steps.EvReconnected: true,
-	steps.EvIdentityVerified: true, steps.EvIdentityMismatch: true, steps.EvLockAcquired: true, steps.EvLockHeld: true,
-	steps.EvConsentRequired: true, steps.EvConsentGiven: true, steps.EvConsentRejected: true,
-	steps.EvStepStarted: true, steps.EvStepWouldRun: true, steps.EvIntent: true,
-	steps.EvStatementStarted: true, steps.EvStatementFinished: true, steps.EvRows: true, steps.EvNotice: true,
-	steps.EvLockWait: true, steps.EvCheckPassed: true, steps.EvCheckFailed: true,
-	steps.EvItemTicked: true, steps.EvItemUnticked: true, steps.EvItemSkipped: true, steps.EvItemCheckFailed: true,
-	steps.EvConfirmed: true, steps.EvConfirmRejected: true, steps.EvManualResult: true,
-	steps.EvMonitorTick: true, steps.EvMonitorAlert: true, steps.EvMonitorEnded: true,
-	steps.EvExecOutput: true, steps.EvExecExited: true, steps.EvMessageRendered: true,
-	steps.EvStepSucceeded: true, steps.EvStepFailed: true, steps.EvStepCancelled: true, steps.EvStepSkipped: true,
-	steps.EvStepOutcomeUnknown: true, steps.EvStepMarked: true,
-	steps.EvRollbackOffered: true, steps.EvRollbackStarted: true, steps.EvRollbackFinished: true,
-}
-
-// KnownType reports whether t is an event type this handrail knows.
-func KnownType(t steps.EventType) bool { return knownTypes[t] }
+// KnownType reports whether t is an event type this handrail knows
+// (steps.EventTypes is the one declaration of the set).
+func KnownType(t steps.EventType) bool { return t.Known() }
 
 // Report is the result of Verify.
 type Report struct {

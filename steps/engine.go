@@ -64,6 +64,8 @@ type Engine struct {
 	monoBase time.Duration
 	sinkErr  error
 	noticeAt string // step that server notices belong to
+	// lastBlockers are the sessions the running step last waited for.
+	lastBlockers []db.Blocker
 	stopRun  context.CancelFunc
 
 	qmu   sync.Mutex
@@ -111,9 +113,9 @@ func NewEngine(cfg Config) *Engine {
 	return e
 }
 
-// Send queues an operator command. It never blocks. Commands that make no
-// sense in the engine's current state are ignored (no event is emitted);
-// while statements or a command run, only CmdCancel and CmdQuit act.
+// Send queues an operator command. It never blocks. Every command is
+// answered: the engine acts on it, or records a command_refused event
+// saying why not (State.Admit decides, State.Accepts publishes it).
 func (e *Engine) Send(c Command) {
 	e.qmu.Lock()
 	e.queue = append(e.queue, c)
@@ -175,7 +177,7 @@ func (e *Engine) Run(ctx context.Context) (out Outcome, err error) {
 	if err != nil && !e.ended() {
 		if ctx.Err() != nil {
 			out = OutcomeAborted
-			e.end(out, "session interrupted: "+err.Error())
+			e.end(out, "session interrupted: "+context.Cause(ctx).Error())
 		} else {
 			out = OutcomeFailed
 			e.end(out, err.Error())
@@ -216,9 +218,14 @@ func (e *Engine) session(ctx context.Context) (out Outcome, quit bool, err error
 	if err := e.begin(); err != nil {
 		return OutcomeFailed, false, err
 	}
-	f, err := e.open(ctx)
-	if err != nil || f != flowNext {
-		return e.outcomeOf(f), f == flowQuit, err
+	f, err := e.openAnswering(ctx)
+	if err != nil {
+		// Run ends the session with the error as the reason: it is not
+		// the operator quitting.
+		return OutcomeFailed, false, err
+	}
+	if f != flowNext {
+		return e.outcomeOf(f), f == flowQuit, nil
 	}
 	if err := e.markInFlight(); err != nil {
 		return OutcomeFailed, false, err
@@ -264,14 +271,10 @@ func (e *Engine) end(o Outcome, text string) {
 	e.releaseLock()
 }
 
-// awaitQuit waits, after the end, for CmdQuit or ctx.
+// awaitQuit waits, after the end, for CmdQuit or ctx; anything else is
+// refused on the record.
 func (e *Engine) awaitQuit(ctx context.Context) {
-	for {
-		c, err := e.next(ctx)
-		if err != nil || c.Type == CmdQuit {
-			return
-		}
-	}
+	_, _ = e.await(ctx, "after the end", nil)
 }
 
 // flow is what a step (or a wait) asks the loop to do next.
@@ -360,6 +363,11 @@ func (e *Engine) signalIdle() {
 // next blocks until an operator command arrives or ctx ends.
 func (e *Engine) next(ctx context.Context) (Command, error) {
 	for {
+		// An ended context wins over queued commands: a hangup is
+		// recorded as what it is, not as the quit the screen sends after it.
+		if ctx.Err() != nil {
+			return Command{}, ctx.Err()
+		}
 		if c, ok := e.pop(); ok {
 			return c, nil
 		}
@@ -373,48 +381,125 @@ func (e *Engine) next(ctx context.Context) (Command, error) {
 }
 
 // during runs fn on its own goroutine while the database (or a command)
-// works. Meanwhile only CmdCancel (cancels fn's context: a cancel request
-// for a statement, a kill for a process) and CmdQuit (the same, then quit)
-// act; other commands are dropped, since nothing else may happen while a
-// step runs.
-func (e *Engine) during(ctx context.Context, fn func(context.Context) error) (err error, quit bool) {
+// works, and answers the commands that arrive meanwhile: cancel stops fn
+// (a cancel request for a statement, a kill for a process); quit does the
+// same, then quits; rollback records the request, stops fn, then rolls
+// back (then is flowRollback; if fn finished first, its result stands and
+// the rollback still runs). Every other command is refused on the record.
+func (e *Engine) during(ctx context.Context, fn func(context.Context) error) (err error, then flow) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- fn(rctx) }()
+	then = flowNext
 	for {
 		select {
 		case err := <-done:
-			return err, quit
+			return err, then
 		case <-e.wake:
 			for c, ok := e.pop(); ok; c, ok = e.pop() {
-				switch c.Type {
-				case CmdCancel:
-					cancel()
-				case CmdQuit:
-					quit = true
-					cancel()
+				if f := e.duringCommand(c, cancel); f != flowNext && then != flowQuit {
+					then = f
 				}
 			}
 		}
 	}
 }
 
-// common handles the commands every wait accepts: quit, and rollback when
-// it is allowed. ok is false when c is none of them.
-func (e *Engine) common(c Command) (f flow, ok bool) {
+// duringCommand answers one command that arrived while fn runs.
+func (e *Engine) duringCommand(c Command, cancel context.CancelFunc) flow {
+	if !e.admit(c) {
+		return flowNext
+	}
 	switch c.Type {
+	case CmdCancel:
+		cancel()
 	case CmdQuit:
-		return flowQuit, true
+		cancel()
+		return flowQuit
 	case CmdRollback:
-		can := false
-		e.with(func(s *State) { can = s.CanRollback() })
-		if can {
-			e.rollbackReason = c.Text
-			return flowRollback, true
+		e.rollbackReason = reasonForRollback(c)
+		if err := e.emit(Event{Type: EvRollbackRequested, Text: e.rollbackReason}); err != nil {
+			return flowQuit
+		}
+		cancel()
+		return flowRollback
+	default:
+		_ = e.refuse(c, "the step is still working (a query is running): wait for it, or cancel it")
+	}
+	return flowNext
+}
+
+// handlers are what one wait for the operator does with each command type
+// it takes. A handler returns done when the wait is over (with the flow
+// that follows), or done == false to keep waiting.
+type handlers map[CommandType]func(Command) (f flow, done bool, err error)
+
+// await is every wait for the operator but during: it takes the queued
+// commands in order and answers each one. State.Admit decides whether the
+// engine acts on it; a refused command is recorded (command_refused) with
+// the reason. Quit and rollback are taken here for every wait; the others
+// go to their handler.
+func (e *Engine) await(ctx context.Context, where string, h handlers) (flow, error) {
+	for {
+		c, err := e.next(ctx)
+		if err != nil {
+			return flowQuit, err
+		}
+		if f, done, err := e.answer(c, where, h); done || err != nil {
+			return f, err
 		}
 	}
-	return flowNext, false
+}
+
+// answer acts on one command of a wait, or refuses it on the record.
+func (e *Engine) answer(c Command, where string, h handlers) (flow, bool, error) {
+	if !e.admit(c) {
+		return flowQuit, false, e.sinkFailed()
+	}
+	switch c.Type {
+	case CmdQuit:
+		return flowQuit, true, nil
+	case CmdRollback:
+		e.rollbackReason = reasonForRollback(c)
+		return flowRollback, true, nil
+	}
+	handle, ok := h[c.Type]
+	if !ok {
+		// The state said yes but this wait has no use for it: a gap
+		// between State.accepts and the engine's waits. Still answered.
+		return flowQuit, false, e.refuse(c, "not taken "+where)
+	}
+	return handle(c)
+}
+
+// admit reports whether the engine acts on c in its current state; when
+// it does not, the refusal is recorded.
+func (e *Engine) admit(c Command) bool {
+	var why string
+	var ok bool
+	e.with(func(s *State) { why, ok = s.Admit(c) })
+	if !ok {
+		_ = e.refuse(c, why)
+	}
+	return ok
+}
+
+// refuse records that command c was not acted on, and why.
+func (e *Engine) refuse(c Command, why string) error {
+	info := &CommandInfo{Type: c.Type, Step: c.Step}
+	if c.Type == CmdTick || c.Type == CmdSkipItem {
+		item := c.Item
+		info.Item = &item
+	}
+	return e.emit(Event{Type: EvCommandRefused, Command: info, Text: why})
+}
+
+func reasonForRollback(c Command) string {
+	if c.Text != "" && !c.Secret {
+		return c.Text
+	}
+	return "rollback requested by the operator"
 }
 
 // runbookFile names runbook.toml for "where" in messages.

@@ -16,25 +16,38 @@ func (e *Engine) runCheck(ctx context.Context, i int, run bool) (flow, error) {
 		return f, err
 	}
 	s := e.plan[i].step
+	// The query is running: the step list says so and ctrl+c cancels it.
+	q := StatementInfo{Index: 0, Count: 1, SQL: s.SQL, File: e.runbookFile(), Line: s.Line}
+	if err := e.emit(Event{Type: EvStatementStarted, Step: e.plan[i].info.ID, Statement: &q}); err != nil {
+		return flowQuit, err
+	}
 	var rep *CheckReport
 	var pass bool
 	var qerr error
-	err, quit := e.during(ctx, func(ctx context.Context) error {
+	err, then := e.during(ctx, func(ctx context.Context) error {
 		rep, pass, qerr = e.evaluate(ctx, e.plan[i].info.ID, s.SQL, s.AsRole, s.SessionVars, s.Expectation())
 		return qerr
 	})
 	if serr := e.sinkFailed(); serr != nil {
 		return flowQuit, serr
 	}
-	f, ferr := e.checkResult(ctx, i, rep, pass, err)
-	if quit && ferr == nil && f != flowEnd {
-		return flowQuit, nil
-	}
-	return f, ferr
+	f, ferr := e.checkResult(ctx, i, rep, pass, err, then == flowNext)
+	return afterDuring(f, ferr, then)
 }
 
-// checkResult records the check's verdict and decides what follows.
-func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass bool, err error) (flow, error) {
+// afterDuring is what follows a step whose result f was recorded when the
+// operator asked, while it ran, to quit or to roll back (then): that,
+// unless the session cannot go on.
+func afterDuring(f flow, err error, then flow) (flow, error) {
+	if err != nil || f == flowEnd || then == flowNext {
+		return f, err
+	}
+	return then, nil
+}
+
+// checkResult records the check's verdict and decides what follows. A
+// passing report check shows its rows until the operator moves on (wait).
+func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass bool, err error, wait bool) (flow, error) {
 	id := e.plan[i].info.ID
 	if isCancelled(err) {
 		return flowFailed, e.emit(Event{Type: EvStepCancelled, Step: id, Error: &ErrorInfo{
@@ -50,6 +63,14 @@ func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass 
 		return flowQuit, err
 	}
 	if pass {
+		if wait && e.plan[i].step.Report {
+			f, err := e.await(ctx, "while the report is shown", handlers{
+				CmdNext: func(Command) (flow, bool, error) { return flowNext, true, nil },
+			})
+			if err != nil || f != flowNext {
+				return f, err
+			}
+		}
 		return e.succeed(i)
 	}
 	f, ferr := e.failByPolicy(i, "check failed: "+rep.Summary, rep.Summary)
@@ -214,104 +235,73 @@ func (e *Engine) runChecklist(ctx context.Context, i int) (flow, error) {
 	items := e.plan[i].step.Items
 	for j, it := range items {
 		if it.SelfTicking() {
-			if err := e.checkItem(ctx, i, j); err != nil {
-				return flowQuit, err
+			if then, err := e.checkItem(ctx, i, j); err != nil || then != flowNext {
+				return then, err
 			}
 		}
 	}
-	for {
-		c, err := e.next(ctx)
-		if err != nil {
-			return flowQuit, err
-		}
-		f, done, err := e.checklistCommand(ctx, i, c)
-		if err != nil || done {
-			return f, err
-		}
-	}
-}
-
-func (e *Engine) checklistCommand(ctx context.Context, i int, c Command) (flow, bool, error) {
 	id := e.plan[i].info.ID
-	items := e.plan[i].step.Items
-	switch c.Type {
-	case CmdTick:
-		if c.Item < 0 || c.Item >= len(items) {
-			return flowNext, false, nil
-		}
-		return flowNext, false, e.toggleItem(ctx, i, c.Item)
-	case CmdSkipItem:
-		if c.Item < 0 || c.Item >= len(items) || c.Text == "" {
-			return flowNext, false, nil
-		}
-		item := c.Item
-		return flowNext, false, e.emit(Event{Type: EvItemSkipped, Step: id, Item: &item, Text: c.Text, Secret: c.Secret})
-	case CmdNext:
-		if !e.checklistDone(i) {
-			return flowNext, false, nil
-		}
-		f, err := e.succeed(i)
-		return f, true, err
-	}
-	f, ok := e.common(c)
-	return f, ok, nil
+	return e.await(ctx, "in the checklist", handlers{
+		CmdTick: func(c Command) (flow, bool, error) {
+			then, err := e.toggleItem(ctx, i, c.Item)
+			return then, then != flowNext, err
+		},
+		CmdSkipItem: func(c Command) (flow, bool, error) {
+			item := c.Item
+			return flowNext, false, e.emit(Event{Type: EvItemSkipped, Step: id, Item: &item, Text: c.Text, Secret: c.Secret})
+		},
+		CmdNext: func(Command) (flow, bool, error) {
+			f, err := e.succeed(i)
+			return f, true, err
+		},
+	})
 }
 
 // toggleItem ticks or unticks item j. A self-ticking item is never ticked
-// by hand: ticking it runs its query again.
-func (e *Engine) toggleItem(ctx context.Context, i, j int) error {
+// by hand: ticking it runs its query again (then: see checkItem).
+func (e *Engine) toggleItem(ctx context.Context, i, j int) (then flow, err error) {
 	var it ItemState
 	e.with(func(s *State) { it = s.Steps[i].ItemStates[j] })
 	item := j
 	id := e.plan[i].info.ID
 	switch {
 	case it.Ticked:
-		return e.emit(Event{Type: EvItemUnticked, Step: id, Item: &item})
+		return flowNext, e.emit(Event{Type: EvItemUnticked, Step: id, Item: &item})
 	case e.plan[i].step.Items[j].SelfTicking():
 		return e.checkItem(ctx, i, j)
 	}
-	return e.emit(Event{Type: EvItemTicked, Step: id, Item: &item})
+	return flowNext, e.emit(Event{Type: EvItemTicked, Step: id, Item: &item})
 }
 
 // checkItem runs a self-ticking item's query: item_ticked (Auto) when it
-// matches, item_check_failed otherwise.
-func (e *Engine) checkItem(ctx context.Context, i, j int) error {
+// matches, item_check_failed otherwise. then is flowQuit or flowRollback
+// when the operator asked for that while the query ran.
+func (e *Engine) checkItem(ctx context.Context, i, j int) (then flow, err error) {
 	it := e.plan[i].step.Items[j]
 	id := e.plan[i].info.ID
 	var rep *CheckReport
 	var pass bool
-	err, _ := e.during(ctx, func(ctx context.Context) error {
+	qerr, then := e.during(ctx, func(ctx context.Context) error {
 		var err error
 		rep, pass, err = e.evaluate(ctx, id, it.SQL, "", nil, it.Expectation())
 		return err
 	})
 	if serr := e.sinkFailed(); serr != nil {
-		return serr
+		return flowQuit, serr
 	}
 	item := j
 	if pass {
-		return e.emit(Event{Type: EvItemTicked, Step: id, Item: &item, Auto: true, Check: rep})
+		return then, e.emit(Event{Type: EvItemTicked, Step: id, Item: &item, Auto: true, Check: rep})
 	}
 	if err := e.emit(Event{Type: EvItemCheckFailed, Step: id, Item: &item, Check: rep}); err != nil {
-		return err
+		return flowQuit, err
 	}
-	if err != nil && isConnLost(err) {
-		_, rerr := e.recoverConnection(ctx)
-		return rerr
-	}
-	return nil
-}
-
-func (e *Engine) checklistDone(i int) bool {
-	done := true
-	e.with(func(s *State) {
-		for _, it := range s.Steps[i].ItemStates {
-			if !it.Ticked && !it.Skipped {
-				done = false
-			}
+	if qerr != nil && isConnLost(qerr) {
+		if f, rerr := e.recoverConnection(ctx); rerr != nil || f == flowEnd {
+			return flowEnd, rerr
 		}
-	})
-	return done
+	}
+	return then, nil
 }
 
 // runConfirm waits for CmdConfirm, with the exact text when the step
@@ -319,60 +309,44 @@ func (e *Engine) checklistDone(i int) bool {
 func (e *Engine) runConfirm(ctx context.Context, i int) (flow, error) {
 	id := e.plan[i].info.ID
 	want := e.plan[i].step.Type
-	for {
-		c, err := e.next(ctx)
-		if err != nil {
-			return flowQuit, err
-		}
-		if c.Type != CmdConfirm {
-			if f, ok := e.common(c); ok {
-				return f, nil
+	return e.await(ctx, "at the confirmation", handlers{
+		CmdConfirm: func(c Command) (flow, bool, error) {
+			if want != "" && c.Text != want {
+				return flowNext, false, e.emit(Event{Type: EvConfirmRejected, Step: id, Text: c.Text, Secret: c.Secret})
 			}
-			continue
-		}
-		if want != "" && c.Text != want {
-			if err := e.emit(Event{Type: EvConfirmRejected, Step: id, Text: c.Text, Secret: c.Secret}); err != nil {
-				return flowQuit, err
+			if err := e.emit(Event{Type: EvConfirmed, Step: id}); err != nil {
+				return flowQuit, true, err
 			}
-			continue
-		}
-		if err := e.emit(Event{Type: EvConfirmed, Step: id}); err != nil {
-			return flowQuit, err
-		}
-		return e.succeed(i)
-	}
+			f, err := e.succeed(i)
+			return f, true, err
+		},
+	})
 }
 
 // runManual waits for the operator's verdict (a failure needs a note).
 func (e *Engine) runManual(ctx context.Context, i int) (flow, error) {
 	id := e.plan[i].info.ID
-	for {
-		c, err := e.next(ctx)
-		if err != nil {
-			return flowQuit, err
-		}
-		switch {
-		case c.Type == CmdManual && (c.Pass || c.Text != ""):
+	return e.await(ctx, "for the manual result", handlers{
+		CmdManual: func(c Command) (flow, bool, error) {
 			pass := c.Pass
 			if err := e.emit(Event{Type: EvManualResult, Step: id, Pass: &pass, Text: c.Text, Secret: c.Secret}); err != nil {
-				return flowQuit, err
+				return flowQuit, true, err
 			}
 			if pass {
-				return e.succeed(i)
+				f, err := e.succeed(i)
+				return f, true, err
 			}
 			note := c.Text
 			if c.Secret {
 				note = "see the operator's note"
 			}
-			return e.failByPolicy(i, "manual check failed: "+note, note)
-		case c.Type == CmdSkipStep && c.Text != "":
-			return flowNext, e.skip(i, c)
-		default:
-			if f, ok := e.common(c); ok {
-				return f, nil
-			}
-		}
-	}
+			f, err := e.failByPolicy(i, "manual check failed: "+note, note)
+			return f, true, err
+		},
+		CmdSkipStep: func(c Command) (flow, bool, error) {
+			return flowNext, true, e.skip(i, c)
+		},
+	})
 }
 
 // isCancelled reports whether err is the operator's cancel.

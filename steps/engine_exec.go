@@ -37,7 +37,7 @@ func (e *Engine) runExec(ctx context.Context, i int, run bool) (flow, error) {
 		return flowQuit, err // never act unrecorded
 	}
 	var code int
-	err, quit := e.during(ctx, func(ctx context.Context) error {
+	err, then := e.during(ctx, func(ctx context.Context) error {
 		var err error
 		code, err = e.runCommand(ctx, i)
 		return err
@@ -46,10 +46,7 @@ func (e *Engine) runExec(ctx context.Context, i int, run bool) (flow, error) {
 		return flowQuit, serr
 	}
 	f, ferr := e.execResult(i, code, err)
-	if quit && ferr == nil {
-		return flowQuit, nil
-	}
-	return f, ferr
+	return afterDuring(f, ferr, then)
 }
 
 // runCommand runs the step's command to its end and returns its exit code.

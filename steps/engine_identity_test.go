@@ -80,9 +80,17 @@ func assertOnlyCommandsQuitAfterEnd(t *testing.T, r *engineRun) {
 		r.e.Send(c)
 	}
 	r.awaitIdle(t) // the engine took them all and waits again
-	if got := r.rec.count(); got != n {
-		t.Fatalf("commands after the end emitted %d events:\n%s", got-n, r.rec.dump())
+	// Each one is answered, on the record, with a refusal; nothing else.
+	after := r.rec.all()[n:]
+	if len(after) != 7 {
+		t.Fatalf("7 commands after the end gave %d events, want 7 refusals:\n%s", len(after), r.rec.dump())
 	}
+	for _, ev := range after {
+		if ev.Type != EvCommandRefused || !strings.Contains(ev.Text, "ended") {
+			t.Fatalf("after the end: %s %q, want command_refused saying the session ended", ev.Type, ev.Text)
+		}
+	}
+	n = r.rec.count()
 	select {
 	case <-r.e.Done():
 		t.Fatal("Run returned before quit")

@@ -35,9 +35,17 @@ func (e *Engine) runMonitor(ctx context.Context, i int, run bool) (flow, error) 
 	defer ticker.Stop()
 	window := time.NewTimer(time.Until(end))
 	defer window.Stop()
+	h := handlers{CmdEndMonitor: func(c Command) (flow, bool, error) {
+		reason := c.Text
+		if c.Secret {
+			reason = "ended early by the operator"
+		}
+		f, err := e.endMonitor(i, reason)
+		return f, true, err
+	}}
 	for {
 		if c, ok := e.pop(); ok {
-			if f, done, err := e.monitorCommand(i, c); done || err != nil {
+			if f, done, err := e.answer(c, "while the monitor window is open", h); done || err != nil {
 				return f, err
 			}
 			continue
@@ -57,27 +65,21 @@ func (e *Engine) runMonitor(ctx context.Context, i int, run bool) (flow, error) 
 	}
 }
 
-func (e *Engine) monitorCommand(i int, c Command) (flow, bool, error) {
-	if c.Type == CmdEndMonitor {
-		if c.Text == "" {
-			return flowNext, false, nil // a reason is required
-		}
-		reason := c.Text
-		if c.Secret {
-			reason = "ended early by the operator"
-		}
-		f, err := e.endMonitor(i, reason)
-		return f, true, err
-	}
-	f, ok := e.common(c)
-	return f, ok, nil
-}
-
+// endMonitor closes the window: elapsed (reason == "") or ended early by
+// the operator, which the step's result says with how long it ran.
 func (e *Engine) endMonitor(i int, reason string) (flow, error) {
-	if err := e.emit(Event{Type: EvMonitorEnded, Step: e.plan[i].info.ID, Text: reason}); err != nil {
+	id := e.plan[i].info.ID
+	if err := e.emit(Event{Type: EvMonitorEnded, Step: id, Text: reason}); err != nil {
 		return flowQuit, err
 	}
-	return e.succeed(i)
+	window := e.plan[i].step.Duration.Duration
+	var ran time.Duration
+	e.with(func(s *State) { ran = s.Steps[i].WindowRan })
+	text := fmt.Sprintf("monitoring window of %s elapsed", window)
+	if reason != "" {
+		text = fmt.Sprintf("ended early after %s of %s: %s", ran.Round(time.Second), window, reason)
+	}
+	return flowNext, e.emit(Event{Type: EvStepSucceeded, Step: id, Text: text})
 }
 
 // monitorTick runs every query once, each bounded so a slow query cannot

@@ -145,6 +145,28 @@ func (e *Engine) samePlan(prior State) error {
 	return nil
 }
 
+// openAnswering is open while answering the operator: quit stops the
+// connection attempt (nothing was run), any other command is refused as
+// not ready yet.
+func (e *Engine) openAnswering(ctx context.Context) (flow, error) {
+	if err := e.emit(Event{Type: EvConnecting, Text: "connecting to " + e.host}); err != nil {
+		return flowQuit, err
+	}
+	f := flowQuit
+	err, then := e.during(ctx, func(ctx context.Context) error {
+		var err error
+		f, err = e.open(ctx)
+		return err
+	})
+	if then == flowQuit {
+		if !e.ended() {
+			e.end(OutcomeAborted, "the operator quit before the session was ready; nothing was run")
+		}
+		return flowQuit, nil
+	}
+	return f, err
+}
+
 // open connects, proves the target's identity, and takes the deploy lock.
 func (e *Engine) open(ctx context.Context) (flow, error) {
 	t, err := db.Connect(ctx, e.cfg.Target, db.ConnectOptions{AppName: e.appName(), OnNotice: e.onNotice})
@@ -199,7 +221,7 @@ func (e *Engine) verifyIdentity(ctx context.Context) (flow, error) {
 
 // takeLock takes the session-level deploy lock, never waiting for it.
 func (e *Engine) takeLock(ctx context.Context) (flow, error) {
-	key := db.LockKey(e.rb.Meta.ID, e.rb.Target.ProjectID)
+	key := db.LockKey(e.rb.Target.ProjectID)
 	ok, holder, err := e.target.TryDeployLock(ctx, key)
 	if err != nil {
 		return flowEnd, fmt.Errorf("cannot take the deploy lock: %w", err)
@@ -225,14 +247,20 @@ func (e *Engine) takeLock(ctx context.Context) (flow, error) {
 
 func lockHeldText(rb *Runbook, h *LockInfo) string {
 	var who []string
-	if h.PID != 0 {
-		who = append(who, fmt.Sprintf("pid %d", h.PID))
+	if h.Runbook != "" {
+		who = append(who, "runbook "+h.Runbook)
 	}
-	if h.ApplicationName != "" {
+	if h.Operator != "" {
+		who = append(who, "operator "+h.Operator)
+	}
+	if h.Runbook == "" && h.ApplicationName != "" {
 		who = append(who, fmt.Sprintf("application_name %q", h.ApplicationName))
 	}
 	if h.Client != "" {
 		who = append(who, "client "+h.Client)
+	}
+	if h.PID != 0 {
+		who = append(who, fmt.Sprintf("server pid %d", h.PID))
 	}
 	if !h.Since.IsZero() {
 		who = append(who, "since "+h.Since.Format(time.RFC3339))
@@ -241,7 +269,7 @@ func lockHeldText(rb *Runbook, h *LockInfo) string {
 	if len(who) > 0 {
 		by = strings.Join(who, ", ")
 	}
-	return fmt.Sprintf("another deploy of %s on %s holds the deploy lock (%s); wait for it to end, or ask its operator", rb.Meta.ID, rb.Target.Name, by)
+	return fmt.Sprintf("another deploy to %s (%s) holds its deploy lock (%s); wait for it to end, or ask its operator", rb.Target.Name, rb.Target.ProjectID, by)
 }
 
 // releaseLock releases the deploy lock (best effort: closing the
@@ -308,39 +336,74 @@ func (e *Engine) markInFlight() error {
 	return nil
 }
 
-// recoverConnection re-establishes the work connection after it was lost
-// and proves the target's identity again before anything else happens.
+// reconnectAttempts bounds one recovery; the operator can retry later.
+const reconnectAttempts = 8
+
+// recoverConnection re-establishes the connections after one was lost and
+// proves the target's identity again before anything else happens. While
+// it tries, the operator may quit; other commands are refused as not
+// ready. When the target cannot be reached, the session goes on offline:
+// flowFailed, the failed step waits, and a retry reconnects first.
 func (e *Engine) recoverConnection(ctx context.Context) (flow, error) {
+	if err := e.emit(Event{Type: EvConnectionLost, Text: fmt.Sprintf("connection to %s lost; reconnecting (the target's identity is unproven until verified again)", e.host)}); err != nil {
+		return flowEnd, err
+	}
+	var f flow
+	rerr, then := e.during(ctx, func(ctx context.Context) error {
+		if err := e.reconnect(ctx); err != nil {
+			return err
+		}
+		if err := e.emit(Event{Type: EvReconnected, Text: "reconnected to " + e.host + "; verifying the target's identity again"}); err != nil {
+			return err
+		}
+		var err error
+		if f, err = e.verifyIdentity(ctx); err != nil || f != flowNext {
+			return err
+		}
+		f, err = e.checkLock(ctx)
+		return err
+	})
+	if then == flowQuit {
+		return flowQuit, nil
+	}
+	if rerr == nil || e.ended() || e.sinkFailed() != nil || ctx.Err() != nil {
+		if f == flowNext && rerr != nil {
+			f = flowEnd
+		}
+		return f, rerr
+	}
+	return flowFailed, e.emit(Event{Type: EvReconnectFailed, Error: &ErrorInfo{
+		Message: fmt.Sprintf("cannot reach %s again: %v", e.host, rerr),
+		Hint:    "nothing more was sent; when the server is back, retry the step (it reconnects and verifies the target first), or quit (the journal can be resumed with --resume)",
+	}})
+}
+
+// reconnect tries to re-open the connections a few times, backing off.
+func (e *Engine) reconnect(ctx context.Context) error {
 	var err error
 	delay := 200 * time.Millisecond
-	for attempt := 1; attempt <= 8; attempt++ {
+	for attempt := 1; attempt <= reconnectAttempts; attempt++ {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = e.target.Reconnect(rctx)
 		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return flowEnd, ctx.Err()
+		if err == nil || ctx.Err() != nil {
+			return err
 		}
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return flowEnd, ctx.Err()
+			return ctx.Err()
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
-	if err != nil {
-		return flowEnd, fmt.Errorf("connection to %s lost and could not be re-established: %w; the journal can be resumed with --resume", e.host, err)
-	}
-	if err := e.emit(Event{Type: EvReconnected, Text: "reconnected to " + e.host + "; verifying the target's identity again"}); err != nil {
-		return flowEnd, err
-	}
-	f, err := e.verifyIdentity(ctx)
-	if err != nil || f != flowNext {
-		return f, err
-	}
-	return e.checkLock(ctx)
+	return err
+}
+
+// offline reports whether the target could not be reached again.
+func (e *Engine) offline() bool {
+	v := false
+	e.with(func(s *State) { v = s.Offline != "" })
+	return v
 }
 
 // checkLock makes sure the deploy lock survived a connection loss; if its

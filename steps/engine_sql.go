@@ -63,9 +63,12 @@ func (e *Engine) execSQL(ctx context.Context, i int, infos []StatementInfo) (flo
 	for k, s := range infos {
 		sqls[k] = s.SQL
 	}
+	e.mu.Lock()
+	e.lastBlockers = nil
+	e.mu.Unlock()
 	opts := e.execOptions(id, infos)
 	transactional := e.plan[i].step.IsTransactional()
-	err, quit := e.during(ctx, func(ctx context.Context) error {
+	err, then := e.during(ctx, func(ctx context.Context) error {
 		if transactional {
 			return e.target.RunTransaction(ctx, sqls, opts)
 		}
@@ -75,10 +78,7 @@ func (e *Engine) execSQL(ctx context.Context, i int, infos []StatementInfo) (flo
 		return flowQuit, serr
 	}
 	f, ferr := e.sqlResult(ctx, i, infos, transactional, err)
-	if quit && ferr == nil && f != flowEnd {
-		return flowQuit, nil
-	}
-	return f, ferr
+	return afterDuring(f, ferr, then)
 }
 
 // execOptions wires the statement callbacks to events of step id.
@@ -118,6 +118,11 @@ func (e *Engine) execOptions(id string, infos []StatementInfo) db.ExecOptions {
 			_ = e.emit(Event{Type: EvStatementFinished, Step: id, Statement: &st})
 		},
 		OnLockWait: func(k int, blockers []db.Blocker) {
+			if len(blockers) > 0 {
+				e.mu.Lock()
+				e.lastBlockers = blockers
+				e.mu.Unlock()
+			}
 			_ = e.emit(Event{Type: EvLockWait, Step: id, Blockers: blockers})
 		},
 	}
@@ -182,7 +187,13 @@ func (e *Engine) sqlFailure(infos []StatementInfo, transactional bool, err error
 	case ee.LockTimeout || ee.SQLState == "55P03":
 		info.Retryable = true
 		info.Message = fmt.Sprintf("lock timeout (%s) during %s: %s; %s", e.rb.LockTimeout(), at, ee.Message, left)
-		info.Hint = "another session holds a lock this statement needs (the blockers are listed above): wait for it to finish or end it, then retry the step"
+		e.mu.Lock()
+		info.Blockers = e.lastBlockers
+		e.mu.Unlock()
+		info.Hint = "another session holds a lock this statement needs: wait for it to finish or end it, then retry the step"
+		if len(info.Blockers) > 0 {
+			info.Hint = "another session holds a lock this statement needs (the sessions it waited for are listed below): wait for it to finish or end it, then retry the step"
+		}
 		return Event{Type: EvStepFailed, Error: info}
 	case ee.StatementTimeout:
 		info.Message = fmt.Sprintf("statement_timeout (%s) reached during %s: %s; %s", e.rb.StatementTimeout(), at, ee.Message, left)

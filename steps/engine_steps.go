@@ -72,6 +72,25 @@ func (e *Engine) runStep(ctx context.Context, i int, auto bool) (flow, error) {
 // for CmdNext (a retry, or a rollback step).
 func (e *Engine) attempt(ctx context.Context, i int, run bool) (flow, error) {
 	id := e.plan[i].info.ID
+	if e.offline() {
+		// Reconnect and re-verify before the step starts; if the target
+		// is still out of reach, the step fails without sending anything
+		// and waits for another retry.
+		f, err := e.recoverConnection(ctx)
+		if err != nil || (f != flowNext && f != flowFailed) {
+			return f, err
+		}
+		if f == flowFailed {
+			if err := e.emit(Event{Type: EvStepStarted, Step: id, Text: string(e.plan[i].step.Kind)}); err != nil {
+				return flowQuit, err
+			}
+			return flowFailed, e.emit(Event{Type: EvStepFailed, Step: id, Error: &ErrorInfo{
+				Message:    fmt.Sprintf("not started: %s is out of reach; nothing of this step was sent", e.host),
+				RolledBack: true,
+				Hint:       "retry when the server is back (handrail reconnects and verifies the target first), or quit",
+			}})
+		}
+	}
 	e.setNoticeStep(id)
 	if err := e.emit(Event{Type: EvStepStarted, Step: id, Text: string(e.plan[i].step.Kind)}); err != nil {
 		return flowQuit, err
@@ -103,33 +122,24 @@ func (e *Engine) attempt(ctx context.Context, i int, run bool) (flow, error) {
 
 // gate waits for CmdNext before step i runs, unless run is set. When ok
 // is false the caller returns f, err: the operator skipped the step (with
-// a reason; only non-writing steps other than the gates), quit, or asked
-// for the rollback.
+// a reason; State.Admit says which steps may be), quit, or asked for the
+// rollback.
 func (e *Engine) gate(ctx context.Context, i int, run bool) (ok bool, f flow, err error) {
-	for !run {
-		c, err := e.next(ctx)
-		if err != nil {
-			return false, flowQuit, err
-		}
-		switch c.Type {
-		case CmdNext:
-			run = true
-		case CmdSkipStep:
-			if skippable(e.plan[i].step.Kind) && c.Text != "" {
-				return false, flowNext, e.skip(i, c)
-			}
-		default:
-			if f, ok := e.common(c); ok {
-				return false, f, nil
-			}
-		}
+	if run {
+		return true, flowNext, nil
+	}
+	skipped := false
+	f, err = e.await(ctx, "before the step runs", handlers{
+		CmdNext: func(Command) (flow, bool, error) { return flowNext, true, nil },
+		CmdSkipStep: func(c Command) (flow, bool, error) {
+			skipped = true
+			return flowNext, true, e.skip(i, c)
+		},
+	})
+	if err != nil || f != flowNext || skipped {
+		return false, f, err
 	}
 	return true, flowNext, nil
-}
-
-// skippable kinds may be skipped, with a reason, before they run.
-func skippable(k Kind) bool {
-	return k == KindCheck || k == KindManual || k == KindMonitor || k == KindMessage
 }
 
 func (e *Engine) skip(i int, c Command) error {
@@ -140,71 +150,31 @@ func (e *Engine) skip(i int, c Command) error {
 // retry it, skip it (with a reason, when nothing of it can remain in the
 // database), roll back, or quit.
 func (e *Engine) afterFailure(ctx context.Context, i int) (flow, error) {
-	for {
-		c, err := e.next(ctx)
-		if err != nil {
-			return flowQuit, err
-		}
-		switch c.Type {
-		case CmdRetry:
-			return flowRetry, nil
-		case CmdSkipStep:
-			if c.Text != "" && e.canSkipFailed(i) {
-				return flowNext, e.skip(i, c)
-			}
-		default:
-			if f, ok := e.common(c); ok {
-				return f, nil
-			}
-		}
-	}
-}
-
-// canSkipFailed: a failed step may be skipped unless it writes and may
-// have left part of its work behind (a non-transactional step that failed
-// midway: the operator must decide with retry or rollback).
-func (e *Engine) canSkipFailed(i int) bool {
-	if !e.plan[i].step.Kind.Writes() {
-		return true
-	}
-	ok := false
-	e.with(func(s *State) {
-		st := s.Steps[i]
-		ok = st.Error != nil && st.Error.RolledBack
+	return e.await(ctx, "after the step failed", handlers{
+		CmdRetry: func(Command) (flow, bool, error) { return flowRetry, true, nil },
+		CmdSkipStep: func(c Command) (flow, bool, error) {
+			return flowNext, true, e.skip(i, c)
+		},
 	})
-	return ok
 }
 
 // resolveUnknown waits for the operator to resolve an outcome-unknown
 // step: mark it applied or not (with a reason), retry it explicitly, roll
 // back, or quit. It is never re-run by itself.
 func (e *Engine) resolveUnknown(ctx context.Context, i int) (flow, error) {
-	for {
-		c, err := e.next(ctx)
-		if err != nil {
-			return flowQuit, err
-		}
-		switch c.Type {
-		case CmdMark:
-			if c.Text == "" {
-				continue
-			}
+	return e.await(ctx, "while the step's outcome is unknown", handlers{
+		CmdRetry: func(Command) (flow, bool, error) { return flowRetry, true, nil },
+		CmdMark: func(c Command) (flow, bool, error) {
 			pass := c.Pass
 			if err := e.emit(Event{Type: EvStepMarked, Step: e.plan[i].info.ID, Pass: &pass, Text: c.Text, Secret: c.Secret}); err != nil {
-				return flowQuit, err
+				return flowQuit, true, err
 			}
 			if pass {
-				return flowNext, nil
+				return flowNext, true, nil
 			}
-			return flowFailed, nil
-		case CmdRetry:
-			return flowRetry, nil
-		default:
-			if f, ok := e.common(c); ok {
-				return f, nil
-			}
-		}
-	}
+			return flowFailed, true, nil
+		},
+	})
 }
 
 // consent asks, before the first write to a production target, for the
@@ -219,25 +189,14 @@ func (e *Engine) consent(ctx context.Context, i int) (flow, error) {
 	if err := e.emit(Event{Type: EvConsentRequired, Step: id}); err != nil {
 		return flowQuit, err
 	}
-	for {
-		c, err := e.next(ctx)
-		if err != nil {
-			return flowQuit, err
-		}
-		switch c.Type {
-		case CmdConsent:
+	return e.await(ctx, "at the consent", handlers{
+		CmdConsent: func(c Command) (flow, bool, error) {
 			if c.Text == e.rb.Target.ProjectID {
-				return flowNext, e.emit(Event{Type: EvConsentGiven, Step: id})
+				return flowNext, true, e.emit(Event{Type: EvConsentGiven, Step: id})
 			}
-			if err := e.emit(Event{Type: EvConsentRejected, Step: id, Text: c.Text, Secret: c.Secret}); err != nil {
-				return flowQuit, err
-			}
-		default:
-			if f, ok := e.common(c); ok {
-				return f, nil
-			}
-		}
-	}
+			return flowNext, false, e.emit(Event{Type: EvConsentRejected, Step: id, Text: c.Text, Secret: c.Secret})
+		},
+	})
 }
 
 // succeed emits step_succeeded.

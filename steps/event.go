@@ -20,10 +20,16 @@ type EventType string
 
 const (
 	// Session lifecycle.
-	EvSessionStarted EventType = "session_started" // Session
-	EvSessionResumed EventType = "session_resumed" // Session; Text: why
-	EvSessionEnded   EventType = "session_ended"   // Outcome, ExitCode
-	EvReconnected    EventType = "reconnected"     // Text
+	EvSessionStarted  EventType = "session_started"  // Session
+	EvSessionResumed  EventType = "session_resumed"  // Session; Text: why
+	EvSessionEnded    EventType = "session_ended"    // Outcome, ExitCode
+	EvConnecting      EventType = "connecting"       // Text: where, and how long it may take
+	EvConnectionLost  EventType = "connection_lost"  // Text: reconnecting; the identity is unproven until re-verified
+	EvReconnectFailed EventType = "reconnect_failed" // Error: the target could not be reached again
+	EvReconnected     EventType = "reconnected"      // Text
+
+	// Commands.
+	EvCommandRefused EventType = "command_refused" // Command: what was asked; Text: why it was refused
 
 	// Safety gates.
 	EvIdentityVerified EventType = "identity_verified" // Identity
@@ -66,9 +72,10 @@ const (
 	EvStepMarked         EventType = "step_marked"          // Pass (applied or not); Text: operator's reason (resolves outcome-unknown)
 
 	// Rollback.
-	EvRollbackOffered  EventType = "rollback_offered"  // Text: why (failed check with on_fail = "rollback")
-	EvRollbackStarted  EventType = "rollback_started"  // Text: reason
-	EvRollbackFinished EventType = "rollback_finished" // Pass: whether every rollback step succeeded
+	EvRollbackOffered   EventType = "rollback_offered"   // Text: why (failed check with on_fail = "rollback")
+	EvRollbackRequested EventType = "rollback_requested" // Text: reason; the running statement is being cancelled first
+	EvRollbackStarted   EventType = "rollback_started"   // Text: reason
+	EvRollbackFinished  EventType = "rollback_finished"  // Pass: whether every rollback step succeeded
 )
 
 // Event is one fact of a session. Exactly the fields its type documents
@@ -98,6 +105,7 @@ type Event struct {
 	Message    *RenderedMsg    `json:"message,omitempty"`
 	Error      *ErrorInfo      `json:"error,omitempty"`
 	Outcome    Outcome         `json:"outcome,omitempty"`
+	Command    *CommandInfo    `json:"command,omitempty"`
 	Text       string          `json:"text,omitempty"`
 	// Secret marks Text as operator input that must never be recorded; the
 	// journal replaces it before hashing.
@@ -228,6 +236,9 @@ type ErrorInfo struct {
 	RolledBack bool `json:"rolled_back,omitempty"`
 	// Retryable: a lock timeout; the operator may retry the whole step.
 	Retryable bool `json:"retryable,omitempty"`
+	// Blockers are the sessions the step last waited for (a lock
+	// timeout), kept with the failure so the pane can still show them.
+	Blockers []Blocker `json:"blockers,omitempty"`
 }
 
 // Outcome is how a session ended.
@@ -258,31 +269,39 @@ func (o Outcome) ExitCode() int {
 	}
 }
 
-// CommandType is an operator command to the engine.
-type CommandType string
+// EventTypes is the closed set of event types, declared once: the fold,
+// the journal's verifier and the screens all know exactly these.
+var EventTypes = []EventType{
+	EvSessionStarted, EvSessionResumed, EvSessionEnded,
+	EvConnecting, EvConnectionLost, EvReconnectFailed, EvReconnected,
+	EvCommandRefused,
+	EvIdentityVerified, EvIdentityMismatch, EvLockAcquired, EvLockHeld,
+	EvConsentRequired, EvConsentGiven, EvConsentRejected,
+	EvStepStarted, EvStepWouldRun, EvIntent, EvStatementStarted, EvStatementFinished,
+	EvRows, EvNotice, EvLockWait, EvCheckPassed, EvCheckFailed,
+	EvItemTicked, EvItemUnticked, EvItemSkipped, EvItemCheckFailed,
+	EvConfirmed, EvConfirmRejected, EvManualResult,
+	EvMonitorTick, EvMonitorAlert, EvMonitorEnded,
+	EvExecOutput, EvExecExited, EvMessageRendered,
+	EvStepSucceeded, EvStepFailed, EvStepCancelled, EvStepSkipped, EvStepOutcomeUnknown, EvStepMarked,
+	EvRollbackOffered, EvRollbackRequested, EvRollbackStarted, EvRollbackFinished,
+}
 
-const (
-	CmdNext       CommandType = "next"        // run the current step / move on after it
-	CmdTick       CommandType = "tick"        // toggle checklist Item
-	CmdSkipItem   CommandType = "skip_item"   // skip checklist Item with Text as reason
-	CmdConfirm    CommandType = "confirm"     // confirm; Text is the typed text when required
-	CmdConsent    CommandType = "consent"     // typed project id before the first production write
-	CmdManual     CommandType = "manual"      // manual result: Pass, Text as note
-	CmdEndMonitor CommandType = "end_monitor" // end a monitor early; Text: reason
-	CmdCancel     CommandType = "cancel"      // cancel the running statement / exec
-	CmdRetry      CommandType = "retry"       // retry the failed step (lock timeout)
-	CmdSkipStep   CommandType = "skip_step"   // skip a failed or pending non-write step; Text: reason
-	CmdMark       CommandType = "mark"        // resolve outcome-unknown: Pass = applied; Text: reason
-	CmdRollback   CommandType = "rollback"    // run [rollback]; Text: reason
-	CmdQuit       CommandType = "quit"        // end the session (journal stays resumable)
-)
+var knownEventTypes = func() map[EventType]bool {
+	m := make(map[EventType]bool, len(EventTypes))
+	for _, t := range EventTypes {
+		m[t] = true
+	}
+	return m
+}()
 
-// Command is what the operator asks the engine to do.
-type Command struct {
-	Type CommandType
-	Item int
-	Text string
-	Pass bool
-	// Secret: Text must not be journaled (typed masked input).
-	Secret bool
+// Known reports whether t is one of EventTypes.
+func (t EventType) Known() bool { return knownEventTypes[t] }
+
+// CommandInfo is what a command_refused event records of the command: its
+// type and target, never its text (it may be typed secret input).
+type CommandInfo struct {
+	Type CommandType `json:"type"`
+	Step string      `json:"step,omitempty"`
+	Item *int        `json:"item,omitempty"`
 }

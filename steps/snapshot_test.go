@@ -11,8 +11,26 @@ import (
 	"time"
 )
 
-// eventTypes lists the EventType constants declared in event.go.
-func eventTypes(t *testing.T) []EventType {
+// TestEventTypesIsTheWholeSet: EventTypes, the one declaration of the
+// closed set that the journal and the screens use, lists every EventType
+// constant of event.go, once.
+func TestEventTypesIsTheWholeSet(t *testing.T) {
+	declared := declaredEventTypes(t)
+	if len(declared) != len(EventTypes) {
+		t.Fatalf("event.go declares %d EventType constants, EventTypes lists %d", len(declared), len(EventTypes))
+	}
+	for _, typ := range declared {
+		if !typ.Known() {
+			t.Errorf("EventTypes lacks %s", typ)
+		}
+	}
+	if EventType("no_such_event").Known() {
+		t.Error("an undeclared type is Known")
+	}
+}
+
+// declaredEventTypes lists the EventType constants declared in event.go.
+func declaredEventTypes(t *testing.T) []EventType {
 	t.Helper()
 	f, err := parser.ParseFile(gotoken.NewFileSet(), "event.go", nil, 0)
 	if err != nil {
@@ -71,6 +89,7 @@ func snapshotSession() []Event {
 	}
 	ev := []Event{
 		{Type: EvSessionStarted, Session: &SessionInfo{RunbookID: "r", Plan: plan, KeepRows: 3, HasRollback: true, RollbackWhen: []string{"w"}}},
+		{Type: EvConnecting, Text: "connecting"},
 		{Type: EvIdentityMismatch, Identity: &IdentityReport{Expected: "p", Sources: []IdentitySource{{Source: "stamp"}}}},
 		{Type: EvIdentityVerified, Identity: &IdentityReport{Expected: "p", OK: true, Sources: []IdentitySource{{Source: "stamp", Found: "p"}}}},
 		{Type: EvLockHeld, Lock: &LockInfo{Key: 1, PID: 7}},
@@ -107,6 +126,9 @@ func snapshotSession() []Event {
 		{Type: EvStepFailed, Step: "sql", Error: &ErrorInfo{Message: "lock timeout", Retryable: true}},
 		{Type: EvStepStarted, Step: "sql"},
 		{Type: EvIntent, Step: "sql", Statements: []StatementInfo{*stmt(0)}},
+		{Type: EvConnectionLost, Text: "lost"},
+		{Type: EvReconnectFailed, Error: &ErrorInfo{Message: "down"}},
+		{Type: EvCommandRefused, Command: &CommandInfo{Type: CmdNext, Step: "sql"}, Text: "not ready"},
 		{Type: EvReconnected, Text: "again"},
 		{Type: EvStepOutcomeUnknown, Step: "sql", Error: &ErrorInfo{Message: "commit lost"}},
 		{Type: EvStepMarked, Step: "sql", Pass: &yes, Text: "checked"},
@@ -121,6 +143,7 @@ func snapshotSession() []Event {
 		{Type: EvManualResult, Step: "man", Pass: &no, Text: "broken"},
 		{Type: EvRollbackOffered, Step: "man", Text: "manual failed"},
 		{Type: EvStepSkipped, Step: "man", Text: "skip"},
+		{Type: EvRollbackRequested, Text: "requested"},
 		{Type: EvStepStarted, Step: "mon"},
 		{Type: EvMonitorTick, Step: "mon", Monitor: &MonitorSample{Query: 1, Title: "q1", Rows: [][]string{{"1"}}}},
 		{Type: EvMonitorTick, Step: "mon", Monitor: &MonitorSample{Query: 0, Title: "q0", Columns: []string{"c"}}},
@@ -161,7 +184,7 @@ func TestSnapshotIsStable(t *testing.T) {
 	for _, e := range session {
 		seen[e.Type] = true
 	}
-	for _, typ := range eventTypes(t) {
+	for _, typ := range EventTypes {
 		if !seen[typ] {
 			t.Fatalf("the test session lacks a %s event; add one", typ)
 		}

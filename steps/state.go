@@ -87,6 +87,13 @@ type StepState struct {
 	Ended      time.Duration   `json:"ended,omitempty"`
 	// InFlight: an intent was recorded and no result yet.
 	InFlight bool `json:"in_flight,omitempty"`
+	// EndedEarly: a monitoring window the operator ended before its
+	// time (Note says why).
+	EndedEarly bool `json:"ended_early,omitempty"`
+	// WindowOpened and WindowRan: when a monitoring window opened
+	// (session offset) and how long it was open once it ended.
+	WindowOpened time.Duration `json:"window_opened,omitempty"`
+	WindowRan    time.Duration `json:"window_ran,omitempty"`
 }
 
 // Limits on what the fold keeps, so memory does not grow with the data.
@@ -121,14 +128,33 @@ type State struct {
 	Resumed   int             `json:"resumed,omitempty"`
 	Ended     bool            `json:"ended,omitempty"`
 	Outcome   Outcome         `json:"outcome,omitempty"`
+	EndReason string          `json:"end_reason,omitempty"` // session_ended's text: why it ended so
 	LastError *ErrorInfo      `json:"last_error,omitempty"`
 	// ConsentRejected is the last wrong project id typed at the consent gate.
 	ConsentRejected *string `json:"consent_rejected,omitempty"`
+	// Connection says what the engine is waiting for from the server
+	// ("connecting to ...", "reconnecting to ..."); "" once connected.
+	Connection string `json:"connection,omitempty"`
+	// Offline is why the target could not be reached again; a retry
+	// reconnects first. "" while connected.
+	Offline string `json:"offline,omitempty"`
+	// LastRefusal is the last command the engine refused, and why.
+	LastRefusal *Refusal `json:"last_refusal,omitempty"`
+}
+
+// Refusal is a command the engine did not act on, with its reason.
+type Refusal struct {
+	Seq     int64       `json:"seq"`
+	Command CommandInfo `json:"command"`
+	Reason  string      `json:"reason"`
 }
 
 // RollbackState tracks the rollback path.
 type RollbackState struct {
-	Offered  string `json:"offered,omitempty"` // why it was offered
+	Offered string `json:"offered,omitempty"` // why it was offered
+	// Requested: the operator asked for the rollback while a statement
+	// ran; it starts once the statement has stopped.
+	Requested string `json:"requested,omitempty"`
 	Started  bool   `json:"started,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Finished bool   `json:"finished,omitempty"`
@@ -154,12 +180,6 @@ func (s *State) CurrentStep() *StepState {
 		return nil
 	}
 	return &s.Steps[s.Current]
-}
-
-// CanRollback reports whether the rollback dialog may open: something was
-// written, the runbook has rollback steps, and no rollback ran yet.
-func (s *State) CanRollback() bool {
-	return s.Wrote && s.Session.HasRollback && !s.Rollback.Started && !s.HardStop
 }
 
 // Apply folds one event into the state. It takes ownership of s (slices
@@ -198,6 +218,7 @@ func Apply(s State, e Event) State {
 		s.Resumed++
 		s.Ended = false
 		s.Outcome = ""
+		s.EndReason = ""
 		if e.Session != nil {
 			s.Session.Apply = e.Session.Apply
 			s.Session.Operator = e.Session.Operator
@@ -211,16 +232,40 @@ func Apply(s State, e Event) State {
 		s.Identity = nil
 		s.Lock = nil
 		s.LockHeld = false
+		s.Connection, s.Offline = "", ""
+		s.Rollback.Requested = ""
 	case EvSessionEnded:
 		s.Ended = true
 		s.Outcome = e.Outcome
+		s.EndReason = e.Text
+	case EvConnecting:
+		s.Connection = e.Text
+	case EvConnectionLost:
+		s.Connection = e.Text
+		s.Identity = nil // unproven until verified again
+	case EvReconnectFailed:
+		s.Connection = ""
+		s.Offline = "the target could not be reached"
+		if e.Error != nil {
+			s.Offline = e.Error.Message
+		}
 	case EvReconnected:
+		s.Connection = "verifying the target's identity again"
+		s.Offline = ""
+	case EvCommandRefused:
+		r := Refusal{Seq: e.Seq, Reason: e.Text}
+		if e.Command != nil {
+			r.Command = *e.Command
+		}
+		s.LastRefusal = &r
 	case EvIdentityVerified:
 		s.Identity = e.Identity
 		s.HardStop = false
+		s.Connection = ""
 	case EvIdentityMismatch:
 		s.Identity = e.Identity
 		s.HardStop = true
+		s.Connection = ""
 	case EvLockAcquired:
 		s.Lock = e.Lock
 		s.LockHeld = false
@@ -238,10 +283,13 @@ func Apply(s State, e Event) State {
 		s.ConsentRejected = &typed
 	case EvRollbackOffered:
 		s.Rollback.Offered = e.Text
+	case EvRollbackRequested:
+		s.Rollback.Requested = e.Text
 	case EvRollbackStarted:
 		s.Rollback.Started = true
 		s.Rollback.Reason = e.Text
 		s.Rollback.Offered = ""
+		s.Rollback.Requested = ""
 	case EvRollbackFinished:
 		s.Rollback.Finished = true
 		s.Rollback.OK = e.Pass != nil && *e.Pass
@@ -303,6 +351,9 @@ func Apply(s State, e Event) State {
 		st.Check = e.Check
 		pass := e.Type == EvCheckPassed
 		st.Passed = &pass
+		if st.Status == StatusRunning {
+			st.Status = StatusActive // a report check waits for enter
+		}
 	case EvItemTicked, EvItemUnticked, EvItemSkipped, EvItemCheckFailed:
 		if e.Item != nil && *e.Item >= 0 && *e.Item < len(st.ItemStates) {
 			it := &st.ItemStates[*e.Item]
@@ -329,6 +380,9 @@ func Apply(s State, e Event) State {
 		st.Passed = e.Pass
 		st.Note = e.Text
 	case EvMonitorTick, EvMonitorAlert:
+		if st.Status != StatusRunning {
+			st.WindowOpened = e.Mono
+		}
 		st.Status = StatusRunning // the window is open
 		if m := e.Monitor; m != nil && m.Query >= 0 && m.Query < MaxMonitorQueries {
 			for len(st.Monitor) <= m.Query {
@@ -341,8 +395,12 @@ func Apply(s State, e Event) State {
 			}
 		}
 	case EvMonitorEnded:
+		if st.Status == StatusRunning {
+			st.WindowRan = e.Mono - st.WindowOpened
+		}
 		if e.Text != "" {
 			st.Note = e.Text
+			st.EndedEarly = true
 		}
 	case EvExecOutput:
 		st.Status = StatusRunning

@@ -1,0 +1,325 @@
+package steps
+
+import "fmt"
+
+// CommandType is an operator command to the engine. The set is closed:
+// Commands lists it, and State.Admit answers every one of them.
+type CommandType string
+
+const (
+	CmdNext       CommandType = "next"        // run the current step / move on after it
+	CmdTick       CommandType = "tick"        // toggle checklist Item
+	CmdSkipItem   CommandType = "skip_item"   // skip checklist Item with Text as reason
+	CmdConfirm    CommandType = "confirm"     // confirm; Text is the typed text when required
+	CmdConsent    CommandType = "consent"     // typed project id before the first production write
+	CmdManual     CommandType = "manual"      // manual result: Pass, Text as note
+	CmdEndMonitor CommandType = "end_monitor" // end a monitor early; Text: reason
+	CmdCancel     CommandType = "cancel"      // cancel the running statement / exec
+	CmdRetry      CommandType = "retry"       // retry the failed step (lock timeout)
+	CmdSkipStep   CommandType = "skip_step"   // skip a failed or pending non-write step; Text: reason
+	CmdMark       CommandType = "mark"        // resolve outcome-unknown: Pass = applied; Text: reason
+	CmdRollback   CommandType = "rollback"    // run [rollback]; Text: reason
+	CmdQuit       CommandType = "quit"        // end the session (journal stays resumable)
+)
+
+// Commands is every command type, in the order help lists them.
+var Commands = []CommandType{
+	CmdNext, CmdTick, CmdSkipItem, CmdConfirm, CmdConsent, CmdManual, CmdEndMonitor,
+	CmdCancel, CmdRetry, CmdSkipStep, CmdMark, CmdRollback, CmdQuit,
+}
+
+// Command is what the operator asks the engine to do.
+type Command struct {
+	Type CommandType
+	// Step is the step the operator was looking at as the current one when
+	// giving the command. A step command whose Step is no longer current
+	// is refused (the screen was behind the engine), so a key pressed for
+	// one step never acts on the next. Empty: whichever step is current
+	// (scripted operators).
+	Step string
+	Item int
+	Text string
+	Pass bool
+	// Secret: Text must not be journaled (typed masked input).
+	Secret bool
+}
+
+// stepScoped reports whether the command acts on the current step (and so
+// is refused when it names another one).
+func (t CommandType) stepScoped() bool {
+	switch t {
+	case CmdRollback, CmdQuit, CmdConsent:
+		return false
+	}
+	return true
+}
+
+// Affordance is the engine's answer, in a given state, to one command
+// type: accepted now, or refused and why. The screen's keys, footer and
+// help are drawn from these, never from rules of its own.
+type Affordance struct {
+	Cmd    CommandType `json:"cmd"`
+	OK     bool        `json:"ok"`
+	Reason string      `json:"reason,omitempty"` // why not (when !OK)
+}
+
+// Affordances answers every command type for the state s.
+func (s *State) Affordances() []Affordance {
+	out := make([]Affordance, len(Commands))
+	for i, c := range Commands {
+		out[i] = s.Accepts(c)
+	}
+	return out
+}
+
+// Accepts says whether the engine, in state s, takes a command of type t
+// (its arguments aside: see Admit).
+func (s *State) Accepts(t CommandType) Affordance {
+	ok, why := s.accepts(t)
+	if ok {
+		why = ""
+	}
+	return Affordance{Cmd: t, OK: ok, Reason: why}
+}
+
+// Admit decides a command: nil when the engine acts on it, otherwise the
+// reason it is refused. The engine admits every command it takes through
+// this one function, so what the screen shows as accepted (Accepts) is
+// what the engine does.
+func (s *State) Admit(c Command) (reason string, ok bool) {
+	if ok, why := s.accepts(c.Type); !ok {
+		return why, false
+	}
+	st := s.CurrentStep()
+	if c.Type.stepScoped() && c.Step != "" && st != nil && c.Step != st.ID {
+		return fmt.Sprintf("it was meant for step %q, but step %q is current now: look at it, then ask again", c.Step, st.ID), false
+	}
+	if c.Type == CmdConsent && c.Step != "" && c.Step != s.ConsentAt {
+		return fmt.Sprintf("it was meant for step %q; the consent asked now is for step %q", c.Step, s.ConsentAt), false
+	}
+	return s.admitArgs(c, st)
+}
+
+// admitArgs checks a command's arguments once its type is accepted.
+func (s *State) admitArgs(c Command, st *StepState) (string, bool) {
+	switch c.Type {
+	case CmdTick, CmdSkipItem:
+		if st == nil || c.Item < 0 || c.Item >= len(st.ItemStates) {
+			return fmt.Sprintf("there is no checklist item %d", c.Item+1), false
+		}
+		if c.Type == CmdSkipItem && c.Text == "" {
+			return "skipping an item needs a reason", false
+		}
+	case CmdSkipStep, CmdEndMonitor, CmdMark:
+		if c.Text == "" {
+			return "a reason is required", false
+		}
+	case CmdManual:
+		if !c.Pass && c.Text == "" {
+			return "a failed manual step needs a note saying what went wrong", false
+		}
+	}
+	return "", true
+}
+
+// accepts is the engine's rule for each command type in state s.
+func (s *State) accepts(t CommandType) (bool, string) {
+	if t == CmdQuit {
+		return true, ""
+	}
+	if why, ok := s.ready(); !ok {
+		return false, why
+	}
+	if t == CmdRollback {
+		return s.rollbackAllowed()
+	}
+	if s.ConsentAt != "" {
+		if t == CmdConsent {
+			return true, ""
+		}
+		return false, "the production consent is asked first: type the project id"
+	}
+	if t == CmdConsent {
+		return false, "no consent is asked now"
+	}
+	st := s.CurrentStep()
+	if st == nil {
+		return false, "no step is current yet"
+	}
+	return st.accepts(t, s.Session.Apply)
+}
+
+// ready says why no command but quit can act: before the target is
+// proven and locked, while reconnecting, after the end.
+func (s *State) ready() (string, bool) {
+	switch {
+	case s.Ended:
+		return fmt.Sprintf("the session has ended (%s); only quit is left", s.Outcome), false
+	case s.HardStop:
+		return "identity hard stop: nothing continues; only quit", false
+	case s.LockHeld:
+		return "the deploy lock is held by another session; only quit", false
+	case s.Connection != "":
+		return "not ready: " + s.Connection, false
+	case s.Identity == nil || !s.Identity.OK:
+		return "not ready: the target's identity is not verified yet", false
+	case s.Lock == nil:
+		return "not ready: the deploy lock is not taken yet", false
+	}
+	return "", true
+}
+
+// rollbackAllowed: the rollback dialog may open once something was written,
+// in an applying session whose runbook has rollback steps, once.
+func (s *State) rollbackAllowed() (bool, string) {
+	switch {
+	case !s.Session.HasRollback:
+		return false, "the runbook has no [rollback] section"
+	case s.Rollback.Started:
+		return false, "the rollback is already running"
+	case s.Rollback.Requested != "":
+		return false, "the rollback was requested; it starts once the running statement has stopped"
+	case !s.Wrote:
+		return false, "nothing has been written yet: there is nothing to roll back"
+	case !s.Session.Apply:
+		return false, "this session is a dry run: rolling back needs --apply (resume with --apply)"
+	}
+	return true, ""
+}
+
+// CanRollback reports whether the rollback dialog may open.
+func (s *State) CanRollback() bool {
+	ok, _ := s.accepts(CmdRollback)
+	return ok
+}
+
+// Running reports whether a statement, check query or command of the
+// current step is in flight: a cancel request can stop it.
+func (s *State) Running() bool {
+	ok, _ := s.accepts(CmdCancel)
+	return ok
+}
+
+// accepts is the rule of the current step for the step commands.
+func (st *StepState) accepts(t CommandType, apply bool) (bool, string) {
+	switch st.Status {
+	case StatusRunning:
+		return st.acceptsRunning(t)
+	case StatusActive:
+		return st.acceptsActive(t, apply)
+	case StatusFailed, StatusCancelled:
+		return st.acceptsFailed(t)
+	case StatusUnknown:
+		switch t {
+		case CmdMark, CmdRetry:
+			return true, ""
+		}
+		return false, fmt.Sprintf("step %q has an unknown outcome: check the database, then mark it applied or not applied, or retry it", st.ID)
+	}
+	return false, fmt.Sprintf("step %q is %s; the next step is starting", st.ID, st.Status)
+}
+
+func (st *StepState) acceptsRunning(t CommandType) (bool, string) {
+	if st.Kind == KindMonitor {
+		if t == CmdEndMonitor {
+			return true, ""
+		}
+		return false, "the monitoring window is open: wait for it to end, or end it early with a reason"
+	}
+	if t == CmdCancel {
+		return true, ""
+	}
+	what := "the step"
+	if s := st.Statement; s != nil && st.Kind == KindSQL {
+		what = fmt.Sprintf("statement %d of %d", s.Index+1, s.Count)
+	}
+	return false, fmt.Sprintf("%s is running: wait for it, or cancel it", what)
+}
+
+func (st *StepState) acceptsFailed(t CommandType) (bool, string) {
+	switch t {
+	case CmdRetry:
+		return true, ""
+	case CmdSkipStep:
+		if !st.Kind.Writes() || (st.Error != nil && st.Error.RolledBack) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("step %q may have left part of its work in the database: retry it or roll back", st.ID)
+	}
+	return false, fmt.Sprintf("step %q %s: retry it, skip it with a reason, roll back, or quit", st.ID, st.Status)
+}
+
+// acceptsActive: the current step waits for the operator.
+func (st *StepState) acceptsActive(t CommandType, apply bool) (bool, string) {
+	if t == CmdRetry {
+		return false, fmt.Sprintf("step %q has not failed: there is nothing to retry", st.ID)
+	}
+	if t == CmdCancel {
+		return false, "nothing is running: there is nothing to cancel"
+	}
+	var ok bool
+	var why string
+	switch st.Kind {
+	case KindChecklist:
+		ok, why = st.acceptsChecklist(t)
+	case KindConfirm:
+		ok = t == CmdConfirm
+		why = "this step waits for the confirmation"
+	case KindManual:
+		switch t {
+		case CmdManual, CmdSkipStep:
+			ok = true
+		case CmdNext:
+			why = "record the result first: passed or failed"
+		default:
+			why = "this step waits for its result: passed or failed"
+		}
+	case KindSQL, KindExec:
+		ok = t == CmdNext
+		why = fmt.Sprintf("step %q writes: run it, roll back, or quit; it cannot be skipped", st.ID)
+		if !apply {
+			why = fmt.Sprintf("step %q is shown, not run, in a dry run: press enter to go on", st.ID)
+		}
+	default: // check, monitor, message: they write nothing
+		ok, why = st.acceptsReadOnly(t)
+	}
+	return ok, why
+}
+
+func (st *StepState) acceptsChecklist(t CommandType) (bool, string) {
+	switch t {
+	case CmdTick, CmdSkipItem:
+		return true, ""
+	case CmdNext:
+		open := 0
+		for _, it := range st.ItemStates {
+			if !it.Ticked && !it.Skipped {
+				open++
+			}
+		}
+		switch open {
+		case 0:
+			return true, ""
+		case 1:
+			return false, "1 item is still open: tick it, or skip it with a reason"
+		}
+		return false, fmt.Sprintf("%d items are still open: tick them, or skip them with a reason", open)
+	}
+	return false, "this checklist waits for its items to be ticked or skipped"
+}
+
+// acceptsReadOnly: a check, monitor or message step before it runs (enter
+// runs it, or it is skipped with a reason); a report check after it ran
+// (enter moves on).
+func (st *StepState) acceptsReadOnly(t CommandType) (bool, string) {
+	ran := st.Check != nil && st.Kind == KindCheck
+	switch {
+	case t == CmdNext:
+		return true, ""
+	case t == CmdSkipStep && !ran:
+		return true, ""
+	case t == CmdSkipStep:
+		return false, "the check has run: press enter to go on"
+	}
+	return false, fmt.Sprintf("step %q waits for enter", st.ID)
+}

@@ -108,7 +108,7 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	// Pre-deployment checklist: enter too early says what is missing;
 	// then five items ticked by hand.
 	term.keys("Enter")
-	term.waitText("5 items are still open: tick them (space)")
+	term.waitText("5 items are still open: tick them, or skip them")
 	for i := 1; i <= 5; i++ {
 		term.keys("Space")
 		term.waitFor(fmt.Sprintf("%d ticked items", i), func(s string) bool { return strings.Count(s, "[x]") == i })

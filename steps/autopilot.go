@@ -26,12 +26,18 @@ func Autopilot(s *State, rb *Runbook) (Command, bool) {
 		return Command{Type: CmdQuit}, true
 	}
 	if s.ConsentAt != "" {
-		return Command{Type: CmdConsent, Text: s.Session.ProjectID}, true
+		return Command{Type: CmdConsent, Step: s.ConsentAt, Text: s.Session.ProjectID}, true
 	}
 	st := s.CurrentStep()
 	if st == nil {
 		return Command{}, false
 	}
+	c, ok := autopilotStep(s, st, rb)
+	c.Step = st.ID // like an operator, it answers what it sees
+	return c, ok
+}
+
+func autopilotStep(s *State, st *StepState, rb *Runbook) (Command, bool) {
 	switch st.Status {
 	case StatusActive:
 		return autopilotActive(st, rb)

@@ -115,9 +115,16 @@ func (e *Engine) begin() error {
 	if err := e.samePlan(prior); err != nil {
 		return err
 	}
+	// The session's clock goes on across the downtime: offsets after a
+	// resume count the time the session was down, so elapsed times (the
+	// header, the transcript) agree with the wall clock and never go back.
+	base := prior.Now
+	if last := e.cfg.Prior[len(e.cfg.Prior)-1].Time; !last.IsZero() {
+		base += max(0, e.cfg.Now().Sub(last))
+	}
 	e.mu.Lock()
 	e.state = prior
-	e.monoBase = prior.Now
+	e.monoBase = base
 	e.mu.Unlock()
 	text := "resumed"
 	if st := prior.CurrentStep(); st != nil {

@@ -6,15 +6,15 @@ import (
 	"github.com/handrail-dev/handrail/steps"
 )
 
-// TestChecklistEnterWithOpenItemsSaysWhy: the engine ignores enter while
-// items are open, so the screen says what is missing instead of doing
-// nothing (and still sends it: the screen may lag the engine).
+// TestChecklistEnterWithOpenItemsSaysWhy: enter while items are open is
+// sent, and the engine's refusal says what is missing.
 func TestChecklistEnterWithOpenItemsSaysWhy(t *testing.T) {
 	f := connectStart(false)
 	m, rec := newLive(f)
 	m = update(m, press("enter")...)
 	wantCmds(t, rec, steps.Command{Type: steps.CmdNext})
-	mustContain(t, plain(m), "3 items are still open: tick them (space) or skip")
+	m = answer(m, rec)
+	mustContain(t, plain(m), "3 items are still open: tick them, or skip them")
 
 	// A tick changes the count: the note goes until enter asks again.
 	zero, one := 0, 1
@@ -22,11 +22,13 @@ func TestChecklistEnterWithOpenItemsSaysWhy(t *testing.T) {
 	mustNotContain(t, plain(m), "still open")
 	m = feed(m, steps.Event{Type: steps.EvItemTicked, Step: "pre-checklist", Item: &one})
 	m = update(m, press("enter")...)
-	mustContain(t, plain(m), "1 item is still open: tick it (space) or skip it")
+	m = answer(m, rec)
+	mustContain(t, plain(m), "1 item is still open: tick it, or skip it")
 
 	f.item(steps.EvItemSkipped, "pre-checklist", 2, false, "no freeze this week")
 	m = feed(m, f.evs[len(f.evs)-1])
 	m = update(m, press("enter")...)
+	m = answer(m, rec)
 	mustNotContain(t, plain(m), "still open")
 }
 
@@ -34,8 +36,9 @@ func TestChecklistEnterWithOpenItemsSaysWhy(t *testing.T) {
 // follow the operator to the next step.
 func TestChecklistNoteGoesWithTheStep(t *testing.T) {
 	f := connectStart(false)
-	m, _ := newLive(f)
+	m, rec := newLive(f)
 	m = update(m, press("enter")...)
+	m = answer(m, rec)
 	mustContain(t, plain(m), "still open")
 	n := len(f.evs)
 	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env")

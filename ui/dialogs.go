@@ -12,25 +12,26 @@ import (
 	"github.com/handrail-dev/handrail/steps"
 )
 
-// inputPurpose says what a typed line is for and so which command it sends.
+// inputPurpose says what a typed line is for.
 type inputPurpose int
 
 const (
-	inputSkipItem    inputPurpose = iota // checklist item skip reason
-	inputSkipStep                        // failed non-write step skip reason
+	inputNone        inputPurpose = iota // the command needs no typed text
+	inputSkipItem                        // checklist item skip reason
+	inputSkipStep                        // step skip reason
 	inputConfirmText                     // the confirm step's required text
 	inputManualNote                      // manual verdict note
 	inputEndMonitor                      // reason to end a monitor early
 	inputMark                            // how the operator resolved outcome-unknown
 )
 
-// inputDialog is a one-line question answered with a bubbles textinput.
+// inputDialog is a one-line question answered with a bubbles textinput;
+// the answer becomes the Text of cmd, the command the question is for.
 type inputDialog struct {
 	purpose inputPurpose
 	title   string
 	ti      textinput.Model
-	item    int
-	pass    bool
+	cmd     steps.Command
 	problem string // why the last submit was refused
 }
 
@@ -42,9 +43,10 @@ func newTextInput(placeholder string) textinput.Model {
 	return ti
 }
 
-// openInput shows a one-line question over the pane.
-func (m Model) openInput(p inputPurpose, title string, item int, pass bool) (Model, tea.Cmd) {
-	m.input = &inputDialog{purpose: p, title: title, item: item, pass: pass, ti: newTextInput("")}
+// openInput shows a one-line question over the pane; its answer is sent
+// as the Text of c.
+func (m Model) openInput(p inputPurpose, title string, c steps.Command) (Model, tea.Cmd) {
+	m.input = &inputDialog{purpose: p, title: title, cmd: c, ti: newTextInput("")}
 	m.input.ti.SetStyles(m.styles.Input)
 	m.input.ti.SetWidth(max(10, m.dialogWidth()-6))
 	m.overlay = screenInput
@@ -87,23 +89,15 @@ func (m Model) submitInput() Model {
 		m.input.problem = "an answer is required (esc to go back)"
 		return m
 	}
-	c := steps.Command{Text: text, Item: in.item, Pass: in.pass}
-	switch in.purpose {
-	case inputSkipItem:
-		c.Type = steps.CmdSkipItem
+	c := in.cmd
+	c.Text = text
+	if in.purpose == inputConfirmText {
+		c.Text = in.ti.Value() // typed exactly, spaces included
+	}
+	if in.purpose == inputSkipItem {
 		if st := m.state.CurrentStep(); st != nil {
-			m.cursor = nextOpenItem(st.ItemStates, in.item)
+			m.cursor = nextOpenItem(st.ItemStates, c.Item)
 		}
-	case inputSkipStep:
-		c.Type = steps.CmdSkipStep
-	case inputConfirmText:
-		c.Type, c.Text = steps.CmdConfirm, in.ti.Value()
-	case inputManualNote:
-		c.Type = steps.CmdManual
-	case inputEndMonitor:
-		c.Type = steps.CmdEndMonitor
-	case inputMark:
-		c.Type = steps.CmdMark
 	}
 	m.overlay = screenNone
 	m.command(c)
@@ -112,7 +106,7 @@ func (m Model) submitInput() Model {
 
 // required: only a passing manual note may be left empty.
 func (in inputDialog) required() bool {
-	return !(in.purpose == inputManualNote && in.pass)
+	return !(in.purpose == inputManualNote && in.cmd.Pass)
 }
 
 // dialogWidth is the width of a dialog box, borders included.
@@ -242,9 +236,14 @@ func identityTable(s *Styles, sources []steps.IdentitySource) []string {
 func (m Model) lockHeldLines() []string {
 	s, l := m.styles, m.state.Lock
 	lines := []string{s.Danger.Render("DEPLOY LOCK HELD"), "",
-		"Another session holds the deploy lock for this runbook and target.", ""}
+		"Another session holds the deploy lock of this database (" + m.state.Session.TargetName + ", " + m.state.Session.ProjectID + ").", ""}
 	if l != nil {
-		lines = append(lines, fmt.Sprintf("holder: pid %d", l.PID), "application: "+l.ApplicationName, "client: "+l.Client)
+		if l.Runbook != "" {
+			lines = append(lines, "runbook: "+l.Runbook, "operator: "+orDash(l.Operator))
+		} else {
+			lines = append(lines, "application: "+orDash(l.ApplicationName))
+		}
+		lines = append(lines, "client: "+orDash(l.Client), fmt.Sprintf("server pid: %d (its backend in pg_stat_activity)", l.PID))
 		if !l.Since.IsZero() {
 			ago := m.clock.Sub(l.Since).Truncate(time.Second)
 			lines = append(lines, "since: "+l.Since.Format("2006-01-02 15:04:05 MST")+" ("+ago.String()+" ago)")

@@ -150,7 +150,28 @@ func toApply() *fake {
 }
 
 // recorder records the commands the screen sends.
-type recorder struct{ cmds []steps.Command }
+type recorder struct {
+	cmds     []steps.Command
+	answered int // commands answer has looked at
+}
+
+// answer plays the engine's part for the commands sent since the last
+// call: each one the engine would refuse in the screen's state (by the
+// engine's own rule, State.Admit) comes back as command_refused.
+func answer(m Model, rec *recorder) Model {
+	if rec.answered > len(rec.cmds) {
+		rec.answered = 0
+	}
+	for _, c := range rec.cmds[rec.answered:] {
+		st := m.State()
+		if why, ok := st.Admit(c); !ok {
+			info := &steps.CommandInfo{Type: c.Type, Step: c.Step}
+			m = feed(m, steps.Event{Seq: st.Seq + 1, Type: steps.EvCommandRefused, Command: info, Text: why})
+		}
+	}
+	rec.answered = len(rec.cmds)
+	return m
+}
 
 func (r *recorder) send(c steps.Command) { r.cmds = append(r.cmds, c) }
 

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"fmt"
+
 	"charm.land/bubbles/v2/key"
 
 	"github.com/handrail-dev/handrail/steps"
@@ -156,8 +158,8 @@ func (m Model) runKeys() []key.Binding {
 	switch {
 	case m.mode == Replay:
 		keys = []key.Binding{k.Pause, k.Faster, k.Slower, k.OneEvent, k.NextStep}
-	case m.canCommand() && !m.browsing():
-		keys = m.stepKeys()
+	case m.canCommand():
+		keys = m.commandKeys()
 	}
 	if m.copyable() != "" {
 		keys = append(keys, k.Copy)
@@ -176,70 +178,132 @@ func (m Model) runKeys() []key.Binding {
 	return append(keys, relabel(k.PageDown, "pgup/pgdn", "scroll"))
 }
 
-// failKeyActive: on a manual step awaiting a verdict f means fail, not
-// full screen.
-func (m Model) failKeyActive() bool {
-	st := m.state.CurrentStep()
-	return m.canCommand() && st != nil && st.Kind == steps.KindManual &&
-		st.Status == steps.StatusActive && st.Passed == nil
+// intent is what a key asks the engine on the step screen: the pane's key
+// layout. Whether the engine takes it now is never decided here: that is
+// State.Accepts, the engine's own published answer.
+type intent struct {
+	key      key.Binding // labelled for the footer and help
+	cmd      steps.CommandType
+	pass     bool
+	input    inputPurpose // the question asked first, when the engine takes it
+	question string
+	// sharedKey: the key means something else (a view change) whenever the
+	// engine does not take this command (f: fail, else full screen).
+	sharedKey bool
 }
 
-// stepKeys: what the current step accepts from a live operator.
-func (m Model) stepKeys() []key.Binding {
+// intents lists the command keys of the current step's pane.
+func (m Model) intents() []intent {
 	k := m.keys
 	st := m.state.CurrentStep()
-	var keys []key.Binding
-	if st != nil {
-		keys = m.kindKeys(st)
+	if st == nil {
+		return []intent{{key: k.Next, cmd: steps.CmdNext}}
 	}
-	if m.rollbackAvailable() {
+	var out []intent
+	switch st.Kind {
+	case steps.KindChecklist:
+		out = append(out,
+			intent{key: k.Toggle, cmd: steps.CmdTick},
+			intent{key: relabel(k.Skip, "s", "skip item"), cmd: steps.CmdSkipItem, input: inputSkipItem, question: "why skip this item?"})
+	case steps.KindConfirm:
+		in := intent{key: relabel(k.Next, "enter", "confirm"), cmd: steps.CmdConfirm}
+		if st.TypeText != "" {
+			in.input, in.question = inputConfirmText, "type "+quote(st.TypeText)+" to confirm"
+		}
+		out = append(out, in)
+	case steps.KindManual:
+		out = append(out,
+			intent{key: k.Pass, cmd: steps.CmdManual, pass: true, input: inputManualNote, question: "PASS: note (optional)"},
+			intent{key: k.Fail, cmd: steps.CmdManual, input: inputManualNote, question: "FAIL: what went wrong?", sharedKey: true})
+	case steps.KindMonitor:
+		out = append(out, intent{key: k.EndEarly, cmd: steps.CmdEndMonitor, input: inputEndMonitor, question: "why end the monitoring window early?"})
+	}
+	if st.Kind != steps.KindConfirm {
+		out = append(out, intent{key: relabel(k.Next, "enter", m.nextLabel(st)), cmd: steps.CmdNext})
+	}
+	out = append(out, intent{key: k.Retry, cmd: steps.CmdRetry})
+	if st.Kind != steps.KindChecklist {
+		out = append(out, intent{key: relabel(k.Skip, "s", "skip step"), cmd: steps.CmdSkipStep, input: inputSkipStep, question: "why skip this step?"})
+	}
+	return append(out,
+		intent{key: k.Applied, cmd: steps.CmdMark, pass: true, input: inputMark, question: markTitle(true)},
+		intent{key: k.NotDone, cmd: steps.CmdMark, input: inputMark, question: markTitle(false)})
+}
+
+// nextLabel says what enter does on this pane.
+func (m Model) nextLabel(st *steps.StepState) string {
+	switch {
+	case st.Kind == steps.KindMonitor && len(st.Monitor) == 0:
+		return "open the window"
+	case (st.Kind == steps.KindSQL || st.Kind == steps.KindExec) && m.state.Session.Apply:
+		return "run"
+	case st.Kind == steps.KindCheck && st.Check == nil:
+		return "run the check"
+	}
+	return "next"
+}
+
+func markTitle(applied bool) string {
+	if applied {
+		return "you checked: the step WAS applied. how do you know?"
+	}
+	return "you checked: the step was NOT applied. how do you know?"
+}
+
+// commandKeys: the command keys the engine takes now, then R and ctrl+c
+// when it takes a rollback or a cancel.
+func (m Model) commandKeys() []key.Binding {
+	k := m.keys
+	var keys []key.Binding
+	seen := map[string]bool{}
+	for _, in := range m.intents() {
+		label := in.key.Help().Key + " " + in.key.Help().Desc
+		if seen[label] || !m.state.Accepts(in.cmd).OK {
+			continue
+		}
+		seen[label] = true
+		keys = append(keys, in.key)
+		if in.cmd == steps.CmdTick {
+			keys = append(keys, relabel(k.Down, "j/k", "move"))
+		}
+	}
+	if m.state.Running() {
+		keys = append([]key.Binding{relabel(k.Interrupt, "ctrl+c", "cancel")}, keys...)
+	}
+	if m.state.Accepts(steps.CmdRollback).OK {
 		keys = append(keys, k.Rollback)
 	}
 	return keys
 }
 
-func (m Model) kindKeys(st *steps.StepState) []key.Binding {
-	k := m.keys
-	var keys []key.Binding
-	switch {
-	case m.running():
-		return []key.Binding{relabel(k.Interrupt, "ctrl+c", "cancel")}
-	case st.Status == steps.StatusUnknown:
-		keys = []key.Binding{k.Applied, k.NotDone}
-	case st.Status == steps.StatusActive || st.Status == steps.StatusRunning:
-		keys = m.activeKeys(st)
-	case !canRetry(st):
-		keys = []key.Binding{k.Next}
+// refusedHelp lists, for the full help, each command key the engine does
+// not take now and why (its own words).
+func (m Model) refusedHelp() []string {
+	if !m.canCommand() {
+		return nil
 	}
-	if canRetry(st) {
-		keys = append(keys, k.Retry)
+	var lines []string
+	seen := map[string]bool{}
+	add := func(b key.Binding, cmd steps.CommandType) {
+		label := b.Help().Key + " " + b.Help().Desc
+		aff := m.state.Accepts(cmd)
+		if aff.OK || seen[label] {
+			return
+		}
+		seen[label] = true
+		lines = append(lines, fmt.Sprintf("%s: not now: %s", label, aff.Reason))
 	}
-	if canSkipStep(st) {
-		keys = append(keys, relabel(k.Skip, "s", "skip step"))
+	for _, in := range m.intents() {
+		add(in.key, in.cmd)
 	}
-	return keys
+	add(m.keys.Rollback, steps.CmdRollback)
+	return lines
 }
 
-func (m Model) activeKeys(st *steps.StepState) []key.Binding {
-	k := m.keys
-	switch st.Kind {
-	case steps.KindChecklist:
-		return []key.Binding{k.Toggle, relabel(k.Down, "j/k", "move"), relabel(k.Skip, "s", "skip item"), k.Next}
-	case steps.KindConfirm:
-		return []key.Binding{relabel(k.Next, "enter", "confirm")}
-	case steps.KindManual:
-		if st.Passed == nil {
-			return []key.Binding{k.Pass, k.Fail}
-		}
-	case steps.KindMonitor:
-		if len(st.Monitor) == 0 {
-			return []key.Binding{relabel(k.Next, "enter", "open the window")}
-		}
-		return []key.Binding{k.EndEarly}
-	case steps.KindSQL, steps.KindExec:
-		if m.state.Session.Apply {
-			return []key.Binding{relabel(k.Next, "enter", "run")}
-		}
-	}
-	return []key.Binding{k.Next}
+// failKeyActive: on a manual step awaiting a verdict f means fail, not
+// full screen (the engine takes the verdict now).
+func (m Model) failKeyActive() bool {
+	st := m.state.CurrentStep()
+	return m.canCommand() && st != nil && st.Kind == steps.KindManual &&
+		m.state.Accepts(steps.CmdManual).OK
 }

@@ -32,10 +32,7 @@ func (m Model) layout() layout {
 	if w <= 0 || h <= 0 {
 		w, h = defaultWidth, defaultHeight
 	}
-	l := layout{width: w, height: h, headerH: 3}
-	if m.banner != "" {
-		l.headerH++
-	}
+	l := layout{width: w, height: h, headerH: 3 + len(m.bannerLines(w))}
 	l.bodyH = max(1, h-l.headerH-m.footerHeight(w))
 	l.listW = max(22, min(36, w/3))
 	if m.full {
@@ -63,7 +60,8 @@ func (m *Model) layoutPane() {
 func (m Model) render() string {
 	scr := m.screen()
 	if scr == screenTooSmall {
-		return fmt.Sprintf("terminal too small: need %dx%d, have %dx%d", minWidth, minHeight, m.width, m.height)
+		msg := fmt.Sprintf("terminal too small: need %dx%d, have %dx%d; enlarge the window (q quits)", minWidth, minHeight, m.width, m.height)
+		return strings.Join(wrapAll([]string{msg}, max(10, m.width)), "\n")
 	}
 	l := m.layout()
 	out := make([]string, 0, l.height)
@@ -78,7 +76,7 @@ func (m Model) bodyLines(scr screen, l layout) []string {
 	w, h := l.width, l.bodyH
 	switch scr {
 	case screenLoading:
-		return block([]string{"", "  starting: connecting, verifying the target's identity, taking the deploy lock..."}, w, h)
+		return block(wrapAll(m.loadingLines(), w), w, h)
 	case screenHardStop:
 		return block(wrapAll(m.hardStopLines(), w), w, h)
 	case screenLockHeld:
@@ -135,10 +133,34 @@ func (m Model) headerLines(w int) []string {
 		left = ansi.Truncate(left, room, "…")
 	}
 	lines := []string{spread(left, right, w), m.targetLine(w), s.Rule.Render(strings.Repeat("─", w))}
-	if m.banner != "" {
-		lines = append(lines, s.Banner.Render(fit(" ! "+m.banner+" (esc dismisses)", w)))
+	for _, l := range m.bannerLines(w) {
+		lines = append(lines, s.Banner.Render(fit(l, w)))
 	}
 	return lines
+}
+
+// bannerLines: the SSH warning, wrapped to the width, ending with how to
+// dismiss it.
+func (m Model) bannerLines(w int) []string {
+	if m.banner == "" {
+		return nil
+	}
+	return wrapAll([]string{" ! " + m.banner + " (esc dismisses this)"}, w)
+}
+
+// loadingLines: what the session waits for before the first step, and
+// for how long.
+func (m Model) loadingLines() []string {
+	what := m.state.Connection
+	if what == "" {
+		what = "starting: connecting, verifying the target's identity, taking the deploy lock"
+	}
+	if m.connectingAt.IsZero() || m.mode == Replay {
+		return []string{"", what + "..."}
+	}
+	waited := m.clock.Sub(m.connectingAt).Truncate(time.Second)
+	return []string{"", fmt.Sprintf("%s... (%s so far)", what, max(0, waited)), "",
+		"q quits; only the identity probes are sent before the target is verified."}
 }
 
 // targetLine: the target and its verification state, then operator and
@@ -173,6 +195,8 @@ func (m Model) modeBadge() string {
 func (m Model) rollbackBadge() string {
 	r := m.state.Rollback
 	switch {
+	case r.Requested != "":
+		return m.styles.Danger.Render("ROLLBACK REQUESTED: stopping the step")
 	case !r.Started:
 		return ""
 	case !r.Finished:
@@ -188,6 +212,10 @@ func (m Model) verification() string {
 	switch {
 	case m.state.HardStop || (id != nil && !id.OK):
 		return m.styles.Bad.Render("MISMATCH")
+	case m.state.Offline != "":
+		return m.styles.Bad.Render("OFFLINE (not verified)")
+	case m.state.Connection != "" && m.state.Steps != nil && m.state.Current >= 0:
+		return m.styles.Warn.Render("RECONNECTING (not verified)")
 	case id != nil:
 		return m.styles.Good.Render("VERIFIED")
 	}
@@ -203,28 +231,40 @@ func (m Model) sessionNow() time.Duration {
 	return max(m.state.Now, m.clock.Sub(m.state.Started))
 }
 
-// footerLines is the help for the keys that work now, plus a flash.
+// footerLines is the help for the keys that work now, under a flash
+// (an engine refusal and its reason, or a note) of at most two lines.
 func (m Model) footerLines(scr screen, w int) []string {
 	keys := keyHelp(m.keysNow(scr))
 	h := help.New()
 	h.Styles = m.styles.Help
 	h.SetWidth(w)
-	if m.showHelp {
-		return strings.Split(h.FullHelpView(keys.FullHelp()), "\n")
-	}
-	line := h.ShortHelpView(keys)
+	var out []string
 	if m.flash != "" {
 		style := m.styles.Good
 		if m.flashWarn {
 			style = m.styles.Warn
 		}
-		line = style.Render(m.flash) + "  " + line
+		flash := wrapAll([]string{m.flash}, w)
+		if len(flash) > 2 {
+			flash = flash[:2]
+			flash[1] = ansi.Truncate(flash[1], w-1, "") + "…"
+		}
+		for _, l := range flash {
+			out = append(out, fit(style.Render(l), w))
+		}
 	}
-	return []string{fit(line, w)}
+	if m.showHelp {
+		out = append(out, strings.Split(h.FullHelpView(keys.FullHelp()), "\n")...)
+		for _, l := range m.refusedHelp() {
+			out = append(out, m.styles.Muted.Render(fit(l, w)))
+		}
+		return out
+	}
+	return append(out, fit(h.ShortHelpView(keys), w))
 }
 
 func (m Model) footerHeight(w int) int {
-	if !m.showHelp {
+	if !m.showHelp && m.flash == "" {
 		return 1
 	}
 	return len(m.footerLines(m.screen(), w))

@@ -38,7 +38,7 @@ func (m Model) paneLines(w, h int) []string {
 	}
 	st := m.shownStep()
 	if st == nil {
-		return block([]string{"", "waiting for the first step..."}, w, h)
+		return block(wrapAll(m.loadingLines(), w), w, h)
 	}
 	pc := m.pane(st, w)
 	lines := append(m.paneHead(st), pc.fixed...)
@@ -374,6 +374,11 @@ func (m Model) errorLines(e *steps.ErrorInfo, w int) []string {
 	add("at ", e.Where)
 	add("detail: ", e.Detail)
 	add("hint: ", e.Hint)
+	for _, b := range e.Blockers {
+		q := strings.Join(strings.Fields(b.Query), " ")
+		lines = append(lines, s.Warn.Render("blocked by: ")+fmt.Sprintf("server pid %d (%s, %s, %s), %s",
+			b.PID, orDash(b.ApplicationName), orDash(b.State), ansi.Truncate(q, 60, "…"), shortDur(b.Waited)))
+	}
 	if e.RolledBack {
 		lines = append(lines, s.Good.Render("rolled back: ")+"the database is as it was before this step")
 	}
@@ -438,6 +443,9 @@ func (m Model) checkPane(st *steps.StepState, w int) paneContent {
 	fixed = append(fixed, m.sqlLines(c.SQL, w, 2)...)
 	if st.Passed != nil && !*st.Passed {
 		return textPane(fixed, m.checkDiffLines(c, w))
+	}
+	if st.Status == steps.StatusActive && m.state.Accepts(steps.CmdNext).OK {
+		fixed = append(fixed, s.Warn.Render("report: read it, then press enter to go on"))
 	}
 	if len(c.Columns) == 0 {
 		return textPane(fixed, nil)
@@ -549,11 +557,10 @@ func (m Model) monitorPane(st *steps.StepState, w int) paneContent {
 func (m Model) countdownLine(st *steps.StepState) string {
 	s := m.styles
 	if st.Status.Done() || st.Status == steps.StatusFailed {
-		line := "monitoring window over"
-		if st.Note != "" {
-			line += ": ended early: " + st.Note
+		if st.EndedEarly {
+			return s.Warn.Render(fmt.Sprintf("ENDED EARLY after %s of %s: ", clockText(st.WindowRan), clockText(st.Duration))) + st.Note
 		}
-		return s.Bold.Render(line)
+		return s.Bold.Render("monitoring window over: " + clockText(st.Duration) + " elapsed")
 	}
 	if len(st.Monitor) == 0 {
 		return s.Bold.Render("window of "+clockText(st.Duration)) + s.Muted.Render(" · enter opens it")
@@ -665,7 +672,10 @@ func (m Model) summaryLines(w int) []string {
 		badge = s.BigPass.Render("SUCCEEDED")
 	}
 	lines := []string{"", badge + fmt.Sprintf("  exit code %d · %s", out.ExitCode(), clockText(m.state.Now))}
-	if err := m.Err(); err != nil {
+	if r := m.state.EndReason; r != "" {
+		lines = append(lines, s.Bold.Render("why: ")+r)
+	}
+	if err := m.Err(); err != nil && err.Error() != m.state.EndReason {
 		lines = append(lines, s.Bad.Render("error: ")+err.Error())
 	}
 	lines = append(lines, m.rollbackSummary()...)
@@ -711,6 +721,8 @@ func (m Model) stepSummary(st *steps.StepState) string {
 		line += m.styles.Muted.Render(" - ") + st.Error.Message
 	case st.Check != nil && st.Passed != nil:
 		line += m.styles.Muted.Render(" - " + st.Check.Summary)
+	case st.EndedEarly:
+		line += m.styles.Warn.Render(fmt.Sprintf(" - ENDED EARLY after %s of %s: ", clockText(st.WindowRan), clockText(st.Duration))) + st.Note
 	case st.Note != "":
 		line += m.styles.Muted.Render(" - " + st.Note)
 	}

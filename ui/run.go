@@ -7,6 +7,8 @@ package ui
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/textinput"
@@ -147,9 +149,11 @@ type Model struct {
 	flash         string
 	flashWarn     bool // the flash says no, not done
 	flashID       int
-	cursor        int // checklist item under the cursor
-	scroll        int // pane scroll offset, in lines
-	viewing       int // step index shown while browsing; -1 follows the current step
+	flashUntil    time.Time // a refusal's flash goes away after this (clock)
+	connectingAt  time.Time // wall time of the connecting event
+	cursor        int       // checklist item under the cursor
+	scroll        int       // pane scroll offset, in lines
+	viewing       int       // step index shown while browsing; -1 follows the current step
 	execView      *viewport.Model
 	clock         time.Time
 	stmtStart     time.Duration // Mono of the running statement's start
@@ -242,6 +246,9 @@ func (m Model) handleOther(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case clockMsg:
 		m.clock = m.now()
+		if !m.flashUntil.IsZero() && m.clock.After(m.flashUntil) {
+			m.flash, m.flashUntil = "", time.Time{}
+		}
 		return m, clockTick()
 	case JournalMsg:
 		if msg.Path != "" {
@@ -345,7 +352,7 @@ func (m Model) applyEvent(e steps.Event) Model {
 	if m.state.Current != prev {
 		m = m.stepChanged()
 	}
-	if m.overlay == screenConfirmCancel && !m.running() {
+	if m.overlay == screenConfirmCancel && !m.state.Running() {
 		m.overlay = screenNone
 	}
 	return m
@@ -377,7 +384,26 @@ func (m Model) noteEvent(e steps.Event) Model {
 		m.consent.Focus()
 	case steps.EvExecOutput:
 		m.refreshExec()
+	case steps.EvCommandRefused:
+		m = m.noteRefusal(e)
+	case steps.EvConnecting:
+		m.connectingAt = e.Time
 	}
+	return m
+}
+
+// refusalShown is how long the engine's refusal stays in the footer.
+const refusalShown = 6 * time.Second
+
+// noteRefusal shows a refused command and the engine's reason.
+func (m Model) noteRefusal(e steps.Event) Model {
+	what := "a command"
+	if e.Command != nil {
+		what = strings.ReplaceAll(string(e.Command.Type), "_", " ")
+	}
+	m.flashID++
+	m.flash, m.flashWarn = fmt.Sprintf("%s refused: %s", what, e.Text), true
+	m.flashUntil = m.clock.Add(refusalShown)
 	return m
 }
 
@@ -475,14 +501,6 @@ func (m Model) command(c steps.Command) {
 	if m.canCommand() {
 		m.send(c)
 	}
-}
-
-// running reports whether a statement or command of the current step is in
-// flight (ctrl+c then cancels it).
-func (m Model) running() bool {
-	st := m.state.CurrentStep()
-	return st != nil && st.Status == steps.StatusRunning &&
-		(st.Kind == steps.KindSQL || st.Kind == steps.KindExec || st.Kind == steps.KindCheck)
 }
 
 // screen derives what is on screen: size first, then the hard stop (which

@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"fmt"
-
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -45,7 +43,7 @@ func (m Model) interrupt() (tea.Model, tea.Cmd) {
 		return m.confirmed(scr)
 	}
 	m.overlay = screenConfirmQuit
-	if m.running() {
+	if m.state.Running() {
 		m.overlay = screenConfirmCancel
 	}
 	return m, nil
@@ -111,6 +109,8 @@ func (m Model) handleRunKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.banner = ""
 		m.layoutPane()
 		return m, nil
+	case key.Matches(msg, m.keys.Rollback) && m.canCommand():
+		return m.askRollback()
 	}
 	if m.mode == Replay {
 		if next, cmd, ok := m.handleReplayKey(msg); ok {
@@ -152,155 +152,80 @@ func (m Model) handleViewKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 }
 
 // handleStepKey: keys that command the engine about the current step.
+// What a key asks is the pane's key layout (intents); whether the engine
+// takes it is the engine's answer: a refused command is still sent, and
+// the engine records and shows why.
 func (m Model) handleStepKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
-	if key.Matches(msg, m.keys.Rollback) {
-		if m.rollbackAvailable() {
-			m.overlay = screenRollbackDialog
+	if st := m.state.CurrentStep(); st != nil && st.Kind == steps.KindChecklist {
+		if next, ok := m.moveCursor(msg, st); ok {
+			return next, nil, true
 		}
-		return m, nil, true
 	}
-	st := m.state.CurrentStep()
-	if st == nil {
-		return m, nil, false
-	}
-	if next, cmd, ok := m.handleFailureKey(msg, st); ok {
-		return next, cmd, true
-	}
-	if st.Status != steps.StatusActive && st.Status != steps.StatusRunning {
-		return m.handleNextKey(msg)
-	}
-	switch st.Kind {
-	case steps.KindChecklist:
-		return m.handleChecklistKey(msg, st)
-	case steps.KindConfirm:
-		return m.handleConfirmStepKey(msg, st)
-	case steps.KindManual:
-		return m.handleManualKey(msg, st)
-	case steps.KindMonitor:
-		return m.handleMonitorKey(msg, st)
-	}
-	return m.handleNextKey(msg)
-}
-
-// handleNextKey: enter runs the step or moves on; the engine decides which.
-func (m Model) handleNextKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
-	if !key.Matches(msg, m.keys.Next) || m.running() {
-		return m, nil, false
-	}
-	m.command(steps.Command{Type: steps.CmdNext})
-	return m, nil, true
-}
-
-// handleFailureKey: retry a lock timeout, skip a failed step that writes
-// nothing, or resolve an outcome-unknown step.
-func (m Model) handleFailureKey(msg tea.KeyPressMsg, st *steps.StepState) (Model, tea.Cmd, bool) {
-	switch {
-	case key.Matches(msg, m.keys.Retry) && canRetry(st):
-		m.command(steps.Command{Type: steps.CmdRetry})
-		return m, nil, true
-	case key.Matches(msg, m.keys.Skip) && canSkipStep(st):
-		next, cmd := m.openInput(inputSkipStep, "why skip this step?", 0, false)
-		return next, cmd, true
-	case st.Status == steps.StatusUnknown && key.Matches(msg, m.keys.Applied, m.keys.NotDone):
-		pass := key.Matches(msg, m.keys.Applied)
-		next, cmd := m.openInput(inputMark, markTitle(pass), 0, pass)
+	for _, in := range m.intents() {
+		if !key.Matches(msg, in.key) {
+			continue
+		}
+		aff := m.state.Accepts(in.cmd)
+		if !aff.OK && in.sharedKey {
+			continue // the key does something else now (f: full screen)
+		}
+		next, cmd := m.ask(in, aff)
 		return next, cmd, true
 	}
 	return m, nil, false
 }
 
-// canRetry: the engine runs a failed, cancelled or outcome-unknown step
-// again on CmdRetry.
-func canRetry(st *steps.StepState) bool {
-	switch st.Status {
-	case steps.StatusFailed, steps.StatusCancelled, steps.StatusUnknown:
-		return true
-	}
-	return false
-}
-
-// canSkipStep mirrors the engine: a step that has not run yet may be
-// skipped with a reason if it writes nothing (check, manual, monitor,
-// message); a failed one if nothing of it can remain in the database.
-func canSkipStep(st *steps.StepState) bool {
-	switch st.Status {
-	case steps.StatusFailed, steps.StatusCancelled:
-		return !st.Kind.Writes() || (st.Error != nil && st.Error.RolledBack)
-	case steps.StatusActive:
-		return notStarted(st)
-	}
-	return false
-}
-
-// notStarted: an active step that writes nothing and still waits at its
-// gate (enter runs it).
-func notStarted(st *steps.StepState) bool {
-	switch st.Kind {
-	case steps.KindCheck:
-		return st.Check == nil
-	case steps.KindManual:
-		return st.Passed == nil
-	case steps.KindMonitor:
-		return len(st.Monitor) == 0
-	case steps.KindMessage:
-		return true
-	}
-	return false
-}
-
-func markTitle(applied bool) string {
-	if applied {
-		return "you checked: the step WAS applied. how do you know?"
-	}
-	return "you checked: the step was NOT applied. how do you know?"
-}
-
-func (m Model) handleChecklistKey(msg tea.KeyPressMsg, st *steps.StepState) (Model, tea.Cmd, bool) {
+// moveCursor: j/k move in a checklist (a view change, nothing is sent).
+func (m Model) moveCursor(msg tea.KeyPressMsg, st *steps.StepState) (Model, bool) {
 	n := len(st.ItemStates)
-	m.cursor = max(0, min(n-1, m.cursor))
 	switch {
 	case n == 0:
-		return m.handleNextKey(msg)
+		return m, false
 	case key.Matches(msg, m.keys.Up):
-		m.cursor = max(0, m.cursor-1)
+		m.cursor = max(0, min(n-1, m.cursor-1))
 	case key.Matches(msg, m.keys.Down):
-		m.cursor = min(n-1, m.cursor+1)
-	case key.Matches(msg, m.keys.Toggle):
-		m.command(steps.Command{Type: steps.CmdTick, Item: m.cursor})
-		if !st.ItemStates[m.cursor].Ticked {
-			m.cursor = nextOpenItem(st.ItemStates, m.cursor)
-		}
-	case key.Matches(msg, m.keys.Skip):
-		return m.openInputItem(m.cursor)
-	case key.Matches(msg, m.keys.Next):
-		return m.checklistNext(msg, st)
+		m.cursor = max(0, min(n-1, m.cursor+1))
 	default:
-		return m.handleNextKey(msg)
+		return m, false
 	}
-	return m, nil, true
+	return m, true
 }
 
-// checklistNext sends enter to the engine, which moves on only when every
-// item is ticked or skipped. When the screen sees open items it also says
-// so: the engine ignores the command without a word. (The command is sent
-// anyway: the screen may not have folded the last ticks yet.)
-func (m Model) checklistNext(msg tea.KeyPressMsg, st *steps.StepState) (Model, tea.Cmd, bool) {
-	m, cmd, ok := m.handleNextKey(msg)
-	open := 0
-	for _, it := range st.ItemStates {
-		if !it.Ticked && !it.Skipped {
-			open++
-		}
+// ask carries out an intent: a command that needs typed text opens its
+// question first when the engine takes it now; anything else is sent at
+// once, and the engine answers it (acts, or records why not).
+func (m Model) ask(in intent, aff steps.Affordance) (Model, tea.Cmd) {
+	c := steps.Command{Type: in.cmd, Step: m.currentStepID(), Pass: in.pass}
+	if in.cmd == steps.CmdTick || in.cmd == steps.CmdSkipItem {
+		c.Item = m.cursor
 	}
-	if !ok || open == 0 {
-		return m, cmd, ok
+	if aff.OK && in.input != inputNone {
+		return m.openInput(in.input, in.question, c)
 	}
-	text := "1 item is still open: tick it (space) or skip it with a reason (s)"
-	if open > 1 {
-		text = fmt.Sprintf("%d items are still open: tick them (space) or skip them with a reason (s)", open)
+	m.command(c)
+	if in.cmd == steps.CmdTick && aff.OK {
+		m = m.cursorAfterTick()
 	}
-	m, note := m.showFlash(text, true)
-	return m, tea.Batch(cmd, note), true
+	return m, nil
+}
+
+// cursorAfterTick moves the cursor to the next open item when space ticks
+// one, so space, space, space ticks a whole list.
+func (m Model) cursorAfterTick() Model {
+	st := m.state.CurrentStep()
+	if st == nil || m.cursor >= len(st.ItemStates) || st.ItemStates[m.cursor].Ticked {
+		return m
+	}
+	m.cursor = nextOpenItem(st.ItemStates, m.cursor)
+	return m
+}
+
+// currentStepID names the step the operator is looking at as current.
+func (m Model) currentStepID() string {
+	if st := m.state.CurrentStep(); st != nil {
+		return st.ID
+	}
+	return ""
 }
 
 // nextOpenItem is the first item after i (wrapping) neither ticked nor
@@ -315,57 +240,16 @@ func nextOpenItem(items []steps.ItemState, i int) int {
 	return i
 }
 
-func (m Model) openInputItem(item int) (Model, tea.Cmd, bool) {
-	next, cmd := m.openInput(inputSkipItem, "why skip this item?", item, false)
-	return next, cmd, true
-}
-
-func (m Model) handleConfirmStepKey(msg tea.KeyPressMsg, st *steps.StepState) (Model, tea.Cmd, bool) {
-	if !key.Matches(msg, m.keys.Next) {
-		return m, nil, false
+// askRollback is R, from any screen of a live session: the dialog when
+// the engine takes a rollback now; otherwise the request is sent and the
+// engine says why not.
+func (m Model) askRollback() (tea.Model, tea.Cmd) {
+	if m.state.Accepts(steps.CmdRollback).OK {
+		m.overlay = screenRollbackDialog
+		return m, nil
 	}
-	if st.TypeText == "" {
-		m.command(steps.Command{Type: steps.CmdConfirm})
-		return m, nil, true
-	}
-	next, cmd := m.openInput(inputConfirmText, "type "+quote(st.TypeText)+" to confirm", 0, false)
-	return next, cmd, true
-}
-
-func (m Model) handleManualKey(msg tea.KeyPressMsg, st *steps.StepState) (Model, tea.Cmd, bool) {
-	if st.Passed != nil {
-		return m.handleNextKey(msg)
-	}
-	switch {
-	case key.Matches(msg, m.keys.Pass):
-		next, cmd := m.openInput(inputManualNote, "PASS: note (optional)", 0, true)
-		return next, cmd, true
-	case key.Matches(msg, m.keys.Fail):
-		next, cmd := m.openInput(inputManualNote, "FAIL: what went wrong?", 0, false)
-		return next, cmd, true
-	case key.Matches(msg, m.keys.Next) && !m.running():
-		// The engine waits for a verdict; say so rather than do nothing.
-		m, note := m.showFlash("record the result first: p passed, f failed", true)
-		return m, note, true
-	}
-	return m.handleNextKey(msg)
-}
-
-func (m Model) handleMonitorKey(msg tea.KeyPressMsg, st *steps.StepState) (Model, tea.Cmd, bool) {
-	if len(st.Monitor) == 0 {
-		return m.handleNextKey(msg)
-	}
-	if key.Matches(msg, m.keys.EndEarly) {
-		next, cmd := m.openInput(inputEndMonitor, "why end the monitoring window early?", 0, false)
-		return next, cmd, true
-	}
-	return m, nil, false
-}
-
-// rollbackAvailable: R works once anything was written, until a rollback
-// started (the engine accepts CmdRollback exactly then).
-func (m Model) rollbackAvailable() bool {
-	return m.state.CanRollback()
+	m.command(steps.Command{Type: steps.CmdRollback, Text: m.rollbackReason()})
+	return m, nil
 }
 
 func (m Model) handleRollbackKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -402,13 +286,13 @@ func (m Model) confirmed(scr screen) (tea.Model, tea.Cmd) {
 	if scr == screenConfirmQuit {
 		return m.leave()
 	}
-	m.command(steps.Command{Type: steps.CmdCancel})
+	m.command(steps.Command{Type: steps.CmdCancel, Step: m.currentStepID()})
 	return m, nil
 }
 
 func (m Model) handleConsentKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if key.Matches(msg, m.keys.Submit) {
-		m.command(steps.Command{Type: steps.CmdConsent, Text: m.consent.Value()})
+		m.command(steps.Command{Type: steps.CmdConsent, Step: m.state.ConsentAt, Text: m.consent.Value()})
 		m.consent = clone(m.consent)
 		m.consent.Reset()
 		return m, nil

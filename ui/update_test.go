@@ -12,12 +12,25 @@ import (
 	"github.com/handrail-dev/handrail/steps"
 )
 
+// wantCmds: the screen sent exactly want. A wanted command with no Step
+// matches any Step, but a step command must name the step it was meant
+// for (the engine refuses it if another one is current by then).
 func wantCmds(t *testing.T, rec *recorder, want ...steps.Command) {
 	t.Helper()
 	if len(want) == 0 && len(rec.cmds) == 0 {
 		return
 	}
-	if !reflect.DeepEqual(rec.cmds, want) {
+	got := make([]steps.Command, len(rec.cmds))
+	for i, c := range rec.cmds {
+		if c.Step == "" && c.Type != steps.CmdQuit && c.Type != steps.CmdRollback {
+			t.Errorf("command %d (%s) names no step", i, c.Type)
+		}
+		if i < len(want) && want[i].Step == "" {
+			c.Step = ""
+		}
+		got[i] = c
+	}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("commands sent:\n got %+v\nwant %+v", rec.cmds, want)
 	}
 }
@@ -163,9 +176,11 @@ func TestManualPassAndFail(t *testing.T) {
 	f := toApply().on(steps.EvStepSucceeded, "apply-001").stepStarted("upload-avatar")
 	m, rec := newLive(f)
 	mustContain(t, plain(m), "upload a JPEG", "p pass", "f fail")
-	m = update(m, press("enter")...) // no verdict yet: say so, send nothing
-	mustContain(t, plain(m), "record the result first: p passed, f failed")
-	wantCmds(t, rec)
+	m = update(m, press("enter")...) // no verdict yet: the engine says why not
+	wantCmds(t, rec, steps.Command{Type: steps.CmdNext})
+	m = answer(m, rec)
+	mustContain(t, plain(m), "next refused: record the result first: passed or failed")
+	rec.cmds = nil
 	m = update(m, press("f")...) // f is fail here, not full screen
 	if m.full || m.screen() != screenInput {
 		t.Fatalf("f on a manual step asks for a note; full=%v screen=%v", m.full, m.screen())
@@ -253,7 +268,7 @@ func TestLockHeldScreen(t *testing.T) {
 	f := new(fake).start(true).add(steps.Event{Type: steps.EvIdentityVerified, Identity: &steps.IdentityReport{Expected: prodID, OK: true}})
 	f.add(steps.Event{Type: steps.EvLockHeld, Lock: &steps.LockInfo{PID: 777, ApplicationName: "handrail/connect-rls-hardening/bob", Client: "10.0.0.5", Since: t0}})
 	m, rec := newLive(f)
-	mustContain(t, plain(m), "DEPLOY LOCK HELD", "pid 777", "handrail/connect-rls-hardening/bob", "10.0.0.5", "Nothing was written.")
+	mustContain(t, plain(m), "DEPLOY LOCK HELD", "server pid: 777", "application: handrail/connect-rls-hardening/bob", "10.0.0.5", "Nothing was written.")
 	m = update(m, press("enter", "R", "space")...)
 	wantCmds(t, rec)
 	update(m, press("q")...)
@@ -267,7 +282,12 @@ func TestRollbackOnlyAfterWrite(t *testing.T) {
 	if m.screen() == screenRollbackDialog {
 		t.Fatalf("R opened the rollback dialog before anything was written")
 	}
+	// Asked anyway, it is sent and answered: refused, and why.
+	wantCmds(t, rec, steps.Command{Type: steps.CmdRollback, Text: "operator chose rollback (R)"})
+	m = answer(m, rec)
+	mustContain(t, plain(m), "rollback refused: nothing has been written yet")
 	mustNotContain(t, plain(m), "R ROLLBACK")
+	rec.cmds = nil
 
 	m = feed(m, steps.Event{Seq: 900, Type: steps.EvIntent, Step: "apply-001"},
 		steps.Event{Seq: 901, Type: steps.EvStepFailed, Step: "apply-001", Error: &steps.ErrorInfo{Message: "boom", RolledBack: true}})
@@ -289,6 +309,8 @@ func TestRollbackOnlyAfterWrite(t *testing.T) {
 	if m.screen() == screenRollbackDialog {
 		t.Fatalf("R reopened the dialog after the rollback started")
 	}
+	m = answer(m, rec)
+	mustContain(t, plain(m), "rollback refused: the rollback is already running")
 }
 
 func TestRollbackOfferedOpensAtOnce(t *testing.T) {
@@ -443,9 +465,17 @@ func TestEndSummary(t *testing.T) {
 func TestTooSmallAndResize(t *testing.T) {
 	m, _ := newLive(connectStart(false))
 	m = update(m, tea.WindowSizeMsg{Width: 50, Height: 12})
-	if got := plain(m); got != "terminal too small: need 60x16, have 50x12" {
+	if got := plain(m); got != "terminal too small: need 60x16, have 50x12;\nenlarge the window (q quits)" {
 		t.Fatalf("got %q", got)
 	}
+	// Narrower than the message: it wraps, nothing is cut.
+	m = update(m, tea.WindowSizeMsg{Width: 30, Height: 10})
+	for _, l := range strings.Split(plain(m), "\n") {
+		if len(l) > 30 {
+			t.Errorf("line wider than the terminal: %q", l)
+		}
+	}
+	mustContain(t, strings.ReplaceAll(plain(m), "\n", " "), "need 60x16, have 30x10", "enlarge the window")
 	for _, sz := range [][2]int{{60, 16}, {80, 24}, {132, 43}, {200, 60}} {
 		m = update(m, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 		lines := strings.Split(plain(m), "\n")

@@ -43,6 +43,7 @@ func TestTmuxDemoEndToEnd(t *testing.T) {
 
 	t.Run("apply-whole-runbook", func(t *testing.T) { tmuxApplyWholeRunbook(t, tmuxPath, bin) })
 	t.Run("staging-hard-stop", func(t *testing.T) { tmuxStagingHardStop(t, tmuxPath, bin) })
+	t.Run("output-piped", func(t *testing.T) { tmuxOutputPiped(t, tmuxPath, bin) })
 }
 
 // requireTmux skips, saying why, when this test cannot run here.
@@ -121,8 +122,11 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	term.keys("Enter")
 
 	term.check("Supabase auth and storage schemas are present", "[check] Current state")
-	s = term.check("Current state (before the migration)", "[confirm] Backup verified")
-	mustShow(t, s, "report: 6 rows", "rate_limits RLS", "missing")
+	// A report check shows its rows and waits for enter.
+	term.keys("Enter")
+	s = term.waitText("report: read it, then press enter to go on", "report: 6 rows", "rate_limits RLS", "missing")
+	term.keys("Enter")
+	term.waitText("[confirm] Backup verified")
 
 	// Typed confirmation: a wrong text is refused, the right one passes.
 	term.keys("Enter")
@@ -217,7 +221,7 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 			t.Errorf("the end summary should list %q as ok with its result:\n%s", title, summary)
 		}
 	}
-	for _, title := range []string{"Apply migration 001 (RLS hardening)", "VACUUM ANALYZE the affected tables", "Monitor for 15 minutes - tmux e2e", "Upload an avatar - avatar uploaded"} {
+	for _, title := range []string{"Apply migration 001 (RLS hardening)", "VACUUM ANALYZE the affected tables", "Monitor for 15 minutes - ENDED EARLY after 0:00:", "Upload an avatar - avatar uploaded"} {
 		if !regexp.MustCompile(`(?m)^\s+ok\s+` + regexp.QuoteMeta(title)).MatchString(summary) {
 			t.Errorf("the end summary should list %q as ok:\n%s", title, summary)
 		}
@@ -309,6 +313,29 @@ func tmuxStagingHardStop(t *testing.T, tmuxPath, bin string) {
 	mustShow(t, s, ": identity_hard_stop")
 }
 
+// tmuxOutputPiped: with stdout piped (| tee, > file) and stdin not the
+// terminal either, the screen is still drawn on the terminal the keys
+// come from (/dev/tty), and only the plain summary goes down the pipe.
+func tmuxOutputPiped(t *testing.T, tmuxPath, bin string) {
+	out := filepath.Join(t.TempDir(), "out.txt")
+	term := startTmuxScript(t, tmuxPath, fmt.Sprintf("%s demo --target staging --log-dir %s </dev/null | cat > %s",
+		shellQuote(bin), shellQuote(t.TempDir()), shellQuote(out)))
+	term.waitText("HARD STOP: IDENTITY MISMATCH", "press q to quit")
+	term.keys("q")
+	term.waitText("handrail exited with")
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	if !strings.Contains(got, ": identity_hard_stop") || !strings.Contains(got, "journal: ") {
+		t.Fatalf("the pipe did not get the session summary:\n%s", got)
+	}
+	if strings.ContainsRune(got, '\x1b') || strings.Contains(got, "HARD STOP") {
+		t.Fatalf("the screen went down the pipe:\n%q", got)
+	}
+}
+
 // --- the terminal ---
 
 // tmuxTerm is one detached tmux session on a private server.
@@ -325,16 +352,22 @@ type tmuxTerm struct {
 // test can read what handrail printed last.
 func startTmux(t *testing.T, tmuxPath, bin string, args ...string) *tmuxTerm {
 	t.Helper()
+	quoted := []string{shellQuote(bin)}
+	for _, a := range args {
+		quoted = append(quoted, shellQuote(a))
+	}
+	return startTmuxScript(t, tmuxPath, strings.Join(quoted, " "))
+}
+
+// startTmuxScript runs the shell command line in the tmux session.
+func startTmuxScript(t *testing.T, tmuxPath, command string) *tmuxTerm {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "hr-tmux-") // short: a socket path is limited to ~100 bytes
 	if err != nil {
 		t.Fatal(err)
 	}
 	term := &tmuxTerm{t: t, tmux: tmuxPath, socket: filepath.Join(dir, "s"), session: "handrail"}
-	quoted := []string{shellQuote(bin)}
-	for _, a := range args {
-		quoted = append(quoted, shellQuote(a))
-	}
-	script := strings.Join(quoted, " ") + `; echo "handrail exited with $?"; exec sleep 3600`
+	script := command + `; echo "handrail exited with $?"; exec sleep 3600`
 	t.Cleanup(func() {
 		term.shutdown()
 		os.RemoveAll(dir)

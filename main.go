@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
 	"github.com/handrail-dev/handrail/db"
@@ -68,14 +69,9 @@ type cli struct {
 	// by every libpq program (see db.Resolve).
 	environ []string
 	// frontend shows a live session and sends the operator's commands to
-	// the engine; nil means the screen (screenFrontend). Tests put a
+	// the engine; nil means the screen (openScreen). Tests put a
 	// scripted operator here to run the real `run` command headless.
 	frontend func(eng *steps.Engine, rb *steps.Runbook, opts ui.Options) (steps.Outcome, error)
-}
-
-// screenFrontend is the operator's screen: the Bubble Tea program.
-func screenFrontend(_ *steps.Engine, _ *steps.Runbook, opts ui.Options) (steps.Outcome, error) {
-	return ui.Run(opts)
 }
 
 var commands []command
@@ -587,12 +583,18 @@ type sessionSpec struct {
 // runSession runs the engine on its own goroutine, journals every event
 // before the screen sees it, and shows the screen until the operator leaves.
 func (c *cli) runSession(spec sessionSpec) int {
-	if c.frontend == nil {
-		if err := haveTerminal(); err != nil {
+	frontend := c.frontend
+	termWidth, termHeight := 0, 0
+	if frontend == nil {
+		screen, err := openScreen()
+		if err != nil {
 			fmt.Fprintf(c.stderr, "handrail: the guided run needs a terminal (%v); nothing was run or journaled.\n"+
 				"Run it from an interactive shell (over SSH, inside tmux or screen); for unattended checks use handrail check RUNBOOK --db DSN.\n", err)
 			return exitUsage
 		}
+		defer screen.close()
+		frontend = screen.frontend
+		termWidth, termHeight = screen.width, screen.height
 	}
 	secrets := spec.target.Secrets()
 	var (
@@ -641,7 +643,6 @@ func (c *cli) runSession(spec sessionSpec) int {
 	}
 	sessionID := newSessionID()
 	if w == nil {
-		width, height, _ := term.GetSize(os.Stdout.Fd())
 		ref := spec.runbookArg
 		if abs, err := filepath.Abs(ref); err == nil {
 			if _, statErr := os.Stat(ref); statErr == nil {
@@ -653,7 +654,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 			SessionID: sessionID, RunbookID: rb.Meta.ID, RunbookHash: rb.Hash,
 			HandrailVersion: version, Operator: spec.operator,
 			TargetName: rb.Target.Name, ProjectID: rb.Target.ProjectID,
-			DSN: spec.target.Display(), TermWidth: width, TermHeight: height,
+			DSN: spec.target.Display(), TermWidth: termWidth, TermHeight: termHeight,
 			Apply: spec.apply, RunbookPath: ref,
 		}, secrets)
 		if err != nil {
@@ -679,7 +680,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 			return nil
 		},
 	})
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := sessionContext()
 	defer stop()
 	var (
 		outcome steps.Outcome
@@ -691,10 +692,6 @@ func (c *cli) runSession(spec sessionSpec) int {
 		close(ran)
 		events.close()
 	}()
-	frontend := c.frontend
-	if frontend == nil {
-		frontend = screenFrontend
-	}
 	uiOutcome, uiErr := frontend(eng, rb, ui.Options{
 		Mode: ui.Live, Send: eng.Send, Events: events.out, Initial: prior,
 		SSHWarning: sshWarning(c.environ), JournalPath: w.Path(), Head: w.Head, Context: ctx,
@@ -718,22 +715,86 @@ func (c *cli) runSession(spec sessionSpec) int {
 	fmt.Fprintf(c.stdout, "session %s: %s\njournal: %s\nhead:    %s\n", sessionID, outcome, w.Path(), w.Head())
 	fmt.Fprintf(c.stdout, "replay:  handrail replay %s\n", w.Path())
 	if outcome == steps.OutcomeAborted && !spec.demo {
-		fmt.Fprintf(c.stdout, "resume:  handrail run --resume %s --db DSN%s\n", w.Path(), map[bool]string{true: " --apply"}[spec.apply])
+		if final := eng.State(); final.Wrote {
+			fmt.Fprintf(c.stdout, "resume:  handrail run --resume %s --db DSN%s\n", w.Path(), map[bool]string{true: " --apply"}[spec.apply])
+		} else {
+			fmt.Fprintln(c.stdout, "nothing was written: run the runbook again to start over")
+		}
 	}
 	return outcome.ExitCode()
 }
 
-// haveTerminal reports whether the screen can open a terminal: stdin, or
-// else /dev/tty, as Bubble Tea does.
-func haveTerminal() error {
-	if term.IsTerminal(os.Stdin.Fd()) {
-		return nil
+// sessionContext ends when the terminal hangs up (SIGHUP) or handrail is
+// told to stop (SIGTERM); its cause says which, so the journal records
+// what happened rather than "context canceled".
+func sessionContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		select {
+		case sig := <-ch:
+			cancel(signalCause(sig))
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel(nil)
 	}
-	f, err := os.Open("/dev/tty")
-	if err != nil {
-		return errors.New("no terminal on stdin and /dev/tty cannot be opened")
+}
+
+func signalCause(sig os.Signal) error {
+	switch sig {
+	case syscall.SIGHUP:
+		return errors.New("the terminal hung up (SIGHUP: its window was closed or the SSH connection dropped)")
+	case syscall.SIGTERM:
+		return errors.New("handrail was told to stop (SIGTERM)")
 	}
-	return f.Close()
+	return fmt.Errorf("signal %v", sig)
+}
+
+// screenTTY is where the operator's screen is drawn and read: stdin and
+// stdout when they are the terminal; the controlling terminal (/dev/tty)
+// for whichever of them is redirected (| tee, > file), so that the screen
+// is always seen where the keys are typed. No terminal at all is refused.
+type screenTTY struct {
+	opts          []tea.ProgramOption
+	tty           *os.File
+	width, height int
+}
+
+func openScreen() (*screenTTY, error) {
+	s := &screenTTY{}
+	inTTY, outTTY := term.IsTerminal(os.Stdin.Fd()), term.IsTerminal(os.Stdout.Fd())
+	out := os.Stdout
+	if !inTTY || !outTTY {
+		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		if err != nil {
+			return nil, errors.New("no terminal: stdin or stdout is redirected and /dev/tty cannot be opened")
+		}
+		s.tty = tty
+		if !inTTY {
+			s.opts = append(s.opts, tea.WithInput(tty))
+		}
+		if !outTTY {
+			out = tty
+			s.opts = append(s.opts, tea.WithOutput(tty))
+		}
+	}
+	s.width, s.height, _ = term.GetSize(out.Fd())
+	return s, nil
+}
+
+// frontend is the operator's screen: the Bubble Tea program on the terminal.
+func (s *screenTTY) frontend(_ *steps.Engine, _ *steps.Runbook, opts ui.Options) (steps.Outcome, error) {
+	return ui.Run(opts, s.opts...)
+}
+
+func (s *screenTTY) close() {
+	if s.tty != nil {
+		s.tty.Close()
+	}
 }
 
 // eventQueue hands events from the engine to the screen without ever

@@ -66,7 +66,7 @@ type Engine struct {
 	noticeAt string // step that server notices belong to
 	// lastBlockers are the sessions the running step last waited for.
 	lastBlockers []db.Blocker
-	stopRun  context.CancelFunc
+	stopRun      context.CancelFunc
 
 	qmu   sync.Mutex
 	queue []Command

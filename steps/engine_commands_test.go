@@ -37,7 +37,7 @@ title = "Main"
 // once it is running (the caller says what "running" looks like).
 func startRollbackCase(t *testing.T, rb *Runbook, dsn string) *engineRun {
 	t.Helper()
-	r := startEngine(t, Config{Runbook: rb, DSN: dsn, Apply: true}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
 	r.rec.waitStep(t, EvStepWouldRun, "make-a")
 	r.e.Send(Command{Type: CmdNext, Step: "make-a"})
 	r.rec.waitStep(t, EvStepSucceeded, "make-a")
@@ -154,7 +154,7 @@ func TestDeployLockIsPerDatabase(t *testing.T) {
 	t.Parallel()
 	_, dsn := atomicSetup(t)
 	first := sqlRunbook(t, `statements = ["create table first_t (x int)"]`, nil)
-	r1 := startEngine(t, Config{Runbook: first, DSN: dsn, Apply: true, Operator: "alice"}, nil)
+	r1 := startEngine(t, Config{Runbook: first, Target: testTarget(t, dsn), Apply: true, Operator: "alice"}, nil)
 	got := r1.rec.waitType(t, EvLockAcquired)
 
 	second := writeTestRunbook(t, `
@@ -166,7 +166,7 @@ title = "Other"
   statements = ["create table second_t (x int)"]
 `, nil)
 	second.Meta.ID = "another-runbook"
-	r2 := startEngine(t, Config{Runbook: second, DSN: dsn, Apply: true, Operator: "bob"}, nil)
+	r2 := startEngine(t, Config{Runbook: second, Target: testTarget(t, dsn), Apply: true, Operator: "bob"}, nil)
 	held := r2.rec.waitType(t, EvLockHeld)
 	end := r2.rec.waitType(t, EvSessionEnded)
 	if end.Outcome != OutcomeLockHeld || *end.ExitCode != 4 {
@@ -199,7 +199,7 @@ func TestStaleCommandIsRefused(t *testing.T) {
 	t.Parallel()
 	_, dsn := atomicSetup(t)
 	rb := sqlRunbook(t, `statements = ["create table stale_t (x int)"]`, nil)
-	r := startEngine(t, Config{Runbook: rb, DSN: dsn, Apply: true}, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
 	r.rec.waitStep(t, EvStepWouldRun, "change")
 	r.e.Send(Command{Type: CmdNext, Step: "some-earlier-step"})
 	ref := r.rec.waitType(t, EvCommandRefused)

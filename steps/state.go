@@ -155,10 +155,10 @@ type RollbackState struct {
 	// Requested: the operator asked for the rollback while a statement
 	// ran; it starts once the statement has stopped.
 	Requested string `json:"requested,omitempty"`
-	Started  bool   `json:"started,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-	Finished bool   `json:"finished,omitempty"`
-	OK       bool   `json:"ok,omitempty"`
+	Started   bool   `json:"started,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Finished  bool   `json:"finished,omitempty"`
+	OK        bool   `json:"ok,omitempty"`
 }
 
 // NewState returns the state before any event.

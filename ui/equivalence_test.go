@@ -35,9 +35,21 @@ const (
 	equivWait   = 90 * time.Second
 )
 
-func TestLiveRunEqualsJournalReplay(t *testing.T) {
+// equivSession is the real engine on the sandbox, journaled, feeding a
+// live screen that a scripted operator drives with keys.
+type equivSession struct {
+	op      *operator
+	w       *journal.Writer
+	eng     *steps.Engine
+	events  chan steps.Event
+	ran     chan struct{}
+	outcome steps.Outcome
+	runErr  error
+}
+
+func startEquivSession(t *testing.T) *equivSession {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	sb := db.NewTestSandbox(t, db.SandboxOptions{})
 	dbs, err := db.SetupDemoDatabases(ctx, sb, os.DirFS(filepath.Join("..", "testdata", "fixtures")))
 	if err != nil {
@@ -67,13 +79,13 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	t.Cleanup(func() { w.Close() })
 
 	// Journal first, then the screen, as runSession does. The buffer is
 	// far larger than the session; if it ever fills, the sink fails and
 	// the engine stops with that error instead of blocking.
-	events := make(chan steps.Event, 1<<14)
-	eng := steps.NewEngine(steps.Config{
+	es := &equivSession{w: w, events: make(chan steps.Event, 1<<14), ran: make(chan struct{})}
+	es.eng = steps.NewEngine(steps.Config{
 		Runbook: rb, Target: target, Apply: true, Operator: "equivalence", SessionID: "equivalence",
 		Sink: func(e steps.Event) error {
 			rec, err := w.Record(e)
@@ -81,32 +93,32 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 				return err
 			}
 			select {
-			case events <- rec:
+			case es.events <- rec:
 				return nil
 			default:
 				return errors.New("equivalence test: event buffer full")
 			}
 		},
 	})
-	var (
-		outcome steps.Outcome
-		runErr  error
-		ran     = make(chan struct{})
-	)
 	go func() {
-		outcome, runErr = eng.Run(ctx)
-		close(ran)
+		es.outcome, es.runErr = es.eng.Run(ctx)
+		close(es.ran)
 	}()
-	defer func() {
-		eng.Send(steps.Command{Type: steps.CmdQuit})
-		<-ran
-	}()
+	t.Cleanup(func() {
+		es.eng.Send(steps.Command{Type: steps.CmdQuit})
+		<-es.ran
+	})
 
-	op := &operator{t: t, eng: eng, rb: rb}
-	live := New(Options{Mode: Live, Send: op.send, Events: events,
-		Done: func() Result { <-ran; return Result{Outcome: outcome, Err: runErr} }})
-	live = update(live, tea.WindowSizeMsg{Width: equivWidth, Height: equivHeight})
-	op.live = live
+	es.op = &operator{t: t, eng: es.eng, rb: rb}
+	live := New(Options{Mode: Live, Send: es.op.send, Events: es.events,
+		Done: func() Result { <-es.ran; return Result{Outcome: es.outcome, Err: es.runErr} }})
+	es.op.live = update(live, tea.WindowSizeMsg{Width: equivWidth, Height: equivHeight})
+	return es
+}
+
+func TestLiveRunEqualsJournalReplay(t *testing.T) {
+	es := startEquivSession(t)
+	op, w, eng, events := es.op, es.w, es.eng, es.events
 
 	// At every point where the session waits for the operator, the
 	// journal so far, replayed, draws what the live screen draws.
@@ -114,7 +126,7 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 		replay := replayJournal(t, w.Path(), len(live.state.Steps) > 0)
 		compareScreens(t, fmt.Sprintf("at seq %d", live.state.Seq), live, replay, false)
 	}
-	op.drive(ran)
+	op.drive(es.ran)
 	// The script went through every kind of answer, wrong ones included,
 	// and compared the screens at each decision.
 	wantCommands := map[steps.CommandType]int{steps.CmdTick: 12, steps.CmdConfirm: 3, steps.CmdConsent: 2,
@@ -131,7 +143,7 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 
 	// The engine returned: the screen reads the rest, then its result.
 	close(events)
-	live = op.live
+	live := op.live
 	for {
 		msg := live.waitForEvents()()
 		var cmd tea.Cmd
@@ -145,8 +157,9 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 			break
 		}
 	}
-	if runErr != nil || outcome != steps.OutcomeSucceeded || live.Outcome() != steps.OutcomeSucceeded {
-		t.Fatalf("the scripted run should succeed: engine %s (%v), screen %s", outcome, runErr, live.Outcome())
+	<-es.ran
+	if es.runErr != nil || es.outcome != steps.OutcomeSucceeded || live.Outcome() != steps.OutcomeSucceeded {
+		t.Fatalf("the scripted run should succeed: engine %s (%v), screen %s", es.outcome, es.runErr, live.Outcome())
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -343,6 +356,9 @@ func (o *operator) drive(ran <-chan struct{}) {
 		}
 		if o.atDecision != nil {
 			o.atDecision(o.live)
+			// What it sent the engine (refused commands) is not a step of
+			// the script: a wake-up for those alone is stale.
+			lastSeq = max(lastSeq, o.eng.State().Seq)
 		}
 		o.decisions++
 		o.act(c)

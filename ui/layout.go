@@ -239,7 +239,7 @@ func (m Model) footerLines(scr screen, w int) []string {
 	h.Styles = m.styles.Help
 	h.SetWidth(w)
 	var out []string
-	if m.flash != "" {
+	if m.flashShown() {
 		style := m.styles.Good
 		if m.flashWarn {
 			style = m.styles.Warn
@@ -263,8 +263,14 @@ func (m Model) footerLines(scr screen, w int) []string {
 	return append(out, fit(h.ShortHelpView(keys), w))
 }
 
+// flashShown: a note is up; an engine refusal's for refusalShown of
+// session time (so a replay shows it as long as the live screen did).
+func (m Model) flashShown() bool {
+	return m.flash != "" && (m.flashExpires == 0 || m.sessionNow() < m.flashExpires)
+}
+
 func (m Model) footerHeight(w int) int {
-	if !m.showHelp && m.flash == "" {
+	if !m.showHelp && !m.flashShown() {
 		return 1
 	}
 	return len(m.footerLines(m.screen(), w))

@@ -657,7 +657,7 @@ func (m Model) copyMessage() (tea.Model, tea.Cmd) {
 // marks a refusal rather than a confirmation.
 func (m Model) showFlash(text string, warn bool) (Model, tea.Cmd) {
 	m.flashID++
-	m.flash, m.flashWarn = text, warn
+	m.flash, m.flashWarn, m.flashExpires = text, warn, 0
 	id := m.flashID
 	return m, tea.Tick(4*time.Second, func(time.Time) tea.Msg { return flashExpiredMsg{id} })
 }

@@ -149,7 +149,7 @@ type Model struct {
 	flash         string
 	flashWarn     bool // the flash says no, not done
 	flashID       int
-	flashUntil    time.Time // a refusal's flash goes away after this (clock)
+	flashExpires  time.Duration // session time after which a refusal's flash is no longer shown
 	connectingAt  time.Time // wall time of the connecting event
 	cursor        int       // checklist item under the cursor
 	scroll        int       // pane scroll offset, in lines
@@ -246,9 +246,6 @@ func (m Model) handleOther(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case clockMsg:
 		m.clock = m.now()
-		if !m.flashUntil.IsZero() && m.clock.After(m.flashUntil) {
-			m.flash, m.flashUntil = "", time.Time{}
-		}
 		return m, clockTick()
 	case JournalMsg:
 		if msg.Path != "" {
@@ -403,7 +400,7 @@ func (m Model) noteRefusal(e steps.Event) Model {
 	}
 	m.flashID++
 	m.flash, m.flashWarn = fmt.Sprintf("%s refused: %s", what, e.Text), true
-	m.flashUntil = m.clock.Add(refusalShown)
+	m.flashExpires = e.Mono + refusalShown
 	return m
 }
 

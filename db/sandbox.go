@@ -57,6 +57,9 @@ type Sandbox struct {
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the postmaster has exited
+	// What the postmaster was started with, for StartServer.
+	logStatements bool
+	cred          *serverUser
 
 	stopOnce sync.Once
 	stopErr  error
@@ -258,6 +261,7 @@ func StartSandbox(ctx context.Context, opts SandboxOptions) (sb *Sandbox, err er
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: pick a port: %w", err)
 		}
+		s.logStatements, s.cred = opts.LogStatements, cred
 		err = s.startPostmaster(ctx, port, opts.LogStatements, cred)
 		if err == nil {
 			break
@@ -418,6 +422,17 @@ func (s *Sandbox) Stop() error {
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr
+}
+
+// StopServer stops the server (fast shutdown: sessions are ended) and keeps
+// its data, so that a test can take the database away from a session and
+// bring it back with StartServer.
+func (s *Sandbox) StopServer() error { return s.signalAndWait() }
+
+// StartServer starts the server stopped by StopServer again, on the same
+// port with the same data.
+func (s *Sandbox) StartServer(ctx context.Context) error {
+	return s.startPostmaster(ctx, s.port, s.logStatements, s.cred)
 }
 
 // signalAndWait stops the postmaster: SIGINT (fast shutdown), then SIGQUIT

@@ -161,6 +161,10 @@ func (s *State) ready() (string, bool) {
 		return "the deploy lock is held by another session; only quit", false
 	case s.Connection != "":
 		return "not ready: " + s.Connection, false
+	case s.Offline != "":
+		// The target is out of reach: the step's own rules apply, and
+		// the engine reconnects and proves the target before it acts.
+		return "", true
 	case s.Identity == nil || !s.Identity.OK:
 		return "not ready: the target's identity is not verified yet", false
 	case s.Lock == nil:

@@ -213,3 +213,67 @@ func TestStaleCommandIsRefused(t *testing.T) {
 	r.quit(t)
 	assertFoldMatches(t, r)
 }
+
+// The database goes away: the step fails and the session goes on,
+// offline (not ended), its target unverified; a retry while it is still
+// down fails the step again without sending anything; once it is back, a
+// retry reconnects, proves the identity again, and runs the step.
+func TestRetryWhileDatabaseDown(t *testing.T) {
+	t.Parallel()
+	sb, dsn := atomicSetup(t)
+	rb := sqlRunbook(t, `statements = ["create table after_outage (x int)"]`, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
+	r.rec.waitStep(t, EvStepWouldRun, "change")
+	if err := sb.StopServer(); err != nil {
+		t.Fatal(err)
+	}
+	r.e.Send(Command{Type: CmdNext, Step: "change"})
+	r.rec.waitStep(t, EvStepFailed, "change")
+	failed := r.rec.waitType(t, EvReconnectFailed)
+	if failed.Error == nil || !strings.Contains(failed.Error.Hint, "retry") {
+		t.Fatalf("reconnect_failed = %+v", failed.Error)
+	}
+	r.awaitIdle(t)
+	st := r.e.State()
+	if st.Ended || st.Offline == "" || st.Identity != nil {
+		t.Fatalf("after the outage: ended %v, offline %q, identity %+v; want the session offline, unverified, going on", st.Ended, st.Offline, st.Identity)
+	}
+	if !st.Accepts(CmdRetry).OK || !st.Accepts(CmdQuit).OK {
+		t.Fatalf("offline, retry and quit must be taken: %+v", st.Affordances())
+	}
+
+	// Retry while still down: the step fails again, nothing is sent.
+	from := r.rec.count()
+	r.e.Send(Command{Type: CmdRetry, Step: "change"})
+	r.rec.wait(t, from, "a second reconnect_failed", func(e Event) bool { return e.Type == EvReconnectFailed })
+	r.awaitIdle(t)
+	if st := r.e.State(); st.Ended || st.Steps[0].Status != StatusFailed {
+		t.Fatalf("a retry that cannot connect must fail the step, not the session: ended %v, status %s", st.Ended, st.Steps[0].Status)
+	}
+
+	if err := sb.StartServer(engineCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	r.e.Send(Command{Type: CmdRetry, Step: "change"})
+	end := r.rec.waitType(t, EvSessionEnded)
+	if end.Outcome != OutcomeSucceeded {
+		t.Fatalf("after the server came back: %s\n%s", end.Outcome, r.rec.dump())
+	}
+	// The intent that ran comes after the reconnect and a new identity proof.
+	var reconnected, reverified bool
+	for _, e := range r.rec.all() {
+		switch {
+		case e.Type == EvReconnected:
+			reconnected = true
+		case e.Type == EvIdentityVerified && reconnected:
+			reverified = true
+		case e.Type == EvStepSucceeded && !reverified:
+			t.Fatal("the step ran before the target was proven again")
+		}
+	}
+	if !reverified || !tableExists(t, dsn, "after_outage") {
+		t.Fatalf("re-verified %v, table made %v", reverified, tableExists(t, dsn, "after_outage"))
+	}
+	r.quit(t)
+	assertFoldMatches(t, r)
+}

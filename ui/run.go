@@ -150,10 +150,10 @@ type Model struct {
 	flashWarn     bool // the flash says no, not done
 	flashID       int
 	flashExpires  time.Duration // session time after which a refusal's flash is no longer shown
-	connectingAt  time.Time // wall time of the connecting event
-	cursor        int       // checklist item under the cursor
-	scroll        int       // pane scroll offset, in lines
-	viewing       int       // step index shown while browsing; -1 follows the current step
+	connectingAt  time.Time     // wall time of the connecting event
+	cursor        int           // checklist item under the cursor
+	scroll        int           // pane scroll offset, in lines
+	viewing       int           // step index shown while browsing; -1 follows the current step
 	execView      *viewport.Model
 	clock         time.Time
 	stmtStart     time.Duration // Mono of the running statement's start

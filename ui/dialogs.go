@@ -139,9 +139,9 @@ func (m Model) confirmLines(title, question, yes string) []string {
 }
 
 func (m Model) inputLines() []string {
-	lines := []string{m.styles.Bold.Render(m.input.title), "", m.input.ti.View()}
+	lines := []string{m.styles.Bold.Render(safe(m.input.title)), "", m.input.ti.View()}
 	if m.input.problem != "" {
-		lines = append(lines, m.styles.Bad.Render(m.input.problem))
+		lines = append(lines, m.styles.Bad.Render(safe(m.input.problem)))
 	}
 	return append(lines, "", m.styles.Bold.Render("enter")+" submit   "+m.styles.Bold.Render("esc")+" cancel")
 }
@@ -253,4 +253,7 @@ func (m Model) lockHeldLines() []string {
 		"", "press q to quit")
 }
 
-func quote(s string) string { return fmt.Sprintf("%q", s) }
+// quote puts text the operator typed or must type in quotes. It does not
+// escape: the views escape every string they draw (termsafe.go), and %q
+// would escape those escapes again.
+func quote(s string) string { return `"` + s + `"` }

@@ -10,6 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -63,12 +64,19 @@ func (m Model) render() string {
 		msg := fmt.Sprintf("terminal too small: need %dx%d, have %dx%d; enlarge the window (q quits)", minWidth, minHeight, m.width, m.height)
 		return strings.Join(wrapAll([]string{msg}, max(10, m.width)), "\n")
 	}
+	m = m.drawn()
 	l := m.layout()
 	out := make([]string, 0, l.height)
 	out = append(out, m.headerLines(l.width)...)
 	out = append(out, m.bodyLines(scr, l)...)
 	out = append(out, m.footerLines(scr, l.width)...)
-	return strings.Join(out, "\n")
+	return termsafe.Highlight(strings.Join(out, "\n"), m.styles.EscapeOn, m.styles.EscapeOff)
+}
+
+// drawn is the model the views draw: its fold escaped (see termsafe.go).
+func (m Model) drawn() Model {
+	m.state = m.shown
+	return m
 }
 
 // bodyLines renders exactly l.bodyH lines of width l.width.
@@ -145,7 +153,7 @@ func (m Model) bannerLines(w int) []string {
 	if m.banner == "" {
 		return nil
 	}
-	return wrapAll([]string{" ! " + m.banner + " (esc dismisses this)"}, w)
+	return wrapAll([]string{" ! " + safe(m.banner) + " (esc dismisses this)"}, w)
 }
 
 // loadingLines: what the session waits for before the first step, and
@@ -244,7 +252,7 @@ func (m Model) footerLines(scr screen, w int) []string {
 		if m.flashWarn {
 			style = m.styles.Warn
 		}
-		flash := wrapAll([]string{m.flash}, w)
+		flash := wrapAll([]string{safe(m.flash)}, w)
 		if len(flash) > 2 {
 			flash = flash[:2]
 			flash[1] = ansi.Truncate(flash[1], w-1, "") + "…"

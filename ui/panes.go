@@ -72,6 +72,7 @@ func (m Model) bodyOffset(pc paneContent, avail int) int {
 
 // maxScroll is the largest useful scroll offset of what is on screen.
 func (m Model) maxScroll() int {
+	m = m.drawn() // count the lines as drawn
 	l := m.layout()
 	if m.screen() == screenEnded {
 		return max(0, len(m.summaryLines(l.width))-l.bodyH)
@@ -614,7 +615,7 @@ func (m Model) execPane(st *steps.StepState, w int) paneContent {
 // refreshExec feeds the exec step's output to its viewport, following the
 // tail unless the operator scrolled up.
 func (m *Model) refreshExec() {
-	st := m.state.CurrentStep()
+	st := m.shown.CurrentStep() // escaped
 	m.execView = clone(m.execView)
 	if st == nil || st.Kind != steps.KindExec {
 		m.execView.SetContent("")
@@ -675,8 +676,8 @@ func (m Model) summaryLines(w int) []string {
 	if r := m.state.EndReason; r != "" {
 		lines = append(lines, s.Bold.Render("why: ")+r)
 	}
-	if err := m.Err(); err != nil && err.Error() != m.state.EndReason {
-		lines = append(lines, s.Bad.Render("error: ")+err.Error())
+	if err := m.Err(); err != nil && safe(err.Error()) != m.state.EndReason {
+		lines = append(lines, s.Bad.Render("error: ")+safe(err.Error()))
 	}
 	lines = append(lines, m.rollbackSummary()...)
 	lines = append(lines, m.journalLines()...)
@@ -734,9 +735,9 @@ func (m Model) journalLines() []string {
 	if j.Path == "" && j.Head == "" {
 		return nil
 	}
-	lines := []string{"", s.Muted.Render("journal: ") + j.Path}
+	lines := []string{"", s.Muted.Render("journal: ") + safe(j.Path)}
 	if j.Head != "" {
-		lines = append(lines, s.Muted.Render("head:    ")+s.Bold.Render(j.Head)+s.Muted.Render(" (paste into the change ticket)"))
+		lines = append(lines, s.Muted.Render("head:    ")+s.Bold.Render(safe(j.Head))+s.Muted.Render(" (paste into the change ticket)"))
 	}
 	return lines
 }

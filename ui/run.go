@@ -16,6 +16,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -138,7 +139,11 @@ type Model struct {
 	// Widgets are held by pointer and copied before a change (see clone),
 	// so an Update never alters an older Model and the Model stays small
 	// enough to copy on every message.
-	state   steps.State
+	state steps.State
+	// shown is the same fold with every string escaped: what the views
+	// draw (termsafe.go). applyEvent folds both; nothing else may change
+	// either.
+	shown   steps.State
 	overlay screen
 	input   *inputDialog
 	consent *textinput.Model
@@ -176,6 +181,7 @@ func New(opts Options) Model {
 		now: opts.Now, keys: DefaultKeyMap(), isDark: true,
 		noColor: opts.NoColor || noColorEnv(),
 		state:   steps.NewState(),
+		shown:   steps.NewState(),
 		banner:  opts.SSHWarning, clock: opts.Now(),
 		journal:  JournalMsg{Path: opts.JournalPath},
 		execView: ptr(viewport.New()),
@@ -345,6 +351,7 @@ func (m Model) handleEngineDone(r Result) (tea.Model, tea.Cmd) {
 func (m Model) applyEvent(e steps.Event) Model {
 	prev := m.state.Current
 	m.state = steps.Apply(m.state, e)
+	m.shown = m.foldShown(e)
 	m = m.noteEvent(e)
 	if m.state.Current != prev {
 		m = m.stepChanged()
@@ -557,8 +564,9 @@ func (m Model) View() tea.View {
 }
 
 func (m Model) windowTitle() string {
+	// The title goes out in an OSC sequence: escaped, with no markers.
 	if t := m.state.Session.RunbookTitle; t != "" {
-		return "handrail: " + t
+		return "handrail: " + termsafe.Line(t)
 	}
 	return "handrail"
 }

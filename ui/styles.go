@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/handrail-dev/handrail/steps"
 )
@@ -45,6 +46,13 @@ type Styles struct {
 
 	Help  help.Styles
 	Input textinput.Styles
+
+	// EscapeOn and EscapeOff bracket an escaped control character from
+	// the data (termsafe), so a reader can tell it from the same text in
+	// the data. Underline: distinct in every mode and inside any other
+	// style (nothing else is underlined), and turning it off leaves the
+	// surrounding style as it was.
+	EscapeOn, EscapeOff string
 
 	marks    map[steps.Status]lipgloss.Style
 	markText map[steps.Status]string
@@ -90,6 +98,8 @@ func NewStyles(isDark, noColor bool) Styles {
 
 		Help:  helpStyles(isDark, noColor),
 		Input: inputStyles(isDark, noColor),
+
+		EscapeOn: ansi.SGR(ansi.AttrUnderline), EscapeOff: ansi.SGR(ansi.AttrNoUnderline),
 	}
 	s.marks = map[steps.Status]lipgloss.Style{
 		steps.StatusSucceeded: s.Good,

@@ -78,27 +78,11 @@ func (t table) line(cells []string) string {
 		}
 		cell := ""
 		if i < len(cells) {
-			cell = cleanCell(cells[i])
+			cell = cells[i] // escaped to one line by drawn()
 		}
 		b.WriteString(padCell(cell, w))
 	}
 	return b.String()
-}
-
-// cleanCell keeps a value on one line.
-func cleanCell(s string) string {
-	if !strings.ContainsAny(s, "\n\r\t\x1b") {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '\n', '\r', '\t':
-			return ' '
-		case '\x1b':
-			return '?'
-		}
-		return r
-	}, s)
 }
 
 func padCell(s string, w int) string {

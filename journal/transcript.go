@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -15,14 +16,23 @@ import (
 // and the plan, then one entry per event with its wall time (UTC) and
 // offset from the start, and at the end the outcome, the verdict and the
 // head hash.
+//
+// Nothing from the journal reaches the terminal raw: every control, invalid
+// byte and bidi control is written escaped (termsafe), and a newline inside
+// a value continues the entry indented, so data cannot forge an entry.
+// The journal itself keeps the exact values.
 func Transcript(w io.Writer, log *Log) error {
-	t := &transcript{w: w, log: log, plan: map[string]planPos{}}
+	sw := termsafe.NewWriter(w)
+	t := &transcript{w: sw, log: log, plan: map[string]planPos{}}
 	t.summary()
 	for _, e := range log.Events {
 		t.event(e)
 	}
 	t.flushRows()
 	t.footer()
+	if err := sw.Flush(); t.err == nil {
+		t.err = err
+	}
 	return t.err
 }
 
@@ -51,13 +61,42 @@ type transcript struct {
 	heldRows  int
 	// apply: the session (as last started or resumed) writes.
 	apply bool
+	// escaped: some value held something that is shown escaped.
+	escaped bool
 }
 
+// printf prints; the format is ours, every string argument is data (see
+// value).
 func (t *transcript) printf(format string, args ...any) {
 	if t.err != nil {
 		return
 	}
-	_, t.err = fmt.Fprintf(t.w, format, args...)
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = a
+		if s, ok := a.(string); ok {
+			vals[i] = value(s)
+			t.escaped = t.escaped || strings.Contains(termsafe.MarkText(s), termsafe.MarkOpen)
+		}
+	}
+	_, t.err = fmt.Fprintf(t.w, format, vals...)
+}
+
+// value is a string from the journal. A newline in it continues the line
+// indented, behind the mark of a block, so it cannot start what reads as
+// an entry or a summary field. (Controls are escaped by the transcript's
+// termsafe.Writer; %q escapes the newline itself.)
+type value string
+
+// continuation starts the continued line of a value.
+const continuation = indent + "| "
+
+func (v value) Format(f fmt.State, verb rune) {
+	s := string(v)
+	if verb != 'q' {
+		s = strings.ReplaceAll(s, "\n", "\n"+continuation)
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), s)
 }
 
 // field prints a label: value line of the summary.
@@ -678,6 +717,10 @@ func (t *transcript) footer() {
 	}
 	t.field("verdict", "%s", r.Verdict)
 	t.field("head", "%s", t.log.Head)
+	if t.escaped {
+		t.printf("\nnote: some values hold control characters, invalid UTF-8 or bidi controls; they are\n" +
+			"shown escaped (\\x1b, \\u009b, \\xff, \\u202e). The journal holds the exact values.\n")
+	}
 }
 
 func count(n int, what string) string {

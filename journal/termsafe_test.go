@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/internal/termsafe"
+	"github.com/handrail-dev/handrail/internal/termsafe/termsafetest"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -21,10 +21,9 @@ import (
 // the header and the events set from strs in turn, and the plan naming
 // the steps so step entries show titles and items.
 func hostileLog(strs ...string) *Log {
-	next := 0
-	pick := func() string { s := strs[next%len(strs)]; next++; return s }
+	pick := termsafetest.Cycle(strs...)
 	log := &Log{}
-	fill(reflect.ValueOf(&log.Header).Elem(), pick)
+	termsafetest.Fill(&log.Header, pick)
 	types := make([]string, 0, len(knownTypes))
 	for typ := range knownTypes {
 		types = append(types, string(typ))
@@ -32,7 +31,7 @@ func hostileLog(strs ...string) *Log {
 	sort.Strings(types)
 	for i, typ := range types {
 		var e steps.Event
-		fill(reflect.ValueOf(&e).Elem(), pick)
+		termsafetest.Fill(&e, pick)
 		e.Seq, e.Type, e.Step, e.Mono = int64(i+1), steps.EventType(typ), "s", time.Duration(i)*time.Second
 		if e.Session != nil {
 			e.Session.Plan[0].ID = "s"
@@ -41,36 +40,6 @@ func hostileLog(strs ...string) *Log {
 		log.Events = append(log.Events, e)
 	}
 	return log
-}
-
-// fill sets every string reachable from v, allocating pointers and
-// one-element slices and maps.
-func fill(v reflect.Value, pick func() string) {
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString(pick())
-	case reflect.Struct:
-		if v.Type() == reflect.TypeFor[time.Time]() {
-			return
-		}
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fill(v.Field(i), pick)
-			}
-		}
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		fill(v.Elem(), pick)
-	case reflect.Slice:
-		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
-		fill(v.Index(0), pick)
-	case reflect.Map:
-		v.Set(reflect.MakeMap(v.Type()))
-		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-		fill(k, pick)
-		fill(e, pick)
-		v.SetMapIndex(k, e)
-	}
 }
 
 func transcriptOf(t *testing.T, log *Log) string {

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/handrail-dev/handrail/internal/termsafe"
+	"github.com/handrail-dev/handrail/internal/termsafe/termsafetest"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -256,14 +257,14 @@ func TestEscapedControlsAreShownMarked(t *testing.T) {
 // Every string of an event is escaped, in fields added later too: the
 // walker reaches every string an Event can hold.
 func TestEveryStringOfAnEventIsEscaped(t *testing.T) {
-	e := reflect.New(reflect.TypeFor[steps.Event]()).Elem()
-	fillStrings(e, "\x1b]0;x\x07")
-	got, changed := escapeValue(e, false)
+	var e steps.Event
+	termsafetest.Fill(&e, termsafetest.Cycle("\x1b]0;x\x07"))
+	got, changed := escapeValue(reflect.ValueOf(e), false)
 	if !changed {
 		t.Fatal("nothing escaped")
 	}
 	n := 0
-	walkStrings(got, func(path, s string) {
+	termsafetest.Strings(got.Interface(), func(path, s string) {
 		n++
 		if termsafe.FirstUnsafe(strings.ReplaceAll(strings.ReplaceAll(s, termsafe.MarkOpen, ""), termsafe.MarkClose, "")) >= 0 {
 			t.Errorf("%s = %q not escaped", path, s)
@@ -272,66 +273,6 @@ func TestEveryStringOfAnEventIsEscaped(t *testing.T) {
 	if n < 40 {
 		t.Fatalf("walked only %d strings", n)
 	}
-}
-
-// fillStrings sets every string reachable from v (allocating pointers,
-// one-element slices and maps) to s.
-func fillStrings(v reflect.Value, s string) {
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString(s)
-	case reflect.Struct:
-		if v.Type() == timeType {
-			return
-		}
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fillStrings(v.Field(i), s)
-			}
-		}
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		fillStrings(v.Elem(), s)
-	case reflect.Slice:
-		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
-		fillStrings(v.Index(0), s)
-	case reflect.Map:
-		v.Set(reflect.MakeMap(v.Type()))
-		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-		fillStrings(k, s)
-		fillStrings(e, s)
-		v.SetMapIndex(k, e)
-	}
-}
-
-func walkStrings(v reflect.Value, visit func(path, s string)) {
-	var walk func(v reflect.Value, path string)
-	walk = func(v reflect.Value, path string) {
-		switch v.Kind() {
-		case reflect.String:
-			visit(path, v.String())
-		case reflect.Struct:
-			for i := range v.NumField() {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i), path+"."+v.Type().Field(i).Name)
-				}
-			}
-		case reflect.Pointer, reflect.Interface:
-			if !v.IsNil() {
-				walk(v.Elem(), path)
-			}
-		case reflect.Slice, reflect.Array:
-			for i := range v.Len() {
-				walk(v.Index(i), path+"[]")
-			}
-		case reflect.Map:
-			for it := v.MapRange(); it.Next(); {
-				walk(it.Key(), path+"{key}")
-				walk(it.Value(), path+"{}")
-			}
-		}
-	}
-	walk(v, "Event")
 }
 
 func FuzzScreenShowsNoControl(f *testing.F) {

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/internal/redact"
+	"github.com/handrail-dev/handrail/internal/termsafe"
 )
 
 // Exit codes of RunChecks (the CLI's, see Outcome.ExitCode).
@@ -134,16 +136,23 @@ func runOneCheck(ctx context.Context, t *db.Target, rb *Runbook, sql, asRole str
 	return CheckResult{Pass: pass, Summary: summary}
 }
 
+// finishChecks prints the report. Titles, values the checks found and the
+// server's errors are data: the text is escaped (termsafe), and the JSON
+// has what a terminal would act on as \u escapes, its values exact.
 func finishChecks(w io.Writer, asJSON bool, rep *ChecksReport, code int) int {
 	rep.ExitCode = code
 	rep.Passed = code == ChecksPassed
 	if asJSON {
-		enc := json.NewEncoder(w)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(rep)
+		_, _ = w.Write(termsafe.JSON(buf.Bytes()))
 		return code
 	}
-	printChecks(w, rep)
+	sw := termsafe.NewWriter(w)
+	printChecks(sw, rep)
+	_ = sw.Flush()
 	return code
 }
 
@@ -166,7 +175,7 @@ func printChecks(w io.Writer, rep *ChecksReport) {
 			if !r.Pass {
 				verdict = "FAIL"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", step, oneLine(r.Title, 50), verdict, oneLine(r.Summary, 120))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", termsafe.Line(step), oneLine(r.Title, 50), verdict, oneLine(r.Summary, 120))
 		}
 		tw.Flush()
 	}
@@ -199,9 +208,10 @@ func identityLine(id *IdentityReport) string {
 	return fmt.Sprintf("%s, expected %s (%s)", verdict, id.Expected, strings.Join(parts, ", "))
 }
 
-// oneLine flattens s and cuts it to n runes.
+// oneLine flattens s, escapes it (so the table is measured as printed)
+// and cuts it to n runes.
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = termsafe.Line(strings.Join(strings.Fields(s), " "))
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

@@ -3,6 +3,8 @@ package steps
 import (
 	"fmt"
 	"io"
+
+	"github.com/handrail-dev/handrail/internal/termsafe"
 )
 
 // Lint loads and validates each runbook path (a directory or a .toml
@@ -17,10 +19,12 @@ func Lint(paths ...string) (out []Problem, ok bool) {
 }
 
 // FormatProblems writes one line per problem, "path:line:col: error: msg
-// (hint)", then a summary line when there were any.
+// (hint)", then a summary line when there were any. A message may quote
+// the runbook or a SQL file: each line is escaped (termsafe), so it stays
+// one line and cannot act on the terminal.
 func FormatProblems(w io.Writer, ps Problems) {
 	for _, p := range ps {
-		fmt.Fprintln(w, p.String())
+		fmt.Fprintln(w, termsafe.Line(p.String()))
 	}
 	if len(ps) > 0 {
 		fmt.Fprintln(w, ps.Summary())

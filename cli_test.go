@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/internal/termsafe"
 )
 
 // runCLI runs the real command line in process and returns its exit code
@@ -17,8 +18,9 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	c := &cli{stdout: &out, stderr: &errOut, environ: []string{"USER=cli-test"}}
+	c, flush := newCLI(&out, &errOut, []string{"USER=cli-test"})
 	code := c.main(args)
+	flush()
 	return code, out.String(), errOut.String()
 }
 
@@ -134,5 +136,29 @@ func TestCLIStampRefusesTransactionPooler(t *testing.T) {
 		"--db", "postgres://postgres.rxlqtyfhsocxnsnnnlwl:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres")
 	if code != exitFailed || !strings.Contains(stderr, "transaction-mode pooler") || !strings.Contains(stderr, "port 5432") {
 		t.Fatalf("exit %d, want %d with the pooler refusal\n%s%s", code, exitFailed, stdout, stderr)
+	}
+}
+
+// Whatever a command prints may quote data: a runbook's content, a path, a
+// server's error. None of it may act on the terminal (issue 13).
+func TestCLIOutputIsEscaped(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rb\x1b]0;pwned\x07")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toml := "[runbook]\nid = \"x\"\ntitle = \"T\"\n\"col\\u009bour\\u202e\" = \"red\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "runbook.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "session\u009b2J.jsonl")
+	for _, args := range [][]string{{"lint", dir}, {"replay", "--plain", missing}, {"verify", missing}, {"check", dir, "--db", "postgres://x@127.0.0.1:1/\x1b[2J"}} {
+		code, stdout, stderr := runCLI(t, args...)
+		out := stdout + stderr
+		if i := termsafe.FirstUnsafe(out); i >= 0 {
+			t.Errorf("handrail %s: raw %q at byte %d:\n%s", args[0], out[i:min(len(out), i+12)], i, out)
+		}
+		if !strings.Contains(out, `\x1b]0;pwned\x07`) && !strings.Contains(out, `\u009b2J`) {
+			t.Errorf("handrail %s (exit %d) does not show the escaped path:\n%s", args[0], code, out)
+		}
 	}
 }

@@ -25,8 +25,10 @@ func TestCLIHelperProcess(t *testing.T) {
 	if args == "" {
 		t.Skip("helper process for the CLI tests")
 	}
-	c := &cli{stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ()}
-	os.Exit(c.main(strings.Fields(args)))
+	c, flush := newCLI(os.Stdout, os.Stderr, os.Environ())
+	code := c.main(strings.Fields(args))
+	flush()
+	os.Exit(code)
 }
 
 // `handrail sandbox 2>&1 | tee log` stopped with ctrl+c: tee is gone, so

@@ -27,6 +27,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/runbooks"
 	"github.com/handrail-dev/handrail/steps"
@@ -93,8 +94,20 @@ func init() {
 }
 
 func main() {
-	c := &cli{stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ()}
-	os.Exit(c.main(os.Args[1:]))
+	c, flush := newCLI(os.Stdout, os.Stderr, os.Environ())
+	code := c.main(os.Args[1:])
+	flush()
+	os.Exit(code)
+}
+
+// newCLI is the command line on these streams. Whatever a command prints
+// may quote data (a server's error, SQL, a runbook, a journal): it goes
+// out escaped (termsafe), so it cannot act on the terminal. flush writes
+// what is held of a rune split between two writes. (The screen draws on
+// a stream of its own.)
+func newCLI(stdout, stderr io.Writer, environ []string) (c *cli, flush func()) {
+	o, e := termsafe.NewWriter(stdout), termsafe.NewWriter(stderr)
+	return &cli{stdout: o, stderr: e, environ: environ}, func() { _, _ = o.Flush(), e.Flush() }
 }
 
 func (c *cli) main(args []string) int {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -74,13 +75,16 @@ func newEncoder() *encoder {
 }
 
 // encode returns v as one line, newline included. The bytes are valid
-// until the next call.
+// until the next call. What encoding/json leaves raw but a terminal acts
+// on (C1 controls, DEL, bidi controls) is written as \u escapes, so
+// reading a journal with cat, less or tail -f is safe; the values read
+// back are the same.
 func (e *encoder) encode(v any) ([]byte, error) {
 	e.buf.Reset()
 	if err := e.enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return e.buf.Bytes(), nil
+	return termsafe.JSON(e.buf.Bytes()), nil
 }
 
 // VerifyError says where a journal is broken: a line number (1 is the

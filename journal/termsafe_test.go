@@ -2,6 +2,8 @@ package journal
 
 import (
 	"bytes"
+	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -102,4 +104,42 @@ func FuzzTranscriptShowsNoControl(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		checkTranscript(t, hostileLog(a, b, c))
 	})
+}
+
+// The journal file is read with cat, less and tail -f: what JSON leaves
+// raw but a terminal acts on is written as \u escapes, and the values read
+// back are the values written.
+func TestJournalFileHoldsNoRawControls(t *testing.T) {
+	hostile := hostileLog("Bob\u009b2J\u009d0;x\u009c", "\x1b]0;t\x07\x7f", "abc\u202edcba\u2066\u2028", "tag\U000e0041 ok")
+	w, err := Create(t.TempDir(), hostile.Header, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range hostile.Events {
+		e.Secret = false
+		if err := w.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(w.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := termsafe.FirstUnsafe(string(raw)); i >= 0 {
+		t.Fatalf("raw %q at byte %d of the journal file", raw[i:min(len(raw), i+12)], i)
+	}
+	log := mustRead(t, w.Path())
+	want := roundTrip(t, hostile.Events)
+	for i := range want {
+		want[i].Secret = false
+		if !reflect.DeepEqual(log.Events[i], want[i]) {
+			t.Fatalf("event %d read back differs:\n got %+v\nwant %+v", i+1, log.Events[i], want[i])
+		}
+	}
+	if log.Header.TargetName != hostile.Header.TargetName {
+		t.Fatalf("header target %q, want %q", log.Header.TargetName, hostile.Header.TargetName)
+	}
 }

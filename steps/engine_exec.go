@@ -107,10 +107,11 @@ func exitCode(cmd *exec.Cmd) int {
 // streamOutput turns the command's output into exec_output events.
 func (e *Engine) streamOutput(step string, r io.Reader) {
 	buf := make([]byte, execChunk)
+	var text execText
 	for {
 		n, err := r.Read(buf)
-		if n > 0 {
-			_ = e.emit(Event{Type: EvExecOutput, Step: step, Text: string(buf[:n])})
+		if t := text.next(buf[:n], err != nil); t != "" {
+			_ = e.emit(Event{Type: EvExecOutput, Step: step, Text: t})
 		}
 		if err != nil {
 			return

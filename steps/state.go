@@ -1,6 +1,9 @@
 package steps
 
-import "time"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // Status is a step's state, shown as text and symbol (never color alone).
 type Status string
@@ -406,7 +409,11 @@ func Apply(s State, e Event) State {
 		st.Status = StatusRunning
 		st.Output += e.Text
 		if len(st.Output) > MaxOutputBytes {
-			st.Output = st.Output[len(st.Output)-MaxOutputBytes:]
+			cut := len(st.Output) - MaxOutputBytes
+			for cut < len(st.Output) && !utf8.RuneStart(st.Output[cut]) {
+				cut++ // keep whole runes
+			}
+			st.Output = st.Output[cut:]
 		}
 	case EvExecExited:
 		st.ExitCode = e.ExitCode

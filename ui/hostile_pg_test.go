@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -171,7 +172,11 @@ func TestHostileDatabaseValuesAreEscapedEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertJournalKeepsValues(t, log)
-	checkHostileScreens(t, "replay", replayJournal(t, w.Path(), true))
+	replay := replayJournal(t, w.Path(), true)
+	checkHostileScreens(t, "replay", replay)
+	if l, r := jsonRoundTrip(t, live.State()), jsonRoundTrip(t, replay.State()); !reflect.DeepEqual(l, r) {
+		t.Fatalf("the replayed fold differs from the live one:\n%s", stateDiff(t, l, r))
+	}
 	checkHostileTranscript(t, log)
 	checkHostileCheckCommand(t, ctx, rb, target)
 }
@@ -198,11 +203,9 @@ func checkHostileScreens(t *testing.T, where string, m Model) {
 			t.Errorf("%s: no screen shows %q", where, n.shown)
 		}
 	}
-	// The command's last byte is not UTF-8: the journal, JSON, records it
-	// as U+FFFD, so the replay shows that where the live screen shows it
-	// escaped.
-	invalid := map[string]string{"live": `\xff`, "replay": "\ufffd"}[where]
-	for _, want := range []string{`names: Bob\u009b2J`, `out \u009b 2J \x1b]0;pwned\x07 \u202e rev ` + invalid,
+	// The command's last byte is not UTF-8: the engine records it as
+	// U+FFFD, as the journal (JSON) could only record it.
+	for _, want := range []string{`names: Bob\u009b2J`, "out \\u009b 2J \\x1b]0;pwned\\x07 \\u202e rev \ufffd",
 		`Hostile data \u009d0;runbook title\u009c`, `Look \u202eat it`} {
 		if !strings.Contains(screens, want) {
 			t.Errorf("%s: no screen shows %q", where, want)

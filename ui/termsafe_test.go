@@ -285,3 +285,42 @@ func FuzzScreenShowsNoControl(f *testing.F) {
 		checkHostile(t, hostile{val, text, msg})
 	})
 }
+
+// hostileRowBatch is rowBatch with a control character in every cell.
+func hostileRowBatch(from, n int) steps.Event {
+	e := rowBatch(from, n)
+	for _, r := range e.Rows.Rows {
+		for i := range r {
+			r[i] += "\u009b2J"
+		}
+	}
+	return e
+}
+
+// Folding a batch whose every cell needs escaping; BenchmarkUpdateRowBatch
+// is the same with clean cells.
+func BenchmarkUpdateRowBatchHostile(b *testing.B) {
+	m := rowsModel(b, 200, 60, 100, 500)
+	batch := stepEventMsg{hostileRowBatch(100, 100)}
+	b.ReportAllocs()
+	for b.Loop() {
+		next, _ := m.Update(batch)
+		m = next.(Model)
+	}
+}
+
+// A frame of 1000 rows whose every cell was escaped; BenchmarkViewRun200x60With1000Rows
+// is the same with clean cells.
+func BenchmarkViewRun200x60With1000HostileRows(b *testing.B) {
+	f := toApply().statement("apply-001", 0, 1, "select * from auth.users")
+	f.evs[0].Session.KeepRows = 2000
+	first := hostileRowBatch(0, 1000)
+	first.Rows.Columns = benchCols
+	f.add(first)
+	m := New(Options{Mode: Live, Send: func(steps.Command) {}, Initial: f.evs, Now: func() time.Time { return t0 }})
+	m = update(m, tea.WindowSizeMsg{Width: 200, Height: 60})
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.View()
+	}
+}

@@ -26,7 +26,6 @@ package termsafe
 
 import (
 	"encoding/binary"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -209,9 +208,20 @@ func writeControl(b *strings.Builder, mark bool, r rune) int {
 }
 
 func writeEscape(b *strings.Builder, mark bool, prefix string, v uint64, digits int) int {
-	hex := strconv.FormatUint(v, 16)
-	return writeMarked(b, mark, prefix+strings.Repeat("0", digits-len(hex))+hex)
+	if mark {
+		b.WriteString(MarkOpen)
+	}
+	b.WriteString(prefix)
+	for i := digits - 1; i >= 0; i-- {
+		b.WriteByte(hexDigits[v>>(4*i)&0xf])
+	}
+	if mark {
+		b.WriteString(MarkClose)
+	}
+	return len(prefix) + digits
 }
+
+const hexDigits = "0123456789abcdef"
 
 func writeMarked(b *strings.Builder, mark bool, esc string) int {
 	if mark {
@@ -299,8 +309,9 @@ func appendJSONEscape(out []byte, r rune) []byte {
 		r1, r2 := utf16.EncodeRune(r)
 		return appendJSONEscape(appendJSONEscape(out, r1), r2)
 	}
-	hex := strconv.FormatUint(uint64(r), 16)
 	out = append(out, `\u`...)
-	out = append(out, strings.Repeat("0", 4-len(hex))...)
-	return append(out, hex...)
+	for i := 3; i >= 0; i-- {
+		out = append(out, hexDigits[r>>(4*i)&0xf])
+	}
+	return out
 }

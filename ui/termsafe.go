@@ -27,8 +27,8 @@ var textFields = map[string]bool{
 // as a whole: its chunks may split a rune, and the fold keeps only its
 // tail, so it is escaped from the exact fold's.
 func (m Model) foldShown(e steps.Event) steps.State {
-	esc := e
-	if v, changed := escapeValue(reflect.ValueOf(e), false); changed {
+	esc := m.keptRows(e)
+	if v, changed := escapeValue(reflect.ValueOf(esc), false); changed {
 		esc = v.Interface().(steps.Event)
 	}
 	s := steps.Apply(m.shown, esc)
@@ -38,6 +38,23 @@ func (m Model) foldShown(e steps.Event) steps.State {
 		}
 	}
 	return s
+}
+
+// keptRows is e without the rows the fold will not keep (keep_rows), so a
+// flood of rows past the cap costs no escaping.
+func (m Model) keptRows(e steps.Event) steps.Event {
+	i := m.shown.StepIndex(e.Step)
+	if e.Type != steps.EvRows || e.Rows == nil || i < 0 {
+		return e
+	}
+	room := max(0, m.shown.KeepRows-len(m.shown.Steps[i].Rows))
+	if room >= len(e.Rows.Rows) {
+		return e
+	}
+	r := *e.Rows
+	r.Rows = r.Rows[:room]
+	e.Rows = &r
+	return e
 }
 
 var (

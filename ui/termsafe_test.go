@@ -286,6 +286,22 @@ func FuzzScreenShowsNoControl(f *testing.F) {
 	})
 }
 
+// Rows past keep_rows are not escaped (the fold drops them); what the
+// screen draws is still the exact fold escaped.
+func TestShownFoldKeepsRowsAsTheExactFold(t *testing.T) {
+	f := toApply().statement("apply-001", 0, 1, "select * from auth.users")
+	first := hostileRowBatch(0, 300)
+	first.Rows.Columns = benchCols
+	f.add(first).add(hostileRowBatch(300, 300)).add(hostileRowBatch(600, 300))
+	m, _ := newLive(f)
+	if n := len(m.shown.CurrentStep().Rows); n != 500 {
+		t.Fatalf("shown %d rows, want 500", n)
+	}
+	if !reflect.DeepEqual(m.shown, shownState(m.state)) {
+		t.Fatal("the shown fold differs from the exact fold escaped")
+	}
+}
+
 // hostileRowBatch is rowBatch with a control character in every cell.
 func hostileRowBatch(from, n int) steps.Event {
 	e := rowBatch(from, n)

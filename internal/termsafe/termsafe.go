@@ -25,7 +25,6 @@
 package termsafe
 
 import (
-	"encoding/binary"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -85,6 +84,10 @@ func Unsafe(r rune) bool {
 		return false
 	case r == 0x2028, r == 0x2029:
 		return true
+	case r < 0x600 && r != 0xad, r >= 0x2070 && r < 0xfeff:
+		// No format character in Latin, Greek, Cyrillic, ..., nor in CJK:
+		// the common text skips the table.
+		return false
 	}
 	// Format characters: the bidi controls (U+202A–U+202E, U+2066–U+2069,
 	// U+200E, U+200F, U+061C), zero-width spaces, the BOM, tag characters.
@@ -97,7 +100,7 @@ func safePrefix(s string, text bool) int {
 	for i := 0; i < len(s); {
 		// Eight bytes at a time while they are printable ASCII: most data
 		// is, and every frame of the screen scans all of it.
-		for i+8 <= len(s) && printable8(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+		for i+8 <= len(s) && printable8(load8(s[i:i+8])) {
 			i += 8
 		}
 		if i == len(s) {
@@ -122,6 +125,14 @@ func safePrefix(s string, text bool) int {
 		i += n
 	}
 	return len(s)
+}
+
+// load8 reads eight bytes as one little-endian word (the compiler makes
+// it one load).
+func load8(b string) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // printable8 reports whether the eight bytes of x are all printable ASCII

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -175,6 +176,42 @@ func TestPrintable8MatchesBytewise(t *testing.T) {
 			if got := printable8(binary.LittleEndian.Uint64(b)); got != want {
 				t.Fatalf("byte %#x at %d: %v, want %v", c, pos, got, want)
 			}
+		}
+	}
+}
+
+// BenchmarkScan: escaping clean text is a scan; utf8.ValidString over the
+// same bytes is the reference (the least any check of text must do).
+func BenchmarkScan(b *testing.B) {
+	clean := strings.Repeat("user-000123@example.com 2025-03-14 09:30:00+00 ", 22) // ~1 KiB
+	mixed := strings.Repeat("Zoë 日本語 ok, ", 64)
+	hostile := strings.Repeat("Bob\u009b2J \x1b]0;x\x07 ", 64)
+	for _, c := range []struct {
+		name string
+		f    func(string) string
+		s    string
+	}{
+		{"reference-utf8.ValidString", func(s string) string { _ = utf8.ValidString(s); return s }, clean},
+		{"Line-clean-ascii", Line, clean},
+		{"Line-clean-utf8", Line, mixed},
+		{"Line-hostile", Line, hostile},
+		{"MarkText-hostile", MarkText, hostile},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.s)))
+			for b.Loop() {
+				_ = c.f(c.s)
+			}
+		})
+	}
+}
+
+// Unsafe's shortcuts agree with the Unicode table.
+func TestUnsafeMatchesTheTable(t *testing.T) {
+	for r := rune(0xa0); r <= unicode.MaxRune; r++ {
+		want := unicode.Is(unicode.Cf, r) && r != 0x200c && r != 0x200d || r == 0x2028 || r == 0x2029
+		if Unsafe(r) != want {
+			t.Fatalf("Unsafe(%U) = %v, want %v", r, !want, want)
 		}
 	}
 }

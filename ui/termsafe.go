@@ -23,9 +23,9 @@ var textFields = map[string]bool{
 	"Notes": true, "Prompt": true, "SQL": true, "Body": true, "Output": true, "Query": true,
 }
 
-// foldShown folds e, escaped, into the shown state. Exec output is folded
-// as a whole: its chunks may split a rune, and the fold keeps only its
-// tail, so it is escaped from the exact fold's.
+// foldShown folds e, escaped, into the shown state. Exec output is
+// escaped whole from the exact fold's: the fold keeps its last 64 KiB,
+// and escaped chunks would be cut elsewhere.
 func (m Model) foldShown(e steps.Event) steps.State {
 	esc := m.keptRows(e)
 	if v, changed := escapeValue(reflect.ValueOf(esc), false); changed {
@@ -43,8 +43,11 @@ func (m Model) foldShown(e steps.Event) steps.State {
 // keptRows is e without the rows the fold will not keep (keep_rows), so a
 // flood of rows past the cap costs no escaping.
 func (m Model) keptRows(e steps.Event) steps.Event {
+	if e.Type != steps.EvRows || e.Rows == nil {
+		return e
+	}
 	i := m.shown.StepIndex(e.Step)
-	if e.Type != steps.EvRows || e.Rows == nil || i < 0 {
+	if i < 0 {
 		return e
 	}
 	room := max(0, m.shown.KeepRows-len(m.shown.Steps[i].Rows))

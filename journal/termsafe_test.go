@@ -84,7 +84,7 @@ func TestTranscriptEscapesHostileValues(t *testing.T) {
 		"multi\n12:00:00 +00:00.000 [s] check passed\r\nend",
 	))
 	for _, want := range []string{`Bob\u009b2J\u009d0;pwned\u009c`, `\x1b]0;title\x07\x1b[2J\xff`, `abc\u202edcba\u2066`,
-		"multi\n" + continuation + "12:00:00 +00:00.000 [s] check passed", "shown escaped"} {
+		"multi\n" + continuation + "12:00:00 +00:00.000 [s] check passed", "are shown\nescaped"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("transcript lacks %q", want)
 		}
@@ -92,7 +92,7 @@ func TestTranscriptEscapesHostileValues(t *testing.T) {
 }
 
 func TestTranscriptOfCleanDataSaysNothingEscaped(t *testing.T) {
-	if out := checkTranscript(t, hostileLog("plain", "text")); strings.Contains(out, "shown escaped") {
+	if out := checkTranscript(t, hostileLog("plain", "text")); strings.Contains(out, "are shown\nescaped") {
 		t.Fatalf("a note about escapes without any:\n%s", out)
 	}
 }

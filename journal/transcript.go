@@ -718,8 +718,8 @@ func (t *transcript) footer() {
 	t.field("verdict", "%s", r.Verdict)
 	t.field("head", "%s", t.log.Head)
 	if t.escaped {
-		t.printf("\nnote: some values hold control characters, invalid UTF-8 or bidi controls; they are\n" +
-			"shown escaped (\\x1b, \\u009b, \\xff, \\u202e). The journal holds the exact values.\n")
+		t.printf("\nnote: some values hold control characters or bidi controls; they are shown\n" +
+			"escaped (\\x1b for ESC, \\u009b for CSI, \\u202e for RLO). The journal holds the exact values.\n")
 	}
 }
 

@@ -264,7 +264,7 @@ func checkHostileTranscript(t *testing.T, log *journal.Log) {
 	if i := termsafe.FirstUnsafe(text); i >= 0 {
 		t.Fatalf("transcript: raw %q at byte %d:\n%s", text[i:min(len(text), i+12)], i, text)
 	}
-	for _, want := range []string{`Bob\u009b2J`, `\x1b]0;pwned\x07`, `abc\u202efed`, `names: Bob\u009b2J`, `\u009d0;runbook title\u009c`, "shown escaped"} {
+	for _, want := range []string{`Bob\u009b2J`, `\x1b]0;pwned\x07`, `abc\u202efed`, `names: Bob\u009b2J`, `\u009d0;runbook title\u009c`, "are shown\nescaped"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("transcript lacks %q:\n%s", want, text)
 		}

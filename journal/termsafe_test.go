@@ -26,8 +26,8 @@ func hostileLog(strs ...string) *Log {
 	pick := termsafetest.Cycle(strs...)
 	log := &Log{}
 	termsafetest.Fill(&log.Header, pick)
-	types := make([]string, 0, len(knownTypes))
-	for typ := range knownTypes {
+	types := make([]string, 0, len(steps.EventTypes))
+	for _, typ := range steps.EventTypes {
 		types = append(types, string(typ))
 	}
 	sort.Strings(types)

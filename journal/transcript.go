@@ -3,6 +3,7 @@ package journal
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,7 +75,9 @@ func (t *transcript) printf(format string, args ...any) {
 	vals := make([]any, len(args))
 	for i, a := range args {
 		vals[i] = a
-		if s, ok := a.(string); ok {
+		// Any string, named string types (a step's Kind) included.
+		if rv := reflect.ValueOf(a); rv.IsValid() && rv.Kind() == reflect.String {
+			s := rv.String()
 			vals[i] = value(s)
 			t.escaped = t.escaped || strings.Contains(termsafe.MarkText(s), termsafe.MarkOpen)
 		}

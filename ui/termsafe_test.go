@@ -188,7 +188,7 @@ func checkHostile(t *testing.T, h hostile) {
 			m = feed(m, stage...)
 			checkScreen(t, "stage "+string(rune('a'+i)), m, styled)
 			if i == 2 { // confirm: the typed-text dialog quotes what to type
-				m2, _ := m.openInput(inputConfirmText, "type "+quote(h.val)+" to confirm", 0, false)
+				m2, _ := m.openInput(inputConfirmText, "type "+quote(h.val)+" to confirm", steps.Command{Type: steps.CmdConfirm})
 				m2.input.problem = h.msg
 				if !styled {
 					m2 = bare(m2)

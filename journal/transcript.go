@@ -474,6 +474,11 @@ func (t *transcript) event(e steps.Event) {
 			t.more("%s", e.Text)
 		}
 	case steps.EvStepFailed:
+		if e.Error != nil && e.Error.DryRun {
+			t.line(e, "step failed, as expected in a dry run%s%s", t.took(e), errSummary(e.Error))
+			t.errorInfo(e.Error)
+			break
+		}
 		t.line(e, "STEP FAILED%s%s", t.took(e), errSummary(e.Error))
 		t.errorInfo(e.Error)
 	case steps.EvStepCancelled:

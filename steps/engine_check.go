@@ -87,6 +87,9 @@ func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass 
 // written) and waits; "stop" waits for retry, skip, rollback or quit.
 func (e *Engine) failByPolicy(i int, msg, why string) (flow, error) {
 	p := e.plan[i].info
+	if f, ok, err := e.dryRunExpected(i, msg); ok {
+		return f, err
+	}
 	info := &ErrorInfo{Message: msg, Where: e.stepWhere(i)}
 	switch p.OnFail {
 	case "continue":
@@ -112,6 +115,24 @@ func (e *Engine) failByPolicy(i int, msg, why string) (flow, error) {
 		}
 	}
 	return flowFailed, nil
+}
+
+// dryRunExpected records a check that failed in a dry run after writes
+// were only shown: it most likely verifies what they would have changed,
+// so it is marked as expected (not a real FAIL) and the run goes on.
+func (e *Engine) dryRunExpected(i int, msg string) (flow, bool, error) {
+	n := 0
+	e.with(func(s *State) { n = s.DryRunSkippedWrites() })
+	if e.cfg.Apply || n == 0 || e.plan[i].step.Kind != KindCheck {
+		return flowNext, false, nil
+	}
+	err := e.emit(Event{Type: EvStepFailed, Step: e.plan[i].info.ID, Error: &ErrorInfo{
+		Message: fmt.Sprintf("%s; expected in a dry run: %s shown, not run, and this check may verify what they would have changed", msg, plural(n, "write step")),
+		Where:   e.stepWhere(i),
+		Hint:    "nothing to do in a dry run; with --apply the writes are made and this check must pass",
+		DryRun:  true,
+	}})
+	return flowNext, true, err
 }
 
 // evaluate runs a read-only query (as role, with settings, always rolled

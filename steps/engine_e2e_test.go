@@ -85,6 +85,29 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if r.e.State().Wrote {
 		t.Error("state says something was written")
 	}
+	// The validation checks fail (the migration was only shown): each is
+	// marked as a dry run expects, not a real FAIL, and the run went on
+	// without anyone having to skip it.
+	expected := 0
+	for _, s := range r.e.State().Steps {
+		switch {
+		case s.ExpectedInDryRun():
+			expected++
+			if !strings.Contains(s.Error.Message, "expected in a dry run") {
+				t.Errorf("%s: %q", s.ID, s.Error.Message)
+			}
+		case s.Status == StatusFailed:
+			t.Errorf("%s failed for real in the dry run: %+v", s.ID, s.Error)
+		}
+	}
+	if expected == 0 {
+		t.Error("no check failed as a dry run expects; the validation checks should (the migration was not made)")
+	}
+	for _, e := range r.rec.ofType(EvStepSkipped) {
+		if strings.Contains(e.Text, "skipped by the operator") {
+			t.Errorf("the operator had to skip %s: %q", e.Step, e.Text)
+		}
+	}
 	assertFoldMatches(t, r)
 }
 

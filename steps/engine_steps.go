@@ -37,7 +37,7 @@ func (e *Engine) nextUnsettled(rollback bool) int {
 // settled: the step needs nothing more (a failure with on_fail = continue
 // is recorded and passed over).
 func settled(st StepState) bool {
-	return st.Status.Done() || (st.Status == StatusFailed && st.OnFail == "continue")
+	return st.Status.Done() || (st.Status == StatusFailed && st.OnFail == "continue") || st.ExpectedInDryRun()
 }
 
 // runStep runs step i until it is settled or the operator leaves it
@@ -209,7 +209,7 @@ func (e *Engine) phasesOutcome() Outcome {
 	out := OutcomeSucceeded
 	e.with(func(s *State) {
 		for _, st := range s.Steps {
-			if !st.Rollback && !st.Status.Done() {
+			if !st.Rollback && !st.Status.Done() && !st.ExpectedInDryRun() {
 				out = OutcomeFailed
 			}
 		}

@@ -236,6 +236,9 @@ type ErrorInfo struct {
 	RolledBack bool `json:"rolled_back,omitempty"`
 	// Retryable: a lock timeout; the operator may retry the whole step.
 	Retryable bool `json:"retryable,omitempty"`
+	// DryRun: a check that failed in a dry run after writes were only
+	// shown; expected, not a real failure (the run goes on).
+	DryRun bool `json:"dry_run,omitempty"`
 	// Blockers are the sessions the step last waited for (a lock
 	// timeout), kept with the failure so the pane can still show them.
 	Blockers []Blocker `json:"blockers,omitempty"`

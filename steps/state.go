@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -454,6 +455,24 @@ func Apply(s State, e Event) State {
 		st.InFlight = false
 	}
 	return s
+}
+
+// DryRunSkippedWrites counts the writing steps a dry run showed and did
+// not run.
+func (s *State) DryRunSkippedWrites() int {
+	n := 0
+	for i := range s.Steps {
+		if st := &s.Steps[i]; st.Writes && !st.Rollback && st.Status == StatusSkipped && strings.HasPrefix(st.Note, "dry run") {
+			n++
+		}
+	}
+	return n
+}
+
+// ExpectedInDryRun reports a failure that a dry run expects (see
+// ErrorInfo.DryRun): it neither stops the run nor fails the session.
+func (st *StepState) ExpectedInDryRun() bool {
+	return st.Status == StatusFailed && st.Error != nil && st.Error.DryRun
 }
 
 // Fold applies events in order to a new state.

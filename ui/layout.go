@@ -300,7 +300,7 @@ func (m Model) stepListLines(w, h int) []string {
 		if i == m.shownIndex() {
 			title, cur = s.Current.Render(title), len(lines)
 		}
-		lines = append(lines, fit(" "+s.Mark(st.Status)+" "+title, w))
+		lines = append(lines, fit(" "+s.StepMark(st)+" "+title, w))
 	}
 	top := max(0, min(cur-h/2, len(lines)-h))
 	return block(lines[top:], w, h)

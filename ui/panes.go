@@ -106,8 +106,10 @@ func (m Model) paneTitle(st *steps.StepState) string {
 	s := m.styles
 	status := strings.ReplaceAll(string(st.Status), "_", " ")
 	style := s.Muted
-	switch st.Status {
-	case steps.StatusFailed, steps.StatusUnknown, steps.StatusCancelled:
+	switch {
+	case st.ExpectedInDryRun():
+		status = "failed as a dry run expects"
+	case st.Status == steps.StatusFailed || st.Status == steps.StatusUnknown || st.Status == steps.StatusCancelled:
 		status, style = strings.ToUpper(status), s.Bad
 	}
 	return s.Bold.Render("["+string(st.Kind)+"] "+st.Title) + s.Muted.Render(" · ") + style.Render(status)
@@ -476,6 +478,8 @@ func (m Model) verdictLine(st *steps.StepState) string {
 		return s.Muted.Render("not run yet: enter runs it")
 	case *st.Passed:
 		return s.BigPass.Render("PASS") + " " + summaryOf(st)
+	case st.ExpectedInDryRun():
+		return s.Warn.Render("FAIL (expected in a dry run)") + " " + summaryOf(st)
 	}
 	return s.BigFail.Render("FAIL") + " " + summaryOf(st)
 }
@@ -716,7 +720,7 @@ func (m Model) rollbackSummary() []string {
 }
 
 func (m Model) stepSummary(st *steps.StepState) string {
-	line := m.styles.Mark(st.Status) + " " + st.Title
+	line := m.styles.StepMark(st) + " " + st.Title
 	switch {
 	case st.Error != nil:
 		line += m.styles.Muted.Render(" - ") + st.Error.Message

@@ -751,12 +751,35 @@ func at(file string, line int) string {
 	return ""
 }
 
+// firstLine is the statement's first line of SQL, past the comments
+// that head it (a migration's "-- why" header says nothing of what runs),
+// with " ..." when more follows.
 func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = strings.TrimSpace(s[:i]) + " ..."
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	start, inBlock := 0, false
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		switch {
+		case inBlock:
+			inBlock = !strings.Contains(l, "*/")
+			continue
+		case l == "" || strings.HasPrefix(l, "--"):
+			continue
+		case strings.HasPrefix(l, "/*") && !strings.Contains(l[2:], "*/"):
+			inBlock = true
+			continue
+		}
+		start = i
+		break
 	}
-	return clip(s, maxRowWidth)
+	if inBlock || start >= len(lines) {
+		start = 0 // nothing but comments: show them
+	}
+	first := strings.TrimSpace(lines[start])
+	if start < len(lines)-1 {
+		first += " ..."
+	}
+	return clip(first, maxRowWidth)
 }
 
 func paren(s string) string {

@@ -103,3 +103,19 @@ func TestTranscriptWouldRunMode(t *testing.T) {
 		}
 	}
 }
+
+// The intent lists each statement by its first line of SQL, not by the
+// comment that heads it.
+func TestFirstLineSkipsLeadingComments(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"-- why we do this\n-- more\nalter table t add c int;", "alter table t add c int;"},
+		{"/* header\n   more */\n\ncreate index i on t (c);\n-- trailing", "create index i on t (c); ..."},
+		{"select 1", "select 1"},
+		{"-- only a comment", "-- only a comment"},
+		{"  \n update t\n set c = 1;", "update t ..."},
+	} {
+		if got := firstLine(tc.in); got != tc.want {
+			t.Errorf("firstLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -88,7 +88,7 @@ func init() {
 		{"stamp", "--db DSN --id PROJECT_ID [--force]", "record the project id in the database, for the `stamp` identity source", cmdStamp},
 		{"replay", "LOG [--speed N] [--idle-limit D] [--plain]", "replay a recorded session (or print a transcript with --plain)", cmdReplay},
 		{"watch", "LOG", "follow a live session read-only", cmdWatch},
-		{"verify", "LOG", "verify a session log's hash chain; print its head hash", cmdVerify},
+		{"verify", "LOG", "check a session journal: hash chain, structure, completeness; print its head hash", cmdVerify},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
@@ -950,6 +950,11 @@ func cmdWatch(c *cli, args []string) int {
 
 func cmdVerify(c *cli, args []string) int {
 	fs := c.flags("verify")
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprintf(fs.Output(), "\nPrints the journal's head hash (paste it into the change ticket) and a verdict.\n%s", journal.VerifyExitCodes)
+	}
 	arg, code, ok := parseOne(fs, args, "LOG (a session journal)")
 	if !ok {
 		return code

@@ -1,9 +1,12 @@
 package journal
 
 import (
+	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -148,17 +151,84 @@ func BenchmarkAppend(b *testing.B) {
 
 const benchEvents = 100_000
 
-// BenchmarkVerify100k reads and verifies a 100,000-event journal.
+// BenchmarkVerify100k reads and verifies a 100,000-event journal: "stream"
+// is Verify; "read" is the reference of the same run, what verify did
+// before it streamed (Read decodes and keeps every event, then check);
+// "floor" only reads the lines and hashes each one, which no verify can
+// beat.
 func BenchmarkVerify100k(b *testing.B) {
 	path := benchJournal(b, benchEvents)
 	fi, _ := os.Stat(path)
-	b.SetBytes(fi.Size())
-	for b.Loop() {
-		if r := Verify(path); !r.OK || r.Events != benchEvents {
-			b.Fatalf("%+v", r)
+	b.Run("stream", func(b *testing.B) {
+		b.SetBytes(fi.Size())
+		for b.Loop() {
+			if r := Verify(path); r.Status != Complete || r.Events != benchEvents {
+				b.Fatalf("%+v", r)
+			}
 		}
+		b.ReportMetric(float64(benchEvents*b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("read", func(b *testing.B) {
+		b.SetBytes(fi.Size())
+		for b.Loop() {
+			log, err := Read(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r := check(log); r.Status != Complete || r.Events != benchEvents {
+				b.Fatalf("%+v", r)
+			}
+		}
+		b.ReportMetric(float64(benchEvents*b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("floor", func(b *testing.B) {
+		b.SetBytes(fi.Size())
+		for b.Loop() {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			br := bufio.NewReaderSize(f, 64<<10)
+			var lr lineReader
+			n := 0
+			for {
+				line, _ := lr.next(br)
+				if len(line) == 0 {
+					break
+				}
+				_ = sha256.Sum256(line)
+				n++
+			}
+			f.Close()
+			if n != benchEvents+1 {
+				b.Fatalf("%d lines", n)
+			}
+		}
+		b.ReportMetric(float64(benchEvents*b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// TestSynthJournalFile is not a test: it writes the benchmarks' synthetic
+// session to a file, to measure `handrail verify` as a process
+// (bench/RESULTS.md):
+//
+//	HANDRAIL_SYNTH_JOURNAL=/tmp/j100k.jsonl HANDRAIL_SYNTH_EVENTS=100000 go test ./journal -run TestSynthJournalFile
+func TestSynthJournalFile(t *testing.T) {
+	out := os.Getenv("HANDRAIL_SYNTH_JOURNAL")
+	if out == "" {
+		t.Skip("writes a synthetic journal when HANDRAIL_SYNTH_JOURNAL names the file")
 	}
-	b.ReportMetric(float64(benchEvents*b.N)/b.Elapsed().Seconds(), "events/s")
+	n, err := strconv.Atoi(os.Getenv("HANDRAIL_SYNTH_EVENTS"))
+	if err != nil || n < 2 {
+		t.Fatalf("HANDRAIL_SYNTH_EVENTS must be a number of events (2 or more): %v", err)
+	}
+	if err := os.WriteFile(out, synthJournal(t, n), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := Verify(out); r.Status != Complete || r.Events != n {
+		t.Fatalf("the synthetic journal does not verify: %+v", r)
+	}
+	t.Logf("%s: %d events", out, n)
 }
 
 // BenchmarkFold100k folds the 100,000 events of a journal (as replay and

@@ -33,7 +33,22 @@
 // reports it (Log.TornTail, Log.TornLine) and drops it, and OpenAppend
 // truncates it away before continuing the chain. Such a line was never
 // acknowledged to the engine (Append had not returned), so nothing acted
-// on it. Anything wrong before the last line is an error (*VerifyError).
+// on it. Anything wrong before the last line is an error (*VerifyError),
+// and so is a last line that is valid JSON but not an event (a value of
+// the wrong type): a crash cuts a line short, it does not retype a value.
+//
+// A journal whose header names a newer format than FormatVersion is not
+// read: the error is a *FormatError, which names the handrail version that
+// wrote it, not a *VerifyError (nothing is wrong with it).
+//
+// # Verify
+//
+// Verify streams: it hashes and checks each line as it is read, decodes
+// only what the chain and the structure checks need, and keeps nothing per
+// event, so its memory does not grow with the journal. Its Status says
+// whether the journal is intact and complete, intact but incomplete (the
+// session did not end), damaged, or could not be checked; handrail
+// verify's exit code follows it (VerifyExitCodes).
 //
 // # Redaction
 //

@@ -64,7 +64,7 @@ func OpenFollower(ctx context.Context, path string) (*Follower, error) {
 func (fl *Follower) Header() Header { return fl.c.header }
 
 // Head returns the hash of the last line read.
-func (fl *Follower) Head() string { return fl.c.head }
+func (fl *Follower) Head() string { return fl.c.head() }
 
 // Close closes the file.
 func (fl *Follower) Close() error { return fl.f.Close() }

@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzRead: arbitrary bytes never panic Read; the result is a Log or a
-// *VerifyError naming a line, never both; a Log verifies and renders.
+// *VerifyError naming a line (or a *FormatError), never both; a Log
+// verifies and renders; the streaming Verify agrees with Read.
 func FuzzRead(f *testing.F) {
 	src, err := os.ReadFile(fixturePath())
 	if err != nil {
@@ -25,14 +26,18 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\n\n"))
 	f.Add([]byte(`{"kind":"header","format":1,"prev":""}` + "\n" + `{"seq":1,"type":"x","prev":"0"}` + "\n"))
+	f.Add(bytes.Replace(src, []byte(`"format":1`), []byte(`"format":2`), 1))
+	f.Add(append(join(ls[:4]), bytes.Replace(ls[4], []byte(`"mono":`), []byte(`"mono":"x",`), 1)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		log, err := ReadFrom(bytes.NewReader(data))
 		if (log == nil) == (err == nil) {
 			t.Fatalf("log %v, err %v", log, err)
 		}
+		sameReport(t, "fuzzed", verifyFrom(bytes.NewReader(data)), readReport(data))
 		if err != nil {
 			var ve *VerifyError
-			if !errors.As(err, &ve) || ve.Line < 1 {
+			var fe *FormatError
+			if !errors.As(err, &fe) && (!errors.As(err, &ve) || ve.Line < 1) {
 				t.Fatalf("error %v is not a *VerifyError naming a line", err)
 			}
 			return

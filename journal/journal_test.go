@@ -685,14 +685,15 @@ func TestVerify(t *testing.T) {
 		t.Errorf("Verify of an unended session: %+v", r)
 	}
 	out.Reset()
-	if code := VerifyCommand(&out, p); code != 0 {
-		t.Errorf("VerifyCommand of an unended session = %d:\n%s", code, out.String())
+	if code := VerifyCommand(&out, p); code != ExitIncomplete || r.Status != Incomplete ||
+		!strings.Contains(out.String(), "head     "+r.Head) {
+		t.Errorf("VerifyCommand of an unended session = %d, want %d with its head:\n%s", code, ExitIncomplete, out.String())
 	}
 
 	// Tampered: exit 1, the line named.
 	os.WriteFile(p, bytes.Replace(orig, []byte("Acme Bakery"), []byte("Acme Bakerx"), 1), 0o600)
 	out.Reset()
-	if code := VerifyCommand(&out, p); code != 1 || !strings.Contains(out.String(), "FAILED: the journal was altered or damaged: line ") {
+	if code := VerifyCommand(&out, p); code != ExitDamaged || !strings.Contains(out.String(), "FAILED: the journal was altered or damaged: line ") {
 		t.Errorf("VerifyCommand of a tampered journal = %d:\n%s", code, out.String())
 	}
 	t.Logf("tampered:\n%s", out.String())
@@ -709,7 +710,11 @@ func TestVerify(t *testing.T) {
 		t.Errorf("Verify with an unknown type: %+v", r)
 	}
 	// A missing file.
-	if r := Verify(filepath.Join(dir, "nope.jsonl")); r.OK || !strings.Contains(r.Verdict, "cannot read") {
+	if r := Verify(filepath.Join(dir, "nope.jsonl")); r.OK || r.Status != Unchecked || !strings.Contains(r.Verdict, "cannot read") {
 		t.Errorf("Verify of a missing file: %+v", r)
+	}
+	out.Reset()
+	if code := VerifyCommand(&out, filepath.Join(dir, "nope.jsonl")); code != ExitUnchecked {
+		t.Errorf("VerifyCommand of a missing file = %d, want %d", code, ExitUnchecked)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,9 +93,31 @@ func (e *encoder) encode(v any) ([]byte, error) {
 type VerifyError struct {
 	Line   int
 	Reason string
+	// NotJournal: the first line is not a journal header at all (the file
+	// is something else), rather than a journal that was altered.
+	NotJournal bool
 }
 
 func (e *VerifyError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
+// FormatError: the journal was written by a newer handrail, in a format
+// this one does not read. Nothing is wrong with it.
+type FormatError struct {
+	Format    int    // the journal's format
+	WrittenBy string // the handrail version that wrote it (its header's handrail_version)
+}
+
+func (e *FormatError) Error() string {
+	by := ""
+	if e.WrittenBy != "" {
+		by = " (written by handrail " + e.WrittenBy + ")"
+	}
+	reader := "a handrail that reads it"
+	if e.WrittenBy != "" {
+		reader = "handrail " + e.WrittenBy + " or newer"
+	}
+	return fmt.Sprintf("journal format %d%s is newer than this handrail reads (format %d): open it with %s", e.Format, by, FormatVersion, reader)
+}
 
 func verr(line int, format string, args ...any) *VerifyError {
 	return &VerifyError{Line: line, Reason: fmt.Sprintf(format, args...)}
@@ -105,8 +128,17 @@ func verr(line int, format string, args ...any) *VerifyError {
 type chain struct {
 	lines  int // lines accepted
 	header Header
-	head   string // hash of the last accepted line
-	seq    int64  // seq of the last accepted event
+	sum    [sha256.Size * 2]byte // hex hash of the last accepted line
+	seq    int64                 // seq of the last accepted event
+}
+
+// head is the hash of the last accepted line.
+func (c *chain) head() string { return string(c.sum[:]) }
+
+// setHead makes line the last accepted line.
+func (c *chain) setHead(line []byte) {
+	h := sha256.Sum256(line)
+	hex.Encode(c.sum[:], h[:])
 }
 
 // lineStatus classifies a rejected line.
@@ -125,64 +157,127 @@ const (
 )
 
 // accept checks the next line (without its newline) and, when it is an
-// event, returns it.
+// event, returns it fully decoded (Read, the follower).
 func (c *chain) accept(line []byte) (ev steps.Event, isEvent bool, st lineStatus, err error) {
-	n := c.lines + 1
 	if c.lines == 0 {
-		var h headerLine
-		if err := json.Unmarshal(line, &h); err != nil {
-			return ev, false, lineBadJSON, verr(n, "the header is not valid JSON: %v", jsonReason(err))
-		}
-		if h.Kind != headerKind {
-			return ev, false, lineInvalid, verr(n, "the first line is not a journal header (kind %q, want %q)", h.Kind, headerKind)
-		}
-		if h.Prev == nil || *h.Prev != "" {
-			return ev, false, lineInvalid, verr(n, "the header's prev must be empty")
-		}
-		if h.Format != FormatVersion {
-			if h.Format > FormatVersion {
-				return ev, false, lineInvalid, verr(n, "journal format %d is newer than this handrail reads (%d); use a newer handrail", h.Format, FormatVersion)
-			}
-			return ev, false, lineInvalid, verr(n, "unknown journal format %d", h.Format)
-		}
-		c.header = h.Header
-		c.head = lineHash(line)
-		c.lines = 1
-		return ev, false, lineOK, nil
+		st, err := c.acceptHeader(line)
+		return ev, false, st, err
 	}
 	var l eventLine
 	if err := json.Unmarshal(line, &l); err != nil {
-		return ev, false, lineBadJSON, verr(n, "not valid JSON: %v", jsonReason(err))
+		st, err := c.decodeError(err)
+		return ev, false, st, err
 	}
+	f := eventFields{Kind: l.Kind, Seq: l.Seq, Type: l.Type}
+	f.HasPrev, f.Prev = prevBytes(l.Prev)
+	if st, err := c.acceptEvent(line, f); err != nil {
+		return ev, false, st, err
+	}
+	return l.Event, true, lineOK, nil
+}
+
+// eventFields is what the chain checks of an event line: the rest of the
+// line is covered by its hash.
+type eventFields struct {
+	Kind    string
+	HasPrev bool
+	Prev    []byte
+	Seq     int64
+	Type    steps.EventType
+}
+
+// prevBytes is a decoded prev for eventFields.
+func prevBytes(p *string) (bool, []byte) {
+	if p == nil {
+		return false, nil
+	}
+	return true, []byte(*p)
+}
+
+// decodeError classifies a line that does not decode: not JSON at all
+// (which at the end of the file is a torn tail, see lineBadJSON), or JSON
+// whose values do not fit an event (never a crash: a write is torn, not
+// rewritten, so that is an edit).
+func (c *chain) decodeError(err error) (lineStatus, *VerifyError) {
+	n := c.lines + 1
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return lineBadJSON, verr(n, "not valid JSON: %v", jsonReason(err))
+	}
+	return lineInvalid, verr(n, "not a valid event: %v", err)
+}
+
+// acceptHeader checks the first line.
+func (c *chain) acceptHeader(line []byte) (lineStatus, error) {
+	// The kind and the format first: a newer format may have changed the
+	// other fields, and deserves its own message.
+	var probe struct {
+		Kind            string `json:"kind"`
+		Format          int    `json:"format"`
+		HandrailVersion string `json:"handrail_version"`
+	}
+	if err := json.Unmarshal(line, &probe); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return lineBadJSON, &VerifyError{Line: 1, Reason: "the header is not valid JSON: " + jsonReason(err), NotJournal: true}
+		}
+	}
+	if probe.Kind != headerKind {
+		return lineInvalid, &VerifyError{Line: 1, NotJournal: true,
+			Reason: fmt.Sprintf("the first line is not a journal header (kind %q, want %q)", probe.Kind, headerKind)}
+	}
+	if probe.Format > FormatVersion {
+		return lineInvalid, &FormatError{Format: probe.Format, WrittenBy: probe.HandrailVersion}
+	}
+	var h headerLine
+	if err := json.Unmarshal(line, &h); err != nil {
+		return lineInvalid, verr(1, "the header is not a valid journal header: %v", err)
+	}
+	if h.Prev == nil || *h.Prev != "" {
+		return lineInvalid, verr(1, "the header's prev must be empty")
+	}
+	if h.Format != FormatVersion {
+		return lineInvalid, verr(1, "unknown journal format %d", h.Format)
+	}
+	c.header = h.Header
+	c.setHead(line)
+	c.lines = 1
+	return lineOK, nil
+}
+
+// acceptEvent checks a decoded event line against the chain and, when it
+// fits, makes it the chain's last line.
+func (c *chain) acceptEvent(line []byte, l eventFields) (lineStatus, *VerifyError) {
+	n := c.lines + 1
 	if l.Kind != "" {
-		return ev, false, lineInvalid, verr(n, "unexpected %q line inside the journal (a second header was inserted?)", l.Kind)
-	}
-	if l.Prev == nil {
-		return ev, false, lineInvalid, verr(n, "no prev hash: not a journal line (inserted?)")
+		return lineInvalid, verr(n, "unexpected %q line inside the journal (a second header was inserted?)", l.Kind)
 	}
 	if l.Type == "" {
-		return ev, false, lineInvalid, verr(n, "event without a type")
+		return lineInvalid, verr(n, "event without a type")
 	}
 	want := c.seq + 1
-	if *l.Prev != c.head {
+	if !l.HasPrev {
+		return lineInvalid, verr(n, "no prev hash: not a journal line (inserted?)")
+	}
+	if string(l.Prev) != string(c.sum[:]) {
 		switch {
 		case l.Seq == want:
 			// The seq follows, so nothing is missing: the previous line
 			// itself no longer hashes to what this line recorded.
-			return ev, false, lineBrokenPrev, verr(n-1, "altered, or the prev recorded by line %d was: line %d's hash no longer matches it", n, n-1)
+			return lineBrokenPrev, verr(n-1, "altered, or the prev recorded by line %d was: line %d's hash no longer matches it", n, n-1)
 		case l.Seq > want:
-			return ev, false, lineInvalid, verr(n, "chain broken: prev does not match line %d and seq jumps from %d to %d (lines deleted or reordered before this line)", n-1, c.seq, l.Seq)
+			return lineInvalid, verr(n, "chain broken: prev does not match line %d and seq jumps from %d to %d (lines deleted or reordered before this line)", n-1, c.seq, l.Seq)
 		default:
-			return ev, false, lineInvalid, verr(n, "chain broken: prev does not match line %d and seq %d does not follow %d (a line inserted, duplicated or moved here)", n-1, l.Seq, c.seq)
+			return lineInvalid, verr(n, "chain broken: prev does not match line %d and seq %d does not follow %d (a line inserted, duplicated or moved here)", n-1, l.Seq, c.seq)
 		}
 	}
 	if l.Seq != want {
-		return ev, false, lineInvalid, verr(n, "seq %d, want %d (the chain is intact, so this line was forged with its hashes recomputed)", l.Seq, want)
+		return lineInvalid, verr(n, "seq %d, want %d (the chain is intact, so this line was forged with its hashes recomputed)", l.Seq, want)
 	}
-	c.head = lineHash(line)
+	c.setHead(line)
 	c.seq = l.Seq
 	c.lines++
-	return l.Event, true, lineOK, nil
+	return lineOK, nil
 }
 
 // jsonReason shortens a JSON error to what helps find the damage.

@@ -89,7 +89,7 @@ func ReadFrom(r io.Reader) (*Log, error) {
 	if c.lines == 0 {
 		return nil, verr(1, "empty: no journal header")
 	}
-	log.Header, log.Head, log.Lines = c.header, c.head, c.lines
+	log.Header, log.Head, log.Lines = c.header, c.head(), c.lines
 	log.Events = events.all()
 	return &log, nil
 }

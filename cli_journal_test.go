@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/handrail-dev/handrail/journal"
+)
+
+// recordedSession is a journal of a whole session (it ended, rolled back).
+const recordedSession = "testdata/sessions/rls-bad-day.jsonl"
+
+// TestCLIVerifyExitCodes: handrail verify tells a script, by its exit
+// code alone, whether the record is intact and complete (0), intact but
+// the session did not end (3), damaged (1), or could not be checked (2);
+// the head hash is printed whenever the chain holds.
+func TestCLIVerifyExitCodes(t *testing.T) {
+	whole, err := os.ReadFile(recordedSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	lines := bytes.SplitAfter(whole, []byte("\n"))
+	cases := []struct {
+		name string
+		path string
+		code int
+		want []string
+	}{
+		{"complete", write("complete.jsonl", whole), journal.ExitComplete,
+			[]string{"verdict  OK: chain intact", "session ended: rolled_back"}},
+		{"incomplete", write("crashed.jsonl", bytes.Join(lines[:40], nil)), journal.ExitIncomplete,
+			[]string{"verdict  OK (incomplete)", "the session did not end"}},
+		{"torn", write("torn.jsonl", append(bytes.Join(lines[:40], nil), lines[40][:20]...)), journal.ExitIncomplete,
+			[]string{"torn last line 41 dropped"}},
+		{"damaged", write("edited.jsonl", bytes.Replace(whole, []byte(`"operator":"alice"`), []byte(`"operator":"mallory"`), 1)), journal.ExitDamaged,
+			[]string{"head     -", "FAILED: the journal was altered or damaged: line 1"}},
+		{"newer format", write("future.jsonl", bytes.Replace(whole, []byte(`"format":1`), []byte(`"format":9`), 1)), journal.ExitUnchecked,
+			[]string{"NOT CHECKED: journal format 9 (written by handrail 0.1.0) is newer than this handrail reads (format 1)"}},
+		{"missing", filepath.Join(dir, "nope.jsonl"), journal.ExitUnchecked,
+			[]string{"NOT CHECKED: cannot read the journal", "no such file"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "verify", c.path)
+			if code != c.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, c.code, stdout, stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("output lacks %q:\n%s", w, stdout)
+				}
+			}
+			if c.code == journal.ExitComplete || c.code == journal.ExitIncomplete {
+				if r := journal.Verify(c.path); r.Head == "" || !strings.Contains(stdout, "head     "+r.Head) {
+					t.Errorf("the head hash is not printed:\n%s", stdout)
+				}
+			}
+		})
+	}
+	if code, _, _ := runCLI(t, "verify"); code != exitUsage {
+		t.Errorf("verify without a journal: exit %d, want %d", code, exitUsage)
+	}
+}

@@ -94,6 +94,9 @@ type Writer struct {
 	head  string // hash of the last line
 	seq   int64  // seq of the last event
 	lines int
+	fd    uintptr     // w.f's descriptor
+	size  int64       // bytes this writer knows the file holds
+	ident os.FileInfo // the file as opened, to notice it replaced at path
 
 	unsynced bool
 	timer    *time.Timer         // fsyncs unsynced events after maxUnsynced
@@ -193,6 +196,10 @@ func Create(dir string, h Header, secrets []string) (*Writer, error) {
 	}
 	w.head = lineHash(line[:len(line)-1])
 	w.lines = 1
+	w.size, w.fd = int64(len(line)), f.Fd()
+	if w.ident, err = f.Stat(); err != nil {
+		return fail(err)
+	}
 	return w, nil
 }
 
@@ -248,7 +255,11 @@ func OpenAppend(path string, secrets []string) (*Writer, []steps.Event, error) {
 		return nil, nil, fmt.Errorf("%s: cannot resume: %w", path, err)
 	}
 	w := &Writer{f: f, path: path, header: log.Header, red: redact.New(secrets), enc: newEncoder(),
-		head: log.Head, lines: log.Lines, inFlight: map[string]struct{}{}}
+		head: log.Head, lines: log.Lines, size: log.size, fd: f.Fd(), inFlight: map[string]struct{}{}}
+	if w.ident, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
 	for _, id := range PendingIntents(log.Events) {
 		w.inFlight[id] = struct{}{}
 	}
@@ -279,10 +290,16 @@ func (w *Writer) Header() Header { return w.header }
 // Path returns the journal's file name.
 func (w *Writer) Path() string { return w.path }
 
-// Head returns the hash of the last line written.
+// Head returns the hash of the last line written, or "" once the journal
+// was found changed under the writer (ErrJournalChanged): the file no
+// longer ends with that line, and a head hash that verify rejects must not
+// reach the change ticket.
 func (w *Writer) Head() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if errors.Is(w.err, ErrJournalChanged) {
+		return ""
+	}
 	return w.head
 }
 
@@ -343,10 +360,15 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 			return rec, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 		}
 	}
+	if err := w.unchanged(w.willSync(e)); err != nil {
+		w.err = fmt.Errorf("journal: not recording event %d (%s): %w", e.Seq, e.Type, err)
+		return rec, w.err
+	}
 	if _, err := w.f.Write(line); err != nil {
 		w.err = fmt.Errorf("journal: writing event %d (%s) to %s: %w", e.Seq, e.Type, w.path, err)
 		return rec, w.err
 	}
+	w.size += int64(len(line))
 	w.head = lineHash(line[:len(line)-1])
 	w.seq = e.Seq
 	w.lines++
@@ -364,6 +386,61 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 		}
 	}
 	return rec, nil
+}
+
+// ErrJournalChanged is wrapped by the error of an Append that found the
+// journal changed by something other than this writer.
+var ErrJournalChanged = errors.New("the journal was changed under this session")
+
+// unchanged checks, before a line is appended, that the journal is still
+// the file this writer has been writing, as it left it: not truncated,
+// not appended to by another process, not deleted, not replaced at its
+// path (an editor's save, mv). Appending to a changed file would record
+// the session where nobody will look, or break the chain, and the session
+// would end with a head hash that verify rejects; so the session must
+// stop, before its next write to the database.
+//
+// The size and the link count (an fstat) are checked before every line;
+// the path (a stat, which costs a path lookup) before every fsynced event:
+// an intent precedes every write to the database.
+func (w *Writer) unchanged(atPath bool) error {
+	stop := "; handrail stops before the next write to the database. " +
+		"The file no longer holds this session's record: find out who changed it and keep what the screen shows; " +
+		"then resume with handrail run --resume from an intact copy, or start a new session"
+	size, links, err := fileState(w.f, w.fd)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %s cannot be examined: %v", ErrJournalChanged, w.path, err)
+	case links == 0:
+		return fmt.Errorf("%w: %s was deleted, or replaced by another file (an editor's save, mv)%s", ErrJournalChanged, w.path, stop)
+	case size < w.size:
+		return fmt.Errorf("%w: %s was truncated to %d bytes; this session had written %d%s", ErrJournalChanged, w.path, size, w.size, stop)
+	case size > w.size:
+		return fmt.Errorf("%w: %s grew to %d bytes, %d more than this session wrote: another process wrote to it%s", ErrJournalChanged, w.path, size, size-w.size, stop)
+	case !atPath:
+		return nil
+	}
+	at, err := os.Stat(w.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %s was moved away or deleted%s", ErrJournalChanged, w.path, stop)
+	case err != nil:
+		return fmt.Errorf("%w: %s cannot be examined: %v", ErrJournalChanged, w.path, err)
+	case !os.SameFile(at, w.ident):
+		return fmt.Errorf("%w: %s was replaced by another file (an editor's save, mv, a restore)%s", ErrJournalChanged, w.path, stop)
+	}
+	return nil
+}
+
+// willSync reports whether Append will fsync e (mustSync without its
+// bookkeeping).
+func (w *Writer) willSync(e steps.Event) bool {
+	if resultTypes[e.Type] {
+		if _, ok := w.inFlight[e.Step]; ok {
+			return true
+		}
+	}
+	return Synced(e.Type)
 }
 
 // mustSync applies the fsync policy to e (just written), tracking the

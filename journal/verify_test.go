@@ -88,6 +88,9 @@ func TestVerifyAgreesWithRead(t *testing.T) {
 		}
 	}
 	for k := range ls {
+		if k > 3 && k < len(ls)-3 && k%9 != 0 {
+			continue // the ends, and a sample of the middle
+		}
 		for _, edit := range []func([]byte) []byte{
 			func(l []byte) []byte { return bytes.Replace(l, []byte(`"seq":`), []byte(`"seq":1`), 1) },
 			func(l []byte) []byte { return bytes.Replace(l, []byte(`"type":"`), []byte(`"type":"x`), 1) },
@@ -203,18 +206,18 @@ func TestVerifyProblemsBounded(t *testing.T) {
 // TestVerifyConstantMemory: Verify allocates the same whatever the
 // journal's length: nothing is kept per event.
 func TestVerifyConstantMemory(t *testing.T) {
-	small, large := synthJournal(t, 1_000), synthJournal(t, 20_000)
+	small, large := synthJournal(t, 1_000), synthJournal(t, 10_000)
 	allocs := func(b []byte) float64 {
-		return testing.AllocsPerRun(3, func() {
+		return testing.AllocsPerRun(1, func() {
 			if r := verifyFrom(bytes.NewReader(b)); r.Status != Complete {
 				t.Fatalf("%+v", r)
 			}
 		})
 	}
 	a1, a2 := allocs(small), allocs(large)
-	t.Logf("allocations: %v for 1,000 events, %v for 20,000", a1, a2)
+	t.Logf("allocations: %v for 1,000 events, %v for 10,000", a1, a2)
 	if a2 > a1+10 {
-		t.Errorf("Verify allocates with the journal's length: %v for 1,000 events, %v for 20,000", a1, a2)
+		t.Errorf("Verify allocates with the journal's length: %v for 1,000 events, %v for 10,000", a1, a2)
 	}
 }
 

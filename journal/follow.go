@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,24 +29,26 @@ const readChunk = 256 << 10
 // line waits for its newline), and notices a file truncated below what it
 // already read. It is not safe for concurrent use.
 type Follower struct {
-	f    *os.File
-	path string
-	c    chain
-	off  int64 // end of the last accepted line
-	buf  []byte
-	q    []steps.Event
+	f     *os.File
+	path  string
+	c     chain
+	off   int64 // end of the last accepted line
+	buf   []byte
+	q     []steps.Event
+	ended bool  // the last lifecycle event read is session_ended
+	err   error // why following must stop, held until q is taken
 }
 
 // OpenFollower opens the journal at path and waits (until ctx ends) for
 // its header line; a missing file is an error at once.
 func OpenFollower(ctx context.Context, path string) (*Follower, error) {
-	f, err := os.Open(path)
+	fl, err := newFollower(path)
 	if err != nil {
 		return nil, err
 	}
-	fl := &Follower{f: f, path: path}
+	f := fl.f
 	for fl.c.lines == 0 {
-		if err := fl.poll(); err != nil {
+		if err := fl.fill(); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -79,7 +82,7 @@ func (fl *Follower) Next(ctx context.Context) (steps.Event, error) {
 			fl.q = fl.q[1:]
 			return e, nil
 		}
-		if err := fl.poll(); err != nil {
+		if err := fl.fill(); err != nil {
 			return steps.Event{}, err
 		}
 		if len(fl.q) > 0 {
@@ -105,6 +108,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// fill polls, unless following already failed: the error is returned
+// once the events read before the failing line have been taken.
+func (fl *Follower) fill() error {
+	if fl.err == nil {
+		fl.err = fl.poll()
+	}
+	if len(fl.q) > 0 {
+		return nil
+	}
+	return fl.err
+}
+
 // poll reads what was appended after the last accepted line and accepts
 // the complete lines, queueing their events. Bytes after the last complete
 // line are not kept: the next poll reads them again, so a torn line that
@@ -116,7 +131,8 @@ func (fl *Follower) poll() error {
 		return err
 	}
 	if st.Size() < fl.off {
-		return verr(fl.c.lines, "the journal shrank to %d bytes, below the %d already read: it was truncated or rewritten", st.Size(), fl.off)
+		return &VerifyError{Line: fl.c.lines, Changed: true,
+			Reason: fmt.Sprintf("the journal shrank to %d bytes, below the %d already read: it was truncated or rewritten", st.Size(), fl.off)}
 	}
 	fl.buf = fl.buf[:0]
 	start := 0 // of unconsumed bytes in buf
@@ -160,6 +176,12 @@ func (fl *Follower) poll() error {
 			start += i + 1
 			if isEvent {
 				fl.q = append(fl.q, ev)
+				switch ev.Type {
+				case steps.EvSessionEnded:
+					fl.ended = true
+				case steps.EvSessionResumed, steps.EvSessionStarted:
+					fl.ended = false
+				}
 			}
 		}
 		if eof || n == 0 {
@@ -203,32 +225,141 @@ func (fl *Follower) send(ctx context.Context, out chan<- steps.Event) error {
 	}
 }
 
-// FollowLog is Follow for `handrail watch`: it waits for the journal's
-// header and returns it with a channel of events (those already written,
-// then new ones as they are appended) and a channel that receives exactly
-// one value, then closes, once the events channel is closed: nil when ctx
-// ended, else why following stopped (a *VerifyError when the chain
-// broke). When the header cannot be read, the events channel is closed at
-// once and the error says why.
-func FollowLog(ctx context.Context, path string) (Header, <-chan steps.Event, <-chan error) {
-	events := make(chan steps.Event, 64)
-	errc := make(chan error, 1)
-	fl, err := OpenFollower(ctx, path)
+// WriterState says whether the process that writes a journal still holds
+// it: a handrail session holds an exclusive lock on its journal from
+// Create (or OpenAppend) to Close, and the lock dies with the process.
+type WriterState int
+
+const (
+	// WriterUnknown: cannot tell (no advisory locks on this system or file
+	// system; the writer then went on without one too).
+	WriterUnknown WriterState = iota
+	// WriterAlive: a handrail process holds the journal.
+	WriterAlive
+	// WriterGone: no process holds the journal and the session did not
+	// end: its handrail crashed, was killed, or lost its terminal. The
+	// session can be resumed (handrail run --resume), which holds it again.
+	WriterGone
+)
+
+// probeEvery is how often an idle follower asks whether the writer is
+// still there: a watcher learns that it is gone within about a second.
+const probeEvery = 500 * time.Millisecond
+
+// Writer probes the journal's writer. Once the session has ended (its
+// last lifecycle event is session_ended) nobody holds the journal, as
+// expected: the state is then WriterUnknown.
+func (fl *Follower) Writer() WriterState {
+	if fl.ended {
+		return WriterUnknown
+	}
+	return probeWriter(fl.f)
+}
+
+// replaced reports, as an error, a journal whose path now names another
+// file than the one followed (moved, or replaced by an editor's save):
+// what the follower reads is no longer what others will read.
+func (fl *Follower) replaced() error {
+	at, err := os.Stat(fl.path)
 	if err != nil {
+		return &VerifyError{Line: fl.c.lines, Changed: true, Reason: fmt.Sprintf("the journal is no longer at %s (%v): it was moved or deleted", fl.path, err)}
+	}
+	cur, err := fl.f.Stat()
+	if err == nil && !os.SameFile(at, cur) {
+		return &VerifyError{Line: fl.c.lines, Changed: true, Reason: fmt.Sprintf("%s was replaced by another file: what was followed is no longer the journal there", fl.path)}
+	}
+	return nil
+}
+
+// Status is what FollowLog reports besides events.
+type Status struct {
+	// Writer is the writer's state, sent whenever it changes.
+	Writer WriterState
+	// Stopped: following stopped; this is the last Status sent. Err says
+	// why (nil when ctx ended): the journal is missing or unreadable (an
+	// *os.PathError), fails its chain (a *VerifyError), or is of a newer
+	// format (a *FormatError).
+	Stopped bool
+	Err     error
+}
+
+// FollowLog is Follow for `handrail watch`. It returns at once: the
+// journal is opened and read on a goroutine, which sends its events (those
+// already written, then new ones as they are appended) on the first
+// channel, and on the second the writer's state whenever it changes, then
+// one final Status with Stopped set. Both channels close when following
+// stops (ctx ended, or an error); the events channel first.
+func FollowLog(ctx context.Context, path string) (<-chan steps.Event, <-chan Status) {
+	events := make(chan steps.Event, 64)
+	status := make(chan Status, 4)
+	go func() {
+		var err error
+		fl, openErr := newFollower(path)
+		if openErr == nil {
+			err = fl.watch(ctx, events, status)
+			fl.Close()
+		} else {
+			err = openErr
+		}
+		close(events)
 		if ctx.Err() != nil {
 			err = nil
 		}
-		errc <- err
-		close(events)
-		close(errc)
-		return Header{}, events, errc
-	}
-	go func() {
-		err := fl.send(ctx, events)
-		fl.Close()
-		errc <- err
-		close(events)
-		close(errc)
+		status <- Status{Stopped: true, Err: err}
+		close(status)
 	}()
-	return fl.Header(), events, errc
+	return events, status
+}
+
+func newFollower(path string) (*Follower, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, &os.PathError{Op: "open", Path: path, Err: errors.New("is a directory, not a journal")}
+	}
+	return &Follower{f: f, path: path}, nil
+}
+
+// watch is FollowLog's loop: read what was appended, send it; when there
+// is nothing new, ask now and then whether the writer is still there.
+func (fl *Follower) watch(ctx context.Context, events chan<- steps.Event, status chan<- Status) error {
+	last := WriterState(-1)
+	var probed time.Time
+	for {
+		if err := fl.fill(); err != nil {
+			return err
+		}
+		if len(fl.q) > 0 {
+			for _, e := range fl.q {
+				select {
+				case events <- e:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			clear(fl.q)
+			fl.q = fl.q[:0]
+			continue
+		}
+		if time.Since(probed) >= probeEvery {
+			probed = time.Now()
+			if err := fl.replaced(); err != nil {
+				return err
+			}
+			if w := fl.Writer(); w != last {
+				last = w
+				select {
+				case status <- Status{Writer: w}:
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+		if err := sleep(ctx, pollEvery); err != nil {
+			return nil
+		}
+	}
 }

@@ -96,6 +96,9 @@ type VerifyError struct {
 	// NotJournal: the first line is not a journal header at all (the file
 	// is something else), rather than a journal that was altered.
 	NotJournal bool
+	// Changed: a follower found the file itself changed under it
+	// (truncated, moved, replaced), rather than a line that fails.
+	Changed bool
 }
 
 func (e *VerifyError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }

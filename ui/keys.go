@@ -123,7 +123,7 @@ func relabel(b key.Binding, k, desc string) key.Binding {
 func (m Model) keysNow(scr screen) []key.Binding {
 	k := m.keys
 	switch scr {
-	case screenHardStop, screenLockHeld, screenTooSmall, screenLoading:
+	case screenHardStop, screenLockHeld, screenTooSmall, screenLoading, screenWatchError:
 		return []key.Binding{k.Quit}
 	case screenRollbackDialog:
 		return []key.Binding{relabel(k.Yes, "y/enter", "roll back"), relabel(k.No, "n/esc", "not now")}

@@ -34,6 +34,9 @@ func (m Model) layout() layout {
 		w, h = defaultWidth, defaultHeight
 	}
 	l := layout{width: w, height: h, headerH: 3 + len(m.bannerLines(w))}
+	if m.operatorGone() {
+		l.headerH += len(m.goneBanner(w))
+	}
 	l.bodyH = max(1, h-l.headerH-m.footerHeight(w))
 	l.listW = max(22, min(36, w/3))
 	if m.full {
@@ -84,11 +87,16 @@ func (m Model) bodyLines(scr screen, l layout) []string {
 	w, h := l.width, l.bodyH
 	switch scr {
 	case screenLoading:
+		if m.mode == Watch {
+			return block([]string{"", "  waiting for the session's first events in its journal..."}, w, h)
+		}
 		return block(wrapAll(m.loadingLines(), w), w, h)
 	case screenHardStop:
 		return block(wrapAll(m.hardStopLines(), w), w, h)
 	case screenLockHeld:
 		return block(wrapAll(m.lockHeldLines(), w), w, h)
+	case screenWatchError:
+		return block(wrapAll(m.watchErrorLines(), w), w, h)
 	case screenEnded:
 		if !m.browsing() {
 			return m.scrolled(m.summaryLines(w), w, h)
@@ -143,6 +151,9 @@ func (m Model) headerLines(w int) []string {
 	lines := []string{spread(left, right, w), m.targetLine(w), s.Rule.Render(strings.Repeat("─", w))}
 	for _, l := range m.bannerLines(w) {
 		lines = append(lines, s.Banner.Render(fit(l, w)))
+	}
+	if m.operatorGone() {
+		lines = append(lines, m.goneBanner(w)...)
 	}
 	return lines
 }
@@ -233,7 +244,7 @@ func (m Model) verification() string {
 // sessionNow is the session's elapsed time: the clock in a live session,
 // the last event's offset in a replay or once it ended.
 func (m Model) sessionNow() time.Duration {
-	if m.mode == Replay || m.state.Ended || m.result != nil || m.state.Started.IsZero() {
+	if m.mode == Replay || m.state.Ended || m.result != nil || m.state.Started.IsZero() || m.watchStopped() {
 		return m.state.Now
 	}
 	return max(m.state.Now, m.clock.Sub(m.state.Started))

@@ -67,6 +67,9 @@ type Options struct {
 	// process was told to stop. A live engine is told to quit; the journal
 	// stays resumable.
 	Context context.Context
+	// Watch, in Watch mode, carries what the journal's follower learns
+	// besides events (see WatchStatus).
+	Watch <-chan WatchStatus
 }
 
 // Result is how the engine's Run returned, plus what the end summary shows
@@ -112,6 +115,7 @@ const (
 	screenInput
 	screenTooSmall
 	screenEnded
+	screenWatchError // watch: the journal cannot be followed
 )
 
 // Minimum terminal size; below it the screen says so instead of drawing.
@@ -169,6 +173,12 @@ type Model struct {
 	journal  JournalMsg
 	quitting bool // CmdQuit sent; leave when the engine is done
 	replay   replayer
+
+	// Watch mode (watch.go).
+	watch        <-chan WatchStatus
+	watchProblem *WatchProblem // following stopped: the error screen
+	writerGone   bool          // the operator's handrail is gone
+	goneAt       time.Time     // when the watcher noticed
 }
 
 // New builds the screen. It does no I/O; Init starts reading events.
@@ -188,6 +198,7 @@ func New(opts Options) Model {
 		consent:  ptr(newTextInput("project id")),
 		input:    &inputDialog{ti: newTextInput("")},
 		viewing:  -1,
+		watch:    opts.Watch,
 	}
 	if opts.Context != nil {
 		m.stop = opts.Context.Done()
@@ -205,7 +216,7 @@ func New(opts Options) Model {
 
 // Init asks for the background color and starts the event source.
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.waitForEvents(), m.waitForStop()}
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.waitForEvents(), m.waitForStop(), m.waitForWatch()}
 	if m.mode == Replay {
 		cmds = append(cmds, m.replay.schedule(0))
 	} else {
@@ -218,7 +229,12 @@ func (m Model) Init() tea.Cmd {
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
+		if m.watchProblem != nil {
+			return m.handleWatchErrorKey(msg)
+		}
 		return m.handleKey(msg)
+	case WatchStatus:
+		return m.handleWatchStatus(msg)
 	case stepEventMsg:
 		return m.handleEvents([]steps.Event{msg.Event})
 	case eventBatchMsg:
@@ -319,7 +335,9 @@ func (m Model) handleStop() (tea.Model, tea.Cmd) {
 // its result through Done; a replay just has nothing more to queue.
 func (m Model) handleEventsClosed() (tea.Model, tea.Cmd) {
 	m.events = nil
-	if m.mode == Replay {
+	if m.mode == Replay || m.mode == Watch {
+		// A follower stops only when told to, or with a WatchStatus
+		// problem: never a session result to make up.
 		return m, nil
 	}
 	done := m.doneFn
@@ -513,6 +531,8 @@ func (m Model) screen() screen {
 	switch {
 	case m.width > 0 && (m.width < minWidth || m.height < minHeight):
 		return screenTooSmall
+	case m.watchProblem != nil:
+		return screenWatchError
 	case m.state.HardStop:
 		return screenHardStop
 	case m.overlay != screenNone:

@@ -89,4 +89,16 @@
 // sink and sends the statement only after Append returned, so a statement
 // that may have run always has its intent on disk. PendingIntents finds
 // intents without a result when a session is resumed.
+//
+// # The file under the writer
+//
+// A journal is only ever appended to, by one process: the writer holds an
+// exclusive flock on it from Create (or OpenAppend) to Close. Before every
+// line the writer checks that the file still has the size it wrote and is
+// still linked, and before every fsynced event that its path still names
+// it; if not (truncated, appended to by another process, deleted,
+// replaced, moved) Append fails with ErrJournalChanged, the engine stops
+// before its next write, and Head is empty. A follower probes the lock to
+// tell a live writer from one that died without ending the session
+// (WriterState).
 package journal

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/steps"
 )
 
 // recordedSession is a journal of a whole session (it ended, rolled back).
@@ -68,7 +69,7 @@ func TestCLIVerifyExitCodes(t *testing.T) {
 			}
 		})
 	}
-	if code, _, _ := runCLI(t, "verify"); code != exitUsage {
-		t.Errorf("verify without a journal: exit %d, want %d", code, exitUsage)
+	if code, _, _ := runCLI(t, "verify"); code != steps.ExitUsage {
+		t.Errorf("verify without a journal: exit %d, want %d", code, steps.ExitUsage)
 	}
 }

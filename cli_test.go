@@ -11,6 +11,7 @@ import (
 
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/internal/termsafe"
+	"github.com/handrail-dev/handrail/steps"
 )
 
 // runCLI runs the real command line in process and returns its exit code
@@ -58,8 +59,8 @@ title = "Work"
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runCLI(t, "lint", dir)
-	if code != exitUsage {
-		t.Fatalf("lint of a broken runbook: exit %d, want %d", code, exitUsage)
+	if code != steps.ExitUsage {
+		t.Fatalf("lint of a broken runbook: exit %d, want %d", code, steps.ExitUsage)
 	}
 	all := stdout + stderr
 	for _, want := range []string{"runbook.toml:5:", "colour", "runbook.toml:18:", "nope.sql", "runbook.toml:23:", "VACUUM"} {
@@ -84,8 +85,8 @@ func TestCLICheckExitCodes(t *testing.T) {
 	}
 	// The wrong database: hard stop, exit 3, and it says which id it found.
 	code, stdout, stderr := runCLI(t, "check", "connect-rls-hardening", "--db", dsn[db.DemoRoleConnectStaging])
-	if code != exitIdentity {
-		t.Fatalf("check against staging: exit %d, want %d\n%s%s", code, exitIdentity, stdout, stderr)
+	if code != steps.ExitIdentity {
+		t.Fatalf("check against staging: exit %d, want %d\n%s%s", code, steps.ExitIdentity, stdout, stderr)
 	}
 	if !strings.Contains(stdout+stderr, "mohctrsopquwoyfweadl") {
 		t.Errorf("the hard stop does not name the id it found:\n%s%s", stdout, stderr)
@@ -93,8 +94,8 @@ func TestCLICheckExitCodes(t *testing.T) {
 	// Production before the migration: the validation checks fail, exit 1,
 	// and --json says which.
 	code, stdout, stderr = runCLI(t, "check", "connect-rls-hardening", "--db", dsn[db.DemoRoleConnectProd], "--json")
-	if code != exitFailed {
-		t.Fatalf("check before the migration: exit %d, want %d\n%s%s", code, exitFailed, stdout, stderr)
+	if code != steps.ExitFailed {
+		t.Fatalf("check before the migration: exit %d, want %d\n%s%s", code, steps.ExitFailed, stdout, stderr)
 	}
 	if !json.Valid([]byte(stdout)) || !strings.Contains(stdout, "check-rate-limits-rls") {
 		t.Errorf("--json output is not JSON naming the checks:\n%s", stdout)
@@ -115,8 +116,8 @@ func TestCLIUnknownScheme(t *testing.T) {
 		{"run", "connect-rls-hardening", "--log-dir", logDir, "--db", "mysql://root:pw@localhost:3306/app"},
 	} {
 		code, stdout, stderr := runCLI(t, args...)
-		if code != exitUsage {
-			t.Errorf("%s: exit %d, want %d\n%s%s", args[0], code, exitUsage, stdout, stderr)
+		if code != steps.ExitUsage {
+			t.Errorf("%s: exit %d, want %d\n%s%s", args[0], code, steps.ExitUsage, stdout, stderr)
 		}
 		for _, want := range []string{`"mysql"`, "postgres://", "postgresql://", "--db"} {
 			if !strings.Contains(stderr, want) {
@@ -134,8 +135,8 @@ func TestCLIUnknownScheme(t *testing.T) {
 func TestCLIStampRefusesTransactionPooler(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "stamp", "--id", "rxlqtyfhsocxnsnnnlwl",
 		"--db", "postgres://postgres.rxlqtyfhsocxnsnnnlwl:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres")
-	if code != exitFailed || !strings.Contains(stderr, "transaction-mode pooler") || !strings.Contains(stderr, "port 5432") {
-		t.Fatalf("exit %d, want %d with the pooler refusal\n%s%s", code, exitFailed, stdout, stderr)
+	if code != steps.ExitFailed || !strings.Contains(stderr, "transaction-mode pooler") || !strings.Contains(stderr, "port 5432") {
+		t.Fatalf("exit %d, want %d with the pooler refusal\n%s%s", code, steps.ExitFailed, stdout, stderr)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handrail-dev/handrail/steps"
 )
 
 const cliHelperEnv = "HANDRAIL_CLI_HELPER" // set: run as the helper; the command line, space-separated
@@ -100,8 +102,8 @@ func TestRunWithoutTerminalRefusesBeforeJournaling(t *testing.T) {
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != exitUsage {
-		t.Fatalf("run without a terminal: %v, want exit %d\n%s", err, exitUsage, stderr.String())
+	if !errors.As(err, &exit) || exit.ExitCode() != steps.ExitUsage {
+		t.Fatalf("run without a terminal: %v, want exit %d\n%s", err, steps.ExitUsage, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "needs a terminal") || !strings.Contains(stderr.String(), "handrail check") {
 		t.Errorf("stderr does not explain:\n%s", stderr.String())

@@ -401,8 +401,8 @@ func runCrashScenario(t *testing.T, sb *db.Sandbox, rbDir string, sc crashScenar
 	}
 	second := startHelper(t, "", "run", "--resume", path, "--db", dsn, "--apply")
 	code, out := second.wait(t)
-	if code != exitOK {
-		t.Fatalf("resume exit %d, want %d:\n%s", code, exitOK, out)
+	if code != steps.ExitOK {
+		t.Fatalf("resume exit %d, want %d:\n%s", code, steps.ExitOK, out)
 	}
 	if sc.torn != strings.Contains(out, "torn by a crash") {
 		t.Errorf("resume output (torn tail %v):\n%s", sc.torn, out)
@@ -487,8 +487,8 @@ func TestRunScreenGoneEarly(t *testing.T) {
 			return "", errors.New("no terminal")
 		}}
 	code := c.main([]string{"run", rbDir, "--db", dsn, "--log-dir", logDir})
-	if code != exitFailed {
-		t.Errorf("exit %d, want %d", code, exitFailed)
+	if code != steps.ExitFailed {
+		t.Errorf("exit %d, want %d", code, steps.ExitFailed)
 	}
 	if !strings.Contains(stderr.String(), "the screen failed: no terminal") {
 		t.Errorf("stderr:\n%s", stderr.String())

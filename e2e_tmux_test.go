@@ -102,8 +102,8 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	if got := readValidationState(t, ctx, conn); got != preMigration {
 		t.Fatalf("before the run the database should be in the pre-migration state:\n got %+v\nwant %+v", got, preMigration)
 	}
-	if code, out := handrailCheck(t, bin, dsnFile); code != exitFailed {
-		t.Fatalf("handrail check before the migration: exit %d, want %d (the validation checks fail)\n%s", code, exitFailed, out)
+	if code, out := handrailCheck(t, bin, dsnFile); code != steps.ExitFailed {
+		t.Fatalf("handrail check before the migration: exit %d, want %d (the validation checks fail)\n%s", code, steps.ExitFailed, out)
 	}
 
 	// Pre-deployment checklist: enter too early says what is missing;
@@ -232,7 +232,7 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	if got := readValidationState(t, ctx, conn); got != postMigration {
 		t.Fatalf("after the run the database should be in the post-migration state:\n got %+v\nwant %+v", got, postMigration)
 	}
-	if code, out := handrailCheck(t, bin, dsnFile); code != exitOK {
+	if code, out := handrailCheck(t, bin, dsnFile); code != steps.ExitOK {
 		t.Fatalf("handrail check after the migration: exit %d, want 0\n%s", code, out)
 	}
 	conn.Close(ctx)

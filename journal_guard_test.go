@@ -78,7 +78,7 @@ func TestRunStopsWhenItsJournalIsTruncated(t *testing.T) {
 	if !truncated {
 		t.Fatalf("the session never reached the gate of step slow (exit %d):\n%s", code, out)
 	}
-	if code == exitOK {
+	if code == steps.ExitOK {
 		t.Errorf("the session succeeded with its journal truncated:\n%s", out)
 	}
 	for _, want := range []string{"was truncated to 0 bytes", "stops before the next write to the database"} {

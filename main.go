@@ -44,16 +44,6 @@ var version = "0.1.0-dev"
 //go:embed testdata/fixtures/*.sql
 var fixtureFS embed.FS
 
-// Exit codes of SPEC section 5.
-const (
-	exitOK       = 0
-	exitFailed   = 1
-	exitUsage    = 2
-	exitIdentity = 3
-	exitLockHeld = 4
-	exitRolled   = 5
-)
-
 type command struct {
 	name    string
 	args    string
@@ -117,9 +107,9 @@ func (c *cli) main(args []string) int {
 		}
 		c.usage(c.stdout)
 		if len(args) == 0 {
-			return exitUsage
+			return steps.ExitUsage
 		}
-		return exitOK
+		return steps.ExitOK
 	}
 	for _, cmd := range commands {
 		if cmd.name == args[0] {
@@ -128,7 +118,7 @@ func (c *cli) main(args []string) int {
 	}
 	fmt.Fprintf(c.stderr, "handrail: unknown command %q\n\n", args[0])
 	c.usage(c.stderr)
-	return exitUsage
+	return steps.ExitUsage
 }
 
 func (c *cli) usage(w io.Writer) {
@@ -176,7 +166,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 			// printed because of a mistake stays on stderr.
 			fs.SetOutput(os.Stdout)
 			fs.Usage()
-			return nil, exitOK, false
+			return nil, steps.ExitOK, false
 		}
 		if a == "--" {
 			break
@@ -185,7 +175,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, exitUsage, false
+			return nil, steps.ExitUsage, false
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -209,7 +199,7 @@ func parseOne(fs *flag.FlagSet, args []string, what string) (string, int, bool) 
 	if len(pos) != 1 {
 		fmt.Fprintf(fs.Output(), "%s: give exactly one %s (got %d)\n\n", fs.Name(), what, len(pos))
 		fs.Usage()
-		return "", exitUsage, false
+		return "", steps.ExitUsage, false
 	}
 	return pos[0], 0, true
 }
@@ -220,7 +210,7 @@ func cmdVersion(c *cli, args []string) int {
 		return code
 	}
 	fmt.Fprintf(c.stdout, "handrail %s\n", version)
-	return exitOK
+	return steps.ExitOK
 }
 
 // loadRunbook resolves RUNBOOK: a directory, a runbook.toml path, or the
@@ -247,7 +237,7 @@ func cmdLint(c *cli, args []string) int {
 	}
 	if len(paths) == 0 {
 		fs.Usage()
-		return exitUsage
+		return steps.ExitUsage
 	}
 	failed := false
 	for _, p := range paths {
@@ -260,9 +250,9 @@ func cmdLint(c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "%s: ok (%d steps, %d warnings, sha256 %s)\n", p, len(rb.AllSteps()), len(problems.Warnings()), rb.Hash[:12])
 	}
 	if failed {
-		return exitUsage
+		return steps.ExitUsage
 	}
-	return exitOK
+	return steps.ExitOK
 }
 
 func cmdNew(c *cli, args []string) int {
@@ -280,11 +270,11 @@ func cmdNew(c *cli, args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail new: %v\n", err)
-		return exitUsage
+		return steps.ExitUsage
 	}
 	_, problems := steps.Load(plan.Path)
 	plan.Report(c.stdout, problems)
-	return exitOK
+	return steps.ExitOK
 }
 
 // signalContext is cancelled on ctrl+c, SIGTERM, a closed terminal (SIGHUP)
@@ -313,13 +303,13 @@ func cmdSandbox(c *cli, args []string) int {
 	sb, err := db.StartSandbox(ctx, db.SandboxOptions{Stdout: c.stderr})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail sandbox: %v\n", err)
-		return exitFailed
+		return steps.ExitFailed
 	}
 	defer sb.Stop()
 	dbs, err := db.SetupDemoDatabases(ctx, sb, fixtures())
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail sandbox: loading the example databases: %v\n", err)
-		return exitFailed
+		return steps.ExitFailed
 	}
 	fmt.Fprintln(c.stdout, "Sandbox PostgreSQL is running. Databases:")
 	for _, d := range dbs {
@@ -334,7 +324,7 @@ func cmdSandbox(c *cli, args []string) int {
 	fmt.Fprintln(c.stdout, "Press ctrl+c to stop and remove it.")
 	<-ctx.Done()
 	fmt.Fprintln(c.stderr, "stopping sandbox")
-	return exitOK
+	return steps.ExitOK
 }
 
 func cmdStamp(c *cli, args []string) int {
@@ -348,7 +338,7 @@ func cmdStamp(c *cli, args []string) int {
 	}
 	if *id == "" {
 		fmt.Fprintln(c.stderr, "handrail stamp: --id is required")
-		return exitUsage
+		return steps.ExitUsage
 	}
 	target, code := c.resolveTarget("stamp", *dsnFlag, *envFile)
 	if code != 0 {
@@ -361,16 +351,16 @@ func cmdStamp(c *cli, args []string) int {
 	t, err := db.Connect(ctx, target, db.ConnectOptions{AppName: "handrail-stamp"})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail stamp: connecting to %s (from %s): %v\n", target, target.From(), err)
-		return exitFailed
+		return steps.ExitFailed
 	}
 	defer t.Close()
 	prev, err := t.Stamp(ctx, *id, *force)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail stamp: %v\n", err)
 		if errors.Is(err, db.ErrStampConflict) {
-			return exitIdentity
+			return steps.ExitIdentity
 		}
-		return exitFailed
+		return steps.ExitFailed
 	}
 	switch prev {
 	case *id:
@@ -380,7 +370,7 @@ func cmdStamp(c *cli, args []string) int {
 	default:
 		fmt.Fprintf(c.stdout, "re-stamped database %s: %s -> %s\n", t.Database(), prev, *id)
 	}
-	return exitOK
+	return steps.ExitOK
 }
 
 // resolveTarget applies --db, --env-file, DATABASE_URL and PG* variables.
@@ -392,7 +382,7 @@ func (c *cli) resolveTarget(cmd, flagDSN, envFile string) (*db.ConnTarget, int) 
 	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail %s: %v\n", cmd, err)
-		return nil, exitUsage
+		return nil, steps.ExitUsage
 	}
 	return target, 0
 }
@@ -409,7 +399,7 @@ func cmdCheck(c *cli, args []string) int {
 	rb, problems := loadRunbook(arg)
 	if rb == nil || len(problems.Errors()) > 0 {
 		steps.FormatProblems(c.stderr, problems)
-		return exitUsage
+		return steps.ExitUsage
 	}
 	target, code := c.resolveTarget("check", *dsnFlag, *envFile)
 	if code != 0 {
@@ -440,7 +430,7 @@ func cmdRun(c *cli, args []string) int {
 		spec.runbookArg = pos[0]
 	default:
 		fs.Usage()
-		return exitUsage
+		return steps.ExitUsage
 	}
 	target, code := c.resolveTarget("run", *dsnFlag, *envFile)
 	if code != 0 {
@@ -465,17 +455,17 @@ func cmdDemo(c *cli, args []string) int {
 		name = pos[0]
 	} else if len(pos) > 1 {
 		fs.Usage()
-		return exitUsage
+		return steps.ExitUsage
 	}
 	if *target != "prod" && *target != "staging" {
 		fmt.Fprintf(c.stderr, "handrail demo: --target must be prod or staging, not %q\n", *target)
-		return exitUsage
+		return steps.ExitUsage
 	}
 	if *logDir == "" {
 		d, err := journal.DemoDir()
 		if err != nil {
 			fmt.Fprintf(c.stderr, "handrail demo: %v\n", err)
-			return exitUsage
+			return steps.ExitUsage
 		}
 		*logDir = d
 	}
@@ -489,13 +479,13 @@ func cmdDemo(c *cli, args []string) int {
 	sb, err := db.StartSandbox(ctx, db.SandboxOptions{})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail demo: %v\n", err)
-		return exitFailed
+		return steps.ExitFailed
 	}
 	defer sb.Stop()
 	dbs, err := db.SetupDemoDatabases(ctx, sb, fixtures())
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail demo: loading the example databases: %v\n", err)
-		return exitFailed
+		return steps.ExitFailed
 	}
 	role := db.DemoRoleConnectProd
 	switch {
@@ -507,7 +497,7 @@ func cmdDemo(c *cli, args []string) int {
 		d, err := db.CreateScratchDatabase(ctx, sb, fixtures(), own.Target.ProjectID)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "handrail demo: %v\n", err)
-			return exitFailed
+			return steps.ExitFailed
 		}
 		dbs, role = append(dbs, d), d.Role
 		fmt.Fprintf(c.stderr, "handrail demo: your runbook runs against database %q: Supabase-like (roles, auth and storage schemas, none of your tables), stamped %s\n", d.Name, d.ProjectID)
@@ -521,12 +511,12 @@ func cmdDemo(c *cli, args []string) int {
 	}
 	if spec.target, err = db.ParseTarget(dsn); err != nil {
 		fmt.Fprintf(c.stderr, "handrail demo: the sandbox's connection string: %v\n", err)
-		return exitFailed
+		return steps.ExitFailed
 	}
 	if *dsnFile != "" {
 		if err := writeDSNFile(*dsnFile, dsn, dbs); err != nil {
 			fmt.Fprintf(c.stderr, "handrail demo: --dsn-file: %v\n", err)
-			return exitFailed
+			return steps.ExitFailed
 		}
 		defer os.Remove(*dsnFile)
 	}
@@ -543,11 +533,11 @@ func (c *cli) ownDemoRunbook(name string) (*steps.Runbook, int) {
 	rb, problems := loadRunbook(name)
 	if rb == nil || len(problems.Errors()) > 0 {
 		steps.FormatProblems(c.stderr, problems)
-		return nil, exitUsage
+		return nil, steps.ExitUsage
 	}
 	if err := db.ValidateStampID(rb.Target.ProjectID); err != nil {
 		fmt.Fprintf(c.stderr, "handrail demo: the demo proves its database with a stamp of [target] project_id, and this one cannot be stamped: %v\n", err)
-		return nil, exitUsage
+		return nil, steps.ExitUsage
 	}
 	if !slices.Contains(rb.Target.Identity, steps.IdentityStamp) {
 		fmt.Fprintf(c.stderr, "handrail demo: warning: [target] identity has no %q source, and the sandbox can prove nothing else: the run will stop at the identity check\n", steps.IdentityStamp)
@@ -603,7 +593,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 		if err != nil {
 			fmt.Fprintf(c.stderr, "handrail: the guided run needs a terminal (%v); nothing was run or journaled.\n"+
 				"Run it from an interactive shell (over SSH, inside tmux or screen); for unattended checks use handrail check RUNBOOK --db DSN.\n", err)
-			return exitUsage
+			return steps.ExitUsage
 		}
 		defer screen.close()
 		frontend = screen.frontend
@@ -621,7 +611,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 		w, prior, err = journal.OpenAppend(spec.resume, secrets)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "handrail run: %v\n", err)
-			return exitUsage
+			return steps.ExitUsage
 		}
 		defer w.Close()
 		if line, n := w.TornTail(); line > 0 {
@@ -634,11 +624,11 @@ func (c *cli) runSession(spec sessionSpec) int {
 		if rb == nil || len(problems.Errors()) > 0 {
 			steps.FormatProblems(c.stderr, problems)
 			fmt.Fprintf(c.stderr, "handrail run: cannot resume: the runbook %q recorded in the journal does not load\n", h.RunbookPath)
-			return exitUsage
+			return steps.ExitUsage
 		}
 		if rb.Hash != h.RunbookHash {
 			fmt.Fprintf(c.stderr, "handrail run: cannot resume: runbook %s changed since the session started\n  recorded sha256 %s\n  now      sha256 %s\nRestore the runbook as it was (e.g. from version control) and resume again.\n", h.RunbookPath, h.RunbookHash, rb.Hash)
-			return exitUsage
+			return steps.ExitUsage
 		}
 		if spec.operator == "" {
 			spec.operator = h.Operator
@@ -648,7 +638,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 		rb, problems = loadRunbook(spec.runbookArg)
 		if rb == nil || len(problems.Errors()) > 0 {
 			steps.FormatProblems(c.stderr, problems)
-			return exitUsage
+			return steps.ExitUsage
 		}
 	}
 	if spec.operator == "" {
@@ -672,7 +662,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 		}, secrets)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "handrail run: cannot create the session journal: %v\nNothing was run. Choose a writable directory with --log-dir.\n", err)
-			return exitFailed
+			return steps.ExitFailed
 		}
 		defer w.Close()
 	}
@@ -908,7 +898,7 @@ func cmdReplay(c *cli, args []string) int {
 	log, err := journal.Read(arg)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
-		return exitFailed
+		return steps.ExitFailed
 	}
 	if log.TornTail {
 		fmt.Fprintf(c.stderr, "handrail replay: line %d was torn (the session crashed); it is not shown\n", log.TornLine)
@@ -916,15 +906,15 @@ func cmdReplay(c *cli, args []string) int {
 	if *plain {
 		if err := journal.Transcript(c.stdout, log); err != nil {
 			fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
-			return exitFailed
+			return steps.ExitFailed
 		}
-		return exitOK
+		return steps.ExitOK
 	}
 	if _, err := ui.Run(ui.Options{Mode: ui.Replay, Initial: log.Events, Speed: *speed, IdleLimit: *idle}); err != nil {
 		fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
-		return exitFailed
+		return steps.ExitFailed
 	}
-	return exitOK
+	return steps.ExitOK
 }
 
 func cmdWatch(c *cli, args []string) int {
@@ -960,14 +950,14 @@ hangs up. Exit codes: 0 left with q, 1 the journal could not be followed.
 	err := <-stopped
 	if uiErr != nil {
 		fmt.Fprintf(c.stderr, "handrail watch: %v\n", uiErr)
-		return exitFailed
+		return steps.ExitFailed
 	}
 	if err != nil {
 		tr := journal.Explain(arg, err)
 		fmt.Fprintf(c.stderr, "handrail watch: %s: %s\nWhat to do: %s\n", tr.Title, tr.Detail, tr.Advice)
-		return exitFailed
+		return steps.ExitFailed
 	}
-	return exitOK
+	return steps.ExitOK
 }
 
 // relayWatch hands the follower's news to the watch screen in the

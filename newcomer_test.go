@@ -63,20 +63,20 @@ func TestNewcomerPath(t *testing.T) {
 		}
 	}
 	code, stdout, stderr := runCLI(t, "new", mig)
-	if code != exitOK || !strings.Contains(stdout, "3 sql step(s)") {
+	if code != steps.ExitOK || !strings.Contains(stdout, "3 sql step(s)") {
 		t.Fatalf("new: exit %d\n%s%s", code, stdout, stderr)
 	}
 	rbDir := filepath.Join(project, "supabase")
-	if code, stdout, stderr = runCLI(t, "lint", rbDir); code != exitOK || !strings.Contains(stdout, "ok (") {
+	if code, stdout, stderr = runCLI(t, "lint", rbDir); code != steps.ExitOK || !strings.Contains(stdout, "ok (") {
 		t.Fatalf("lint of the scaffold: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if code, _, stderr = runCLI(t, "new", mig); code != exitUsage || !strings.Contains(stderr, "never overwrites") {
+	if code, _, stderr = runCLI(t, "new", mig); code != steps.ExitUsage || !strings.Contains(stderr, "never overwrites") {
 		t.Errorf("new over the runbook: exit %d, %s", code, stderr)
 	}
 
 	var out, errOut bytes.Buffer
 	c := &cli{stdout: &out, stderr: &errOut, environ: []string{"USER=newcomer"}, frontend: autopilotFrontend}
-	if code := c.main([]string{"demo", rbDir, "--apply"}); code != exitOK {
+	if code := c.main([]string{"demo", rbDir, "--apply"}); code != steps.ExitOK {
 		t.Fatalf("demo --apply of the scaffold: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 	if !strings.Contains(errOut.String(), `runs against database "scratch"`) {

@@ -77,7 +77,7 @@ func TestSecretsFromEverySourceAreRedacted(t *testing.T) {
 	if err := sb.CreateDatabase(ctx, dbname, "create table app_settings (role text primary key, v text not null)"); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := runCLI(t, "stamp", "--db", sb.DSN(dbname), "--id", secretsProjectID); code != exitOK {
+	if code, _, stderr := runCLI(t, "stamp", "--db", sb.DSN(dbname), "--id", secretsProjectID); code != steps.ExitOK {
 		t.Fatalf("handrail stamp: exit %d\n%s", code, stderr)
 	}
 	rbDir := t.TempDir()
@@ -151,8 +151,8 @@ func assertSecretHidden(t *testing.T, rbDir string, flags []string, password str
 	var stdout, stderr bytes.Buffer
 	c := &cli{stdout: &stdout, stderr: &stderr, environ: os.Environ(), frontend: recordingOperator(&screen)}
 	code := c.main(append([]string{"run", rbDir, "--apply", "--log-dir", logDir}, flags...))
-	if code != exitFailed { // the stored-setting check fails, on purpose
-		t.Fatalf("run: exit %d, want %d\n%s%s", code, exitFailed, stdout.String(), stderr.String())
+	if code != steps.ExitFailed { // the stored-setting check fails, on purpose
+		t.Fatalf("run: exit %d, want %d\n%s%s", code, steps.ExitFailed, stdout.String(), stderr.String())
 	}
 	journals, _ := filepath.Glob(filepath.Join(logDir, "*.jsonl"))
 	if len(journals) != 1 {
@@ -167,12 +167,12 @@ func assertSecretHidden(t *testing.T, rbDir string, flags []string, password str
 		t.Fatal(err)
 	}
 	code, transcript, replayErr := runCLI(t, "replay", "--plain", journals[0])
-	if code != exitOK {
+	if code != steps.ExitOK {
 		t.Fatalf("replay --plain: exit %d\n%s", code, replayErr)
 	}
 	code, checkOut, checkErr := runCLI(t, append([]string{"check", rbDir, "--json"}, flags...)...)
-	if code != exitFailed || !json.Valid([]byte(checkOut)) {
-		t.Fatalf("check --json: exit %d, want %d\n%s%s", code, exitFailed, checkOut, checkErr)
+	if code != steps.ExitFailed || !json.Valid([]byte(checkOut)) {
+		t.Fatalf("check --json: exit %d, want %d\n%s%s", code, steps.ExitFailed, checkOut, checkErr)
 	}
 	for what, text := range map[string]string{
 		"the journal": string(raw), "the screen's events": string(shown), "the transcript": transcript + replayErr,

@@ -39,8 +39,8 @@ func TestConnectionFailureIsRecordedAsSuch(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	c := &cli{stdout: &stdout, stderr: &stderr, environ: []string{"USER=tester"}, frontend: watchingOperator}
 	code := c.main([]string{"run", rbDir, "--db", "postgres://nobody@127.0.0.1:1/nothing?connect_timeout=5", "--log-dir", logDir})
-	if code != exitFailed {
-		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, stdout.String(), stderr.String())
+	if code != steps.ExitFailed {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, steps.ExitFailed, stdout.String(), stderr.String())
 	}
 	m, _ := filepath.Glob(filepath.Join(logDir, "*.jsonl"))
 	if len(m) != 1 {
@@ -104,8 +104,8 @@ func TestHangupIsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := h.wait(t)
-	if code != exitFailed {
-		t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, out)
+	if code != steps.ExitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, steps.ExitFailed, out)
 	}
 	log, err := journal.Read(path)
 	if err != nil {

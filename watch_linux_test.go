@@ -20,6 +20,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/steps"
 )
 
 // `handrail watch` in a real terminal (a pseudo-terminal this test holds
@@ -283,8 +284,8 @@ func TestWatchShowsJournalErrors(t *testing.T) {
 			select {
 			case err := <-done:
 				var exit *exec.ExitError
-				if !errors.As(err, &exit) || exit.ExitCode() != exitFailed {
-					t.Errorf("handrail watch of a %s journal: %v, want exit %d", c.name, err, exitFailed)
+				if !errors.As(err, &exit) || exit.ExitCode() != steps.ExitFailed {
+					t.Errorf("handrail watch of a %s journal: %v, want exit %d", c.name, err, steps.ExitFailed)
 				}
 			case <-time.After(watchWait):
 				t.Fatal("q did not end handrail watch")

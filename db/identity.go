@@ -7,6 +7,18 @@ import (
 	"time"
 )
 
+// Identity source names (a runbook's [target] identity list); the set is
+// closed and declared here, where each one is resolved.
+const (
+	SourceStamp            = "stamp"
+	SourceSupabase         = "supabase"
+	SourceSQL              = "sql"
+	SourceSystemIdentifier = "system_identifier"
+)
+
+// IdentitySources lists every source, in the order the docs give them.
+var IdentitySources = []string{SourceStamp, SourceSupabase, SourceSQL, SourceSystemIdentifier}
+
 // IdentityConfig says how to prove which database the target is (SPEC 4.1).
 type IdentityConfig struct {
 	Expected  string   // the runbook's project_id
@@ -51,17 +63,17 @@ func (t *Target) VerifyIdentity(ctx context.Context, cfg IdentityConfig) (source
 		src := IdentitySource{Source: name}
 		var out probeOutcome
 		switch name {
-		case "stamp":
+		case SourceStamp:
 			out = t.probeStamp(ctx, &src)
-		case "supabase":
+		case SourceSupabase:
 			if ref, detail, found := SupabaseRef(t.cfg.Host, t.cfg.User); found {
 				src.Found, src.Resolved, src.Detail = ref, true, detail
 			} else {
 				src.Detail = detail
 			}
-		case "sql":
+		case SourceSQL:
 			out = t.probeSQL(ctx, cfg.SQL, &src)
-		case "system_identifier":
+		case SourceSystemIdentifier:
 			out = t.probeSystemIdentifier(ctx, &src)
 		default:
 			src.Detail = fmt.Sprintf("unknown identity source %q (use stamp, supabase, sql or system_identifier)", name)

@@ -17,11 +17,10 @@ func PendingIntents(events []steps.Event) []string {
 		if e.Step == "" {
 			continue
 		}
-		switch e.Type {
-		case steps.EvIntent:
+		switch {
+		case e.Type == steps.EvIntent:
 			at[e.Step] = i
-		case steps.EvStepSucceeded, steps.EvStepFailed, steps.EvStepCancelled,
-			steps.EvStepOutcomeUnknown, steps.EvStepMarked:
+		case e.Type.ResolvesIntent():
 			delete(at, e.Step)
 		}
 	}

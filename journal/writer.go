@@ -60,18 +60,6 @@ var syncTypes = map[steps.EventType]bool{
 	steps.EvSessionEnded:       true,
 }
 
-// resultTypes are the results of a step. Append fsyncs one when the step
-// has an intent without a result (a writing step that ran): write-ahead,
-// then its result.
-var resultTypes = map[steps.EventType]bool{
-	steps.EvStepSucceeded:      true,
-	steps.EvStepFailed:         true,
-	steps.EvStepCancelled:      true,
-	steps.EvStepSkipped:        true,
-	steps.EvStepOutcomeUnknown: true,
-	steps.EvStepMarked:         true,
-}
-
 // Synced reports whether Append always fsyncs the journal before
 // returning for an event of type t. A step result is also fsynced when
 // its step has an intent in flight (see the package documentation).
@@ -435,7 +423,7 @@ func (w *Writer) unchanged(atPath bool) error {
 // willSync reports whether Append will fsync e (mustSync without its
 // bookkeeping).
 func (w *Writer) willSync(e steps.Event) bool {
-	if resultTypes[e.Type] {
+	if e.Type.ResolvesIntent() {
 		if _, ok := w.inFlight[e.Step]; ok {
 			return true
 		}
@@ -449,7 +437,7 @@ func (w *Writer) mustSync(e steps.Event) bool {
 	switch {
 	case e.Type == steps.EvIntent:
 		w.inFlight[e.Step] = struct{}{}
-	case resultTypes[e.Type]:
+	case e.Type.ResolvesIntent():
 		if _, ok := w.inFlight[e.Step]; ok {
 			delete(w.inFlight, e.Step)
 			return true

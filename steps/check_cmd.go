@@ -14,13 +14,6 @@ import (
 	"github.com/handrail-dev/handrail/internal/termsafe"
 )
 
-// Exit codes of RunChecks (the CLI's, see Outcome.ExitCode).
-const (
-	ChecksPassed       = 0
-	ChecksFailed       = 1
-	ChecksRunbookError = 2
-	ChecksHardStop     = 3
-)
 
 // CheckResult is one line of `handrail check`.
 type CheckResult struct {
@@ -62,16 +55,16 @@ func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Wri
 	switch {
 	case rb == nil:
 		rep.Error = "no runbook"
-		return finish(ChecksRunbookError)
+		return finish(ExitUsage)
 	case target == nil:
 		rep.Error = "no target database"
-		return finish(ChecksRunbookError)
+		return finish(ExitUsage)
 	}
 	rep.Runbook, rep.Target = rb.Meta.ID, fmt.Sprintf("%s (%s)", rb.Target.Name, rb.Target.ProjectID)
 	t, err := db.Connect(ctx, target, db.ConnectOptions{AppName: "handrail-check/" + rb.Meta.ID})
 	if err != nil {
 		rep.Error = fmt.Sprintf("cannot connect to %s (from %s): %v", rep.DSN, target.From(), err)
-		return finish(ChecksFailed)
+		return finish(ExitFailed)
 	}
 	defer t.Close()
 	tg := rb.Target
@@ -81,13 +74,13 @@ func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Wri
 	rep.Identity = &IdentityReport{Expected: tg.ProjectID, Sources: sources, Forbidden: forbidden, OK: ok, Reason: reason}
 	if !ok {
 		rep.Error = fmt.Sprintf("identity hard stop: this is not %s (%s): %s; no check was run", tg.Name, tg.ProjectID, reason)
-		return finish(ChecksHardStop)
+		return finish(ExitIdentity)
 	}
 	rep.Results = runAllChecks(ctx, t, rb)
-	code := ChecksPassed
+	code := ExitOK
 	for _, r := range rep.Results {
 		if !r.Pass {
-			code = ChecksFailed
+			code = ExitFailed
 		}
 	}
 	return finish(code)
@@ -141,7 +134,7 @@ func runOneCheck(ctx context.Context, t *db.Target, rb *Runbook, sql, asRole str
 // has what a terminal would act on as \u escapes, its values exact.
 func finishChecks(w io.Writer, asJSON bool, rep *ChecksReport, code int) int {
 	rep.ExitCode = code
-	rep.Passed = code == ChecksPassed
+	rep.Passed = code == ExitOK
 	if asJSON {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)

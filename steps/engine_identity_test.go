@@ -52,8 +52,8 @@ func TestIdentityMismatchHardStop(t *testing.T) {
 	assertFoldMatches(t, r)
 
 	var out bytes.Buffer
-	if code := RunChecks(engineCtx(t), rb, testTarget(t, dsns["connect_staging"]), &out, false); code != ChecksHardStop {
-		t.Fatalf("RunChecks on staging = %d, want %d:\n%s", code, ChecksHardStop, out.String())
+	if code := RunChecks(engineCtx(t), rb, testTarget(t, dsns["connect_staging"]), &out, false); code != ExitIdentity {
+		t.Fatalf("RunChecks on staging = %d, want %d:\n%s", code, ExitIdentity, out.String())
 	}
 	if !strings.Contains(out.String(), "MISMATCH") {
 		t.Errorf("RunChecks output does not say mismatch:\n%s", out.String())
@@ -130,7 +130,7 @@ func TestIdentityUnresolvableHardStop(t *testing.T) {
 	assertOnlyCommandsQuitAfterEnd(t, r)
 
 	var out bytes.Buffer
-	if code := RunChecks(engineCtx(t), rb, testTarget(t, sb.DSN("unstamped")), &out, true); code != ChecksHardStop {
+	if code := RunChecks(engineCtx(t), rb, testTarget(t, sb.DSN("unstamped")), &out, true); code != ExitIdentity {
 		t.Fatalf("RunChecks = %d, want 3:\n%s", code, out.String())
 	}
 	var rep ChecksReport
@@ -150,7 +150,7 @@ func TestRunChecksBeforeMigration(t *testing.T) {
 	rb := exampleRunbook(t, "connect-rls-hardening")
 	var out bytes.Buffer
 	code := RunChecks(engineCtx(t), rb, testTarget(t, dsns["connect_prod"]), &out, false)
-	if code != ChecksFailed {
+	if code != ExitFailed {
 		t.Fatalf("RunChecks = %d, want 1:\n%s", code, out.String())
 	}
 	text := out.String()
@@ -159,7 +159,7 @@ func TestRunChecksBeforeMigration(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	if code := RunChecks(engineCtx(t), nil, testTarget(t, dsns["connect_prod"]), &out, false); code != ChecksRunbookError {
+	if code := RunChecks(engineCtx(t), nil, testTarget(t, dsns["connect_prod"]), &out, false); code != ExitUsage {
 		t.Errorf("RunChecks without runbook = %d, want 2", code)
 	}
 }

@@ -260,17 +260,28 @@ const (
 func (o Outcome) ExitCode() int {
 	switch o {
 	case OutcomeSucceeded:
-		return 0
+		return ExitOK
 	case OutcomeHardStop:
-		return 3
+		return ExitIdentity
 	case OutcomeLockHeld:
-		return 4
+		return ExitLockHeld
 	case OutcomeRolledBack:
-		return 5
+		return ExitRolledBack
 	default:
-		return 1
+		return ExitFailed
 	}
 }
+
+// Exit codes of the CLI (SPEC section 5), declared once: outcomes map to
+// them, and every command returns them.
+const (
+	ExitOK         = 0 // success
+	ExitFailed     = 1 // a check or step failed, or the session was aborted (quit)
+	ExitUsage      = 2 // usage or runbook error
+	ExitIdentity   = 3 // identity hard stop
+	ExitLockHeld   = 4 // the deploy lock is held by another session
+	ExitRolledBack = 5 // rolled back
+)
 
 // EventTypes is the closed set of event types, declared once: the fold,
 // the journal's verifier and the screens all know exactly these.
@@ -297,6 +308,18 @@ var knownEventTypes = func() map[EventType]bool {
 	}
 	return m
 }()
+
+// ResolvesIntent reports whether an event of type t is the result of a
+// step's write-ahead intent: after it the step is no longer in flight
+// (its statements are known to have run or not, or recorded as unknown).
+// The fold, the journal's fsync policy and resume all use this one rule.
+func (t EventType) ResolvesIntent() bool {
+	switch t {
+	case EvStepSucceeded, EvStepFailed, EvStepCancelled, EvStepOutcomeUnknown, EvStepMarked:
+		return true
+	}
+	return false
+}
 
 // Known reports whether t is one of EventTypes.
 func (t EventType) Known() bool { return knownEventTypes[t] }

@@ -3,7 +3,11 @@
 // State = Apply(State, Event). It never imports Bubble Tea.
 package steps
 
-import "time"
+import (
+	"time"
+
+	"github.com/handrail-dev/handrail/db"
+)
 
 // Kind is a step kind. The set is closed: decoding rejects anything else.
 type Kind string
@@ -67,12 +71,13 @@ type Meta struct {
 	Description string `toml:"description"`
 }
 
-// Identity source names for Target.Identity.
+// Identity source names for Target.Identity (declared in db, which
+// resolves them).
 const (
-	IdentityStamp            = "stamp"
-	IdentitySupabase         = "supabase"
-	IdentitySQL              = "sql"
-	IdentitySystemIdentifier = "system_identifier"
+	IdentityStamp            = db.SourceStamp
+	IdentitySupabase         = db.SourceSupabase
+	IdentitySQL              = db.SourceSQL
+	IdentitySystemIdentifier = db.SourceSystemIdentifier
 )
 
 // Target names the one database this runbook may write to.

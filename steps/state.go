@@ -301,6 +301,9 @@ func Apply(s State, e Event) State {
 	if st == nil {
 		return s
 	}
+	if e.Type.ResolvesIntent() {
+		st.InFlight = false
+	}
 	switch e.Type {
 	case EvStepStarted:
 		s.Current = s.StepIndex(e.Step)
@@ -422,17 +425,14 @@ func Apply(s State, e Event) State {
 		st.Message = e.Message
 	case EvStepSucceeded:
 		st.Status = StatusSucceeded
-		st.InFlight = false
 		st.Ended = e.Mono
 	case EvStepFailed:
 		st.Status = StatusFailed
-		st.InFlight = false
 		st.Error = e.Error
 		st.Ended = e.Mono
 		s.LastError = e.Error
 	case EvStepCancelled:
 		st.Status = StatusCancelled
-		st.InFlight = false
 		st.Error = e.Error
 		st.Ended = e.Mono
 	case EvStepSkipped:
@@ -441,7 +441,6 @@ func Apply(s State, e Event) State {
 		st.Ended = e.Mono
 	case EvStepOutcomeUnknown:
 		st.Status = StatusUnknown
-		st.InFlight = false
 		st.Error = e.Error
 		st.Ended = e.Mono
 		s.LastError = e.Error
@@ -452,7 +451,6 @@ func Apply(s State, e Event) State {
 			st.Status = StatusFailed
 		}
 		st.Note = e.Text
-		st.InFlight = false
 	}
 	return s
 }

@@ -26,7 +26,7 @@ func hostileChecks(strs ...string) ChecksReport {
 func checksOutput(t *testing.T, rep ChecksReport, asJSON bool) string {
 	t.Helper()
 	var out bytes.Buffer
-	finishChecks(&out, asJSON, &rep, ChecksFailed)
+	finishChecks(&out, asJSON, &rep, ExitFailed)
 	s := out.String()
 	if i := termsafe.FirstUnsafe(s); i >= 0 {
 		t.Fatalf("raw %q at byte %d of the output (json %v):\n%s", s[i:min(len(s), i+12)], i, asJSON, s)
@@ -46,7 +46,7 @@ func checkChecksOutput(t *testing.T, strs ...string) {
 	}
 	raw, _ := json.Marshal(rep)
 	_ = json.Unmarshal(raw, &want)
-	want.ExitCode, want.Passed = ChecksFailed, false
+	want.ExitCode, want.Passed = ExitFailed, false
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("JSON values changed:\n got %+v\nwant %+v", got, want)
 	}

@@ -13,11 +13,13 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/handrail-dev/handrail/db"
 )
 
 // Allowed values of the enumerated keys.
 var (
-	IdentitySources = []string{IdentityStamp, IdentitySupabase, IdentitySQL, IdentitySystemIdentifier}
+	IdentitySources = db.IdentitySources
 	OnFailValues    = []string{"stop", "rollback", "continue"}
 	MessageWhens    = []string{"before", "success", "rollback"}
 )

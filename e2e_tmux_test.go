@@ -124,7 +124,7 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	term.check("Supabase auth and storage schemas are present", "[check] Current state")
 	// A report check shows its rows and waits for enter.
 	term.keys("Enter")
-	s = term.waitText("report: read it, then press enter to go on", "report: 6 rows", "rate_limits RLS", "missing")
+	term.waitText("report: read it, then press enter to go on", "report: 6 rows", "rate_limits RLS", "missing")
 	term.keys("Enter")
 	term.waitText("[confirm] Backup verified")
 

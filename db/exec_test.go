@@ -179,8 +179,8 @@ func TestRunTransaction(t *testing.T) {
 		if tgTableExists(t, admin, "gone") {
 			t.Fatal("table from the interrupted step exists")
 		}
-		if tg.Alive(tgCtx(t)) {
-			t.Error("Alive() = true with a dead work connection")
+		if connAlive(tgCtx(t), tg.work) {
+			t.Error("the dead work connection answers")
 		}
 		lockPID := tg.LockPID()
 		if err := tg.Reconnect(tgCtx(t)); err != nil {
@@ -189,8 +189,8 @@ func TestRunTransaction(t *testing.T) {
 		if tg.WorkPID() == oldPID || tg.LockPID() != lockPID {
 			t.Errorf("work pid %d→%d, lock pid %d→%d: want a new work conn, the same lock conn", oldPID, tg.WorkPID(), lockPID, tg.LockPID())
 		}
-		if !tg.Alive(tgCtx(t)) {
-			t.Error("Alive() = false after Reconnect")
+		if !connAlive(tgCtx(t), tg.work) {
+			t.Error("the new work connection does not answer")
 		}
 		if err := tg.RunTransaction(tgCtx(t), []string{"select 1"}, ExecOptions{}); err != nil {
 			t.Fatal(err)

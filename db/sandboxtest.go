@@ -3,14 +3,22 @@ package db
 import (
 	"context"
 	"errors"
-	"testing"
 	"time"
 )
+
+// TB is what NewTestSandbox needs of a test (testing.TB has it); an
+// interface of its own keeps the testing package out of the binary.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Cleanup(func())
+}
 
 // NewTestSandbox starts a sandbox for a test and stops it (removing all its
 // files) in t.Cleanup. Missing PostgreSQL server binaries fail the test with
 // the install instructions: the safety tests must not silently skip.
-func NewTestSandbox(t testing.TB, opts SandboxOptions) *Sandbox {
+func NewTestSandbox(t TB, opts SandboxOptions) *Sandbox {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

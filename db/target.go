@@ -224,22 +224,8 @@ func (t *Target) AppName() string { return t.cfg.RuntimeParams["application_name
 // WorkPID is the backend pid of the work connection (it changes on Reconnect).
 func (t *Target) WorkPID() int { return int(t.workPID.Load()) }
 
-// Host is the server host as given (a name, an address, or a socket
-// directory); the first one of a multi-host connection string.
-func (t *Target) Host() string { return t.cfg.Host }
-
-// Port is the server port.
-func (t *Target) Port() int { return int(t.cfg.Port) }
-
-// User is the role the session logs in as.
-func (t *Target) User() string { return t.cfg.User }
-
 // Database is the database name.
 func (t *Target) Database() string { return t.cfg.Database }
-
-// Secrets returns the credentials of the target, wherever they came from
-// (DSN, PGPASSWORD, env file, .pgpass, service file), for redaction.
-func (t *Target) Secrets() []string { return t.conn.Secrets() }
 
 // PGEnv returns libpq environment variables naming this target, for exec
 // steps (pg_dump, psql): the password travels only in PGPASSWORD, never on
@@ -305,22 +291,6 @@ func connAlive(ctx context.Context, c *pgx.Conn) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return c.Ping(ctx) == nil
-}
-
-// Alive reports whether the work and lock connections still answer (an
-// empty statement each). A work connection busy with a statement counts as
-// alive: the statement itself will report its loss.
-func (t *Target) Alive(ctx context.Context) bool {
-	if t.workMu.TryLock() {
-		ok := connAlive(ctx, t.work)
-		t.workMu.Unlock()
-		if !ok {
-			return false
-		}
-	}
-	t.lockMu.Lock()
-	defer t.lockMu.Unlock()
-	return connAlive(ctx, t.lock)
 }
 
 // Close closes the three connections; the server releases the deploy lock

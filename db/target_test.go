@@ -153,11 +153,11 @@ func TestConnect(t *testing.T) {
 				t.Errorf("backend %d has application_name %q, want %q", pid, seen[pid], tg.AppName())
 			}
 		}
-		if tg.Host() != "127.0.0.1" || tg.User() != env.sb.User() || tg.Database() != dbname || tg.Port() != env.sb.Port() {
-			t.Errorf("Host/User/Database/Port = %s %s %s %d", tg.Host(), tg.User(), tg.Database(), tg.Port())
+		if c := tg.cfg; c.Host != "127.0.0.1" || c.User != env.sb.User() || tg.Database() != dbname || int(c.Port) != env.sb.Port() {
+			t.Errorf("Host/User/Database/Port = %s %s %s %d", c.Host, c.User, tg.Database(), c.Port)
 		}
-		if !tg.Alive(tgCtx(t)) {
-			t.Error("Alive() = false on a fresh target")
+		if !connAlive(tgCtx(t), tg.work) || !connAlive(tgCtx(t), tg.lock) {
+			t.Error("a fresh target's connections do not answer")
 		}
 	})
 
@@ -180,7 +180,7 @@ func TestConnect(t *testing.T) {
 				t.Errorf("%s = %q, want %q", k, got[k], v)
 			}
 		}
-		if s := tg.Secrets(); len(s) != 1 || s[0] != env.sb.Password() {
+		if s := tg.conn.Secrets(); len(s) != 1 || s[0] != env.sb.Password() {
 			t.Errorf("Secrets() = %v", s)
 		}
 	})

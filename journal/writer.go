@@ -467,23 +467,6 @@ func (w *Writer) sync() error {
 	return w.f.Sync()
 }
 
-// Sync fsyncs whatever was written and not yet synced.
-func (w *Writer) Sync() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return ErrClosed
-	}
-	if w.err != nil {
-		return w.err
-	}
-	if err := w.sync(); err != nil {
-		w.err = fmt.Errorf("journal: fsync of %s: %w", w.path, err)
-		return w.err
-	}
-	return nil
-}
-
 // Close fsyncs and closes the journal. It is safe to call twice.
 func (w *Writer) Close() error {
 	w.mu.Lock()

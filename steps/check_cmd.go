@@ -14,7 +14,6 @@ import (
 	"github.com/handrail-dev/handrail/internal/termsafe"
 )
 
-
 // CheckResult is one line of `handrail check`.
 type CheckResult struct {
 	Step    string `json:"step"`

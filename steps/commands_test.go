@@ -43,7 +43,12 @@ func TestAcceptsByState(t *testing.T) {
 	}{
 		{"not ready", func() State { s := NewState(); s.Connection = "connecting to h"; return s }(), CmdNext, false, "not ready: connecting to h"},
 		{"quit always", func() State { s := NewState(); s.Connection = "x"; return s }(), CmdQuit, true, ""},
-		{"ended", func() State { s := readyState(true, KindSQL, StatusSucceeded); s.Ended = true; s.Outcome = OutcomeSucceeded; return s }(), CmdNext, false, "has ended"},
+		{"ended", func() State {
+			s := readyState(true, KindSQL, StatusSucceeded)
+			s.Ended = true
+			s.Outcome = OutcomeSucceeded
+			return s
+		}(), CmdNext, false, "has ended"},
 		{"retry not failed", readyState(true, KindSQL, StatusActive), CmdRetry, false, "has not failed"},
 		{"write not skippable", readyState(true, KindSQL, StatusActive), CmdSkipStep, false, "cannot be skipped"},
 		{"check skippable", readyState(true, KindCheck, StatusActive), CmdSkipStep, true, ""},

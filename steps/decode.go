@@ -290,7 +290,6 @@ func (d *decoder) markBad(p []string) {
 
 var (
 	textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
-	primitiveType   = reflect.TypeOf(toml.Primitive{})
 	durationType    = reflect.TypeOf(Duration{})
 	rowType         = reflect.TypeOf(Row{})
 )

@@ -386,7 +386,7 @@ func (e *Engine) next(ctx context.Context) (Command, error) {
 // same, then quits; rollback records the request, stops fn, then rolls
 // back (then is flowRollback; if fn finished first, its result stands and
 // the rollback still runs). Every other command is refused on the record.
-func (e *Engine) during(ctx context.Context, fn func(context.Context) error) (err error, then flow) {
+func (e *Engine) during(ctx context.Context, fn func(context.Context) error) (then flow, err error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -395,7 +395,7 @@ func (e *Engine) during(ctx context.Context, fn func(context.Context) error) (er
 	for {
 		select {
 		case err := <-done:
-			return err, then
+			return then, err
 		case <-e.wake:
 			for c, ok := e.pop(); ok; c, ok = e.pop() {
 				if f := e.duringCommand(c, cancel); f != flowNext && then != flowQuit {

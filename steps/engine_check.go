@@ -24,7 +24,7 @@ func (e *Engine) runCheck(ctx context.Context, i int, run bool) (flow, error) {
 	var rep *CheckReport
 	var pass bool
 	var qerr error
-	err, then := e.during(ctx, func(ctx context.Context) error {
+	then, err := e.during(ctx, func(ctx context.Context) error {
 		rep, pass, qerr = e.evaluate(ctx, e.plan[i].info.ID, s.SQL, s.AsRole, s.SessionVars, s.Expectation())
 		return qerr
 	})
@@ -302,7 +302,7 @@ func (e *Engine) checkItem(ctx context.Context, i, j int) (then flow, err error)
 	id := e.plan[i].info.ID
 	var rep *CheckReport
 	var pass bool
-	qerr, then := e.during(ctx, func(ctx context.Context) error {
+	then, qerr := e.during(ctx, func(ctx context.Context) error {
 		var err error
 		rep, pass, err = e.evaluate(ctx, id, it.SQL, "", nil, it.Expectation())
 		return err

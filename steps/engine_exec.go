@@ -37,7 +37,7 @@ func (e *Engine) runExec(ctx context.Context, i int, run bool) (flow, error) {
 		return flowQuit, err // never act unrecorded
 	}
 	var code int
-	err, then := e.during(ctx, func(ctx context.Context) error {
+	then, err := e.during(ctx, func(ctx context.Context) error {
 		var err error
 		code, err = e.runCommand(ctx, i)
 		return err

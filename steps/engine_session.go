@@ -160,7 +160,7 @@ func (e *Engine) openAnswering(ctx context.Context) (flow, error) {
 		return flowQuit, err
 	}
 	f := flowQuit
-	err, then := e.during(ctx, func(ctx context.Context) error {
+	then, err := e.during(ctx, func(ctx context.Context) error {
 		var err error
 		f, err = e.open(ctx)
 		return err
@@ -356,7 +356,7 @@ func (e *Engine) recoverConnection(ctx context.Context) (flow, error) {
 		return flowEnd, err
 	}
 	var f flow
-	rerr, then := e.during(ctx, func(ctx context.Context) error {
+	then, rerr := e.during(ctx, func(ctx context.Context) error {
 		if err := e.reconnect(ctx); err != nil {
 			return err
 		}

@@ -68,7 +68,7 @@ func (e *Engine) execSQL(ctx context.Context, i int, infos []StatementInfo) (flo
 	e.mu.Unlock()
 	opts := e.execOptions(id, infos)
 	transactional := e.plan[i].step.IsTransactional()
-	err, then := e.during(ctx, func(ctx context.Context) error {
+	then, err := e.during(ctx, func(ctx context.Context) error {
 		if transactional {
 			return e.target.RunTransaction(ctx, sqls, opts)
 		}

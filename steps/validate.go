@@ -24,6 +24,14 @@ var (
 	MessageWhens    = []string{"before", "success", "rollback"}
 )
 
+func kindNames() string {
+	s := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
 // commonStepKeys apply to every step kind.
 var commonStepKeys = []string{"kind", "id", "title", "notes"}
 
@@ -49,17 +57,6 @@ func StepKeys(k Kind) []string {
 		return nil
 	}
 	return append(append([]string{}, commonStepKeys...), own...)
-}
-
-// CommonStepKeys returns the keys every step kind accepts.
-func CommonStepKeys() []string { return append([]string{}, commonStepKeys...) }
-
-func kindNames() string {
-	s := make([]string, len(Kinds))
-	for i, k := range Kinds {
-		s[i] = string(k)
-	}
-	return strings.Join(s, ", ")
 }
 
 // kindsWithKey names the kinds that accept key, for hints.

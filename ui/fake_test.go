@@ -175,14 +175,6 @@ func answer(m Model, rec *recorder) Model {
 
 func (r *recorder) send(c steps.Command) { r.cmds = append(r.cmds, c) }
 
-func (r *recorder) types() []steps.CommandType {
-	var out []steps.CommandType
-	for _, c := range r.cmds {
-		out = append(out, c.Type)
-	}
-	return out
-}
-
 // newLive is a live screen at 80x24 with the events folded in.
 func newLive(f *fake) (Model, *recorder) {
 	rec := &recorder{}

@@ -99,11 +99,9 @@ func DefaultKeyMap() KeyMap {
 	}
 }
 
-// keyHelp adapts a list of bindings to help.KeyMap: the short form is the
-// list, the full form groups it in columns of five.
+// keyHelp is a list of bindings for the help component: the short form
+// is the list itself, the full form groups it in columns of five.
 type keyHelp []key.Binding
-
-func (k keyHelp) ShortHelp() []key.Binding { return k }
 
 func (k keyHelp) FullHelp() [][]key.Binding {
 	var groups [][]key.Binding

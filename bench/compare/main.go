@@ -26,7 +26,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -511,11 +510,9 @@ func (r *runner) launcherCmd(ctx context.Context, argv ...string) *exec.Cmd {
 // into dir. Without a Go toolchain it returns "", and this program serves
 // as the launcher (with a higher floor).
 func buildLauncher(ctx context.Context, root, dir string) (string, error) {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		if goTool, err = exec.LookPath("go"); err != nil {
-			return "", nil
-		}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", nil
 	}
 	out := filepath.Join(dir, "launcher")
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, "./bench/compare/launcher")

@@ -21,7 +21,7 @@ func TestRedactDeep(t *testing.T) {
 		S []inner
 		N kind
 	}
-	v := outer{P: &inner{M: map[string]string{"k topsecret": "v topsecret"}, A: [2]string{"x", "topsecret!"}, I: "i topsecret"},
+	v := outer{P: &inner{M: map[string]string{"k topsecret": "v topsecret"}, A: [2]string{"x", "topsecret!"}, I: "i topsecret", at: time.Unix(0, 0)},
 		S: []inner{{A: [2]string{"ok", "ok"}}, {I: 3}}, N: "topsecret"}
 	got := Value(r, v)
 	if got.P.M["k [redacted]"] != "v [redacted]" || got.P.A[1] != "[redacted]!" || got.P.I != "i [redacted]" || got.N != "[redacted]" {

@@ -82,28 +82,8 @@ func TableByType(t reflect.Type) (Table, bool) {
 	return Table{}, false
 }
 
-// TableByName returns the documented table with header name.
-func TableByName(name string) (Table, bool) {
-	for _, tb := range Tables {
-		if tb.Name == name {
-			return tb, true
-		}
-	}
-	return Table{}, false
-}
-
 // fieldType returns the Go type of key in table t.
 func fieldType(t Table, key string) reflect.Type {
 	_, types := Fields(t.Type)
 	return types[key]
-}
-
-// KindDocFor returns the documentation of kind k.
-func KindDocFor(k steps.Kind) (KindDoc, bool) {
-	for _, d := range Kinds {
-		if d.Kind == k {
-			return d, true
-		}
-	}
-	return KindDoc{}, false
 }

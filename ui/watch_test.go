@@ -139,6 +139,9 @@ func TestWatchStatusIsRead(t *testing.T) {
 	if cmd == nil {
 		t.Fatal("the screen stops listening after a status")
 	}
+	if !m.writerGone {
+		t.Error("the status was not kept")
+	}
 	close(ch)
 	if _, ok := cmd().(watchClosedMsg); !ok {
 		t.Error("a closed status channel is not noticed")

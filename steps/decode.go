@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // Severity grades a Problem.
@@ -225,7 +227,7 @@ func syntaxProblem(file, src string, err error) Problem {
 		p := Problem{Path: file, Line: pe.Position.Line, Col: pe.Position.Col, Severity: Error,
 			Msg: "invalid TOML: " + pe.Message}
 		if p.Col == 0 && pe.Position.Start > 0 && pe.Position.Start <= len(src) {
-			p.Col = newLineIndex(src).col(pe.Position.Start)
+			p.Col = sqlscan.NewLineIndex(src).Col(pe.Position.Start)
 		}
 		if pe.Usage != "" {
 			p.Hint = firstLine(strings.TrimSpace(pe.Usage))

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // writeRunbook writes files (path -> content, slash paths) into a fresh
@@ -236,7 +238,7 @@ func TestLoadGood(t *testing.T) {
 		}
 		var out []string
 		for _, st := range stmts {
-			out = append(out, st.Where()+" "+strings.Join(FirstWords(st.SQL, 2), " "))
+			out = append(out, st.Where()+" "+strings.Join(sqlscan.FirstWords(st.SQL, 2), " "))
 		}
 		return out
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // computeHash returns the hex SHA-256 over the runbook file and the
@@ -104,7 +106,7 @@ func (r *Runbook) StepStatements(s Step) ([]Statement, error) {
 		base := r.stmtBase[s.ID]
 		var out []Statement
 		for i, text := range texts {
-			for _, st := range SplitStatements(text) {
+			for _, st := range sqlscan.SplitStatements(text) {
 				st.File = name
 				if i < len(base) && len(base) == len(texts) {
 					st.Line += base[i] - 1
@@ -126,7 +128,7 @@ func (r *Runbook) StepStatements(s Step) ([]Statement, error) {
 			return nil, err
 		}
 		rel, _ := cleanRel(s.File)
-		stmts := SplitStatements(string(b))
+		stmts := sqlscan.SplitStatements(string(b))
 		for i := range stmts {
 			stmts[i].File = rel
 		}

@@ -3,6 +3,8 @@ package steps
 import (
 	"reflect"
 	"testing"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // A loaded runbook splits a file once, at load; StepStatements answers
@@ -28,7 +30,7 @@ title = "Main"
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := SplitStatements(src)
+	want := sqlscan.SplitStatements(src)
 	for i := range want {
 		want[i].File = "migrations/m.sql"
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"unicode/utf8"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 func TestSQLTextFault(t *testing.T) {
@@ -230,7 +232,7 @@ func BenchmarkSplitStatementsBig(b *testing.B) {
 	src := bigMigration()
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
-		if len(SplitStatements(src)) != 20000 {
+		if len(sqlscan.SplitStatements(src)) != 20000 {
 			b.Fatal("split")
 		}
 	}

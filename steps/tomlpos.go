@@ -3,6 +3,8 @@ package steps
 import (
 	"strconv"
 	"strings"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // BurntSushi/toml does not expose key positions, so tomlLocator scans the
@@ -53,14 +55,14 @@ type locEntry struct {
 
 type tomlLocator struct {
 	src   string
-	li    lineIndex
+	li    sqlscan.LineIndex
 	at    map[string]tomlPos
 	order []locEntry
 	aot   map[string]int // element counts of arrays of tables, by indexed path
 }
 
 func newTOMLLocator(src string) *tomlLocator {
-	l := &tomlLocator{src: src, li: newLineIndex(src), at: map[string]tomlPos{}, aot: map[string]int{}}
+	l := &tomlLocator{src: src, li: sqlscan.NewLineIndex(src), at: map[string]tomlPos{}, aot: map[string]int{}}
 	l.scan()
 	return l
 }
@@ -70,7 +72,7 @@ func (l *tomlLocator) record(p []string, off, val int) {
 	if _, ok := l.at[k]; ok {
 		return
 	}
-	pos := tomlPos{Line: l.li.line(off), Col: l.li.col(off), Val: val}
+	pos := tomlPos{Line: l.li.Line(off), Col: l.li.Col(off), Val: val}
 	l.at[k] = pos
 	l.order = append(l.order, locEntry{path: addPath(p), pos: pos})
 }
@@ -112,7 +114,7 @@ func (l *tomlLocator) contentLine(pos tomlPos) int {
 			off = len(l.src)
 		}
 	}
-	return l.li.line(off)
+	return l.li.Line(off)
 }
 
 func (l *tomlLocator) scan() {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // Allowed values of the enumerated keys.
@@ -570,7 +571,7 @@ func (d *decoder) checkReadOnlySQL(sql string, p []string, what string) {
 		d.atLine(d.file, base+f.Line-1, 0, Error, f.Hint, "%s: %s", what, f.What)
 		return
 	}
-	stmts, issue := splitSQL(sql)
+	stmts, issue := sqlscan.Split(sql)
 	if issue != nil {
 		d.atLine(d.file, base+issue.Line-1, 0, Error, "", "%s: %s", what, issue.What)
 		return
@@ -580,9 +581,9 @@ func (d *decoder) checkReadOnlySQL(sql string, p []string, what string) {
 		d.at(p, Error, "", "%s: sql has no statement", what)
 	case len(stmts) > 1:
 		d.atLine(d.file, base+stmts[1].Line-1, 0, Error, "split it into several checks", "%s: sql must be a single statement, found %d", what, len(stmts))
-	case !IsReadOnly(stmts[0].SQL):
+	case !sqlscan.IsReadOnly(stmts[0].SQL):
 		d.atLine(d.file, base+stmts[0].Line-1, 0, Error, "it runs read-only; put writes in a sql step",
-			"%s: sql is not a read-only query (%s)", what, strings.Join(FirstWords(stmts[0].SQL, 3), " "))
+			"%s: sql is not a read-only query (%s)", what, strings.Join(sqlscan.FirstWords(stmts[0].SQL, 3), " "))
 	}
 }
 
@@ -670,7 +671,7 @@ func (d *decoder) validateSQLStep(r *Runbook, ref stepRef) {
 			notText = true
 			continue
 		}
-		stmts, issue := splitSQL(sc.text)
+		stmts, issue := sqlscan.Split(sc.text)
 		if hasFile && r.splits != nil {
 			// StepStatements answers from this: a long migration is
 			// split once, not again for the plan and for the run.
@@ -680,9 +681,9 @@ func (d *decoder) validateSQLStep(r *Runbook, ref stepRef) {
 			}
 			r.splits[sc.rel] = cached
 		}
-		li := newLineIndex(sc.text)
+		li := sqlscan.NewLineIndex(sc.text)
 		if issue != nil {
-			d.atLine(sc.file, sc.base+issue.Line-1, li.col(issue.Offset), Error,
+			d.atLine(sc.file, sc.base+issue.Line-1, li.Col(issue.Offset), Error,
 				"the rest of the script would be swallowed into one statement", "%s", issue.What)
 		}
 		if len(stmts) == 0 && hasStmts {
@@ -690,7 +691,7 @@ func (d *decoder) validateSQLStep(r *Runbook, ref stepRef) {
 		}
 		count += len(stmts)
 		for _, st := range stmts {
-			line, col := sc.base+st.Line-1, li.col(st.Offset)
+			line, col := sc.base+st.Line-1, li.Col(st.Offset)
 			if strings.HasPrefix(st.SQL, `\`) {
 				d.atLine(sc.file, line, col, Error, "handrail sends statements to the server; psql meta-commands cannot run",
 					"psql meta-command %s", strings.Fields(st.SQL)[0])
@@ -699,10 +700,10 @@ func (d *decoder) validateSQLStep(r *Runbook, ref stepRef) {
 			if !s.IsTransactional() {
 				continue
 			}
-			if reason := NoTransactionReason(st.SQL); reason != "" {
+			if reason := sqlscan.NoTransactionReason(st.SQL); reason != "" {
 				d.atLine(sc.file, line, col, Error, fmt.Sprintf("set transaction = false on step %s", s.ID), "%s", reason)
 			}
-			if tc := TransactionControl(st.SQL); tc != "" {
+			if tc := sqlscan.TransactionControl(st.SQL); tc != "" {
 				d.atLine(sc.file, line, col, Error,
 					fmt.Sprintf("remove it: step %s already runs in one transaction (or set transaction = false)", s.ID),
 					"%s inside a transactional step would end handrail's transaction early", tc)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/handrail-dev/handrail/runbooks"
 	"github.com/handrail-dev/handrail/steps"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // The migration workload is what it claims: the splitter handrail uses
@@ -17,13 +19,13 @@ import (
 // kinds of statements the generator says it does.
 func TestMigrationSQLHasTheClaimedStatements(t *testing.T) {
 	src := migrationSQL(migrationStatements)
-	stmts := steps.SplitStatements(src)
+	stmts := sqlscan.SplitStatements(src)
 	if len(stmts) != migrationStatements {
 		t.Fatalf("SplitStatements finds %d statements, want %d", len(stmts), migrationStatements)
 	}
 	kinds := map[string]int{}
 	for _, s := range stmts {
-		w := steps.FirstWords(s.SQL, 1)
+		w := sqlscan.FirstWords(s.SQL, 1)
 		if len(w) == 0 {
 			t.Fatalf("statement without words at line %d: %q", s.Line, s.SQL)
 		}
@@ -33,7 +35,7 @@ func TestMigrationSQLHasTheClaimedStatements(t *testing.T) {
 		t.Errorf("statement mix: %v", kinds)
 	}
 	for _, n := range []int{1, 2, 41, 1001} {
-		if got := len(steps.SplitStatements(migrationSQL(n))); got != n {
+		if got := len(sqlscan.SplitStatements(migrationSQL(n))); got != n {
 			t.Errorf("migrationSQL(%d) has %d statements", n, got)
 		}
 	}
@@ -109,7 +111,7 @@ func TestPsqlScriptRunsTheSameQueries(t *testing.T) {
 			t.Fatalf("the psql script lacks %q", s.SQL)
 		}
 	}
-	if got := len(steps.SplitStatements(script)); got != 201 { // \set ON_ERROR_STOP, then 200 queries
+	if got := len(sqlscan.SplitStatements(script)); got != 201 { // \set ON_ERROR_STOP, then 200 queries
 		t.Fatalf("the psql script has %d statements, want 201", got)
 	}
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // pgxCommand is the hidden subcommand of the third side, the floor of any
@@ -49,7 +49,7 @@ func pgxLoop(dsn, file string, tx bool) error {
 		return err
 	}
 	var stmts []string
-	for _, s := range steps.SplitStatements(string(b)) {
+	for _, s := range sqlscan.SplitStatements(string(b)) {
 		if !strings.HasPrefix(s.SQL, `\`) {
 			stmts = append(stmts, s.SQL)
 		}

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
 // Options says what to scaffold.
@@ -180,17 +181,17 @@ func (p *Plan) readMigrations(migDir, rel, after string) error {
 			return fmt.Errorf("reading %s: %w", filepath.Join(migDir, name), err)
 		}
 		m := Migration{Name: name, File: path(rel, name), StepID: uniqueID(stepID(name), taken)}
-		stmts := steps.SplitStatements(string(data))
+		stmts := sqlscan.SplitStatements(string(data))
 		m.Statements = len(stmts)
 		if m.Statements == 0 {
 			p.Skipped = append(p.Skipped, Skipped{name, "no SQL statements in it (empty, or only comments)"})
 			continue
 		}
 		for _, st := range stmts {
-			if r := steps.NoTransactionReason(st.SQL); r != "" && m.NoTransaction == "" {
+			if r := sqlscan.NoTransactionReason(st.SQL); r != "" && m.NoTransaction == "" {
 				m.NoTransaction = r
 			}
-			if tc := steps.TransactionControl(st.SQL); tc != "" && m.TransactionControl == "" {
+			if tc := sqlscan.TransactionControl(st.SQL); tc != "" && m.TransactionControl == "" {
 				m.TransactionControl = tc
 			}
 		}

@@ -1,4 +1,10 @@
-package steps
+// Package sqlscan is handrail's SQL lexer and statement splitter: it splits
+// a script into statements the way psql does, reports constructs that run
+// to the end of the script, and classifies statements by their leading
+// keywords (refused in a transaction block, transaction control,
+// read-only). It follows PostgreSQL's lexical rules and never fails: what
+// it does not recognise is punctuation. It knows nothing of runbooks.
+package sqlscan
 
 import (
 	"fmt"
@@ -13,7 +19,7 @@ type Statement struct {
 	// kept (they are what the operator reads on screen).
 	SQL string
 	// Line is the 1-based line of the source where the statement's first
-	// token that is not a comment is (a header comment kept in SQL does not
+	// Token that is not a comment is (a header comment kept in SQL does not
 	// move it).
 	Line int
 	// Offset is the byte offset of SQL in the source: src[Offset:Offset+len(SQL)] == SQL.
@@ -32,26 +38,29 @@ func (s Statement) Where() string {
 	return fmt.Sprintf("%s:%d", s.File, s.Line)
 }
 
-type tokKind uint8
+// Kind classifies a Token.
+type Kind uint8
 
+// The token kinds.
 const (
-	tkWord    tokKind = iota + 1 // bare identifier or keyword (may contain '$')
-	tkQIdent                     // "quoted identifier", U&"..."
-	tkString                     // '...', E'...', B'...', X'...', N'...', U&'...', $tag$...$tag$
-	tkNumber                     // 42, 1.5e3, 0x1F
-	tkParam                      // $1
-	tkPunct                      // any other single character
-	tkSemi                       // ;
-	tkComment                    // -- ... or /* ... */
-	tkMeta                       // a psql backslash command line: \set ...
+	Word    Kind = iota + 1 // bare identifier or keyword (may contain '$')
+	QIdent                  // "quoted identifier", U&"..."
+	String                  // '...', E'...', B'...', X'...', N'...', U&'...', $tag$...$tag$
+	Number                  // 42, 1.5e3, 0x1F
+	Param                   // $1
+	Punct                   // any other single character
+	Semi                    // ;
+	Comment                 // -- ... or /* ... */
+	Meta                    // a psql backslash command line: \set ...
 )
 
-type token struct {
-	kind       tokKind
-	start, end int // byte offsets into the scanned source
-	// unterminated is set on a string, quoted identifier or block comment
+// Token is one lexical token: its kind and where it is in the source.
+type Token struct {
+	Kind       Kind
+	Start, End int // byte offsets into the scanned source
+	// Unterminated is set on a string, quoted identifier or block comment
 	// that runs to the end of the input.
-	unterminated bool
+	Unterminated bool
 }
 
 func isIdentStart(c byte) bool {
@@ -72,26 +81,26 @@ func isSpace(c byte) bool {
 
 // lexSQL splits src into tokens, following PostgreSQL's lexical rules
 // (and psql's for backslash commands). It never fails: anything it does
-// not recognise is a one-byte punctuation token, and constructs running
+// not recognise is a one-byte punctuation Token, and constructs running
 // to the end of the input are marked unterminated.
-func lexSQL(src string) []token {
-	var toks []token
-	for t := range lexTokens(src) {
+func lexSQL(src string) []Token {
+	var toks []Token
+	for t := range Lex(src) {
 		toks = append(toks, t)
 	}
 	return toks
 }
 
-// lexTokens yields the tokens of src one at a time (see lexSQL), so a
-// long script is split without holding all of its tokens: a 20,000-statement
+// Lex yields the tokens of src one at a time (see lexSQL), so a long
+// script is split without holding all of its tokens: a 20,000-statement
 // migration has some 400,000 of them.
-func lexTokens(src string) iter.Seq[token] {
-	return func(yield func(token) bool) {
+func Lex(src string) iter.Seq[Token] {
+	return func(yield func(Token) bool) {
 		lexEach(src, yield)
 	}
 }
 
-func lexEach(src string, yield func(token) bool) {
+func lexEach(src string, yield func(Token) bool) {
 	n := len(src)
 	lineStart := true // only whitespace since the last newline (or start)
 	i := 0
@@ -112,7 +121,7 @@ func lexEach(src string, yield func(token) bool) {
 			for i < n && src[i] != '\n' {
 				i++
 			}
-			if !yield(token{kind: tkComment, start: start, end: i}) {
+			if !yield(Token{Kind: Comment, Start: start, End: i}) {
 				return
 			}
 		case c == '/' && i+1 < n && src[i+1] == '*':
@@ -135,7 +144,7 @@ func lexEach(src string, yield func(token) bool) {
 				}
 				i++
 			}
-			if !yield(token{kind: tkComment, start: start, end: i, unterminated: !term}) {
+			if !yield(Token{Kind: Comment, Start: start, End: i, Unterminated: !term}) {
 				return
 			}
 		case c == '\\' && atLineStart:
@@ -146,19 +155,19 @@ func lexEach(src string, yield func(token) bool) {
 			for end > start && isSpace(src[end-1]) {
 				end--
 			}
-			if !yield(token{kind: tkMeta, start: start, end: end}) {
+			if !yield(Token{Kind: Meta, Start: start, End: end}) {
 				return
 			}
 		case c == '\'':
 			end, term := scanQuoted(src, i, '\'', false)
 			i = end
-			if !yield(token{kind: tkString, start: start, end: i, unterminated: !term}) {
+			if !yield(Token{Kind: String, Start: start, End: i, Unterminated: !term}) {
 				return
 			}
 		case c == '"':
 			end, term := scanQuoted(src, i, '"', false)
 			i = end
-			if !yield(token{kind: tkQIdent, start: start, end: i, unterminated: !term}) {
+			if !yield(Token{Kind: QIdent, Start: start, End: i, Unterminated: !term}) {
 				return
 			}
 		case c == '$':
@@ -167,7 +176,7 @@ func lexEach(src string, yield func(token) bool) {
 				for i < n && src[i] >= '0' && src[i] <= '9' {
 					i++
 				}
-				if !yield(token{kind: tkParam, start: start, end: i}) {
+				if !yield(Token{Kind: Param, Start: start, End: i}) {
 					return
 				}
 				break
@@ -185,19 +194,19 @@ func lexEach(src string, yield func(token) bool) {
 				k := strings.Index(src[body:], tag)
 				if k < 0 {
 					i = n
-					if !yield(token{kind: tkString, start: start, end: i, unterminated: true}) {
+					if !yield(Token{Kind: String, Start: start, End: i, Unterminated: true}) {
 						return
 					}
 				} else {
 					i = body + k + len(tag)
-					if !yield(token{kind: tkString, start: start, end: i}) {
+					if !yield(Token{Kind: String, Start: start, End: i}) {
 						return
 					}
 				}
 				break
 			}
 			i++
-			if !yield(token{kind: tkPunct, start: start, end: i}) {
+			if !yield(Token{Kind: Punct, Start: start, End: i}) {
 				return
 			}
 		case c >= '0' && c <= '9' || (c == '.' && i+1 < n && src[i+1] >= '0' && src[i+1] <= '9'):
@@ -208,7 +217,7 @@ func lexEach(src string, yield func(token) bool) {
 				}
 				i++
 			}
-			if !yield(token{kind: tkNumber, start: start, end: i}) {
+			if !yield(Token{Kind: Number, Start: start, End: i}) {
 				return
 			}
 		case isIdentStart(c):
@@ -222,14 +231,14 @@ func lexEach(src string, yield func(token) bool) {
 				case 'e', 'E':
 					end, term := scanQuoted(src, i, '\'', true)
 					i = end
-					if !yield(token{kind: tkString, start: start, end: i, unterminated: !term}) {
+					if !yield(Token{Kind: String, Start: start, End: i, Unterminated: !term}) {
 						return
 					}
 					continue
 				case 'b', 'B', 'x', 'X', 'n', 'N':
 					end, term := scanQuoted(src, i, '\'', false)
 					i = end
-					if !yield(token{kind: tkString, start: start, end: i, unterminated: !term}) {
+					if !yield(Token{Kind: String, Start: start, End: i, Unterminated: !term}) {
 						return
 					}
 					continue
@@ -239,26 +248,26 @@ func lexEach(src string, yield func(token) bool) {
 				q := src[i+1]
 				end, term := scanQuoted(src, i+1, q, false)
 				i = end
-				kind := tkString
+				kind := String
 				if q == '"' {
-					kind = tkQIdent
+					kind = QIdent
 				}
-				if !yield(token{kind: kind, start: start, end: i, unterminated: !term}) {
+				if !yield(Token{Kind: kind, Start: start, End: i, Unterminated: !term}) {
 					return
 				}
 				continue
 			}
-			if !yield(token{kind: tkWord, start: start, end: i}) {
+			if !yield(Token{Kind: Word, Start: start, End: i}) {
 				return
 			}
 		case c == ';':
 			i++
-			if !yield(token{kind: tkSemi, start: start, end: i}) {
+			if !yield(Token{Kind: Semi, Start: start, End: i}) {
 				return
 			}
 		default:
 			i++
-			if !yield(token{kind: tkPunct, start: start, end: i}) {
+			if !yield(Token{Kind: Punct, Start: start, End: i}) {
 				return
 			}
 		}
@@ -290,28 +299,29 @@ func scanQuoted(src string, i int, q byte, backslash bool) (int, bool) {
 	return n, false
 }
 
-// scanIssue describes a construct that runs to the end of a script.
-type scanIssue struct {
+// Issue describes a construct that runs to the end of a script: Line
+// (1-based) and Offset say where it starts, What says what it is.
+type Issue struct {
 	Line, Offset int
 	What         string
 }
 
-func tokenIssue(src string, t token) string {
-	switch t.kind {
-	case tkComment:
+func tokenIssue(src string, t Token) string {
+	switch t.Kind {
+	case Comment:
 		return "unterminated /* comment"
-	case tkQIdent:
+	case QIdent:
 		return "unterminated quoted identifier"
-	case tkString:
-		if strings.HasPrefix(src[t.start:], "$") {
-			end := strings.IndexByte(src[t.start+1:], '$')
+	case String:
+		if strings.HasPrefix(src[t.Start:], "$") {
+			end := strings.IndexByte(src[t.Start+1:], '$')
 			if end >= 0 {
-				return fmt.Sprintf("unterminated dollar-quoted string (no closing %s)", src[t.start:t.start+end+2])
+				return fmt.Sprintf("unterminated dollar-quoted string (no closing %s)", src[t.Start:t.Start+end+2])
 			}
 		}
 		return "unterminated quoted string"
 	}
-	return "unterminated token"
+	return "unterminated Token"
 }
 
 // SplitStatements splits a SQL script into statements at top-level ';'
@@ -321,59 +331,63 @@ func tokenIssue(src string, t token) string {
 // statements are dropped. A psql backslash command (a line starting with
 // '\') is returned as a statement of its own so callers can reject it.
 func SplitStatements(src string) []Statement {
-	stmts, _ := splitSQL(src)
+	stmts, _ := Split(src)
 	return stmts
 }
 
-func splitSQL(src string) ([]Statement, *scanIssue) {
+// Split is SplitStatements that also reports the first construct running
+// to the end of the script (an unterminated string, quoted identifier,
+// dollar quote or block comment), which would swallow the rest of it into
+// one statement; nil when there is none.
+func Split(src string) ([]Statement, *Issue) {
 	var (
 		out       []Statement
-		issue     *scanIssue
-		start     = -1 // offset of the first token of the pending statement
-		end       = -1 // end of its last token
-		real      bool // it has a token other than comments
-		first     = -1 // offset of its first token that is not a comment
+		issue     *Issue
+		start     = -1 // offset of the first Token of the pending statement
+		end       = -1 // end of its last Token
+		real      bool // it has a Token other than comments
+		first     = -1 // offset of its first Token that is not a comment
 		paren     int
 		beginDep  int
 		idents    [4]byte // psql's CREATE [OR REPLACE] FUNCTION/PROCEDURE detector
 		nIdents   int
-		lineCache = newLineIndex(src)
+		lineCache = NewLineIndex(src)
 	)
 	emit := func() {
 		if real && start >= 0 {
-			// An unterminated last token may end in whitespace.
+			// An unterminated last Token may end in whitespace.
 			for end > start && isSpace(src[end-1]) {
 				end--
 			}
-			out = append(out, Statement{SQL: src[start:end], Line: lineCache.line(first), Offset: start})
+			out = append(out, Statement{SQL: src[start:end], Line: lineCache.Line(first), Offset: start})
 		}
 		start, end, real, first = -1, -1, false, -1
 		paren, beginDep, nIdents = 0, 0, 0
 		idents = [4]byte{}
 	}
-	for t := range lexTokens(src) {
-		if t.unterminated && issue == nil {
-			issue = &scanIssue{Line: lineCache.line(t.start), Offset: t.start, What: tokenIssue(src, t)}
+	for t := range Lex(src) {
+		if t.Unterminated && issue == nil {
+			issue = &Issue{Line: lineCache.Line(t.Start), Offset: t.Start, What: tokenIssue(src, t)}
 		}
-		switch t.kind {
-		case tkSemi:
+		switch t.Kind {
+		case Semi:
 			if paren <= 0 && beginDep == 0 {
 				emit()
 				continue
 			}
-		case tkMeta:
+		case Meta:
 			emit()
-			out = append(out, Statement{SQL: src[t.start:t.end], Line: lineCache.line(t.start), Offset: t.start})
+			out = append(out, Statement{SQL: src[t.Start:t.End], Line: lineCache.Line(t.Start), Offset: t.Start})
 			continue
-		case tkPunct:
-			switch src[t.start] {
+		case Punct:
+			switch src[t.Start] {
 			case '(', '[':
 				paren++
 			case ')', ']':
 				paren--
 			}
-		case tkWord:
-			w := src[t.start:t.end]
+		case Word:
+			w := src[t.Start:t.End]
 			if nIdents < len(idents) {
 				switch strings.ToLower(w) {
 				case "create", "function", "procedure", "or", "replace":
@@ -398,33 +412,34 @@ func splitSQL(src string) ([]Statement, *scanIssue) {
 			}
 		}
 		if start < 0 {
-			start = t.start
+			start = t.Start
 		}
-		end = t.end
-		if t.kind != tkComment && !real {
+		end = t.End
+		if t.Kind != Comment && !real {
 			real = true
-			first = t.start
+			first = t.Start
 		}
 	}
 	emit()
 	return out, issue
 }
 
-// lineIndex maps byte offsets to 1-based line numbers.
-type lineIndex struct{ starts []int }
+// LineIndex maps byte offsets of a source to 1-based line numbers.
+type LineIndex struct{ starts []int }
 
-func newLineIndex(src string) lineIndex {
+// NewLineIndex indexes the line starts of src.
+func NewLineIndex(src string) LineIndex {
 	starts := []int{0}
 	for i := 0; i < len(src); i++ {
 		if src[i] == '\n' {
 			starts = append(starts, i+1)
 		}
 	}
-	return lineIndex{starts: starts}
+	return LineIndex{starts: starts}
 }
 
-// line returns the 1-based line of offset off.
-func (li lineIndex) line(off int) int {
+// Line returns the 1-based line of offset off.
+func (li LineIndex) Line(off int) int {
 	lo, hi := 0, len(li.starts)-1
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
@@ -437,41 +452,41 @@ func (li lineIndex) line(off int) int {
 	return lo + 1
 }
 
-// col returns the 1-based byte column of offset off.
-func (li lineIndex) col(off int) int {
-	l := li.line(off)
+// Col returns the 1-based byte column of offset off.
+func (li LineIndex) Col(off int) int {
+	l := li.Line(off)
 	return off - li.starts[l-1] + 1
 }
 
-// sig is a significant (non-comment) token with its text; words are uppercased.
+// sig is a significant (non-comment) Token with its text; words are uppercased.
 type sig struct {
-	kind tokKind
+	kind Kind
 	text string // uppercased for words, verbatim otherwise
 }
 
 func sigTokens(stmt string) []sig {
 	var out []sig
 	for _, t := range lexSQL(stmt) {
-		if t.kind == tkComment {
+		if t.Kind == Comment {
 			continue
 		}
-		s := stmt[t.start:t.end]
-		if t.kind == tkWord {
+		s := stmt[t.Start:t.End]
+		if t.Kind == Word {
 			s = strings.ToUpper(s)
 		}
-		out = append(out, sig{kind: t.kind, text: s})
+		out = append(out, sig{kind: t.Kind, text: s})
 	}
 	return out
 }
 
 // FirstWords returns the first n bare words (keywords or unquoted
 // identifiers) of stmt, uppercased, skipping comments. It stops early at
-// the first token that is not a bare word (a string, a quoted identifier,
+// the first Token that is not a bare word (a string, a quoted identifier,
 // punctuation), so the words it returns are a true prefix of the statement.
 func FirstWords(stmt string, n int) []string {
 	var out []string
 	for _, s := range sigTokens(stmt) {
-		if len(out) >= n || s.kind != tkWord {
+		if len(out) >= n || s.kind != Word {
 			break
 		}
 		out = append(out, s.text)
@@ -481,18 +496,18 @@ func FirstWords(stmt string, n int) []string {
 
 // isWord reports whether toks[i] is the bare word w (uppercase).
 func isWord(toks []sig, i int, w string) bool {
-	return i >= 0 && i < len(toks) && toks[i].kind == tkWord && toks[i].text == w
+	return i >= 0 && i < len(toks) && toks[i].kind == Word && toks[i].text == w
 }
 
 // skipParens returns the index after a parenthesised group starting at
 // toks[i] (or i when toks[i] is not '(').
 func skipParens(toks []sig, i int) int {
-	if i >= len(toks) || toks[i].kind != tkPunct || toks[i].text != "(" {
+	if i >= len(toks) || toks[i].kind != Punct || toks[i].text != "(" {
 		return i
 	}
 	depth := 0
 	for ; i < len(toks); i++ {
-		if toks[i].kind == tkPunct {
+		if toks[i].kind == Punct {
 			switch toks[i].text {
 			case "(":
 				depth++
@@ -538,7 +553,7 @@ func noTxReason(t []sig) string {
 	const suffix = " cannot run inside a transaction block"
 	w := func(i int, s string) bool { return isWord(t, i, s) }
 	// concurrently reports whether t[i] is the CONCURRENTLY keyword, not an
-	// object named "concurrently" (which would be the last token).
+	// object named "concurrently" (which would be the last Token).
 	concurrently := func(i int) bool { return w(i, "CONCURRENTLY") && i+1 < len(t) }
 	switch {
 	case w(0, "VACUUM"):
@@ -602,7 +617,7 @@ func noTxReason(t []sig) string {
 					if w(j, "CONCURRENTLY") {
 						return "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY" + suffix
 					}
-					if t[j].kind == tkPunct && t[j].text == "," {
+					if t[j].kind == Punct && t[j].text == "," {
 						break
 					}
 				}
@@ -681,10 +696,10 @@ func IsReadOnly(stmt string) bool {
 
 func readOnly(t []sig) bool {
 	i := 0
-	for i < len(t) && t[i].kind == tkPunct && t[i].text == "(" {
+	for i < len(t) && t[i].kind == Punct && t[i].text == "(" {
 		i++
 	}
-	if i >= len(t) || t[i].kind != tkWord {
+	if i >= len(t) || t[i].kind != Word {
 		return false
 	}
 	switch t[i].text {
@@ -693,7 +708,7 @@ func readOnly(t []sig) bool {
 	case "EXPLAIN":
 		j := i + 1
 		analyze := false
-		if j < len(t) && t[j].kind == tkPunct && t[j].text == "(" {
+		if j < len(t) && t[j].kind == Punct && t[j].text == "(" {
 			end := skipParens(t, j)
 			for k := j + 1; k < end; k++ {
 				if isWord(t, k, "ANALYZE") || isWord(t, k, "ANALYSE") {
@@ -718,7 +733,7 @@ func readOnly(t []sig) bool {
 		return false
 	}
 	for k := i; k < len(t); k++ {
-		if t[k].kind != tkWord {
+		if t[k].kind != Word {
 			continue
 		}
 		switch t[k].text {

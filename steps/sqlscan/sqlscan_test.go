@@ -1,4 +1,4 @@
-package steps
+package sqlscan
 
 import (
 	"reflect"
@@ -86,12 +86,12 @@ func TestSplitSQLIssues(t *testing.T) {
 		"select 1;\ndo $body$ begin end": "unterminated dollar-quoted string (no closing $body$)",
 		"select 1;\nselect \"x":          "unterminated quoted identifier",
 	} {
-		_, issue := splitSQL(src)
+		_, issue := Split(src)
 		if issue == nil || issue.What != want || issue.Line != 2 {
-			t.Errorf("splitSQL(%q) issue = %+v, want %q on line 2", src, issue, want)
+			t.Errorf("Split(%q) issue = %+v, want %q on line 2", src, issue, want)
 		}
 	}
-	if _, issue := splitSQL("select $$a$$; select '';"); issue != nil {
+	if _, issue := Split("select $$a$$; select '';"); issue != nil {
 		t.Errorf("unexpected issue %+v", issue)
 	}
 }
@@ -302,7 +302,7 @@ func FuzzSplitStatements(f *testing.F) {
 			if s.Line < 1 || s.Line > lines {
 				t.Fatalf("line %d out of 1..%d", s.Line, lines)
 			}
-			// Line is that of the first token that is not a comment: the
+			// Line is that of the first Token that is not a comment: the
 			// statement's first line unless it starts with a comment, and
 			// never past its last line.
 			first := strings.Count(src[:s.Offset], "\n") + 1

@@ -1,0 +1,263 @@
+package lockcheck
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
+)
+
+// Analyze predicts the locks of each statement of one step and applies
+// the rules. The statements are those of one step, in order; o says
+// whether they run in one transaction. Relations the step creates are
+// new: locking them bothers nobody, so rules about existing tables skip
+// them. Analyze never fails: what it cannot read is Unknown.
+func Analyze(stmts []sqlscan.Statement, o Options) *Analysis {
+	a := &analyzer{
+		res:      &Analysis{Transactional: o.Transactional, Statements: make([]StatementLocks, 0, len(stmts))},
+		created:  map[string]bool{},
+		notValid: map[string]int{},
+		aeFirst:  map[string]int{},
+
+		notNullProved:     map[string]bool{},
+		notNullCheckNames: map[string]string{},
+	}
+	for i, st := range stmts {
+		a.statement(i, st)
+	}
+	if o.Transactional {
+		a.lockHeldUntilCommit()
+	}
+	a.applyAllows()
+	return a.res
+}
+
+// analyzer is the state of one Analyze call.
+type analyzer struct {
+	res *Analysis
+	// created holds the relations created so far in the step (Rel.key).
+	created map[string]bool
+	// notValid holds constraints added NOT VALID so far in this
+	// transaction ("table key\x00constraint"), with the statement index.
+	notValid map[string]int
+	// aeFirst is, per relation, the first statement taking ACCESS
+	// EXCLUSIVE on it (for lock-held-until-commit), in order of aeOrder.
+	aeFirst map[string]int
+	aeOrder []Rel
+	// notNullProved holds "table key\x00column" for columns a CHECK (col IS
+	// NOT NULL) added or validated earlier in the step proves NOT NULL;
+	// notNullCheckNames maps such NOT VALID checks to their column.
+	notNullProved     map[string]bool
+	notNullCheckNames map[string]string
+	// comments per statement, for allow comments.
+	comments [][]comment
+	firstTok []int // offset of each statement's first significant token
+}
+
+// stmt is the context of the statement being analysed.
+type stmt struct {
+	a    *analyzer
+	idx  int
+	sl   *StatementLocks
+	toks []tok
+	// locks are built here (pointers stay valid while clauses add more)
+	// and copied into sl.Locks when the statement is done.
+	locks *[]*Lock
+}
+
+func (a *analyzer) statement(i int, st sqlscan.Statement) {
+	toks, comments := lexStatement(st.SQL)
+	a.res.Statements = append(a.res.Statements, StatementLocks{Statement: st, File: st.File, Line: st.Line})
+	sl := &a.res.Statements[len(a.res.Statements)-1]
+	a.comments = append(a.comments, comments)
+	first := len(st.SQL)
+	if len(toks) > 0 {
+		first = toks[0].off
+	}
+	a.firstTok = append(a.firstTok, first)
+	if !a.res.Transactional {
+		// Each statement commits on its own: a NOT VALID constraint of an
+		// earlier statement is no longer held under its lock.
+		clear(a.notValid)
+	}
+	s := &stmt{a: a, idx: i, sl: sl, toks: toks, locks: new([]*Lock)}
+	if len(toks) == 0 {
+		sl.Command = "(empty)"
+		return
+	}
+	classify(s)
+	sl.Locks = make([]Lock, len(*s.locks))
+	for k, l := range *s.locks {
+		if l.Rewrite == Yes && !l.Truncate && !l.noScan {
+			l.Scan = Yes // a rewrite reads every row
+		}
+		sl.Locks[k] = *l
+	}
+	for k := range sl.Locks {
+		l := &sl.Locks[k]
+		if !l.OnTableOf && a.isCreated(l.Rel) {
+			l.New = true
+		}
+		if l.Mode == AccessExclusive && !l.New && !l.OnTableOf && !a.aeSeen(l.Rel) {
+			a.aeFirst[l.Rel.key()] = i
+			a.aeOrder = append(a.aeOrder, l.Rel)
+		}
+	}
+	for _, r := range sl.Creates {
+		a.created[r.key()] = true
+	}
+}
+
+// aeSeen reports whether an earlier statement took ACCESS EXCLUSIVE on r
+// (written with or without its schema).
+func (a *analyzer) aeSeen(r Rel) bool {
+	for _, o := range a.aeOrder {
+		if o.Name == r.Name && (o.Schema == r.Schema || o.Schema == "" || r.Schema == "") {
+			return true
+		}
+	}
+	return false
+}
+
+// isCreated reports whether r was created earlier in the step. An
+// unqualified name matches a qualified one of the same name (the step is
+// assumed not to juggle search_path).
+func (a *analyzer) isCreated(r Rel) bool {
+	if a.created[r.key()] {
+		return true
+	}
+	if r.Schema != "" {
+		return a.created[Rel{Name: r.Name}.key()]
+	}
+	for k := range a.created {
+		if strings.HasSuffix(k, "\x00"+r.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// lock adds (or strengthens) the statement's lock on r and returns it.
+// Clauses of one statement on the same relation merge: the strongest
+// mode, rewrite and scan if any clause rewrites or scans.
+func (s *stmt) lock(r Rel, m Mode, why string) *Lock {
+	for _, l := range *s.locks {
+		if l.Rel == r && !l.OnTableOf {
+			if m > l.Mode {
+				l.Mode = m
+			}
+			if why != "" && !strings.Contains(l.Why, why) {
+				l.Why += ", " + why
+			}
+			return l
+		}
+	}
+	l := &Lock{Rel: r, Mode: m, Why: why}
+	*s.locks = append(*s.locks, l)
+	return l
+}
+
+// lockTableOf adds a lock on the table the index idx belongs to (Weigh
+// resolves which).
+func (s *stmt) lockTableOf(idx Rel, m Mode, why string) *Lock {
+	l := &Lock{Rel: idx, Mode: m, OnTableOf: true, Why: why}
+	*s.locks = append(*s.locks, l)
+	return l
+}
+
+// read records ACCESS SHARE on relations a query reads (a stronger lock
+// already held by the statement covers it).
+func (s *stmt) read(r Rel) {
+	if r.system() {
+		return
+	}
+	for _, l := range *s.locks {
+		if l.Rel == r && !l.OnTableOf {
+			return
+		}
+	}
+	*s.locks = append(*s.locks, &Lock{Rel: r, Mode: AccessShare, Why: "read"})
+}
+
+func (s *stmt) unknown(format string, args ...any) {
+	if s.sl.Unknown == "" {
+		s.sl.Unknown = fmt.Sprintf(format, args...)
+	}
+}
+
+func (s *stmt) maybe(r Rel, m Mode, why string) { s.addMaybe(MaybeLock{Rel: r, Mode: m, Why: why}) }
+
+// maybeLive records a Maybe that Weigh settles from the catalog.
+func (s *stmt) maybeLive(m Mode, why string) { s.addMaybe(MaybeLock{Mode: m, Why: why, live: true}) }
+
+func (s *stmt) addMaybe(ml MaybeLock) {
+	for _, x := range s.sl.Maybe {
+		if x.Rel == ml.Rel && x.Why == ml.Why {
+			return
+		}
+	}
+	s.sl.Maybe = append(s.sl.Maybe, ml)
+}
+
+func (s *stmt) creates(r Rel) { s.sl.Creates = append(s.sl.Creates, r) }
+
+// isNew reports whether r was created earlier in this step or by this
+// statement.
+func (s *stmt) isNew(r Rel) bool {
+	if s.a.isCreated(r) {
+		return true
+	}
+	for _, c := range s.sl.Creates {
+		if c == r || (c.Name == r.Name && (c.Schema == "" || r.Schema == "")) {
+			return true
+		}
+	}
+	return false
+}
+
+// find records a finding of rule on the statement and returns its index
+// in Analysis.Findings, or -1: findings about a relation the step created
+// are dropped (nobody else can see it yet).
+func (s *stmt) find(rule string, r Rel, conditional bool, why string) int {
+	if !r.IsZero() && s.isNew(r) {
+		return -1
+	}
+	ru := rulesByID[rule]
+	s.a.res.Findings = append(s.a.res.Findings, Finding{
+		Rule: rule, Statement: s.idx, File: s.sl.File, Line: s.sl.Line, Rel: r,
+		Why: why, Safer: ru.Safer, Conditional: conditional,
+	})
+	return len(s.a.res.Findings) - 1
+}
+
+// lockHeldUntilCommit: in a transactional step, an ACCESS EXCLUSIVE lock
+// on an existing relation is held through every later statement. One
+// finding per relation, on the statement that first takes it.
+func (a *analyzer) lockHeldUntilCommit() {
+	n := len(a.res.Statements)
+	for _, r := range a.aeOrder {
+		i := a.aeFirst[r.key()]
+		after := 0
+		for j := i + 1; j < n; j++ {
+			if a.res.Statements[j].Command != "(empty)" {
+				after++
+			}
+		}
+		if after == 0 {
+			continue
+		}
+		last := a.res.Statements[n-1]
+		st := &a.res.Statements[i]
+		s := &stmt{a: a, idx: i, sl: st}
+		s.find(RuleLockHeldUntilCommit, r, false, fmt.Sprintf(
+			"%s takes ACCESS EXCLUSIVE on %s, and the step runs in one transaction: the lock is held until COMMIT, through the %d statement%s after it (to %s), while every read and write of %s waits",
+			st.Command, r, after, plural(after), last.Statement.Where(), r))
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,131 @@
+package lockcheck
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// holders lists the sessions holding or waiting for a lock on the
+// relation (not ours, not the ignored ones), cached per relation.
+func (w *weigher) holders(ctx context.Context, f *relFacts) ([]Session, error) {
+	if f.holdersDone {
+		return f.holders, nil
+	}
+	ignore := make([]int32, 0, len(w.o.IgnorePIDs))
+	for _, p := range w.o.IgnorePIDs {
+		ignore = append(ignore, int32(p))
+	}
+	rows, err := w.q.Query(ctx, `select l.pid, l.mode::text, l.granted, coalesce(a.state, ''), coalesce(a.application_name, ''),
+  coalesce(a.usename::text, ''), coalesce(a.query, ''),
+  coalesce(extract(epoch from now() - a.xact_start), 0)::float8, coalesce(extract(epoch from now() - a.state_change), 0)::float8
+from pg_locks l left join pg_stat_activity a on a.pid = l.pid
+where l.locktype = 'relation' and l.relation = $1::oid
+  and l.database = (select oid from pg_database where datname = current_database())
+  and l.pid is not null and l.pid <> pg_backend_pid() and l.pid <> all($2::int4[])
+order by l.granted desc, l.pid`, f.oid, ignore)
+	if err != nil {
+		return nil, fmt.Errorf("listing the locks on %s: %w", f.rel, err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		var s Session
+		var mode string
+		var xact, state float64
+		if err := rows.Scan(&s.PID, &mode, &s.Granted, &s.State, &s.ApplicationName, &s.User, &s.Query, &xact, &state); err != nil {
+			return nil, err
+		}
+		m, ok := ParsePgLocksMode(mode)
+		if !ok {
+			continue
+		}
+		s.Mode, s.Rel = m, f.rel
+		s.XactAge, s.StateAge = secs(xact), secs(state)
+		out = append(out, s)
+	}
+	f.holders, f.holdersDone = out, true
+	return out, rows.Err()
+}
+
+func secs(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// queue fills in, for each lock of statement i, the sessions it would
+// wait for, and adds a lock-queue finding where one of them will not end
+// soon.
+func (w *weigher) queue(ctx context.Context, an *Analysis, i int) error {
+	sl := &an.Statements[i]
+	for k := range sl.Locks {
+		l := &sl.Locks[k]
+		if l.New || l.OnTableOf {
+			continue
+		}
+		f, err := w.rel(ctx, l.Rel)
+		if err != nil {
+			return err
+		}
+		if !f.exists {
+			continue
+		}
+		hs, err := w.holders(ctx, f)
+		if err != nil {
+			return err
+		}
+		info := an.Relations[f.rel.String()]
+		info.Holders = hs
+		an.Relations[f.rel.String()] = info
+		l.Waits = nil
+		var stuck []Session
+		for _, h := range hs {
+			if !l.Mode.Conflicts(h.Mode) {
+				continue
+			}
+			l.Waits = append(l.Waits, h)
+			if w.stuck(h) {
+				stuck = append(stuck, h)
+			}
+		}
+		if len(stuck) > 0 {
+			w.addQueueFinding(an, i, l, stuck)
+		}
+	}
+	if strings.Contains(sl.Command, "CONCURRENTLY") && len(sl.Locks) > 0 {
+		var table Rel
+		for _, l := range sl.Locks {
+			if l.Mode == ShareUpdateExclusive {
+				table = l.Rel
+			}
+		}
+		if !table.IsZero() {
+			ws, err := ConcurrentWaiters(ctx, w.q, sl.Command, table, w.o.IgnorePIDs)
+			if err != nil {
+				return err
+			}
+			sl.WaitsFor = ws
+		}
+	}
+	return nil
+}
+
+// stuck reports whether a session will not let go soon: idle in its
+// transaction, or in one for longer than LongTransaction.
+func (w *weigher) stuck(s Session) bool {
+	return strings.HasPrefix(s.State, "idle in transaction") || s.XactAge >= w.o.long()
+}
+
+func (w *weigher) addQueueFinding(an *Analysis, i int, l *Lock, stuck []Session) {
+	sl := an.Statements[i]
+	var who []string
+	for _, s := range stuck {
+		who = append(who, s.Describe())
+	}
+	bound := "lock_timeout"
+	if w.o.LockTimeout > 0 {
+		bound = fmt.Sprintf("lock_timeout (%s)", w.o.LockTimeout)
+	}
+	an.Findings = append(an.Findings, Finding{Rule: RuleLockQueue, Statement: i, File: sl.File, Line: sl.Line, Rel: l.Rel,
+		Safer: rulesByID[RuleLockQueue].Safer, base: High,
+		Why: fmt.Sprintf("%s needs %s on %s, which conflicts with a lock held now by %s: the request will wait for it until %s fails the step, and every later query on %s that conflicts with %s queues behind the request meanwhile",
+			sl.Command, l.Mode, l.Rel, strings.Join(who, "; "), bound, l.Rel, l.Mode)})
+}

@@ -1,0 +1,205 @@
+package lockcheck
+
+import (
+	"github.com/handrail-dev/handrail/steps/sqlscan"
+)
+
+// Options says how the analysed statements run.
+type Options struct {
+	// Transactional: the statements run in one transaction (a sql step with
+	// transaction = true), so every lock is held until the last one is done.
+	Transactional bool
+}
+
+// Analysis is what Analyze found in the statements of one step.
+type Analysis struct {
+	Transactional bool               `json:"transactional"`
+	Statements    []StatementLocks   `json:"statements"`
+	Findings      []Finding          `json:"findings,omitempty"`
+	Allows        []Allow            `json:"allows,omitempty"` // every allow comment, used or not
+	Problems      []Problem          `json:"problems,omitempty"`
+	Relations     map[string]RelInfo `json:"relations,omitempty"` // filled by Weigh, keyed by Rel.String()
+	Weighed       bool               `json:"weighed,omitempty"`
+
+	allowAt map[int][]int // statement index -> indexes into Allows
+}
+
+// StatementLocks is the prediction for one statement.
+type StatementLocks struct {
+	Statement sqlscan.Statement `json:"-"`
+	File      string            `json:"file,omitempty"`
+	Line      int               `json:"line"`
+	// Command is the statement's kind as its leading keywords say it
+	// ("ALTER TABLE", "CREATE INDEX", "DO").
+	Command string `json:"command"`
+	Locks   []Lock `json:"locks,omitempty"`
+	// Unknown, when set, says why the statement's locks cannot be known
+	// from its text (a DO block runs code handrail does not read); Locks
+	// then lists only what is certain, if anything.
+	Unknown string `json:"unknown,omitempty"`
+	// Maybe lists further locks that depend on data or on the catalog
+	// (triggers, foreign keys, functions): Weigh resolves what it can.
+	Maybe []MaybeLock `json:"maybe,omitempty"`
+	// Creates lists the relations the statement creates: later statements
+	// of the step may lock them freely (nobody else can see them before
+	// COMMIT).
+	Creates []Rel `json:"creates,omitempty"`
+	// WaitsFor lists, after Weigh, the transactions a CONCURRENTLY command
+	// will wait for before it can finish (see ConcurrentWaiters).
+	WaitsFor []Session `json:"waits_for,omitempty"`
+}
+
+// Lock is one predicted table-level lock.
+type Lock struct {
+	Rel  Rel  `json:"rel"`
+	Mode Mode `json:"mode"`
+	// OnTableOf: Rel names an index and the lock is on the table it
+	// belongs to (Weigh resolves which).
+	OnTableOf bool `json:"on_table_of,omitempty"`
+	// Children: the same lock is taken on every partition or inheritance
+	// child (the command recurses); Weigh lists them.
+	Children bool `json:"children,omitempty"`
+	// Rewrite: the table gets a new data file, rewritten row by row (or
+	// emptied, for TRUNCATE), while the lock is held.
+	Rewrite Tri `json:"rewrite"`
+	// Scan: every row is read while the lock is held (validating a
+	// constraint, building an index), without a rewrite.
+	Scan Tri `json:"scan"`
+	// Truncate: the rewrite is TRUNCATE's new empty file (fast; the data is
+	// gone, not copied).
+	Truncate bool `json:"truncate,omitempty"`
+	// Why names the clauses that need this mode; Note says why Rewrite or
+	// Scan is Unknown, or how Weigh settled it.
+	Why  string `json:"why"`
+	Note string `json:"note,omitempty"`
+	// New: the relation was created earlier in the same step (so the lock
+	// bothers nobody).
+	New bool `json:"new,omitempty"`
+	// Partition: Weigh added this lock for a partition or child of a
+	// relation the statement names.
+	Partition bool `json:"partition,omitempty"`
+	// Waits lists, after Weigh, the sessions holding (or queued for) a
+	// lock that conflicts with this one: the request would wait for them.
+	Waits []Session `json:"waits,omitempty"`
+
+	checks []check // what Weigh must look up to settle Rewrite or Scan
+	noScan bool    // a rewrite that copies files rather than reading rows (SET TABLESPACE)
+}
+
+// MaybeLock is a lock that depends on data or the catalog.
+type MaybeLock struct {
+	Rel  Rel    `json:"rel,omitzero"` // zero: relations not known from the text
+	Mode Mode   `json:"mode,omitempty"`
+	Why  string `json:"why"`
+
+	live bool // Weigh replaces it with what the catalog says
+}
+
+// Finding is a hazard: a rule that fired on a statement.
+type Finding struct {
+	Rule      string `json:"rule"`
+	Statement int    `json:"statement"` // index into Analysis.Statements
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line"`
+	Rel       Rel    `json:"rel,omitzero"`
+	Why       string `json:"why"`
+	Safer     string `json:"safer"`
+	// Conditional: whether the hazard applies depends on the catalog (a
+	// default's volatility, a type change's coercibility, a NOT NULL proof);
+	// Weigh settles it.
+	Conditional bool `json:"conditional,omitempty"`
+	// Allowed is the allow comment that accepted this finding, if any.
+	Allowed *Allow `json:"allowed,omitempty"`
+	// Weight is set by Weigh.
+	Weight *Weight `json:"weight,omitempty"`
+
+	applies int8   // set by Weigh for a Conditional finding: 1 it applies, -1 it does not
+	settled string // what the catalog said
+	base    Level  // the level a finding has whatever the sizes (0: from the sizes)
+}
+
+// Where returns "file:line" for messages.
+func (f Finding) Where() string {
+	return sqlscan.Statement{File: f.File, Line: f.Line}.Where()
+}
+
+// Allow is a "handrail:allow RULE reason" comment.
+type Allow struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+	File   string `json:"file,omitempty"`
+	Line   int    `json:"line"`
+	Used   bool   `json:"used"`
+}
+
+// Problem is a mistake in an allow comment (unknown rule, no reason, or
+// accepting nothing), for lint.
+type Problem struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line"`
+	// Error: lint fails (a malformed allow); otherwise a warning (an allow
+	// that accepts nothing).
+	Error bool   `json:"error"`
+	Msg   string `json:"msg"`
+	Hint  string `json:"hint,omitempty"`
+}
+
+// Level grades a weighed finding.
+type Level int8
+
+// The levels, least to most severe. None: the live check showed that the
+// hazard does not apply.
+const (
+	None Level = iota
+	Low
+	Medium
+	High
+)
+
+func (l Level) String() string {
+	switch l {
+	case Low:
+		return "low"
+	case Medium:
+		return "medium"
+	case High:
+		return "high"
+	}
+	return "none"
+}
+
+// MarshalText writes the level's name.
+func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote.
+func (l *Level) UnmarshalText(b []byte) error {
+	for _, v := range []Level{None, Low, Medium, High} {
+		if v.String() == string(b) {
+			*l = v
+			return nil
+		}
+	}
+	*l = Medium
+	return nil
+}
+
+// Weight is a finding's severity on the live target and why.
+type Weight struct {
+	Level   Level    `json:"level"`
+	Reasons []string `json:"reasons"`
+	// Waits lists the sessions the statement's lock request would queue
+	// behind now.
+	Waits []Session `json:"waits,omitempty"`
+}
+
+// RelInfo is what Weigh found out about one relation.
+type RelInfo struct {
+	Rel      Rel     `json:"rel"`
+	Exists   bool    `json:"exists"`
+	Kind     string  `json:"kind,omitempty"` // table, partitioned table, index, view, materialized view, ...
+	Rows     float64 `json:"rows"`           // pg_class.reltuples (summed over partitions); -1: never analysed
+	Bytes    int64   `json:"bytes"`          // pg_total_relation_size (summed over partitions)
+	Children []Rel   `json:"children,omitempty"`
+	// Holders are sessions holding or waiting for a lock on it now.
+	Holders []Session `json:"holders,omitempty"`
+}

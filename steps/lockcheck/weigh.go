@@ -1,0 +1,258 @@
+package lockcheck
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Querier is what Weigh needs of a connection: *pgx.Conn and pgx.Tx
+// satisfy it. Weigh only reads the catalog and the statistics views; run
+// it in a READ ONLY transaction (db.Target.Inspect does) so that nothing
+// it sends can write.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Session is another backend holding or waiting for a lock, or a
+// transaction a CONCURRENTLY build waits for.
+type Session struct {
+	PID             int           `json:"pid"`
+	State           string        `json:"state"`
+	ApplicationName string        `json:"application_name,omitempty"`
+	User            string        `json:"user,omitempty"`
+	Query           string        `json:"query,omitempty"`
+	XactAge         time.Duration `json:"xact_age"`  // since its transaction began
+	StateAge        time.Duration `json:"state_age"` // since its state last changed
+	Rel             Rel           `json:"rel,omitzero"`
+	Mode            Mode          `json:"mode,omitempty"`
+	Granted         bool          `json:"granted"`
+}
+
+// Describe says who the session is and what it does, on one line
+// (the query cut to 80 bytes; callers escape it before it reaches a
+// terminal).
+func (s Session) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pid %d", s.PID)
+	if s.ApplicationName != "" {
+		fmt.Fprintf(&b, " (%s", s.ApplicationName)
+		if s.User != "" {
+			fmt.Fprintf(&b, ", %s", s.User)
+		}
+		b.WriteString(")")
+	}
+	switch {
+	case s.State == "idle in transaction" || s.State == "idle in transaction (aborted)":
+		fmt.Fprintf(&b, " %s for %s", s.State, roundDur(s.StateAge))
+	case s.XactAge > 0:
+		fmt.Fprintf(&b, " %s, in a transaction for %s", s.State, roundDur(s.XactAge))
+	case s.State != "":
+		fmt.Fprintf(&b, " %s", s.State)
+	}
+	if s.Mode != NoLock {
+		verb := "holding"
+		if !s.Granted {
+			verb = "waiting for"
+		}
+		fmt.Fprintf(&b, ", %s %s on %s", verb, s.Mode, s.Rel)
+	}
+	if q := strings.Join(strings.Fields(s.Query), " "); q != "" {
+		if len(q) > 80 {
+			q = q[:77] + "..."
+		}
+		fmt.Fprintf(&b, ": %s", q)
+	}
+	return b.String()
+}
+
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Hour:
+		return d.Round(time.Minute)
+	case d >= time.Minute:
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// WeighOptions tunes Weigh.
+type WeighOptions struct {
+	// IgnorePIDs are handrail's own backends (its deploy-lock and side
+	// connections): they never make the statement wait.
+	IgnorePIDs []int
+	// LongTransaction is the age from which a transaction that holds a
+	// conflicting lock is reported as one that will not end soon (default
+	// one minute).
+	LongTransaction time.Duration
+	// LockTimeout is the step's lock_timeout, named in the reasons.
+	LockTimeout time.Duration
+}
+
+func (o WeighOptions) long() time.Duration {
+	if o.LongTransaction > 0 {
+		return o.LongTransaction
+	}
+	return time.Minute
+}
+
+// Weigh completes each analysis with what the target database says: it
+// resolves the relations (size, partitions, the table of an index),
+// settles what Analyze left Unknown (a default's volatility, a type
+// change's coercibility, a NOT NULL proof, foreign keys), lists the
+// sessions each lock request would queue behind, and gives every finding
+// a Weight. It may add findings (a rewrite only the catalog reveals; a
+// lock that would queue behind a long transaction). It only reads.
+func Weigh(ctx context.Context, q Querier, o WeighOptions, analyses ...*Analysis) error {
+	w := &weigher{q: q, o: o, rels: map[Rel]*relFacts{}}
+	for _, an := range analyses {
+		if err := w.weigh(ctx, an); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type weigher struct {
+	q    Querier
+	o    WeighOptions
+	rels map[Rel]*relFacts
+	// concurrentWaits caches ConcurrentWaiters (one per database).
+	concurrentWaits []Session
+	concurrentDone  bool
+	noTx            bool // not in a transaction: no savepoints
+}
+
+func (w *weigher) weigh(ctx context.Context, an *Analysis) error {
+	if an.Relations == nil {
+		an.Relations = map[string]RelInfo{}
+	}
+	for i := range an.Statements {
+		if err := w.expandStatement(ctx, an, i); err != nil {
+			return err
+		}
+	}
+	for i := range an.Statements {
+		if err := w.queue(ctx, an, i); err != nil {
+			return err
+		}
+	}
+	for i := range an.Findings {
+		if err := w.weighFinding(ctx, an, i); err != nil {
+			return err
+		}
+	}
+	an.matchAllows()
+	an.Weighed = true
+	return nil
+}
+
+// expandStatement resolves the statement's locks against the catalog.
+func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) error {
+	sl := &an.Statements[i]
+	var locks []Lock
+	var maybes []MaybeLock
+	for _, ml := range sl.Maybe {
+		if !ml.live {
+			maybes = append(maybes, ml)
+		}
+	}
+	for _, l := range sl.Locks {
+		if l.OnTableOf {
+			t, err := w.tableOfIndex(ctx, l.Rel)
+			if err != nil {
+				return err
+			}
+			if t.IsZero() {
+				l.Note = joinNote(l.Note, fmt.Sprintf("index %s not found on the target", l.Rel))
+				locks = append(locks, l)
+				continue
+			}
+			l.Rel, l.OnTableOf = t, false
+		}
+		f, err := w.rel(ctx, l.Rel)
+		if err != nil {
+			return err
+		}
+		if f.exists {
+			l.Rel = f.rel
+		}
+		an.Relations[l.Rel.String()] = f.info()
+		if !f.exists && slices.ContainsFunc(l.checks, func(c check) bool { return c.kind == ckIfExists }) {
+			continue
+		}
+		if k := slices.IndexFunc(l.checks, func(c check) bool { return c.kind == ckObjectExists }); k >= 0 && f.exists {
+			ok, err := w.objectExists(ctx, f, l.checks[k])
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // IF EXISTS and there is none: no lock at all
+			}
+		}
+		extra, more, err := w.settle(ctx, an, i, &l, f)
+		if err != nil {
+			return err
+		}
+		maybes = append(maybes, more...)
+		parent := l
+		if f.kind == 'p' {
+			// No storage of its own: nothing to rewrite or scan on the parent.
+			if l.Rewrite == Yes && !l.Truncate {
+				parent.Note = joinNote(parent.Note, "a partitioned table has no data of its own: its partitions are rewritten")
+			}
+			parent.Rewrite, parent.Scan = No, No
+		}
+		locks = append(locks, parent)
+		if !l.Children && l.Mode <= RowExclusive && f.exists {
+			for _, c := range f.children {
+				maybes = append(maybes, MaybeLock{Rel: c, Mode: l.Mode, Why: "partition or child: locked unless pruned"})
+			}
+		}
+		if l.Children && f.exists {
+			for _, c := range f.children {
+				cf, err := w.rel(ctx, c)
+				if err != nil {
+					return err
+				}
+				an.Relations[c.String()] = cf.info()
+				cl := Lock{Rel: c, Mode: l.Mode, Rewrite: l.Rewrite, Scan: l.Scan, Truncate: l.Truncate,
+					Why: l.Why, Note: l.Note, Partition: true}
+				if cf.kind == 'p' {
+					cl.Rewrite, cl.Scan = No, No
+				}
+				locks = append(locks, cl)
+			}
+		}
+		locks = append(locks, extra...)
+	}
+	sl.Locks = mergeLocks(locks)
+	sl.Maybe = maybes
+	return nil
+}
+
+// mergeLocks keeps one lock per relation (the strongest).
+func mergeLocks(locks []Lock) []Lock {
+	var out []Lock
+	for _, l := range locks {
+		k := slices.IndexFunc(out, func(o Lock) bool { return o.Rel == l.Rel && !o.OnTableOf && !l.OnTableOf })
+		if k < 0 {
+			out = append(out, l)
+			continue
+		}
+		o := &out[k]
+		if l.Mode > o.Mode {
+			o.Mode = l.Mode
+		}
+		o.Rewrite, o.Scan = o.Rewrite.or(l.Rewrite), o.Scan.or(l.Scan)
+		o.Truncate = o.Truncate || l.Truncate
+		o.Why = joinNote(o.Why, l.Why)
+		o.Note = joinNote(o.Note, l.Note)
+		o.Partition = o.Partition && l.Partition
+	}
+	return out
+}

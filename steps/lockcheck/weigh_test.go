@@ -1,0 +1,227 @@
+package lockcheck
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/steps/sqlscan"
+)
+
+// weighDB starts a sandbox with a database holding setup and returns a
+// connection to it.
+func weighDB(t *testing.T, setup string) (*db.Sandbox, *pgx.Conn) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL sandbox")
+	}
+	ctx := context.Background()
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	if err := sb.CreateDatabase(ctx, "w", setup); err != nil {
+		t.Fatal(err)
+	}
+	return sb, connect(t, sb)
+}
+
+func connect(t *testing.T, sb *db.Sandbox) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), sb.DSN("w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// weigh analyses src as one transactional step and weighs it in a
+// read-only transaction on conn.
+func weigh(t *testing.T, conn *pgx.Conn, src string, o WeighOptions) *Analysis {
+	t.Helper()
+	ctx := context.Background()
+	an := Analyze(sqlscan.SplitStatements(src), Options{Transactional: true})
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := Weigh(ctx, tx, o, an); err != nil {
+		t.Fatal(err)
+	}
+	return an
+}
+
+func finding(t *testing.T, an *Analysis, rule string) Finding {
+	t.Helper()
+	for _, f := range an.Findings {
+		if f.Rule == rule {
+			return f
+		}
+	}
+	t.Fatalf("no %s finding: %s", rule, findingSummary(an))
+	return Finding{}
+}
+
+// A blocking index build on 300 rows is fine; on over a million it is
+// not: the same finding weighs low on the small table, high on the large.
+func TestWeighBySize(t *testing.T) {
+	_, conn := weighDB(t, `
+create table small (id int, x int);
+insert into small select g, g from generate_series(1, 300) g;
+create table large (id int, x int);
+insert into large select g, g from generate_series(1, 1200000) g;
+analyze small; analyze large;`)
+	for _, c := range []struct {
+		table string
+		want  Level
+		rows  string
+	}{{"small", Low, "about 300 rows"}, {"large", High, "about 1,200,000 rows"}} {
+		an := weigh(t, conn, "create index on "+c.table+" (x)", WeighOptions{})
+		f := finding(t, an, RuleCreateIndexBlocking)
+		if f.Weight == nil || f.Weight.Level != c.want || !strings.Contains(strings.Join(f.Weight.Reasons, "; "), c.rows) {
+			t.Errorf("create index on %s: weight %+v, want %s naming %q", c.table, f.Weight, c.want, c.rows)
+		}
+		info := an.Relations["public."+c.table]
+		if !info.Exists || info.Bytes <= 0 {
+			t.Errorf("%s: relation info %+v", c.table, info)
+		}
+	}
+	// Metadata-only changes do not weigh by size.
+	an := weigh(t, conn, "drop index if exists nothing_here; alter table large rename column x to y", WeighOptions{})
+	if f := finding(t, an, RuleRenameColumn); f.Weight.Level != Medium {
+		t.Errorf("rename: %+v", f.Weight)
+	}
+	// Destructive findings name what disappears.
+	an = weigh(t, conn, "truncate large", WeighOptions{})
+	if f := finding(t, an, RuleTruncate); f.Weight.Level != High || !strings.Contains(strings.Join(f.Weight.Reasons, " "), "1,200,000 rows") {
+		t.Errorf("truncate large: %+v", f.Weight)
+	}
+}
+
+// A session idle in its transaction holding a lock that conflicts with
+// the statement's makes the request queue behind it: a lock-queue
+// finding, and every finding on that table weighs high.
+func TestWeighIdleInTransactionHolder(t *testing.T) {
+	sb, conn := weighDB(t, `create table small (id int, x int); insert into small select g, g from generate_series(1, 300) g;`)
+	ctx := context.Background()
+	idle := connect(t, sb)
+	if _, err := idle.Exec(ctx, "begin; insert into small values (0, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	pid := int(idle.PgConn().PID())
+	waitIdleInTransaction(t, conn, pid)
+
+	an := weigh(t, conn, "create index on small (x)", WeighOptions{LockTimeout: 5 * time.Second})
+	f := finding(t, an, RuleCreateIndexBlocking)
+	if f.Weight.Level != High || len(f.Weight.Waits) != 1 || f.Weight.Waits[0].PID != pid {
+		t.Fatalf("create index behind an idle writer: %+v", f.Weight)
+	}
+	q := finding(t, an, RuleLockQueue)
+	if q.Weight.Level != High || !strings.Contains(q.Why, "idle in transaction") || !strings.Contains(q.Why, "ROW EXCLUSIVE") ||
+		!strings.Contains(q.Why, "lock_timeout (5s)") {
+		t.Fatalf("lock-queue finding: %+v", q)
+	}
+	l := an.Statements[0].Locks[0]
+	if len(l.Waits) != 1 || l.Waits[0].PID != pid || l.Waits[0].Mode != RowExclusive || !l.Waits[0].Granted {
+		t.Fatalf("lock waits: %+v", l.Waits)
+	}
+
+	// A lock that does not conflict does not wait: ANALYZE's SHARE UPDATE
+	// EXCLUSIVE goes past ROW EXCLUSIVE.
+	an = weigh(t, conn, "analyze small", WeighOptions{})
+	if len(an.Statements[0].Locks[0].Waits) != 0 || len(an.Findings) != 0 {
+		t.Fatalf("analyze: waits %+v, findings %s", an.Statements[0].Locks[0].Waits, findingSummary(an))
+	}
+
+	// handrail's own sessions are not in anyone's way.
+	an = weigh(t, conn, "create index on small (x)", WeighOptions{IgnorePIDs: []int{pid}})
+	for _, f := range an.Findings {
+		if f.Rule == RuleLockQueue || len(f.Weight.Waits) > 0 {
+			t.Fatalf("an ignored pid still counted: %s", findingSummary(an))
+		}
+	}
+	if f := finding(t, an, RuleCreateIndexBlocking); f.Weight.Level != Low {
+		t.Fatalf("without the holder: %+v", f.Weight)
+	}
+}
+
+func waitIdleInTransaction(t *testing.T, conn *pgx.Conn, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var state string
+		err := conn.QueryRow(context.Background(), "select coalesce(state, '') from pg_stat_activity where pid = $1", pid).Scan(&state)
+		if err == nil && state == "idle in transaction" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d never became idle in transaction (state %q, %v)", pid, state, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Conditional findings are settled from the catalog.
+func TestWeighSettlesConditionalFindings(t *testing.T) {
+	_, conn := weighDB(t, `
+create table t (id int, v varchar(10), n text, c text);
+alter table t add constraint c_nn check (c is not null);
+create function f_vol() returns int language plpgsql volatile as 'begin return 1; end';
+create function f_stable() returns int language plpgsql stable as 'begin return 1; end';`)
+	tests := []struct {
+		src   string
+		rule  string
+		want  Level // None: settled as not applying
+		about string
+	}{
+		{"alter table t alter column v type varchar(20)", RuleColumnTypeRewrite, None, "longer"},
+		{"alter table t alter column v type text", RuleColumnTypeRewrite, None, "binary-coercible"},
+		{"alter table t alter column id type bigint", RuleColumnTypeRewrite, Low, "rewrite"},
+		{"alter table t alter column c set not null", RuleSetNotNullScans, None, "c_nn"},
+		{"alter table t alter column n set not null", RuleSetNotNullScans, Low, "no validated CHECK"},
+		{"alter table t add column a int default f_stable()", RuleVolatileDefault, None, "STABLE (pg_proc)"},
+		{"alter table t add column a int default f_vol()", RuleVolatileDefault, Low, "VOLATILE (pg_proc)"},
+	}
+	for _, tt := range tests {
+		an := weigh(t, conn, tt.src, WeighOptions{})
+		f := finding(t, an, tt.rule)
+		if f.Weight.Level != tt.want || !strings.Contains(strings.Join(f.Weight.Reasons, " "), tt.about) {
+			t.Errorf("%s: %+v, want %s mentioning %q", tt.src, f.Weight, tt.want, tt.about)
+		}
+	}
+}
+
+// Weigh reads only: it runs in a READ ONLY transaction, and a type name
+// that does not exist does not abort it.
+func TestWeighInReadOnlyTransactionSurvivesBadNames(t *testing.T) {
+	_, conn := weighDB(t, `create table t (id int);`)
+	an := weigh(t, conn, "alter table t alter column id type no_such_type; alter table t add column z no_such_type; alter table nope add column a int", WeighOptions{})
+	if an.Statements[0].Locks[0].Rewrite != Unknown {
+		t.Errorf("unknown type: %+v", an.Statements[0].Locks[0])
+	}
+	if info := an.Relations["nope"]; info.Exists {
+		t.Errorf("a missing table is reported as existing: %+v", info)
+	}
+	ctx := context.Background()
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	an = Analyze(sqlscan.SplitStatements("create index on t (id)"), Options{})
+	if err := Weigh(ctx, tx, WeighOptions{}, an); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "create table x (id int)"); err == nil {
+		t.Fatal("the weighing transaction accepted a write")
+	} else {
+		var pe interface{ SQLState() string }
+		if !errors.As(err, &pe) || pe.SQLState() != "25006" {
+			t.Fatalf("want a read-only transaction error, got %v", err)
+		}
+	}
+}

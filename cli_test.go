@@ -70,6 +70,53 @@ title = "Work"
 	}
 }
 
+// Lock findings are warnings: lint passes; --strict makes them errors.
+func TestCLILintStrict(t *testing.T) {
+	dir := t.TempDir()
+	toml := `[runbook]
+id = "locks"
+title = "Locks"
+
+[target]
+name = "Local"
+project_id = "local"
+identity = ["stamp"]
+
+[[phase]]
+title = "Work"
+
+  [[phase.step]]
+  kind = "sql"
+  id = "index"
+  file = "m.sql"
+
+[rollback]
+  [[rollback.step]]
+  kind = "sql"
+  statements = ["select 1"]
+`
+	for name, text := range map[string]string{"runbook.toml": toml, "m.sql": "create index on orders (customer_id);\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, _ := runCLI(t, "lint", dir)
+	if code != exitOK || !strings.Contains(stdout, "m.sql:1: warning: create-index-blocking") {
+		t.Fatalf("lint: exit %d, want %d with the warning:\n%s", code, exitOK, stdout)
+	}
+	code, stdout, _ = runCLI(t, "lint", "--strict", dir)
+	if code != exitUsage || !strings.Contains(stdout, "m.sql:1: error: create-index-blocking") {
+		t.Fatalf("lint --strict: exit %d, want %d with the error:\n%s", code, exitUsage, stdout)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "m.sql"),
+		[]byte("-- handrail:allow create-index-blocking orders is a 200-row fixture\ncreate index on orders (customer_id);\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ = runCLI(t, "lint", "--strict", dir); code != exitOK {
+		t.Fatalf("lint --strict with the finding accepted: exit %d:\n%s", code, stdout)
+	}
+}
+
 func TestCLICheckExitCodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a sandbox PostgreSQL")

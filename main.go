@@ -73,7 +73,7 @@ func init() {
 		{"demo", "[RUNBOOK] [--target prod|staging] [--apply] [--dsn-file F]", "run an example runbook, or your own, against a throwaway local PostgreSQL", cmdDemo},
 		{"sandbox", "", "start the throwaway PostgreSQL with the example databases; print DSNs; wait for ctrl+c", cmdSandbox},
 		{"new", "MIGRATIONS_DIR [--out PATH] [--id ID] [--after VERSION]", "write a first runbook for a directory of migration files (one sql step per file)", cmdNew},
-		{"lint", "RUNBOOK...", "check runbooks for errors (exit 2) and warnings", cmdLint},
+		{"lint", "RUNBOOK... [--strict]", "check runbooks for errors (exit 2) and warnings, lock hazards included", cmdLint},
 		{"check", "RUNBOOK --db DSN [--json]", "identity + read-only checks, no TTY (for cron); exit code says the result", cmdCheck},
 		{"stamp", "--db DSN --id PROJECT_ID [--force]", "record the project id in the database, for the `stamp` identity source", cmdStamp},
 		{"replay", "LOG [--speed N] [--idle-limit D] [--plain]", "replay a recorded session (or print a transcript with --plain)", cmdReplay},
@@ -231,6 +231,7 @@ func loadRunbook(arg string) (*steps.Runbook, steps.Problems) {
 
 func cmdLint(c *cli, args []string) int {
 	fs := c.flags("lint")
+	strict := fs.Bool("strict", false, "treat warnings (lock hazards included) as errors: exit 2 on any")
 	paths, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -242,6 +243,12 @@ func cmdLint(c *cli, args []string) int {
 	failed := false
 	for _, p := range paths {
 		rb, problems := loadRunbook(p)
+		if rb != nil && !problems.HasErrors() {
+			problems = append(problems, rb.LintLocks()...)
+		}
+		if *strict {
+			problems = problems.Strict()
+		}
 		steps.FormatProblems(c.stdout, problems)
 		if len(problems.Errors()) > 0 || rb == nil {
 			failed = true

@@ -50,7 +50,8 @@ func TestEmbeddedNames(t *testing.T) {
 }
 
 // TestRunbooksLintClean loads every example from disk and from the
-// embedded FS: no errors, no warnings, and the same hash both ways.
+// embedded FS: no errors, no warnings (lock analysis included), and the
+// same hash both ways.
 func TestRunbooksLintClean(t *testing.T) {
 	for _, name := range runbooks.Names() {
 		t.Run(name, func(t *testing.T) {
@@ -62,6 +63,11 @@ func TestRunbooksLintClean(t *testing.T) {
 			erb, problems := steps.LoadFS(sub, ".")
 			if len(problems) > 0 {
 				t.Fatalf("embedded %s:\n%s", name, problems.Error())
+			}
+			// Lock hazards too: each one the examples take is accepted with
+			// a reason in an allow comment.
+			if locks := erb.LintLocks(); len(locks) > 0 {
+				t.Fatalf("embedded %s, lock analysis:\n%s", name, locks.Error())
 			}
 			if erb.Hash != rb.Hash {
 				t.Errorf("hash differs: disk %s, embedded %s", rb.Hash, erb.Hash)

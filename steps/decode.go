@@ -210,6 +210,7 @@ func load(fsys fs.FS, fsDir, name, showDir string, show func(rel string) string)
 	d.undecoded()
 	r.source = data
 	r.tomlName = name
+	r.show = show
 	r.files = map[string][]byte{}
 	r.stmtBase = map[string][]int{}
 	r.splits = map[string][]Statement{}

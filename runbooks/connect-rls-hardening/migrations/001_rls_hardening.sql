@@ -12,6 +12,7 @@
 -- 1. rate_limits: only service_role (BYPASSRLS) reads and writes it, and
 --    anon/authenticated have no grants on it, so RLS only adds per-row
 --    policy evaluation on the request hot path.
+-- handrail:allow lock-held-until-commit rate_limits is small and nothing after it scans or rewrites a table; lock_timeout bounds the wait for the lock
 alter table public.rate_limits disable row level security;
 
 -- 2. business_accounts.is_public. New accounts are public unless the owner
@@ -21,6 +22,7 @@ alter table public.rate_limits disable row level security;
 --    migration adds the column, so a re-run never overwrites a visibility
 --    an owner changed since. ADD COLUMN with a constant default does not
 --    rewrite the table (PostgreSQL 11+).
+-- handrail:allow locks-unknown ADD COLUMN is_public (constant default: no rewrite) takes ACCESS EXCLUSIVE on business_accounts; the backfill updates the private accounts (ROW EXCLUSIVE)
 do $$
 declare
 	fresh boolean := not exists (
@@ -44,6 +46,7 @@ $$;
 -- 3. Visibility: public accounts to every signed-in user, private ones to
 --    their owner only. Replaces "Users can view business accounts", which
 --    was using (true) and so exposed private accounts.
+-- handrail:allow lock-held-until-commit policy changes on business_accounts: catalog only, no scan; held until COMMIT with the rest of the migration
 drop policy if exists "Users can view business accounts" on public.business_accounts;
 drop policy if exists "Users can view public or owned business accounts" on public.business_accounts;
 create policy "Users can view public or owned business accounts" on public.business_accounts
@@ -57,6 +60,7 @@ update storage.buckets
 set public = true, file_size_limit = 10485760
 where id in ('avatars', 'chat-media');
 
+-- handrail:allow locks-unknown reads storage.buckets only (ACCESS SHARE) to check both buckets exist
 do $$
 declare
 	missing text;
@@ -74,6 +78,7 @@ $$;
 -- 5. storage.objects policies.
 --    avatars:    one file per user, avatars/{userId}.jpg
 --    chat-media: chat-media/{chatId}/{file}, for members of that chat
+-- handrail:allow lock-held-until-commit only policy changes on storage.objects follow: catalog only, no scan
 drop policy if exists "Users can upload their own avatar" on storage.objects;
 create policy "Users can upload their own avatar" on storage.objects
 	for insert to authenticated

@@ -9,6 +9,7 @@
 -- settings->>'visibility', from which migration 001 backfills is_public.
 
 -- 5. storage.objects policies.
+-- handrail:allow lock-held-until-commit policy and catalog changes only follow, no scan or rewrite; lock_timeout bounds the wait
 drop policy if exists "Users can upload their own avatar" on storage.objects;
 drop policy if exists "Users can update their own avatar" on storage.objects;
 drop policy if exists "Users can delete their own avatar" on storage.objects;
@@ -23,6 +24,7 @@ where id in ('avatars', 'chat-media');
 
 -- 3. The old visibility policy. The new one goes first: it depends on
 --    is_public, which is dropped next.
+-- handrail:allow lock-held-until-commit policy changes and a DROP COLUMN (catalog only) follow; no scan or rewrite
 drop policy if exists "Users can view public or owned business accounts" on public.business_accounts;
 drop policy if exists "Users can view business accounts" on public.business_accounts;
 create policy "Users can view business accounts" on public.business_accounts
@@ -30,6 +32,7 @@ create policy "Users can view business accounts" on public.business_accounts
 	using (true);
 
 -- 2. business_accounts.is_public.
+-- handrail:allow drop-column is_public was added by migration 001; the owners' choice stays in settings->>'visibility', from which 001 backfills it
 alter table public.business_accounts drop column if exists is_public;
 
 -- 1. RLS back on rate_limits (no policies: only service_role uses it).

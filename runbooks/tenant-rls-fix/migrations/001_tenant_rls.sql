@@ -20,6 +20,7 @@
 -- without a tenant context sees no rows and cannot insert any, instead of
 -- raising errors in code paths that never set it (or, worse, seeing all).
 
+-- handrail:allow locks-unknown ACCESS EXCLUSIVE on each public table with tenant_id (ENABLE/FORCE RLS, CREATE POLICY: catalog only, no scan), held until COMMIT; ALTER ROLE app_user
 do $$
 declare
 	r record;

@@ -8,6 +8,7 @@
 -- reopens the cross-tenant exposure the fix closed; that is what a
 -- rollback means here.
 
+-- handrail:allow locks-unknown ACCESS EXCLUSIVE on each public table with tenant_id (DROP POLICY, NO FORCE / DISABLE RLS: catalog only), held until COMMIT; ALTER ROLE app_user
 do $$
 declare
 	r record;

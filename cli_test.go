@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/steps"
@@ -101,18 +103,18 @@ title = "Work"
 		}
 	}
 	code, stdout, _ := runCLI(t, "lint", dir)
-	if code != exitOK || !strings.Contains(stdout, "m.sql:1: warning: create-index-blocking") {
-		t.Fatalf("lint: exit %d, want %d with the warning:\n%s", code, exitOK, stdout)
+	if code != steps.ExitOK || !strings.Contains(stdout, "m.sql:1: warning: create-index-blocking") {
+		t.Fatalf("lint: exit %d, want %d with the warning:\n%s", code, steps.ExitOK, stdout)
 	}
 	code, stdout, _ = runCLI(t, "lint", "--strict", dir)
-	if code != exitUsage || !strings.Contains(stdout, "m.sql:1: error: create-index-blocking") {
-		t.Fatalf("lint --strict: exit %d, want %d with the error:\n%s", code, exitUsage, stdout)
+	if code != steps.ExitUsage || !strings.Contains(stdout, "m.sql:1: error: create-index-blocking") {
+		t.Fatalf("lint --strict: exit %d, want %d with the error:\n%s", code, steps.ExitUsage, stdout)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "m.sql"),
 		[]byte("-- handrail:allow create-index-blocking orders is a 200-row fixture\ncreate index on orders (customer_id);\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, stdout, _ = runCLI(t, "lint", "--strict", dir); code != exitOK {
+	if code, stdout, _ = runCLI(t, "lint", "--strict", dir); code != steps.ExitOK {
 		t.Fatalf("lint --strict with the finding accepted: exit %d:\n%s", code, stdout)
 	}
 }
@@ -208,5 +210,89 @@ func TestCLIOutputIsEscaped(t *testing.T) {
 		if !strings.Contains(out, `\x1b]0;pwned\x07`) && !strings.Contains(out, `\u009b2J`) {
 			t.Errorf("handrail %s (exit %d) does not show the escaped path:\n%s", args[0], code, out)
 		}
+	}
+}
+
+// check weighs the locks of the sql steps on the target, in text and in
+// --json: an idle-in-transaction session holding a lock on a table the
+// migration takes ACCESS EXCLUSIVE on is named, with a lock-queue finding.
+func TestCLICheckWeighsLocks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandbox PostgreSQL")
+	}
+	ctx := context.Background()
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	dbs, err := db.SetupDemoDatabases(ctx, sb, fixtures())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dsn string
+	for _, d := range dbs {
+		if d.Role == db.DemoRoleConnectProd {
+			dsn = d.DSN
+		}
+	}
+	code, stdout, stderr := runCLI(t, "check", "connect-rls-hardening", "--db", dsn)
+	if code != steps.ExitFailed { // the validation checks fail before the migration
+		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"step apply-001 (one transaction):",
+		"ALTER TABLE  ACCESS EXCLUSIVE public.rate_limits (",
+		"[accepted, low] lock-held-until-commit at migrations/001_rls_hardening.sql:16",
+		"accepted at migrations/001_rls_hardening.sql:15: rate_limits is small",
+		"locks unknown: a DO block",
+		"rollback step",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	idle, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close(ctx)
+	if _, err := idle.Exec(ctx, "begin; select count(*) from public.rate_limits"); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCLI(t, "check", "connect-rls-hardening", "--db", dsn, "--json")
+	if code != steps.ExitFailed || !json.Valid([]byte(stdout)) {
+		t.Fatalf("check --json: exit %d\n%s", code, stdout)
+	}
+	var rep struct {
+		Locks struct {
+			Steps []struct {
+				Step     string `json:"step"`
+				Analysis struct {
+					Findings []struct {
+						Rule   string `json:"rule"`
+						Weight struct {
+							Level string `json:"level"`
+							Waits []struct {
+								PID   int    `json:"pid"`
+								State string `json:"state"`
+							} `json:"waits"`
+						} `json:"weight"`
+					} `json:"findings"`
+				} `json:"analysis"`
+			} `json:"steps"`
+		} `json:"locks"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range rep.Locks.Steps {
+		for _, f := range s.Analysis.Findings {
+			if s.Step == "apply-001" && f.Rule == "lock-queue" && f.Weight.Level == "high" &&
+				len(f.Weight.Waits) == 1 && f.Weight.Waits[0].PID == int(idle.PgConn().PID()) && f.Weight.Waits[0].State == "idle in transaction" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no high lock-queue finding naming the idle session %d:\n%s", idle.PgConn().PID(), stdout)
 	}
 }

@@ -74,7 +74,7 @@ func init() {
 		{"sandbox", "", "start the throwaway PostgreSQL with the example databases; print DSNs; wait for ctrl+c", cmdSandbox},
 		{"new", "MIGRATIONS_DIR [--out PATH] [--id ID] [--after VERSION]", "write a first runbook for a directory of migration files (one sql step per file)", cmdNew},
 		{"lint", "RUNBOOK... [--strict]", "check runbooks for errors (exit 2) and warnings, lock hazards included", cmdLint},
-		{"check", "RUNBOOK --db DSN [--json]", "identity + read-only checks, no TTY (for cron); exit code says the result", cmdCheck},
+		{"check", "RUNBOOK --db DSN [--json]", "identity + read-only checks + the locks weighed on the target, no TTY (for cron); exit code says the result", cmdCheck},
 		{"stamp", "--db DSN --id PROJECT_ID [--force]", "record the project id in the database, for the `stamp` identity source", cmdStamp},
 		{"replay", "LOG [--speed N] [--idle-limit D] [--plain]", "replay a recorded session (or print a transcript with --plain)", cmdReplay},
 		{"watch", "LOG", "follow a live session read-only", cmdWatch},

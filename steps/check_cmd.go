@@ -31,15 +31,18 @@ type ChecksReport struct {
 	DSN      string          `json:"dsn"`
 	Identity *IdentityReport `json:"identity,omitempty"`
 	Results  []CheckResult   `json:"results"`
-	Passed   bool            `json:"passed"`
-	ExitCode int             `json:"exit_code"`
-	Error    string          `json:"error,omitempty"`
+	// Locks is the lock analysis of the sql steps weighed on the target.
+	Locks    *LocksReport `json:"locks,omitempty"`
+	Passed   bool         `json:"passed"`
+	ExitCode int          `json:"exit_code"`
+	Error    string       `json:"error,omitempty"`
 }
 
 // RunChecks is `handrail check`: with no TTY and no deploy lock (it only
 // reads), it proves the target's identity, then runs every check step and
-// every self-ticking checklist item of the phases, read-only, and prints a
-// table (or JSON). Exit code: 0 all passed, 1 any failed (or the database
+// every self-ticking checklist item of the phases, read-only, weighs the
+// locks of the sql steps on the target (WeighLocks; the findings inform,
+// they do not change the exit code), and prints a table (or JSON). Exit code: 0 all passed, 1 any failed (or the database
 // could not be reached), 2 runbook error, 3 identity hard stop. Every
 // credential of target is redacted from what it prints (a row or a server
 // message may hold one).
@@ -76,6 +79,11 @@ func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Wri
 		return finish(ExitIdentity)
 	}
 	rep.Results = runAllChecks(ctx, t, rb)
+	if locks, err := WeighLocks(ctx, t, rb); err != nil {
+		rep.Locks = &LocksReport{Error: err.Error()}
+	} else {
+		rep.Locks = locks
+	}
 	code := ExitOK
 	for _, r := range rep.Results {
 		if !r.Pass {
@@ -171,6 +179,7 @@ func printChecks(w io.Writer, rep *ChecksReport) {
 		}
 		tw.Flush()
 	}
+	printLocks(w, rep.Locks)
 	if rep.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", rep.Error)
 	}

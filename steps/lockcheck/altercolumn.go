@@ -259,6 +259,8 @@ func (at *alterTable) alterType(c *cursor, col string) {
 		using = c.t[c.i+k+1:]
 	}
 	l := at.lock(AccessExclusive, "ALTER COLUMN TYPE", true)
+	l.checks = append(l.checks, check{kind: ckTypeChangeFKs, col: col})
+	at.s.maybeLive(AccessExclusive, "the other end of foreign keys using the column (looked up live)")
 	what := fmt.Sprintf("ALTER COLUMN %s TYPE %s", quoteIdent(col), typ)
 	if len(using) > 0 && !trivialUsing(using, col) {
 		l.Rewrite, l.Scan = Yes, Yes

@@ -50,7 +50,7 @@ func (s *stmt) alter(c *cursor) {
 		s.unknown("ALTER %s ALL IN TABLESPACE moves relations the text does not name", obj)
 		return
 	}
-	c.accept("IF", "EXISTS")
+	ifExists := c.accept("IF", "EXISTS")
 	only := c.accept("ONLY")
 	r, ok := c.name()
 	if !ok {
@@ -60,6 +60,13 @@ func (s *stmt) alter(c *cursor) {
 	c.acceptPunct("*")
 	at := &alterTable{s: s, rel: r, obj: obj, recurse: !only}
 	at.run(c.rest())
+	if ifExists {
+		for _, l := range *s.locks {
+			if l.Rel == r {
+				l.checks = append(l.checks, check{kind: ckIfExists})
+			}
+		}
+	}
 }
 
 // alterTable is one ALTER TABLE (or INDEX, VIEW, MATERIALIZED VIEW,

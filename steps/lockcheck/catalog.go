@@ -144,6 +144,7 @@ type fk struct {
 	name              string
 	table, referenced Rel
 	columns           []string // of table
+	refColumns        []string // of referenced
 	onDelete          string   // pg_constraint.confdeltype
 	onUpdate          string
 }
@@ -158,6 +159,8 @@ func (w *weigher) foreignKeys(ctx context.Context, f *relFacts, incoming bool) (
 	rows, err := w.q.Query(ctx, `select c.conname::text, tn.nspname::text, t.relname::text, rn.nspname::text, r.relname::text,
   coalesce((select array_agg(a.attname::text order by a.attnum) from pg_attribute a
             where a.attrelid = c.conrelid and a.attnum = any(c.conkey)), '{}'),
+  coalesce((select array_agg(a.attname::text order by a.attnum) from pg_attribute a
+            where a.attrelid = c.confrelid and a.attnum = any(c.confkey)), '{}'),
   c.confdeltype::text, c.confupdtype::text
 from pg_constraint c
 join pg_class t on t.oid = c.conrelid join pg_namespace tn on tn.oid = t.relnamespace
@@ -172,7 +175,7 @@ order by c.conname`, f.oid)
 	for rows.Next() {
 		var k fk
 		if err := rows.Scan(&k.name, &k.table.Schema, &k.table.Name, &k.referenced.Schema, &k.referenced.Name,
-			&k.columns, &k.onDelete, &k.onUpdate); err != nil {
+			&k.columns, &k.refColumns, &k.onDelete, &k.onUpdate); err != nil {
 			return nil, err
 		}
 		out = append(out, k)

@@ -35,7 +35,7 @@ const (
 	// referenced tables get ACCESS EXCLUSIVE.
 	ckDropColumn
 	// ckIfExists: the lock is taken only if the relation exists already
-	// (CREATE OR REPLACE VIEW).
+	// (CREATE OR REPLACE VIEW; DROP ... IF EXISTS, ALTER ... IF EXISTS).
 	ckIfExists
 	// ckDefaultPartition: the parent's default partition, if any, gets
 	// ACCESS EXCLUSIVE and a scan (ATTACH PARTITION, CREATE TABLE ...
@@ -49,6 +49,12 @@ const (
 	// ckObjectExists: DROP POLICY/TRIGGER/RULE IF EXISTS name (verb, name)
 	// locks the table only if the object exists.
 	ckObjectExists
+	// ckIndexExists: CREATE INDEX IF NOT EXISTS rel builds (and scans)
+	// only when no relation of that name exists.
+	ckIndexExists
+	// ckTypeChangeFKs: ALTER COLUMN col TYPE rebuilds the foreign keys
+	// that use the column, locking the tables at their other end.
+	ckTypeChangeFKs
 )
 
 // check is one question for Weigh about one lock.
@@ -59,6 +65,7 @@ type check struct {
 	typ     string
 	funcs   []Rel
 	name    string
+	rel     Rel
 	mode    Mode
 	finding int // 1 + index of the conditional finding it settles; 0: none
 }

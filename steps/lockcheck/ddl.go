@@ -156,7 +156,7 @@ func (s *stmt) createTable(c *cursor) {
 // ON [ONLY] table ...
 func (s *stmt) createIndex(c *cursor) {
 	conc := c.accept("CONCURRENTLY")
-	c.accept("IF", "NOT", "EXISTS")
+	ifNotExists := c.accept("IF", "NOT", "EXISTS")
 	var idx Rel
 	if !c.peek("ON") {
 		idx, _ = c.name()
@@ -185,12 +185,20 @@ func (s *stmt) createIndex(c *cursor) {
 	}
 	l := s.lock(table, mode, why)
 	l.Scan, l.Children = Yes, !only
-	if conc {
-		return
+	conditional := ifNotExists && !idx.IsZero() && !s.isNew(table)
+	if conditional {
+		l.Scan = Unknown
+		l.Note = joinNote(l.Note, fmt.Sprintf("builds only if %s does not exist yet (looked up live)", idx))
 	}
-	s.find(RuleCreateIndexBlocking, table, false, fmt.Sprintf(
-		"%s holds SHARE on %s for the whole build: every INSERT, UPDATE and DELETE on %s waits until the index is built (reads continue)",
-		s.sl.Command, table, table))
+	fi := -1
+	if !conc {
+		fi = s.find(RuleCreateIndexBlocking, table, conditional, fmt.Sprintf(
+			"%s holds SHARE on %s for the whole build: every INSERT, UPDATE and DELETE on %s waits until the index is built (reads continue)",
+			s.sl.Command, table, table))
+	}
+	if conditional {
+		l.checks = append(l.checks, check{kind: ckIndexExists, rel: idx, finding: fi + 1})
+	}
 }
 
 // createOnTable: CREATE TRIGGER ... ON t, CREATE POLICY p ON t, CREATE RULE r AS ON e TO t.
@@ -263,7 +271,7 @@ func (s *stmt) drop(c *cursor) {
 		}
 		return
 	}
-	c.accept("IF", "EXISTS")
+	ifExists := c.accept("IF", "EXISTS")
 	cascade := hasWord(c.rest(), "CASCADE")
 	for _, item := range splitTop(c.rest()) {
 		ic := &cursor{t: item}
@@ -277,6 +285,9 @@ func (s *stmt) drop(c *cursor) {
 		l := s.lock(r, AccessExclusive, s.sl.Command)
 		l.Children = true
 		l.checks = append(l.checks, check{kind: ckReferenced, mode: AccessExclusive}, check{kind: ckParent})
+		if ifExists {
+			l.checks = append(l.checks, check{kind: ckIfExists})
+		}
 		if cascade {
 			l.checks = append(l.checks, check{kind: ckReferencing, mode: AccessExclusive})
 		}
@@ -296,7 +307,7 @@ func (s *stmt) dropIndex(c *cursor) {
 	if conc {
 		s.sl.Command += " CONCURRENTLY"
 	}
-	c.accept("IF", "EXISTS")
+	ifExists := c.accept("IF", "EXISTS")
 	for _, item := range splitTop(c.rest()) {
 		ic := &cursor{t: item}
 		idx, ok := ic.name()
@@ -309,8 +320,12 @@ func (s *stmt) dropIndex(c *cursor) {
 		}
 		// DROP INDEX CONCURRENTLY ends with ACCESS EXCLUSIVE on the index
 		// alone, once nobody uses it any more.
-		s.lock(idx, AccessExclusive, s.sl.Command)
-		s.lockTableOf(idx, mode, s.sl.Command)
+		il := s.lock(idx, AccessExclusive, s.sl.Command)
+		tl := s.lockTableOf(idx, mode, s.sl.Command)
+		if ifExists {
+			il.checks = append(il.checks, check{kind: ckIfExists})
+			tl.checks = append(tl.checks, check{kind: ckIfExists})
+		}
 		if conc || s.isNew(idx) {
 			continue
 		}

@@ -85,6 +85,10 @@ type oracle struct {
 	conn    *pgx.Conn // runs the statements
 	blocker *pgx.Conn // holds locks for the non-transactional checks
 	dsn     string
+	// commit: a measured statement is committed instead of rolled back
+	// and run again (real migrations: a sequence a rolled-back INSERT
+	// advanced would give the next INSERT other ids).
+	commit bool
 }
 
 func newOracle(t *testing.T, ctx context.Context, dsn string) *oracle {
@@ -156,7 +160,7 @@ func (o *oracle) runStep(ctx context.Context, stmts []sqlscan.Statement, tx bool
 			continue
 		}
 		o.measure(ctx, sl, tally)
-		if sl.Command != "LOCK" { // LOCK outside a transaction block is an error, and a no-op anyway
+		if !o.commit && sl.Command != "LOCK" { // LOCK outside a transaction block is an error, and a no-op anyway
 			o.exec(ctx, o.conn, sl.Statement.SQL)
 		}
 	}
@@ -215,7 +219,8 @@ func (o *oracle) relStates(ctx context.Context, q Querier) map[uint32]relState {
 	return out
 }
 
-// measure runs the statement in BEGIN ... ROLLBACK and compares.
+// measure runs the statement in BEGIN ... ROLLBACK (or COMMIT, with
+// o.commit) and compares.
 func (o *oracle) measure(ctx context.Context, sl StatementLocks, tally *oracleTally) {
 	tx, err := o.conn.Begin(ctx)
 	if err != nil {
@@ -264,6 +269,11 @@ func (o *oracle) measure(ctx context.Context, sl StatementLocks, tally *oracleTa
 		}
 	}
 	o.unpredicted(sl, before, held, predicted, where)
+	if o.commit {
+		if err := tx.Commit(ctx); err != nil {
+			o.t.Fatal(err)
+		}
+	}
 }
 
 // unpredicted fails for a lock the server took on an existing user table
@@ -511,4 +521,49 @@ func (o *oracle) runRunbooks(ctx context.Context, sb *db.Sandbox, tally *oracleT
 			}
 		}
 	}
+}
+
+// TestOracleMigrationsDir runs the oracle over a directory of real
+// migrations (LOCKCHECK_ORACLE_DIR: *.sql applied in name order to an
+// empty database, after LOCKCHECK_ORACLE_SETUP if set; each file one
+// transactional step), for checking the
+// analyzer against a public project's history before trusting it there.
+// Skipped when the variable is unset.
+func TestOracleMigrationsDir(t *testing.T) {
+	dir := os.Getenv("LOCKCHECK_ORACLE_DIR")
+	if dir == "" {
+		t.Skip("set LOCKCHECK_ORACLE_DIR to a directory of .sql migrations")
+	}
+	ctx := context.Background()
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	var setup []string
+	if s := os.Getenv("LOCKCHECK_ORACLE_SETUP"); s != "" {
+		setup = append(setup, s) // e.g. the migration tool's own table
+	}
+	if err := sb.CreateDatabase(ctx, "migrations", setup...); err != nil {
+		t.Fatal(err)
+	}
+	o := newOracle(t, ctx, sb.DSN("migrations"))
+	o.commit = true
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no .sql files in %s: %v", dir, err)
+	}
+	var tally oracleTally
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts := sqlscan.SplitStatements(string(src))
+		for k := range stmts {
+			stmts[k].File = filepath.Base(f)
+		}
+		o.runStep(ctx, stmts, true, &tally, nil)
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("%d files: %d statements, %d locks, %d rewrites and %d scans compared; %d statements unknown, %d answers unknown",
+		len(files), tally.statements, tally.locks, tally.rewrites, tally.scans, tally.unknownStmts, tally.unknownAnswers)
 }

@@ -29,6 +29,8 @@ func (w *weigher) settle(ctx context.Context, an *Analysis, i int, l *Lock, f *r
 			mb, err = w.dmlMaybes(ctx, f, c.verb)
 		case ckReferencing, ckReferenced, ckDropConstraint, ckValidate, ckDropColumn:
 			ex, err = w.fkLocks(ctx, f, c)
+		case ckTypeChangeFKs:
+			ex, err = w.typeChangeFKLocks(ctx, f, c)
 		case ckDefaultPartition:
 			ex, err = w.defaultPartition(ctx, f, c)
 		case ckParent:
@@ -40,8 +42,10 @@ func (w *weigher) settle(ctx context.Context, an *Analysis, i int, l *Lock, f *r
 				t, err = w.settleTypeChange(ctx, an, l, f, c)
 			}
 			rewrite, rwChecked = rewrite.or(t), true
-		case ckAttachScan, ckNotNullProof, ckPKNotNull:
+		case ckAttachScan, ckNotNullProof, ckPKNotNull, ckIndexExists:
 			switch c.kind {
+			case ckIndexExists:
+				t, err = w.indexExists(ctx, an, l, c)
 			case ckAttachScan:
 				t, err = w.attachScan(ctx, l, f)
 			case ckNotNullProof:
@@ -330,4 +334,55 @@ func (w *weigher) objectExists(ctx context.Context, f *relFacts, c check) (bool,
 		return false, fmt.Errorf("looking up %s %s on %s: %w", strings.ToLower(c.verb), c.name, f.rel, err)
 	}
 	return ok, nil
+}
+
+// indexExists: CREATE INDEX IF NOT EXISTS builds nothing when the name is
+// taken (it still takes its lock on the table for the moment of the
+// check). An INVALID index of that name stays invalid: the statement
+// does nothing.
+func (w *weigher) indexExists(ctx context.Context, an *Analysis, l *Lock, c check) (Tri, error) {
+	var valid *bool
+	err := queryRow(ctx, w.q, `select (select i.indisvalid from pg_index i where i.indexrelid = r.oid)
+from (select to_regclass($1) as oid) r where r.oid is not null`, []any{c.rel.String()}, &valid)
+	if err == pgx.ErrNoRows {
+		settleFinding(an, c, true, fmt.Sprintf("%s does not exist yet: the index is built", c.rel))
+		return Yes, nil
+	}
+	if err != nil {
+		return Unknown, fmt.Errorf("looking up %s: %w", c.rel, err)
+	}
+	why := fmt.Sprintf("%s exists already: IF NOT EXISTS skips the build (SHARE is taken only for the check)", c.rel)
+	if valid != nil && !*valid {
+		why = fmt.Sprintf("%s exists but is INVALID (a failed CONCURRENTLY build?): the statement does nothing and it stays invalid; drop it first", c.rel)
+	}
+	l.Note = joinNote(l.Note, why)
+	settleFinding(an, c, false, why)
+	return No, nil
+}
+
+// typeChangeFKLocks: changing a column's type drops and re-adds the
+// foreign keys that use it, on either end, which locks the table at the
+// other end.
+func (w *weigher) typeChangeFKLocks(ctx context.Context, f *relFacts, c check) ([]Lock, error) {
+	var out []Lock
+	for _, incoming := range []bool{true, false} {
+		fks, err := w.foreignKeys(ctx, f, incoming)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range fks {
+			// Dropping a foreign key removes its triggers from both ends.
+			cols, other := k.columns, k.referenced
+			if incoming {
+				cols, other = k.refColumns, k.table
+			}
+			if other == f.rel || !containsString(cols, c.col) {
+				continue
+			}
+			out = append(out, Lock{Rel: other, Mode: AccessExclusive, Scan: Unknown,
+				Why:  fmt.Sprintf("foreign key %s uses the column: it is dropped and added again", quoteIdent(k.name)),
+				Note: "re-adding the foreign key may check every row again, unless PostgreSQL can keep it"})
+		}
+	}
+	return out, nil
 }

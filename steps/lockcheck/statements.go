@@ -23,7 +23,9 @@ func classify(s *stmt) {
 	}
 	s.sl.Command = t0.up
 	switch t0.up {
-	case "SELECT", "WITH", "VALUES", "TABLE":
+	case "WITH":
+		s.with()
+	case "SELECT", "VALUES", "TABLE":
 		s.query(s.toks, true)
 	case "INSERT", "UPDATE", "DELETE", "MERGE":
 		s.dml(c)
@@ -85,6 +87,49 @@ func (s *stmt) dml(c *cursor) {
 	l.checks = append(l.checks, check{kind: ckDML, verb: verb})
 	s.maybeLive(RowShare, fmt.Sprintf("foreign keys and triggers of %s, when rows change (looked up live)", target))
 	s.query(c.rest(), true)
+}
+
+// with is a statement with common table expressions: a query, or data
+// modified by the main statement or inside a CTE (WITH x AS (DELETE ...)).
+func (s *stmt) with() {
+	s.query(s.toks, true)
+	for k, t := range s.toks {
+		if t.kind != sqlscan.Word {
+			continue
+		}
+		c := &cursor{t: s.toks, i: k + 1}
+		prev := ""
+		if k > 0 {
+			prev = s.toks[k-1].up
+		}
+		var target Rel
+		var ok bool
+		switch t.up {
+		case "INSERT", "MERGE":
+			if c.accept("INTO") {
+				target, ok = c.name()
+			}
+		case "DELETE":
+			if c.accept("FROM") {
+				c.accept("ONLY")
+				target, ok = c.name()
+			}
+		case "UPDATE":
+			if prev != "FOR" && prev != "KEY" && prev != "DO" && prev != "NO" {
+				c.accept("ONLY")
+				target, ok = c.name()
+			}
+		}
+		if !ok {
+			continue
+		}
+		if k > 0 && s.toks[k-1].text != "(" {
+			s.sl.Command = "WITH ... " + t.up
+		}
+		l := s.lock(target, RowExclusive, t.up)
+		l.checks = append(l.checks, check{kind: ckDML, verb: t.up})
+		s.maybeLive(RowShare, fmt.Sprintf("foreign keys and triggers of %s, when rows change (looked up live)", target))
+	}
 }
 
 // query records the reads of a query (and the ROW SHARE of FOR UPDATE /

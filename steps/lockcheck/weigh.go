@@ -167,6 +167,9 @@ func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) erro
 			if err != nil {
 				return err
 			}
+			if t.IsZero() && slices.ContainsFunc(l.checks, func(c check) bool { return c.kind == ckIfExists }) {
+				continue // IF EXISTS, and there is no such index: no lock
+			}
 			if t.IsZero() {
 				l.Note = joinNote(l.Note, fmt.Sprintf("index %s not found on the target", l.Rel))
 				locks = append(locks, l)

@@ -18,6 +18,10 @@ func Analyze(stmts []sqlscan.Statement, o Options) *Analysis {
 		created:  map[string]bool{},
 		notValid: map[string]int{},
 		aeFirst:  map[string]int{},
+		aeByName: map[string][]string{},
+
+		createdNames: map[string]bool{},
+		upper:        map[string]string{},
 
 		notNullProved:     map[string]bool{},
 		notNullCheckNames: map[string]string{},
@@ -42,8 +46,14 @@ type analyzer struct {
 	notValid map[string]int
 	// aeFirst is, per relation, the first statement taking ACCESS
 	// EXCLUSIVE on it (for lock-held-until-commit), in order of aeOrder.
-	aeFirst map[string]int
-	aeOrder []Rel
+	aeFirst  map[string]int
+	aeOrder  []Rel
+	aeByName map[string][]string // name -> schemas, of aeOrder
+	// createdNames holds the names of created relations, any schema.
+	createdNames map[string]bool
+	// upper caches upper-cased words (names repeat through a migration).
+	upper  map[string]string
+	tokBuf []tok
 	// notNullProved holds "table key\x00column" for columns a CHECK (col IS
 	// NOT NULL) added or validated earlier in the step proves NOT NULL;
 	// notNullCheckNames maps such NOT VALID checks to their column.
@@ -66,7 +76,8 @@ type stmt struct {
 }
 
 func (a *analyzer) statement(i int, st sqlscan.Statement) {
-	toks, comments := lexStatement(st.SQL)
+	toks, comments := lexStatement(st.SQL, a.upper, a.tokBuf)
+	a.tokBuf = toks
 	a.res.Statements = append(a.res.Statements, StatementLocks{Statement: st, File: st.File, Line: st.Line})
 	sl := &a.res.Statements[len(a.res.Statements)-1]
 	a.comments = append(a.comments, comments)
@@ -101,18 +112,20 @@ func (a *analyzer) statement(i int, st sqlscan.Statement) {
 		if l.Mode == AccessExclusive && !l.New && !l.OnTableOf && !a.aeSeen(l.Rel) {
 			a.aeFirst[l.Rel.key()] = i
 			a.aeOrder = append(a.aeOrder, l.Rel)
+			a.aeByName[l.Rel.Name] = append(a.aeByName[l.Rel.Name], l.Rel.Schema)
 		}
 	}
 	for _, r := range sl.Creates {
 		a.created[r.key()] = true
+		a.createdNames[r.Name] = true
 	}
 }
 
 // aeSeen reports whether an earlier statement took ACCESS EXCLUSIVE on r
 // (written with or without its schema).
 func (a *analyzer) aeSeen(r Rel) bool {
-	for _, o := range a.aeOrder {
-		if o.Name == r.Name && (o.Schema == r.Schema || o.Schema == "" || r.Schema == "") {
+	for _, schema := range a.aeByName[r.Name] {
+		if schema == r.Schema || schema == "" || r.Schema == "" {
 			return true
 		}
 	}
@@ -129,12 +142,7 @@ func (a *analyzer) isCreated(r Rel) bool {
 	if r.Schema != "" {
 		return a.created[Rel{Name: r.Name}.key()]
 	}
-	for k := range a.created {
-		if strings.HasSuffix(k, "\x00"+r.Name) {
-			return true
-		}
-	}
-	return false
+	return a.createdNames[r.Name]
 }
 
 // lock adds (or strengthens) the statement's lock on r and returns it.
@@ -235,14 +243,17 @@ func (s *stmt) find(rule string, r Rel, conditional bool, why string) int {
 // finding per relation, on the statement that first takes it.
 func (a *analyzer) lockHeldUntilCommit() {
 	n := len(a.res.Statements)
+	// following[i] counts the statements after statement i.
+	following := make([]int, n+1)
+	for j := n - 1; j >= 0; j-- {
+		following[j] = following[j+1]
+		if j+1 < n && a.res.Statements[j+1].Command != "(empty)" {
+			following[j]++
+		}
+	}
 	for _, r := range a.aeOrder {
 		i := a.aeFirst[r.key()]
-		after := 0
-		for j := i + 1; j < n; j++ {
-			if a.res.Statements[j].Command != "(empty)" {
-				after++
-			}
-		}
+		after := following[i]
 		if after == 0 {
 			continue
 		}

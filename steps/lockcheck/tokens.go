@@ -22,8 +22,11 @@ type comment struct {
 }
 
 // lexStatement splits a statement's SQL into significant tokens and
-// comments.
-func lexStatement(sql string) (toks []tok, comments []comment) {
+// comments. cache (may be nil) keeps the upper-cased form of each word;
+// the tokens are appended to buf[:0] (a buffer reused from statement to
+// statement: nothing keeps a token past its statement's analysis).
+func lexStatement(sql string, cache map[string]string, buf []tok) (toks []tok, comments []comment) {
+	toks = buf[:0]
 	for t := range sqlscan.Lex(sql) {
 		text := sql[t.Start:t.End]
 		switch t.Kind {
@@ -31,7 +34,14 @@ func lexStatement(sql string) (toks []tok, comments []comment) {
 			comments = append(comments, comment{text: text, off: t.Start})
 			continue
 		case sqlscan.Word:
-			toks = append(toks, tok{kind: t.Kind, text: text, up: upper(text), off: t.Start})
+			up, ok := cache[text]
+			if !ok {
+				up = upper(text)
+				if cache != nil {
+					cache[text] = up
+				}
+			}
+			toks = append(toks, tok{kind: t.Kind, text: text, up: up, off: t.Start})
 			continue
 		}
 		toks = append(toks, tok{kind: t.Kind, text: text, off: t.Start})
@@ -112,7 +122,9 @@ func (c *cursor) ident() (string, bool) {
 		return "", false
 	}
 	c.i++
-	return identText(t), true
+	s := identText(t)
+	// "" is no identifier (PostgreSQL rejects a zero-length one).
+	return s, s != ""
 }
 
 // parts consumes a dotted name and returns its parts.

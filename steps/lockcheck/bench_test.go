@@ -1,0 +1,64 @@
+package lockcheck
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/handrail-dev/handrail/steps/sqlscan"
+)
+
+// migration20k is a 20,000-statement migration in the shape of a long
+// generated one: new tables with their indexes, columns added to
+// existing and new tables, backfills, constraints, comments, a DO block
+// now and then.
+func migration20k() string {
+	var b strings.Builder
+	for i := 0; b.Len() >= 0 && i < 2000; i++ {
+		fmt.Fprintf(&b, "-- batch %d\n", i)
+		fmt.Fprintf(&b, "create table if not exists app.t_%d (id bigint primary key, name text not null, created_at timestamptz default now());\n", i)
+		fmt.Fprintf(&b, "create index t_%d_name_idx on app.t_%d (name);\n", i, i)
+		fmt.Fprintf(&b, "alter table app.t_%d add column note text default 'x', add column score numeric(10,2);\n", i)
+		fmt.Fprintf(&b, "insert into app.t_%d (id, name) select g, 'n' || g from generate_series(1, 10) g;\n", i)
+		fmt.Fprintf(&b, "update app.t_%d set note = 'y' where id in (select id from app.t_%d where name like 'n%%');\n", i, i)
+		fmt.Fprintf(&b, "alter table public.orders_%d add column c_%d int;\n", i%50, i)
+		fmt.Fprintf(&b, "alter table public.orders_%d add constraint ck_%d check (c_%d > 0) not valid;\n", i%50, i, i)
+		fmt.Fprintf(&b, "comment on column app.t_%d.note is 'free text';\n", i)
+		fmt.Fprintf(&b, "grant select on app.t_%d to reporting;\n", i)
+		if i%100 == 0 {
+			fmt.Fprintf(&b, "do $$ begin perform pg_sleep(0); end $$;\n")
+		} else {
+			fmt.Fprintf(&b, "select count(*) from app.t_%d t join public.customers c on c.id = t.id;\n", i)
+		}
+	}
+	return b.String()
+}
+
+// BenchmarkAnalyze20k is the lock analysis of a 20,000-statement file,
+// split included; BenchmarkSplit20k, the split alone, is the reference
+// (lint splits every file anyway).
+func BenchmarkAnalyze20k(b *testing.B) {
+	src := migration20k()
+	if n := len(sqlscan.SplitStatements(src)); n != 20000 {
+		b.Fatalf("%d statements, want 20000", n)
+	}
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		an := Analyze(sqlscan.SplitStatements(src), Options{Transactional: true})
+		if len(an.Statements) != 20000 {
+			b.Fatal(len(an.Statements))
+		}
+	}
+}
+
+func BenchmarkSplit20k(b *testing.B) {
+	src := migration20k()
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(sqlscan.SplitStatements(src)) != 20000 {
+			b.Fatal()
+		}
+	}
+}

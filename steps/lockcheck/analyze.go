@@ -47,7 +47,7 @@ type analyzer struct {
 	// aeFirst is, per relation, the first statement taking ACCESS
 	// EXCLUSIVE on it (for lock-held-until-commit), in order of aeOrder.
 	aeFirst  map[string]int
-	aeOrder  []Rel
+	aeOrder  []aeLock
 	aeByName map[string][]string // name -> schemas, of aeOrder
 	// createdNames holds the names of created relations, any schema.
 	createdNames map[string]bool
@@ -62,6 +62,13 @@ type analyzer struct {
 	// comments per statement, for allow comments.
 	comments [][]comment
 	firstTok []int // offset of each statement's first significant token
+}
+
+// aeLock is a relation some statement takes ACCESS EXCLUSIVE on; ofIndex:
+// on the table of the index rel names.
+type aeLock struct {
+	rel     Rel
+	ofIndex bool
 }
 
 // stmt is the context of the statement being analysed.
@@ -109,9 +116,10 @@ func (a *analyzer) statement(i int, st sqlscan.Statement) {
 		if !l.OnTableOf && a.isCreated(l.Rel) {
 			l.New = true
 		}
-		if l.Mode == AccessExclusive && !l.New && !l.OnTableOf && !a.aeSeen(l.Rel) {
+		// The lock a DROP INDEX takes that matters is on the index's table.
+		if l.Mode == AccessExclusive && !l.New && !l.index && !a.aeSeen(l.Rel) {
 			a.aeFirst[l.Rel.key()] = i
-			a.aeOrder = append(a.aeOrder, l.Rel)
+			a.aeOrder = append(a.aeOrder, aeLock{rel: l.Rel, ofIndex: l.OnTableOf})
 			a.aeByName[l.Rel.Name] = append(a.aeByName[l.Rel.Name], l.Rel.Schema)
 		}
 	}
@@ -251,7 +259,8 @@ func (a *analyzer) lockHeldUntilCommit() {
 			following[j]++
 		}
 	}
-	for _, r := range a.aeOrder {
+	for _, ae := range a.aeOrder {
+		r := ae.rel
 		i := a.aeFirst[r.key()]
 		after := following[i]
 		if after == 0 {
@@ -260,9 +269,13 @@ func (a *analyzer) lockHeldUntilCommit() {
 		last := a.res.Statements[n-1]
 		st := &a.res.Statements[i]
 		s := &stmt{a: a, idx: i, sl: st}
+		on := r.String()
+		if ae.ofIndex {
+			on = "the table of index " + on
+		}
 		s.find(RuleLockHeldUntilCommit, r, false, fmt.Sprintf(
-			"%s takes ACCESS EXCLUSIVE on %s, and the step runs in one transaction: the lock is held until COMMIT, through the %d statement%s after it (to %s), while every read and write of %s waits",
-			st.Command, r, after, plural(after), last.Statement.Where(), r))
+			"%s takes ACCESS EXCLUSIVE on %s, and the step runs in one transaction: the lock is held until COMMIT, through the %d statement%s after it (to %s), while every read and write of it waits",
+			st.Command, on, after, plural(after), last.Statement.Where()))
 	}
 }
 

@@ -267,3 +267,11 @@ func TestRelQuoting(t *testing.T) {
 		}
 	}
 }
+
+func TestLockHeldAfterDropIndexNamesItsTable(t *testing.T) {
+	an := analyze("drop index i;\nselect 1;", true)
+	f := an.Findings[len(an.Findings)-1]
+	if f.Rule != RuleLockHeldUntilCommit || !strings.Contains(f.Why, "ACCESS EXCLUSIVE on the table of index i") {
+		t.Fatalf("findings: %s", findingSummary(an))
+	}
+}

@@ -321,6 +321,7 @@ func (s *stmt) dropIndex(c *cursor) {
 		// DROP INDEX CONCURRENTLY ends with ACCESS EXCLUSIVE on the index
 		// alone, once nobody uses it any more.
 		il := s.lock(idx, AccessExclusive, s.sl.Command)
+		il.index = true
 		tl := s.lockTableOf(idx, mode, s.sl.Command)
 		if ifExists {
 			il.checks = append(il.checks, check{kind: ckIfExists})

@@ -56,6 +56,8 @@ func secs(f float64) time.Duration { return time.Duration(f * float64(time.Secon
 // soon.
 func (w *weigher) queue(ctx context.Context, an *Analysis, i int) error {
 	sl := &an.Statements[i]
+	var queueOn *relFacts // where a stuck session makes the request queue
+	queueLock := 0
 	for k := range sl.Locks {
 		l := &sl.Locks[k]
 		if l.New || l.OnTableOf {
@@ -76,19 +78,20 @@ func (w *weigher) queue(ctx context.Context, an *Analysis, i int) error {
 		info.Holders = hs
 		an.Relations[f.rel.String()] = info
 		l.Waits = nil
-		var stuck []Session
 		for _, h := range hs {
 			if !l.Mode.Conflicts(h.Mode) {
 				continue
 			}
 			l.Waits = append(l.Waits, h)
-			if w.stuck(h) {
-				stuck = append(stuck, h)
+			// One lock-queue finding per statement: on its first table
+			// (an index's holders are its table's too).
+			if w.stuck(h) && (queueOn == nil || (queueOn.kind == 'i' || queueOn.kind == 'I') && f.kind != 'i' && f.kind != 'I') {
+				queueOn, queueLock = f, k
 			}
 		}
-		if len(stuck) > 0 {
-			w.addQueueFinding(an, i, l, stuck)
-		}
+	}
+	if queueOn != nil {
+		w.addQueueFinding(an, i, &sl.Locks[queueLock])
 	}
 	if strings.Contains(sl.Command, "CONCURRENTLY") && len(sl.Locks) > 0 {
 		var table Rel
@@ -114,11 +117,13 @@ func (w *weigher) stuck(s Session) bool {
 	return strings.HasPrefix(s.State, "idle in transaction") || s.XactAge >= w.o.long()
 }
 
-func (w *weigher) addQueueFinding(an *Analysis, i int, l *Lock, stuck []Session) {
+func (w *weigher) addQueueFinding(an *Analysis, i int, l *Lock) {
 	sl := an.Statements[i]
 	var who []string
-	for _, s := range stuck {
-		who = append(who, s.Describe())
+	for _, s := range l.Waits {
+		if w.stuck(s) {
+			who = append(who, s.Describe())
+		}
 	}
 	bound := "lock_timeout"
 	if w.o.LockTimeout > 0 {

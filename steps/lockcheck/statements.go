@@ -287,17 +287,16 @@ func (s *stmt) reindex(c *cursor) {
 		mode = ShareUpdateExclusive
 	}
 	if what == "INDEX" {
+		var il *Lock
 		if conc {
-			s.lock(r, ShareUpdateExclusive, "REINDEX INDEX CONCURRENTLY")
+			il = s.lock(r, ShareUpdateExclusive, s.sl.Command)
 		} else {
-			s.lock(r, AccessExclusive, "REINDEX INDEX")
-		}
-		s.lockTableOf(r, mode, s.sl.Command).Scan = Yes
-		if !conc {
 			// The index is rebuilt into a new file.
-			l := s.lock(r, AccessExclusive, "REINDEX INDEX")
-			l.Rewrite, l.noScan = Yes, true
+			il = s.lock(r, AccessExclusive, s.sl.Command)
+			il.Rewrite, il.noScan = Yes, true
 		}
+		il.index = true
+		s.lockTableOf(r, mode, s.sl.Command).Scan = Yes
 		return
 	}
 	l := s.lock(r, mode, "REINDEX TABLE")

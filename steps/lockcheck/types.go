@@ -21,7 +21,9 @@ type Analysis struct {
 	Relations     map[string]RelInfo `json:"relations,omitempty"` // filled by Weigh, keyed by Rel.String()
 	Weighed       bool               `json:"weighed,omitempty"`
 
-	allowAt map[int][]int // statement index -> indexes into Allows
+	allowAt map[int][]int   // statement index -> indexes into Allows
+	static  *staticAnalysis // Analyze's prediction, kept by the first Weigh
+	absent  map[int][]Rel   // set by Weigh: IF EXISTS objects that are not there
 }
 
 // StatementLocks is the prediction for one statement.
@@ -82,8 +84,10 @@ type Lock struct {
 	// lock that conflicts with this one: the request would wait for them.
 	Waits []Session `json:"waits,omitempty"`
 
-	checks []check // what Weigh must look up to settle Rewrite or Scan
-	noScan bool    // a rewrite that copies files rather than reading rows (SET TABLESPACE)
+	checks    []check // what Weigh must look up to settle Rewrite or Scan
+	noScan    bool    // a rewrite that copies files rather than reading rows (SET TABLESPACE)
+	index     bool    // the lock on an index itself (DROP INDEX, REINDEX INDEX)
+	fromIndex Rel     // after Weigh: the index an OnTableOf lock was resolved from
 }
 
 // MaybeLock is a lock that depends on data or the catalog.

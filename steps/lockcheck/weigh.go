@@ -128,9 +128,8 @@ type weigher struct {
 }
 
 func (w *weigher) weigh(ctx context.Context, an *Analysis) error {
-	if an.Relations == nil {
-		an.Relations = map[string]RelInfo{}
-	}
+	an.restoreStatic()
+	an.Relations = map[string]RelInfo{}
 	for i := range an.Statements {
 		if err := w.expandStatement(ctx, an, i); err != nil {
 			return err
@@ -151,6 +150,35 @@ func (w *weigher) weigh(ctx context.Context, an *Analysis) error {
 	return nil
 }
 
+// restoreStatic makes weighing repeatable: the first Weigh keeps what
+// Analyze predicted, a later one starts again from it (the target may
+// have changed in between: the engine weighs before each step).
+func (an *Analysis) restoreStatic() {
+	if an.static == nil {
+		an.static = &staticAnalysis{statements: cloneStatements(an.Statements), findings: slices.Clone(an.Findings)}
+		return
+	}
+	an.Statements = cloneStatements(an.static.statements)
+	an.Findings = slices.Clone(an.static.findings)
+	an.absent = nil
+}
+
+// staticAnalysis is what Analyze predicted, before any Weigh.
+type staticAnalysis struct {
+	statements []StatementLocks
+	findings   []Finding
+}
+
+func cloneStatements(in []StatementLocks) []StatementLocks {
+	out := slices.Clone(in)
+	for i := range out {
+		out[i].Locks = slices.Clone(out[i].Locks)
+		out[i].Maybe = slices.Clone(out[i].Maybe)
+		out[i].WaitsFor = nil
+	}
+	return out
+}
+
 // expandStatement resolves the statement's locks against the catalog.
 func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) error {
 	sl := &an.Statements[i]
@@ -168,14 +196,15 @@ func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) erro
 				return err
 			}
 			if t.IsZero() && slices.ContainsFunc(l.checks, func(c check) bool { return c.kind == ckIfExists }) {
-				continue // IF EXISTS, and there is no such index: no lock
+				an.markAbsent(i, l.Rel) // IF EXISTS, and there is no such index: no lock
+				continue
 			}
 			if t.IsZero() {
 				l.Note = joinNote(l.Note, fmt.Sprintf("index %s not found on the target", l.Rel))
 				locks = append(locks, l)
 				continue
 			}
-			l.Rel, l.OnTableOf = t, false
+			l.Rel, l.OnTableOf, l.fromIndex = t, false, l.Rel
 		}
 		f, err := w.rel(ctx, l.Rel)
 		if err != nil {
@@ -186,6 +215,7 @@ func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) erro
 		}
 		an.Relations[l.Rel.String()] = f.info()
 		if !f.exists && slices.ContainsFunc(l.checks, func(c check) bool { return c.kind == ckIfExists }) {
+			an.markAbsent(i, l.Rel)
 			continue
 		}
 		if k := slices.IndexFunc(l.checks, func(c check) bool { return c.kind == ckObjectExists }); k >= 0 && f.exists {
@@ -194,7 +224,8 @@ func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) erro
 				return err
 			}
 			if !ok {
-				continue // IF EXISTS and there is none: no lock at all
+				an.markAbsent(i, l.Rel) // IF EXISTS and there is none: no lock at all
+				continue
 			}
 		}
 		extra, more, err := w.settle(ctx, an, i, &l, f)
@@ -258,4 +289,13 @@ func mergeLocks(locks []Lock) []Lock {
 		o.Partition = o.Partition && l.Partition
 	}
 	return out
+}
+
+// markAbsent records that statement i takes no lock on r: the IF EXISTS
+// object is not there, so the statement does nothing to it.
+func (an *Analysis) markAbsent(i int, r Rel) {
+	if an.absent == nil {
+		an.absent = map[int][]Rel{}
+	}
+	an.absent[i] = append(an.absent[i], r)
 }

@@ -3,6 +3,7 @@ package lockcheck
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,53 @@ func TestWeighInReadOnlyTransactionSurvivesBadNames(t *testing.T) {
 		if !errors.As(err, &pe) || pe.SQLState() != "25006" {
 			t.Fatalf("want a read-only transaction error, got %v", err)
 		}
+	}
+}
+
+// Weighing again starts from what Analyze predicted: the same result,
+// no finding twice; and a finding on an IF EXISTS object that is not
+// there does not apply.
+func TestWeighTwiceAndIfExists(t *testing.T) {
+	sb, conn := weighDB(t, `create table p (id int primary key); create table c (pid int references p (id)); create index c_pid on c (pid);`)
+	ctx := context.Background()
+	idle := connect(t, sb)
+	if _, err := idle.Exec(ctx, "begin; select * from c"); err != nil {
+		t.Fatal(err)
+	}
+	an := Analyze(sqlscan.SplitStatements("drop index c_pid; drop index if exists gone_idx; drop table c"), Options{Transactional: true})
+	var first string
+	for round := range 2 {
+		if err := Weigh(ctx, conn, WeighOptions{}, an); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, f := range an.Findings {
+			got += fmt.Sprintf("%s(%s) %s; ", f.Rule, f.Weight.Level, f.Rel)
+		}
+		var locks []string
+		for _, sl := range an.Statements {
+			for _, l := range sl.Locks {
+				locks = append(locks, l.Rel.String()+" "+l.Mode.String())
+			}
+		}
+		got += " | " + strings.Join(locks, ", ")
+		if round == 0 {
+			first = got
+			continue
+		}
+		if got != first {
+			t.Fatalf("second Weigh differs:\n%s\n%s", first, got)
+		}
+	}
+	if n := strings.Count(first, "lock-queue("); n != 2 {
+		t.Errorf("want one lock-queue finding per statement locking c (2), got %d: %s", n, first)
+	}
+	for _, f := range an.Findings {
+		if f.Rule == RuleDropIndexBlocking && f.Rel.Name == "gone_idx" && f.Weight.Level != None {
+			t.Errorf("DROP INDEX IF EXISTS of a missing index: %+v", f.Weight)
+		}
+	}
+	if !strings.Contains(first, "public.p ACCESS EXCLUSIVE") {
+		t.Errorf("dropping c drops its foreign key's triggers on p: %s", first)
 	}
 }

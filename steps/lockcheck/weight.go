@@ -78,6 +78,12 @@ func (w *weigher) weighFinding(ctx context.Context, an *Analysis, i int) error {
 	if f.Conditional && f.applies == 0 {
 		wt.Reasons = append(wt.Reasons, "not settled from the catalog: weighed as if it applies")
 	}
+	for _, r := range an.absent[f.Statement] {
+		if r == f.Rel {
+			wt.Level, wt.Reasons = None, []string{fmt.Sprintf("does not apply: %s does not exist on the target (IF EXISTS: the statement does nothing)", f.Rel)}
+			return nil
+		}
+	}
 	var info RelInfo
 	if !f.Rel.IsZero() {
 		rf, err := w.rel(ctx, f.Rel)
@@ -159,7 +165,7 @@ func (w *weigher) heldWeight(an *Analysis, f *Finding, wt *Weight) Level {
 func (w *weigher) queueWeight(an *Analysis, f *Finding, wt *Weight) {
 	sl := an.Statements[f.Statement]
 	for _, l := range sl.Locks {
-		if !f.Rel.IsZero() && l.Rel != f.Rel && l.Rel.Name != f.Rel.Name {
+		if !f.Rel.IsZero() && l.Rel != f.Rel && l.Rel.Name != f.Rel.Name && l.fromIndex != f.Rel {
 			continue
 		}
 		for _, s := range l.Waits {

@@ -138,7 +138,7 @@ func printLocks(w io.Writer, rep *LocksReport) {
 		}
 		for _, ix := range s.InvalidIndexes {
 			fmt.Fprintf(w, "  INVALID index %s on %s (%s): a failed CREATE INDEX CONCURRENTLY leaves one; it slows every write and a retry under its name fails or, with IF NOT EXISTS, does nothing. Drop it first: %s\n",
-				plain(ix.Index.String(), 80), plain(ix.Table.String(), 80), bytesText(ix.Bytes), plain(ix.DropSQL(), 160))
+				plain(ix.Index.String(), 80), plain(ix.Table.String(), 80), lockcheck.FormatBytes(ix.Bytes), plain(ix.DropSQL(), 160))
 		}
 	}
 }
@@ -214,14 +214,4 @@ func plain(s string, n int) string {
 		return r
 	}, s)
 	return oneLine(s, n)
-}
-
-func bytesText(b int64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
-	}
-	return fmt.Sprintf("%d kB", (b+1023)/1024)
 }

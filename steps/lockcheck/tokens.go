@@ -219,23 +219,6 @@ func hasWord(toks []tok, w string) bool {
 	return false
 }
 
-// hasWordTop reports whether the keyword w appears in toks outside
-// parentheses.
-func hasWordTop(toks []tok, w string) bool {
-	depth := 0
-	for _, t := range toks {
-		switch {
-		case t.kind == sqlscan.Punct && (t.text == "(" || t.text == "["):
-			depth++
-		case t.kind == sqlscan.Punct && (t.text == ")" || t.text == "]"):
-			depth--
-		case depth == 0 && t.kind == sqlscan.Word && t.up == w:
-			return true
-		}
-	}
-	return false
-}
-
 // textOf joins tokens back into SQL-ish text for messages (single spaces).
 func textOf(toks []tok) string {
 	var b strings.Builder

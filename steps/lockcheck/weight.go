@@ -38,7 +38,7 @@ func (info RelInfo) SizeText() string {
 	if info.Rows >= 0 {
 		rows = "about " + thousands(int64(info.Rows+0.5)) + " rows"
 	}
-	return fmt.Sprintf("%s, %s", rows, bytesText(info.Bytes))
+	return fmt.Sprintf("%s, %s", rows, FormatBytes(info.Bytes))
 }
 
 func thousands(n int64) string {
@@ -49,7 +49,9 @@ func thousands(n int64) string {
 	return s
 }
 
-func bytesText(b int64) string {
+// FormatBytes says a size the way the reports do: "1.2 GB", "89.0 MB",
+// "48 kB".
+func FormatBytes(b int64) string {
 	switch {
 	case b >= 1<<30:
 		return fmt.Sprintf("%.1f GB", float64(b)/(1<<30))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -112,7 +111,7 @@ func (rep *LocksReport) HighFindings() int {
 // printLocks writes the weighed analysis for an operator: per sql step,
 // the locks on existing relations, then the findings with their weight,
 // why, and the safer form. Text from the runbook and the database is
-// kept on one line and stripped of control characters.
+// kept on one line and escaped.
 func printLocks(w io.Writer, rep *LocksReport) {
 	if rep == nil {
 		return
@@ -204,14 +203,5 @@ func printFinding(w io.Writer, f lockcheck.Finding) {
 	}
 }
 
-// plain keeps s on one line, cut to n runes, with control characters
-// (escape sequences included) shown as '?'.
-func plain(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return '?'
-		}
-		return r
-	}, s)
-	return oneLine(s, n)
-}
+// plain keeps s on one line, escaped (termsafe), cut to n runes.
+func plain(s string, n int) string { return oneLine(s, n) }

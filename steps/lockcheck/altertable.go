@@ -77,7 +77,6 @@ type alterTable struct {
 	rel     Rel
 	obj     string
 	recurse bool // not ONLY: the subcommands that recurse reach partitions and children
-	lk      *Lock
 }
 
 func (at *alterTable) lock(m Mode, why string, recurses bool) *Lock {

@@ -121,10 +121,7 @@ type weigher struct {
 	q    Querier
 	o    WeighOptions
 	rels map[Rel]*relFacts
-	// concurrentWaits caches ConcurrentWaiters (one per database).
-	concurrentWaits []Session
-	concurrentDone  bool
-	noTx            bool // not in a transaction: no savepoints
+	noTx bool // not in a transaction: no savepoints
 }
 
 func (w *weigher) weigh(ctx context.Context, an *Analysis) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/runbooks"
 	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/steps/expect"
 )
 
 // fixtureDir holds the schemas the example runbooks run against.
@@ -385,12 +386,12 @@ func (tc *testConn) query(ctx context.Context, sql, asRole string, settings map[
 	return res.Columns, res.Rows, nil
 }
 
-func (tc *testConn) check(ctx context.Context, s steps.Step) (steps.ExpectResult, error) {
+func (tc *testConn) check(ctx context.Context, s steps.Step) (expect.Result, error) {
 	cols, rows, err := tc.query(ctx, s.SQL, s.AsRole, s.SessionVars)
 	if err != nil {
-		return steps.ExpectResult{}, err
+		return expect.Result{}, err
 	}
-	return steps.EvaluateExpect(s.Expectation(), cols, rows), nil
+	return expect.Evaluate(s.Expectation(), cols, rows), nil
 }
 
 func (tc *testConn) mustPass(ctx context.Context, t *testing.T, when string, s steps.Step) {
@@ -429,7 +430,7 @@ func (tc *testConn) mustPassItems(ctx context.Context, t *testing.T, rb *steps.R
 				t.Errorf("step %s item %q: %v", s.ID, it.Text, err)
 				continue
 			}
-			if res := steps.EvaluateExpect(it.Expectation(), cols, rows); !res.Pass {
+			if res := expect.Evaluate(it.Expectation(), cols, rows); !res.Pass {
 				t.Errorf("step %s item %q does not tick: %s", s.ID, it.Text, res.Summary)
 			}
 		}
@@ -513,7 +514,7 @@ func (tc *testConn) snapshot(ctx context.Context, t *testing.T, queries []string
 		for _, r := range rows {
 			vals := make([]string, len(r))
 			for i, v := range r {
-				vals[i] = steps.FormatValue(v)
+				vals[i] = expect.FormatValue(v)
 			}
 			b.WriteString(strings.Join(vals, " | ") + "\n")
 		}

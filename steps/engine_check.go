@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/steps/expect"
 )
 
 // runCheck runs a read-only check (on CmdNext, or at once in the
@@ -193,10 +194,10 @@ func fillReport(rep *CheckReport, exp Expectation, res db.QueryResult, keep int)
 	r := evaluateBounded(exp, res.Columns, rows, res.Total)
 	rep.Summary = r.Summary
 	for _, m := range r.Missing {
-		rep.Missing = append(rep.Missing, FormatRow(m))
+		rep.Missing = append(rep.Missing, expect.FormatRow(m))
 	}
 	for _, u := range r.Unexpected {
-		rep.Unexpected = append(rep.Unexpected, FormatRow(u))
+		rep.Unexpected = append(rep.Unexpected, expect.FormatRow(u))
 	}
 	return r.Pass
 }
@@ -208,45 +209,45 @@ func expectedRow(r Row, columns []string) []string {
 	named := map[string]bool{}
 	for _, c := range columns {
 		if v, ok := r[c]; ok {
-			out = append(out, FormatValue(v))
+			out = append(out, expect.FormatValue(v))
 			named[c] = true
 		} else {
 			out = append(out, "")
 		}
 	}
-	for _, k := range rowKeys(r) {
+	for _, k := range expect.RowKeys(r) {
 		if !named[k] {
-			out = append(out, k+"="+FormatValue(r[k]))
+			out = append(out, k+"="+expect.FormatValue(r[k]))
 		}
 	}
 	return out
 }
 
-// evaluateBounded is EvaluateExpect when only the first kept rows of total
+// evaluateBounded is expect.Evaluate when only the first kept rows of total
 // are at hand: a row count is judged on the total; row matching and
 // expect_empty need every row, so a result larger than keep_rows fails
 // them with a clear reason instead of a wrong verdict.
-func evaluateBounded(exp Expectation, columns []string, rows [][]any, total int64) ExpectResult {
+func evaluateBounded(exp Expectation, columns []string, rows [][]any, total int64) expect.Result {
 	if total <= int64(len(rows)) || exp.Report {
-		r := EvaluateExpect(exp, columns, rows)
+		r := expect.Evaluate(exp, columns, rows)
 		if exp.Report && total > int64(len(rows)) {
 			r.Summary = fmt.Sprintf("report: %d rows (first %d shown)", total, len(rows))
 		}
 		return r
 	}
 	if exp.Empty {
-		return ExpectResult{Summary: fmt.Sprintf("expected no rows, got %d", total)}
+		return expect.Result{Summary: fmt.Sprintf("expected no rows, got %d", total)}
 	}
 	if exp.Rows != nil {
-		return ExpectResult{Summary: fmt.Sprintf("the query returned %d rows, more than keep_rows (%d) can compare; narrow the query or raise [settings] keep_rows", total, len(rows))}
+		return expect.Result{Summary: fmt.Sprintf("the query returned %d rows, more than keep_rows (%d) can compare; narrow the query or raise [settings] keep_rows", total, len(rows))}
 	}
 	if exp.RowCount != nil {
 		if int64(*exp.RowCount) == total {
-			return ExpectResult{Pass: true, Summary: fmt.Sprintf("%d rows, as expected", total)}
+			return expect.Result{Pass: true, Summary: fmt.Sprintf("%d rows, as expected", total)}
 		}
-		return ExpectResult{Summary: fmt.Sprintf("expected %s, got %d", countNoun(*exp.RowCount, "row"), total)}
+		return expect.Result{Summary: fmt.Sprintf("expected %s, got %d", expect.CountNoun(*exp.RowCount, "row"), total)}
 	}
-	return EvaluateExpect(exp, columns, rows)
+	return expect.Evaluate(exp, columns, rows)
 }
 
 // runChecklist runs the self-ticking items at once, then takes the

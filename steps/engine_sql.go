@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/steps/expect"
 )
 
 // rowBatchSize is how many rows one rows event carries at most.
@@ -313,7 +314,7 @@ func formatRows(rows [][]any) [][]string {
 	for k, row := range rows {
 		out[k] = make([]string, len(row))
 		for c, v := range row {
-			out[k][c] = FormatValue(v)
+			out[k][c] = expect.FormatValue(v)
 		}
 	}
 	return out

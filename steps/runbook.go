@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/steps/expect"
 )
 
 // Kind is a step kind. The set is closed: decoding rejects anything else.
@@ -203,9 +204,21 @@ type MonitorQuery struct {
 	Alert string `toml:"alert"`
 }
 
-// Row is one expected result row: column name to typed TOML value
-// (string, int64, float64, bool, or nil is not expressible in TOML).
-type Row map[string]any
+// Row is one expected result row (see package expect).
+type Row = expect.Row
+
+// Expectation is what a check or self-ticking item expects (package expect).
+type Expectation = expect.Expectation
+
+// Expectation returns the step's expectation (for check steps).
+func (s Step) Expectation() Expectation {
+	return Expectation{Rows: s.Expect, RowCount: s.ExpectRows, Empty: s.ExpectEmpty, Report: s.Report}
+}
+
+// Expectation returns the item's expectation (for self-ticking items).
+func (it Item) Expectation() Expectation {
+	return Expectation{Rows: it.Expect, RowCount: it.ExpectRows, Empty: it.ExpectEmpty}
+}
 
 // Duration is a time.Duration decoded from a TOML string like "5s" or "2m".
 type Duration struct{ time.Duration }

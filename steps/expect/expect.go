@@ -1,4 +1,8 @@
-package steps
+// Package expect compares a query's result with what a check expects:
+// rows as a multiset, typed (TOML values against pgx's Go values), a row
+// count, or no rows; and formats values for the screen and the journal. It
+// knows nothing of runbooks or the engine.
+package expect
 
 import (
 	"encoding/hex"
@@ -32,15 +36,9 @@ type Expectation struct {
 	Report bool
 }
 
-// Expectation returns the step's expectation (for check steps).
-func (s Step) Expectation() Expectation {
-	return Expectation{Rows: s.Expect, RowCount: s.ExpectRows, Empty: s.ExpectEmpty, Report: s.Report}
-}
-
-// Expectation returns the item's expectation (for self-ticking items).
-func (it Item) Expectation() Expectation {
-	return Expectation{Rows: it.Expect, RowCount: it.ExpectRows, Empty: it.ExpectEmpty}
-}
+// Row is one expected result row: column name to typed TOML value
+// (string, int64, float64, bool; nil is not expressible in TOML).
+type Row map[string]any
 
 // IsSet reports whether the expectation says anything at all. A check
 // without one fails: a safety tool must not read "no opinion" as "passed".
@@ -59,7 +57,7 @@ func (e Expectation) String() string {
 		parts = append(parts, "no rows")
 	}
 	if e.RowCount != nil {
-		parts = append(parts, "exactly "+countNoun(*e.RowCount, "row"))
+		parts = append(parts, "exactly "+CountNoun(*e.RowCount, "row"))
 	}
 	if e.Rows != nil {
 		if len(e.Rows) == 0 {
@@ -69,7 +67,7 @@ func (e Expectation) String() string {
 			for i, r := range e.Rows {
 				rows[i] = FormatRow(r)
 			}
-			parts = append(parts, countNoun(len(e.Rows), "row")+" in any order: "+strings.Join(rows, ", "))
+			parts = append(parts, CountNoun(len(e.Rows), "row")+" in any order: "+strings.Join(rows, ", "))
 		}
 	}
 	if len(parts) == 0 {
@@ -78,8 +76,8 @@ func (e Expectation) String() string {
 	return strings.Join(parts, "; ")
 }
 
-// ExpectResult is the verdict of EvaluateExpect.
-type ExpectResult struct {
+// Result is the verdict of Evaluate.
+type Result struct {
 	Pass bool
 	// Summary is one line, e.g. "expected 1 row, got 0".
 	Summary string
@@ -90,7 +88,7 @@ type ExpectResult struct {
 	Unexpected []Row
 }
 
-// EvaluateExpect compares a query result with an expectation.
+// Evaluate compares a query result with an expectation.
 //
 // rows hold values as pgx v5 returns them from rows.Values(). Comparison is
 // typed: a TOML integer matches any PostgreSQL integer and an integral
@@ -109,15 +107,15 @@ type ExpectResult struct {
 // be paired one to one with the expected rows. An expected row names a
 // subset of the result's columns (extra result columns are ignored); a
 // column it names that is not in the result fails the check.
-func EvaluateExpect(e Expectation, columns []string, rows [][]any) ExpectResult {
+func Evaluate(e Expectation, columns []string, rows [][]any) Result {
 	n := len(rows)
 	if e.Report {
-		return ExpectResult{Pass: true, Summary: "report: " + countNoun(n, "row")}
+		return Result{Pass: true, Summary: "report: " + CountNoun(n, "row")}
 	}
 	if !e.IsSet() {
-		return ExpectResult{Summary: "no expectation set (use expect, expect_rows, expect_empty or report)"}
+		return Result{Summary: "no expectation set (use expect, expect_rows, expect_empty or report)"}
 	}
-	res := ExpectResult{Pass: true}
+	res := Result{Pass: true}
 	var fails, passes []string
 	if e.Empty {
 		if n == 0 {
@@ -129,9 +127,9 @@ func EvaluateExpect(e Expectation, columns []string, rows [][]any) ExpectResult 
 	}
 	if e.RowCount != nil {
 		if n == *e.RowCount {
-			passes = append(passes, countNoun(n, "row")+", as expected")
+			passes = append(passes, CountNoun(n, "row")+", as expected")
 		} else {
-			fails = append(fails, fmt.Sprintf("expected %s, got %d", countNoun(*e.RowCount, "row"), n))
+			fails = append(fails, fmt.Sprintf("expected %s, got %d", CountNoun(*e.RowCount, "row"), n))
 		}
 	}
 	if e.Rows != nil {
@@ -176,7 +174,7 @@ func matchRows(expected []Row, columns []string, rows [][]any) (ok bool, summary
 	}
 	patterns := make([][]cell, len(expected))
 	for i, r := range expected {
-		keys := rowKeys(r)
+		keys := RowKeys(r)
 		for _, k := range keys {
 			if dup[k] {
 				return false, fmt.Sprintf("column %q appears more than once in the result; give it a unique alias", k), expected, nil
@@ -245,14 +243,14 @@ func matchRows(expected []Row, columns []string, rows [][]any) (ok bool, summary
 		if len(rows) == 0 {
 			return true, "no rows, as expected", nil, nil
 		}
-		return true, countNoun(len(rows), "row") + " match", nil, nil
+		return true, CountNoun(len(rows), "row") + " match", nil, nil
 	}
 
 	var b strings.Builder
 	if len(rows) != len(expected) {
-		fmt.Fprintf(&b, "expected %s, got %d", countNoun(len(expected), "row"), len(rows))
+		fmt.Fprintf(&b, "expected %s, got %d", CountNoun(len(expected), "row"), len(rows))
 	} else {
-		fmt.Fprintf(&b, "%d of %s did not match", len(missing), countNoun(len(expected), "row"))
+		fmt.Fprintf(&b, "%d of %s did not match", len(missing), CountNoun(len(expected), "row"))
 	}
 	switch {
 	case len(missing) > 0 && len(unmatchedActual) > 0:
@@ -290,7 +288,7 @@ func matchRows(expected []Row, columns []string, rows [][]any) (ok bool, summary
 // diffColumns lists the columns of want whose values row does not match.
 func diffColumns(want Row, columns []string, row []any) []string {
 	var out []string
-	for _, k := range rowKeys(want) {
+	for _, k := range RowKeys(want) {
 		pos := slices.Index(columns, k)
 		if pos < 0 || pos >= len(row) || !valueMatches(want[k], row[pos]) {
 			out = append(out, k)
@@ -660,7 +658,7 @@ func FormatValue(v any) string {
 // FormatRow renders a row as {col=value, ...}, keys sorted, strings quoted
 // so that "true" and true look different.
 func FormatRow(r Row) string {
-	keys := rowKeys(r)
+	keys := RowKeys(r)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + "=" + formatExpected(r[k])
@@ -800,14 +798,14 @@ func formatInterval(iv pgtype.Interval) string {
 	if iv.Months != 0 {
 		y, m := iv.Months/12, iv.Months%12
 		if y != 0 {
-			parts = append(parts, countNoun(int(y), "year"))
+			parts = append(parts, CountNoun(int(y), "year"))
 		}
 		if m != 0 {
-			parts = append(parts, countNoun(int(m), "mon"))
+			parts = append(parts, CountNoun(int(m), "mon"))
 		}
 	}
 	if iv.Days != 0 {
-		parts = append(parts, countNoun(int(iv.Days), "day"))
+		parts = append(parts, CountNoun(int(iv.Days), "day"))
 	}
 	if iv.Microseconds != 0 || len(parts) == 0 {
 		parts = append(parts, formatMicrosOfDay(iv.Microseconds))
@@ -842,7 +840,7 @@ func formatTime(t time.Time) string {
 	return t.Format("2006-01-02 15:04:05.999999Z07:00")
 }
 
-func rowKeys(r Row) []string {
+func RowKeys(r Row) []string {
 	keys := make([]string, 0, len(r))
 	for k := range r {
 		keys = append(keys, k)
@@ -851,7 +849,7 @@ func rowKeys(r Row) []string {
 	return keys
 }
 
-func countNoun(n int, noun string) string {
+func CountNoun(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

@@ -1,4 +1,4 @@
-package steps
+package expect
 
 import (
 	"math"
@@ -122,7 +122,7 @@ func TestValueTypePairings(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			want := tomlRows(t, "[{ v = "+c.expect+" }]")
-			res := EvaluateExpect(Expectation{Rows: want}, []string{"v"}, [][]any{{c.got}})
+			res := Evaluate(Expectation{Rows: want}, []string{"v"}, [][]any{{c.got}})
 			if res.Pass != c.pass {
 				t.Fatalf("expect v = %s against %T %#v: pass = %v, want %v (%s)", c.expect, c.got, c.got, res.Pass, c.pass, res.Summary)
 			}
@@ -258,7 +258,7 @@ func TestEvaluateExpectRows(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := EvaluateExpect(Expectation{Rows: tomlRows(t, c.expect)}, cols, c.rows)
+			res := Evaluate(Expectation{Rows: tomlRows(t, c.expect)}, cols, c.rows)
 			if res.Pass != c.pass {
 				t.Fatalf("pass = %v, want %v (%s)", res.Pass, c.pass, res.Summary)
 			}
@@ -276,7 +276,7 @@ func TestEvaluateExpectRows(t *testing.T) {
 }
 
 func TestEvaluateExpectUnexpectedCarriesActualValues(t *testing.T) {
-	res := EvaluateExpect(Expectation{Rows: tomlRows(t, `[{ id = "x" }]`)}, []string{"id", "owner"}, [][]any{{"y", uuidA}})
+	res := Evaluate(Expectation{Rows: tomlRows(t, `[{ id = "x" }]`)}, []string{"id", "owner"}, [][]any{{"y", uuidA}})
 	if res.Pass || len(res.Unexpected) != 1 {
 		t.Fatalf("got %+v", res)
 	}
@@ -289,14 +289,14 @@ func TestEvaluateExpectUnexpectedCarriesActualValues(t *testing.T) {
 }
 
 func TestEvaluateExpectCharHint(t *testing.T) {
-	res := EvaluateExpect(Expectation{Rows: tomlRows(t, `[{ relkind = "r" }]`)}, []string{"relkind"}, [][]any{{int32('r')}})
+	res := Evaluate(Expectation{Rows: tomlRows(t, `[{ relkind = "r" }]`)}, []string{"relkind"}, [][]any{{int32('r')}})
 	if res.Pass || !strings.Contains(res.Summary, `cast it to text`) {
 		t.Fatalf("got %+v", res)
 	}
 }
 
 func TestEvaluateExpectDuplicateColumnName(t *testing.T) {
-	res := EvaluateExpect(Expectation{Rows: tomlRows(t, `[{ count = 1 }]`)}, []string{"count", "count"}, [][]any{{int64(1), int64(1)}})
+	res := Evaluate(Expectation{Rows: tomlRows(t, `[{ count = 1 }]`)}, []string{"count", "count"}, [][]any{{int64(1), int64(1)}})
 	if res.Pass || !strings.Contains(res.Summary, "unique alias") {
 		t.Fatalf("got %+v", res)
 	}
@@ -330,30 +330,19 @@ func TestEvaluateExpectCountsAndEmpty(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := EvaluateExpect(c.e, []string{"i"}, rows(c.n))
+			res := Evaluate(c.e, []string{"i"}, rows(c.n))
 			if res.Pass != c.pass || !strings.Contains(res.Summary, c.summary) {
 				t.Fatalf("got pass=%v %q, want pass=%v containing %q", res.Pass, res.Summary, c.pass, c.summary)
 			}
 		})
 	}
-	res := EvaluateExpect(Expectation{Empty: true}, []string{"i"}, rows(2))
+	res := Evaluate(Expectation{Empty: true}, []string{"i"}, rows(2))
 	if len(res.Unexpected) != 2 || res.Unexpected[1]["i"] != int64(1) {
 		t.Errorf("expect_empty failure should list the rows: %+v", res.Unexpected)
 	}
 }
 
-func TestStepAndItemExpectation(t *testing.T) {
-	n := 2
-	s := Step{Expect: []Row{{"a": int64(1)}}, ExpectRows: &n, ExpectEmpty: true, Report: true}
-	e := s.Expectation()
-	if len(e.Rows) != 1 || e.RowCount != &n || !e.Empty || !e.Report {
-		t.Errorf("step expectation %+v", e)
-	}
-	it := Item{Expect: []Row{{"a": int64(1)}}, ExpectRows: &n, ExpectEmpty: true}
-	e = it.Expectation()
-	if len(e.Rows) != 1 || e.RowCount != &n || !e.Empty || e.Report {
-		t.Errorf("item expectation %+v", e)
-	}
+func TestZeroExpectationIsNotSet(t *testing.T) {
 	if (Expectation{}).IsSet() {
 		t.Error("zero expectation reports set")
 	}

@@ -101,10 +101,8 @@ func Lex(src string) iter.Seq[Token] {
 }
 
 func lexEach(src string, yield func(Token) bool) {
-	n := len(src)
 	lineStart := true // only whitespace since the last newline (or start)
-	i := 0
-	for i < n {
+	for i := 0; i < len(src); {
 		c := src[i]
 		if isSpace(c) {
 			if c == '\n' {
@@ -113,165 +111,153 @@ func lexEach(src string, yield func(Token) bool) {
 			i++
 			continue
 		}
-		start := i
-		atLineStart := lineStart
+		tok, next := lexOne(src, i, lineStart)
 		lineStart = false
+		i = next
+		if !yield(tok) {
+			return
+		}
+	}
+}
+
+// lexOne reads the token that starts at i (not a space) and returns it
+// with the position after it. atLineStart: only whitespace precedes it on
+// its line (a psql meta-command may start there).
+func lexOne(src string, i int, atLineStart bool) (Token, int) {
+	n, c := len(src), src[i]
+	switch {
+	case c == '-' && i+1 < n && src[i+1] == '-':
+		end := lineEnd(src, i)
+		return Token{Kind: Comment, Start: i, End: end}, end
+	case c == '/' && i+1 < n && src[i+1] == '*':
+		end, term := scanBlockComment(src, i)
+		return Token{Kind: Comment, Start: i, End: end, Unterminated: !term}, end
+	case c == '\\' && atLineStart:
+		next := lineEnd(src, i)
+		end := next
+		for end > i && isSpace(src[end-1]) {
+			end--
+		}
+		return Token{Kind: Meta, Start: i, End: end}, next
+	case c == '\'':
+		end, term := scanQuoted(src, i, '\'', false)
+		return Token{Kind: String, Start: i, End: end, Unterminated: !term}, end
+	case c == '"':
+		end, term := scanQuoted(src, i, '"', false)
+		return Token{Kind: QIdent, Start: i, End: end, Unterminated: !term}, end
+	case c == '$':
+		return lexDollar(src, i)
+	case c >= '0' && c <= '9' || (c == '.' && i+1 < n && src[i+1] >= '0' && src[i+1] <= '9'):
+		end := scanNumber(src, i)
+		return Token{Kind: Number, Start: i, End: end}, end
+	case isIdentStart(c):
+		return lexWord(src, i)
+	case c == ';':
+		return Token{Kind: Semi, Start: i, End: i + 1}, i + 1
+	}
+	return Token{Kind: Punct, Start: i, End: i + 1}, i + 1
+}
+
+// lineEnd is the position of the newline that ends the line at i (or the end).
+func lineEnd(src string, i int) int {
+	if k := strings.IndexByte(src[i:], '\n'); k >= 0 {
+		return i + k
+	}
+	return len(src)
+}
+
+// scanBlockComment reads a /* ... */ comment at i; they nest.
+func scanBlockComment(src string, i int) (end int, terminated bool) {
+	n, depth := len(src), 0
+	for i < n {
 		switch {
-		case c == '-' && i+1 < n && src[i+1] == '-':
-			for i < n && src[i] != '\n' {
-				i++
-			}
-			if !yield(Token{Kind: Comment, Start: start, End: i}) {
-				return
-			}
-		case c == '/' && i+1 < n && src[i+1] == '*':
-			depth := 0
-			term := false
-			for i < n {
-				if src[i] == '/' && i+1 < n && src[i+1] == '*' {
-					depth++
-					i += 2
-					continue
-				}
-				if src[i] == '*' && i+1 < n && src[i+1] == '/' {
-					depth--
-					i += 2
-					if depth == 0 {
-						term = true
-						break
-					}
-					continue
-				}
-				i++
-			}
-			if !yield(Token{Kind: Comment, Start: start, End: i, Unterminated: !term}) {
-				return
-			}
-		case c == '\\' && atLineStart:
-			for i < n && src[i] != '\n' {
-				i++
-			}
-			end := i
-			for end > start && isSpace(src[end-1]) {
-				end--
-			}
-			if !yield(Token{Kind: Meta, Start: start, End: end}) {
-				return
-			}
-		case c == '\'':
-			end, term := scanQuoted(src, i, '\'', false)
-			i = end
-			if !yield(Token{Kind: String, Start: start, End: i, Unterminated: !term}) {
-				return
-			}
-		case c == '"':
-			end, term := scanQuoted(src, i, '"', false)
-			i = end
-			if !yield(Token{Kind: QIdent, Start: start, End: i, Unterminated: !term}) {
-				return
-			}
-		case c == '$':
-			if i+1 < n && src[i+1] >= '0' && src[i+1] <= '9' {
-				i++
-				for i < n && src[i] >= '0' && src[i] <= '9' {
-					i++
-				}
-				if !yield(Token{Kind: Param, Start: start, End: i}) {
-					return
-				}
-				break
-			}
-			// A dollar quote: $$ or $tag$ where tag does not start with a digit.
-			j := i + 1
-			if j < n && isIdentStart(src[j]) {
-				for j < n && isDollarTagChar(src[j]) {
-					j++
-				}
-			}
-			if j < n && src[j] == '$' {
-				tag := src[i : j+1]
-				body := j + 1
-				k := strings.Index(src[body:], tag)
-				if k < 0 {
-					i = n
-					if !yield(Token{Kind: String, Start: start, End: i, Unterminated: true}) {
-						return
-					}
-				} else {
-					i = body + k + len(tag)
-					if !yield(Token{Kind: String, Start: start, End: i}) {
-						return
-					}
-				}
-				break
-			}
-			i++
-			if !yield(Token{Kind: Punct, Start: start, End: i}) {
-				return
-			}
-		case c >= '0' && c <= '9' || (c == '.' && i+1 < n && src[i+1] >= '0' && src[i+1] <= '9'):
-			for i < n && (isIdentChar(src[i]) || src[i] == '.') && src[i] != '$' {
-				// exponent sign: 1e-5, 1E+5
-				if (src[i] == 'e' || src[i] == 'E') && i+1 < n && (src[i+1] == '-' || src[i+1] == '+') {
-					i++
-				}
-				i++
-			}
-			if !yield(Token{Kind: Number, Start: start, End: i}) {
-				return
-			}
-		case isIdentStart(c):
-			for i < n && isIdentChar(src[i]) {
-				i++
-			}
-			word := src[start:i]
-			// Prefixed string constants: E'..', B'..', X'..', N'..', U&'..', U&"..".
-			if i < n && src[i] == '\'' && len(word) == 1 {
-				switch word[0] {
-				case 'e', 'E':
-					end, term := scanQuoted(src, i, '\'', true)
-					i = end
-					if !yield(Token{Kind: String, Start: start, End: i, Unterminated: !term}) {
-						return
-					}
-					continue
-				case 'b', 'B', 'x', 'X', 'n', 'N':
-					end, term := scanQuoted(src, i, '\'', false)
-					i = end
-					if !yield(Token{Kind: String, Start: start, End: i, Unterminated: !term}) {
-						return
-					}
-					continue
-				}
-			}
-			if (word == "u" || word == "U") && i+1 < n && src[i] == '&' && (src[i+1] == '\'' || src[i+1] == '"') {
-				q := src[i+1]
-				end, term := scanQuoted(src, i+1, q, false)
-				i = end
-				kind := String
-				if q == '"' {
-					kind = QIdent
-				}
-				if !yield(Token{Kind: kind, Start: start, End: i, Unterminated: !term}) {
-					return
-				}
-				continue
-			}
-			if !yield(Token{Kind: Word, Start: start, End: i}) {
-				return
-			}
-		case c == ';':
-			i++
-			if !yield(Token{Kind: Semi, Start: start, End: i}) {
-				return
+		case src[i] == '/' && i+1 < n && src[i+1] == '*':
+			depth++
+			i += 2
+		case src[i] == '*' && i+1 < n && src[i+1] == '/':
+			depth--
+			i += 2
+			if depth == 0 {
+				return i, true
 			}
 		default:
 			i++
-			if !yield(Token{Kind: Punct, Start: start, End: i}) {
-				return
-			}
 		}
 	}
+	return i, false
+}
+
+// scanNumber reads a numeric constant at i (1, 1.5, .5, 1e-5, 1E+5).
+func scanNumber(src string, i int) int {
+	n := len(src)
+	for i < n && (isIdentChar(src[i]) || src[i] == '.') && src[i] != '$' {
+		if (src[i] == 'e' || src[i] == 'E') && i+1 < n && (src[i+1] == '-' || src[i+1] == '+') {
+			i++ // exponent sign
+		}
+		i++
+	}
+	return i
+}
+
+// lexDollar reads what starts with $ at i: a parameter ($1), a
+// dollar-quoted string ($$...$$, $tag$...$tag$; a tag does not start with
+// a digit), or a lone $.
+func lexDollar(src string, i int) (Token, int) {
+	n := len(src)
+	if i+1 < n && src[i+1] >= '0' && src[i+1] <= '9' {
+		j := i + 1
+		for j < n && src[j] >= '0' && src[j] <= '9' {
+			j++
+		}
+		return Token{Kind: Param, Start: i, End: j}, j
+	}
+	j := i + 1
+	if j < n && isIdentStart(src[j]) {
+		for j < n && isDollarTagChar(src[j]) {
+			j++
+		}
+	}
+	if j >= n || src[j] != '$' {
+		return Token{Kind: Punct, Start: i, End: i + 1}, i + 1
+	}
+	tag := src[i : j+1]
+	body := j + 1
+	k := strings.Index(src[body:], tag)
+	if k < 0 {
+		return Token{Kind: String, Start: i, End: n, Unterminated: true}, n
+	}
+	end := body + k + len(tag)
+	return Token{Kind: String, Start: i, End: end}, end
+}
+
+// lexWord reads a word at i, or a prefixed string constant: E'..', B'..',
+// X'..', N'..', U&'..', and the identifier U&"..".
+func lexWord(src string, i int) (Token, int) {
+	n, start := len(src), i
+	for i < n && isIdentChar(src[i]) {
+		i++
+	}
+	word := src[start:i]
+	if i < n && src[i] == '\'' && len(word) == 1 {
+		switch word[0] {
+		case 'e', 'E':
+			end, term := scanQuoted(src, i, '\'', true)
+			return Token{Kind: String, Start: start, End: end, Unterminated: !term}, end
+		case 'b', 'B', 'x', 'X', 'n', 'N':
+			end, term := scanQuoted(src, i, '\'', false)
+			return Token{Kind: String, Start: start, End: end, Unterminated: !term}, end
+		}
+	}
+	if (word == "u" || word == "U") && i+1 < n && src[i] == '&' && (src[i+1] == '\'' || src[i+1] == '"') {
+		q := src[i+1]
+		end, term := scanQuoted(src, i+1, q, false)
+		kind := String
+		if q == '"' {
+			kind = QIdent
+		}
+		return Token{Kind: kind, Start: start, End: end, Unterminated: !term}, end
+	}
+	return Token{Kind: Word, Start: start, End: i}, i
 }
 
 // scanQuoted scans a quoted construct starting at src[i] == q. A doubled

@@ -157,76 +157,11 @@ func Evaluate(e Expectation, columns []string, rows [][]any) Result {
 // (an expected row may match several actual rows and vice versa, so a
 // greedy pairing could fail where a perfect one exists).
 func matchRows(expected []Row, columns []string, rows [][]any) (ok bool, summary string, missing, unexpected []Row) {
-	index := make(map[string]int, len(columns))
-	dup := map[string]bool{}
-	for i, c := range columns {
-		if _, seen := index[c]; seen {
-			dup[c] = true
-		}
-		index[c] = i
+	patterns, problem := resolvePatterns(expected, columns)
+	if problem != "" {
+		return false, problem, expected, nil
 	}
-	// Resolve each expected row's keys to column positions first: a key
-	// naming no column is a mistake in the runbook, not a data mismatch.
-	type cell struct {
-		col  int
-		name string
-		want any
-	}
-	patterns := make([][]cell, len(expected))
-	for i, r := range expected {
-		keys := RowKeys(r)
-		for _, k := range keys {
-			if dup[k] {
-				return false, fmt.Sprintf("column %q appears more than once in the result; give it a unique alias", k), expected, nil
-			}
-			pos, found := index[k]
-			if !found {
-				return false, fmt.Sprintf("expected column %q is not in the result (columns: %s)", k, strings.Join(columns, ", ")), expected, nil
-			}
-			patterns[i] = append(patterns[i], cell{pos, k, r[k]})
-		}
-	}
-	matches := func(p []cell, row []any) bool {
-		for _, c := range p {
-			if c.col >= len(row) || !valueMatches(c.want, row[c.col]) {
-				return false
-			}
-		}
-		return true
-	}
-	// Kuhn's augmenting paths: O(E*V), fine for keep_rows-sized results.
-	adj := make([][]int, len(patterns))
-	for i, p := range patterns {
-		for j, row := range rows {
-			if matches(p, row) {
-				adj[i] = append(adj[i], j)
-			}
-		}
-	}
-	actualOf := make([]int, len(rows)) // actual row -> expected row, or -1
-	for j := range actualOf {
-		actualOf[j] = -1
-	}
-	var try func(i int, seen []bool) bool
-	try = func(i int, seen []bool) bool {
-		for _, j := range adj[i] {
-			if seen[j] {
-				continue
-			}
-			seen[j] = true
-			if actualOf[j] < 0 || try(actualOf[j], seen) {
-				actualOf[j] = i
-				return true
-			}
-		}
-		return false
-	}
-	matched := make([]bool, len(patterns))
-	for i := range patterns {
-		if try(i, make([]bool, len(rows))) {
-			matched[i] = true
-		}
-	}
+	matched, actualOf := matchPatterns(patterns, rows)
 	var unmatchedActual []int
 	for j, i := range actualOf {
 		if i < 0 {
@@ -245,7 +180,95 @@ func matchRows(expected []Row, columns []string, rows [][]any) (ok bool, summary
 		}
 		return true, CountNoun(len(rows), "row") + " match", nil, nil
 	}
+	summary = mismatchSummary(expected, columns, rows, matched, unmatchedActual, missing, unexpected)
+	return false, summary, missing, unexpected
+}
 
+// cell is one value an expected row names, at its column's position.
+type cell struct {
+	col  int
+	name string
+	want any
+}
+
+// resolvePatterns resolves each expected row's keys to column positions
+// first: a key naming no column (or a column the result has twice) is a
+// mistake in the runbook, not a data mismatch, and problem says so.
+func resolvePatterns(expected []Row, columns []string) (patterns [][]cell, problem string) {
+	index := make(map[string]int, len(columns))
+	dup := map[string]bool{}
+	for i, c := range columns {
+		if _, seen := index[c]; seen {
+			dup[c] = true
+		}
+		index[c] = i
+	}
+	patterns = make([][]cell, len(expected))
+	for i, r := range expected {
+		for _, k := range RowKeys(r) {
+			if dup[k] {
+				return nil, fmt.Sprintf("column %q appears more than once in the result; give it a unique alias", k)
+			}
+			pos, found := index[k]
+			if !found {
+				return nil, fmt.Sprintf("expected column %q is not in the result (columns: %s)", k, strings.Join(columns, ", "))
+			}
+			patterns[i] = append(patterns[i], cell{pos, k, r[k]})
+		}
+	}
+	return patterns, ""
+}
+
+// matchPatterns pairs expected rows with actual rows, each used once, as
+// many as possible (Kuhn's augmenting paths: O(E*V), fine for
+// keep_rows-sized results). actualOf maps an actual row to its expected
+// row, or -1.
+func matchPatterns(patterns [][]cell, rows [][]any) (matched []bool, actualOf []int) {
+	matches := func(p []cell, row []any) bool {
+		for _, c := range p {
+			if c.col >= len(row) || !valueMatches(c.want, row[c.col]) {
+				return false
+			}
+		}
+		return true
+	}
+	adj := make([][]int, len(patterns))
+	for i, p := range patterns {
+		for j, row := range rows {
+			if matches(p, row) {
+				adj[i] = append(adj[i], j)
+			}
+		}
+	}
+	actualOf = make([]int, len(rows))
+	for j := range actualOf {
+		actualOf[j] = -1
+	}
+	var try func(i int, seen []bool) bool
+	try = func(i int, seen []bool) bool {
+		for _, j := range adj[i] {
+			if seen[j] {
+				continue
+			}
+			seen[j] = true
+			if actualOf[j] < 0 || try(actualOf[j], seen) {
+				actualOf[j] = i
+				return true
+			}
+		}
+		return false
+	}
+	matched = make([]bool, len(patterns))
+	for i := range patterns {
+		matched[i] = try(i, make([]bool, len(rows)))
+	}
+	return matched, actualOf
+}
+
+// mismatchSummary says in one line how the rows differ from the
+// expectation: the counts, then the values that differ between the first
+// missing row and the unmatched actual row closest to it.
+func mismatchSummary(expected []Row, columns []string, rows [][]any, matched []bool, unmatchedActual []int, missing, unexpected []Row) string {
 	var b strings.Builder
 	if len(rows) != len(expected) {
 		fmt.Fprintf(&b, "expected %s, got %d", CountNoun(len(expected), "row"), len(rows))
@@ -254,8 +277,6 @@ func matchRows(expected []Row, columns []string, rows [][]any) (ok bool, summary
 	}
 	switch {
 	case len(missing) > 0 && len(unmatchedActual) > 0:
-		// Say which values differ between the first missing row and the
-		// unmatched actual row closest to it, named by the values they share.
 		want := expected[slices.Index(matched, false)]
 		best, bestN := unmatchedActual[0], -1
 		for _, j := range unmatchedActual {
@@ -282,7 +303,7 @@ func matchRows(expected []Row, columns []string, rows [][]any) (ok bool, summary
 			fmt.Fprintf(&b, " and %d more", len(unexpected)-1)
 		}
 	}
-	return false, b.String(), missing, unexpected
+	return b.String()
 }
 
 // diffColumns lists the columns of want whose values row does not match.

@@ -162,106 +162,42 @@ func StartSandbox(ctx context.Context, opts SandboxOptions) (sb *Sandbox, err er
 			fmt.Fprintf(opts.Stdout, "sandbox: "+format+"\n", args...)
 		}
 	}
-
 	bindir, err := FindServerBinaries()
 	if err != nil {
 		return nil, err
 	}
-
 	// initdb and postgres refuse to run as root; run them as an
 	// unprivileged user and hand that user the temporary directory.
 	var cred *serverUser
 	runAs := ""
 	if os.Geteuid() == 0 {
-		cred, runAs, err = unprivilegedCredential()
-		if err != nil {
+		if cred, runAs, err = unprivilegedCredential(); err != nil {
 			return nil, err
 		}
 	}
-
-	base := os.TempDir()
-	if cred != nil && !traversableBy(base, cred) {
-		if traversableBy("/tmp", cred) {
-			base = "/tmp"
-		} else {
-			return nil, fmt.Errorf("sandbox: temporary directory %s is not accessible to user %s (the server cannot run as root); set TMPDIR to a world-traversable directory such as /tmp", base, runAs)
-		}
-	}
-	sweepStaleSandboxes(base)
-
-	tmpdir, err := os.MkdirTemp(base, sandboxPrefix)
+	s, err := newSandboxDir(bindir, cred, runAs)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	s := &Sandbox{
-		bindir:  bindir,
-		tmpdir:  tmpdir,
-		datadir: filepath.Join(tmpdir, "data"),
-		sockdir: filepath.Join(tmpdir, "sock"),
-		logfile: filepath.Join(tmpdir, "postgres.log"),
-		user:    sandboxSuperuser,
-		done:    make(chan struct{}),
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			_ = s.Stop()
 		}
 	}()
-	// Claim the directory first, so a concurrent sweep never takes it.
-	if err := os.WriteFile(filepath.Join(tmpdir, sandboxOwnerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	if s.password, err = randomHex(16); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	if err := os.Mkdir(s.sockdir, 0o700); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	pwfile := filepath.Join(tmpdir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	if cred != nil {
-		for _, p := range []string{tmpdir, s.sockdir, pwfile} {
-			if err := os.Chown(p, int(cred.uid), int(cred.gid)); err != nil {
-				return nil, fmt.Errorf("sandbox: chown %s to %s: %w", p, runAs, err)
-			}
-		}
-	}
-
 	if runAs != "" {
 		progress("running as root: the server runs as user %q", runAs)
 	}
 	progress("initdb in %s (%s)", s.datadir, bindir)
-	initdb := exec.CommandContext(ctx, filepath.Join(bindir, "initdb"),
-		"-D", s.datadir,
-		"-U", s.user,
-		"--pwfile", pwfile,
-		"--auth=scram-sha-256",
-		"--encoding=UTF8",
-		"--locale=C",
-		"--no-sync",
-		"--no-instructions",
-	)
-	initdb.Env = childEnv()
-	initdb.SysProcAttr = sysProcAttr(cred, false)
-	initdb.Dir = tmpdir
-	out, err := initdb.CombinedOutput()
-	_ = os.Remove(pwfile)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("sandbox: initdb: %w", ctx.Err())
-		}
-		return nil, fmt.Errorf("sandbox: initdb failed: %v\n%s", err, bytes.TrimSpace(out))
+	if err := s.initdb(ctx, cred, runAs); err != nil {
+		return nil, err
 	}
-
+	s.logStatements, s.cred = opts.LogStatements, cred
 	const attempts = 5
 	for attempt := 1; ; attempt++ {
 		port, err := pickPort()
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: pick a port: %w", err)
 		}
-		s.logStatements, s.cred = opts.LogStatements, cred
 		err = s.startPostmaster(ctx, port, opts.LogStatements, cred)
 		if err == nil {
 			break
@@ -275,6 +211,77 @@ func StartSandbox(ctx context.Context, opts SandboxOptions) (sb *Sandbox, err er
 	progress("PostgreSQL %s ready on 127.0.0.1:%d in %s (log: %s)", s.version, s.port,
 		time.Since(started).Round(time.Millisecond), s.logfile)
 	return s, nil
+}
+
+// newSandboxDir makes the sandbox's temporary directory, claimed by this
+// process (so a concurrent sweep never takes it), somewhere the server's
+// user can reach.
+func newSandboxDir(bindir string, cred *serverUser, runAs string) (*Sandbox, error) {
+	base := os.TempDir()
+	if cred != nil && !traversableBy(base, cred) {
+		if !traversableBy("/tmp", cred) {
+			return nil, fmt.Errorf("sandbox: temporary directory %s is not accessible to user %s (the server cannot run as root); set TMPDIR to a world-traversable directory such as /tmp", base, runAs)
+		}
+		base = "/tmp"
+	}
+	sweepStaleSandboxes(base)
+	tmpdir, err := os.MkdirTemp(base, sandboxPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s := &Sandbox{
+		bindir:  bindir,
+		tmpdir:  tmpdir,
+		datadir: filepath.Join(tmpdir, "data"),
+		sockdir: filepath.Join(tmpdir, "sock"),
+		logfile: filepath.Join(tmpdir, "postgres.log"),
+		user:    sandboxSuperuser,
+		done:    make(chan struct{}),
+	}
+	if err := os.WriteFile(filepath.Join(tmpdir, sandboxOwnerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return s, nil
+}
+
+// initdb creates the cluster: a superuser with a random password (SCRAM),
+// UTF8, the C locale.
+func (s *Sandbox) initdb(ctx context.Context, cred *serverUser, runAs string) error {
+	var err error
+	if s.password, err = randomHex(16); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if err := os.Mkdir(s.sockdir, 0o700); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	pwfile := filepath.Join(s.tmpdir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o600); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	defer os.Remove(pwfile)
+	if cred != nil {
+		for _, p := range []string{s.tmpdir, s.sockdir, pwfile} {
+			if err := os.Chown(p, int(cred.uid), int(cred.gid)); err != nil {
+				return fmt.Errorf("sandbox: chown %s to %s: %w", p, runAs, err)
+			}
+		}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bindir, "initdb"),
+		"-D", s.datadir, "-U", s.user, "--pwfile", pwfile,
+		"--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
+		"--no-sync", "--no-instructions",
+	)
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = sysProcAttr(cred, false)
+	cmd.Dir = s.tmpdir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("sandbox: initdb: %w", ctx.Err())
+		}
+		return fmt.Errorf("sandbox: initdb failed: %v\n%s", err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 var errPortTaken = errors.New("port already in use")

@@ -336,105 +336,128 @@ func (l *tomlLocator) value(i int, p []string, depth int) int {
 	switch src[i] {
 	case '"':
 		if strings.HasPrefix(src[i:], `"""`) {
-			j := i + 3
-			for j < n {
-				if src[j] == '\\' {
-					j += 2
-					continue
-				}
-				if strings.HasPrefix(src[j:], `"""`) {
-					j += 3
-					for k := 0; k < 2 && j < n && src[j] == '"'; k++ {
-						j++
-					}
-					return j
-				}
-				j++
-			}
-			return n
+			return skipMultiBasic(src, i)
 		}
 		end, _ := scanTOMLBasic(src, i)
 		return end
 	case '\'':
-		if strings.HasPrefix(src[i:], "'''") {
-			k := strings.Index(src[i+3:], "'''")
-			if k < 0 {
-				return n
-			}
-			j := i + 3 + k + 3
-			for m := 0; m < 2 && j < n && src[j] == '\''; m++ {
+		return skipLiteral(src, i)
+	case '[':
+		return l.array(i, p, depth)
+	case '{':
+		return l.inlineTable(i, p, depth)
+	}
+	j := i
+	for j < n && !strings.ContainsRune(",]}#\n", rune(src[j])) {
+		j++
+	}
+	if j == i {
+		return i + 1
+	}
+	return j
+}
+
+// skipMultiBasic skips a """multi-line basic string""" at i (up to two
+// more quotes belong to its content).
+func skipMultiBasic(src string, i int) int {
+	n := len(src)
+	for j := i + 3; j < n; j++ {
+		if src[j] == '\\' {
+			j++
+			continue
+		}
+		if strings.HasPrefix(src[j:], `"""`) {
+			j += 3
+			for k := 0; k < 2 && j < n && src[j] == '"'; k++ {
 				j++
 			}
 			return j
 		}
-		k := strings.IndexAny(src[i+1:], "'\n")
+	}
+	return n
+}
+
+// skipLiteral skips a literal string at i: one in single quotes, or a
+// multi-line one between three single quotes.
+func skipLiteral(src string, i int) int {
+	n := len(src)
+	if strings.HasPrefix(src[i:], "'''") {
+		k := strings.Index(src[i+3:], "'''")
 		if k < 0 {
 			return n
 		}
-		return i + 1 + k + 1
-	case '[':
-		j := i + 1
-		for idx := 0; ; idx++ {
-			j = l.skipWS(j)
-			if j >= n {
-				return n
-			}
-			if src[j] == ']' {
-				return j + 1
-			}
-			ep := addPath(p, idxSeg(idx))
-			l.record(ep, j, j)
-			next := l.value(j, ep, depth+1)
-			if next <= j {
-				return l.skipLine(j)
-			}
-			j = l.skipWS(next)
-			if j < n && src[j] == ',' {
-				j++
-			}
-		}
-	case '{':
-		j := i + 1
-		for {
-			j = l.skipWS(j)
-			if j >= n {
-				return n
-			}
-			if src[j] == '}' {
-				return j + 1
-			}
-			if src[j] == ',' {
-				j++
-				continue
-			}
-			start := j
-			segs, k := l.keyPath(j)
-			k = l.skipBlank(k)
-			if len(segs) == 0 || k >= n || src[k] != '=' {
-				return l.skipLine(start)
-			}
-			kp := addPath(p)
-			for _, s := range segs {
-				kp = append(kp, s)
-				l.record(kp, start, -1)
-			}
-			k = l.skipWS(k + 1)
-			l.setVal(kp, k)
-			next := l.value(k, kp, depth+1)
-			if next <= k {
-				return l.skipLine(k)
-			}
-			j = next
-		}
-	default:
-		j := i
-		for j < n && !strings.ContainsRune(",]}#\n", rune(src[j])) {
+		j := i + 3 + k + 3
+		for m := 0; m < 2 && j < n && src[j] == '\''; m++ {
 			j++
 		}
-		if j == i {
-			return i + 1
-		}
 		return j
+	}
+	k := strings.IndexAny(src[i+1:], "'\n")
+	if k < 0 {
+		return n
+	}
+	return i + 1 + k + 1
+}
+
+// array records the position of each element of the array at i.
+func (l *tomlLocator) array(i int, p []string, depth int) int {
+	src, n := l.src, len(l.src)
+	j := i + 1
+	for idx := 0; ; idx++ {
+		j = l.skipWS(j)
+		if j >= n {
+			return n
+		}
+		if src[j] == ']' {
+			return j + 1
+		}
+		ep := addPath(p, idxSeg(idx))
+		l.record(ep, j, j)
+		next := l.value(j, ep, depth+1)
+		if next <= j {
+			return l.skipLine(j)
+		}
+		j = l.skipWS(next)
+		if j < n && src[j] == ',' {
+			j++
+		}
+	}
+}
+
+// inlineTable records the position of each key of the inline table at i.
+func (l *tomlLocator) inlineTable(i int, p []string, depth int) int {
+	src, n := l.src, len(l.src)
+	j := i + 1
+	for {
+		j = l.skipWS(j)
+		if j >= n {
+			return n
+		}
+		if src[j] == '}' {
+			return j + 1
+		}
+		if src[j] == ',' {
+			j++
+			continue
+		}
+		start := j
+		segs, k := l.keyPath(j)
+		k = l.skipBlank(k)
+		if len(segs) == 0 || k >= n || src[k] != '=' {
+			return l.skipLine(start)
+		}
+		kp := addPath(p)
+		for _, s := range segs {
+			kp = append(kp, s)
+			l.record(kp, start, -1)
+		}
+		k = l.skipWS(k + 1)
+		l.setVal(kp, k)
+		next := l.value(k, kp, depth+1)
+		if next <= k {
+			return l.skipLine(k)
+		}
+		j = next
 	}
 }
 

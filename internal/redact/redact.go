@@ -154,74 +154,92 @@ func (r *Redactor) value(v reflect.Value) (reflect.Value, bool) {
 		ni.Set(ne)
 		return ni, true
 	case reflect.Struct:
-		t := v.Type()
-		if t == timeType {
-			return v, false
-		}
-		var cp reflect.Value
-		for i := range t.NumField() {
-			if !t.Field(i).IsExported() {
-				continue
-			}
-			nf, ch := r.value(v.Field(i))
-			if !ch {
-				continue
-			}
-			if !cp.IsValid() {
-				cp = reflect.New(t).Elem()
-				cp.Set(v)
-			}
-			cp.Field(i).Set(nf)
-		}
-		if !cp.IsValid() {
-			return v, false
-		}
-		return cp, true
+		return r.structValue(v)
 	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.IsNil() {
-			return v, false
-		}
-		var cp reflect.Value
-		for i := range v.Len() {
-			ne, ch := r.value(v.Index(i))
-			if !ch {
-				continue
-			}
-			if !cp.IsValid() {
-				if v.Kind() == reflect.Slice {
-					cp = reflect.MakeSlice(v.Type(), v.Len(), v.Len())
-				} else {
-					cp = reflect.New(v.Type()).Elem()
-				}
-				reflect.Copy(cp, v)
-			}
-			cp.Index(i).Set(ne)
-		}
-		if !cp.IsValid() {
-			return v, false
-		}
-		return cp, true
+		return r.listValue(v)
 	case reflect.Map:
-		if v.IsNil() {
-			return v, false
-		}
-		changed := false
-		type kv struct{ k, v reflect.Value }
-		var all []kv
-		for it := v.MapRange(); it.Next(); {
-			nk, ck := r.value(it.Key())
-			nv, cv := r.value(it.Value())
-			changed = changed || ck || cv
-			all = append(all, kv{nk, nv})
-		}
-		if !changed {
-			return v, false
-		}
-		m := reflect.MakeMapWithSize(v.Type(), len(all))
-		for _, e := range all {
-			m.SetMapIndex(e.k, e.v)
-		}
-		return m, true
+		return r.mapValue(v)
 	}
 	return v, false
+}
+
+// structValue redacts the exported fields of a struct (a time.Time holds
+// no text), copying it only when a field changes.
+func (r *Redactor) structValue(v reflect.Value) (reflect.Value, bool) {
+	t := v.Type()
+	if t == timeType {
+		return v, false
+	}
+	var cp reflect.Value
+	for i := range t.NumField() {
+		if !t.Field(i).IsExported() {
+			continue
+		}
+		nf, ch := r.value(v.Field(i))
+		if !ch {
+			continue
+		}
+		if !cp.IsValid() {
+			cp = reflect.New(t).Elem()
+			cp.Set(v)
+		}
+		cp.Field(i).Set(nf)
+	}
+	if !cp.IsValid() {
+		return v, false
+	}
+	return cp, true
+}
+
+// listValue redacts the elements of a slice or array, copying it only
+// when an element changes.
+func (r *Redactor) listValue(v reflect.Value) (reflect.Value, bool) {
+	if v.Kind() == reflect.Slice && v.IsNil() {
+		return v, false
+	}
+	var cp reflect.Value
+	for i := range v.Len() {
+		ne, ch := r.value(v.Index(i))
+		if !ch {
+			continue
+		}
+		if !cp.IsValid() {
+			if v.Kind() == reflect.Slice {
+				cp = reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+			} else {
+				cp = reflect.New(v.Type()).Elem()
+			}
+			reflect.Copy(cp, v)
+		}
+		cp.Index(i).Set(ne)
+	}
+	if !cp.IsValid() {
+		return v, false
+	}
+	return cp, true
+}
+
+// mapValue redacts the keys and values of a map, making a new map only
+// when one changes.
+func (r *Redactor) mapValue(v reflect.Value) (reflect.Value, bool) {
+	if v.IsNil() {
+		return v, false
+	}
+	changed := false
+	type kv struct{ k, v reflect.Value }
+	var all []kv
+	for it := v.MapRange(); it.Next(); {
+		nk, ck := r.value(it.Key())
+		nv, cv := r.value(it.Value())
+		changed = changed || ck || cv
+		all = append(all, kv{nk, nv})
+	}
+	if !changed {
+		return v, false
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(all))
+	for _, e := range all {
+		m.SetMapIndex(e.k, e.v)
+	}
+	return m, true
 }

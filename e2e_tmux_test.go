@@ -106,11 +106,21 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 		t.Fatalf("handrail check before the migration: exit %d, want %d (the validation checks fail)\n%s", code, steps.ExitFailed, out)
 	}
 
-	// Pre-deployment checklist: enter too early says what is missing;
-	// then five items ticked by hand.
+	// Pre-deployment checklist: the staging proof item could not tick
+	// itself (no staging journal in the log directory) and says what is
+	// missing; enter too early says what is open; four items are ticked
+	// by hand and the proof item is skipped with a reason.
+	term.waitText("[!] Migration 001 run on Connect-Staging", "check: no journal in")
 	term.keys("Enter")
 	term.waitText("5 items are still open: tick them, or skip them")
-	for i := 1; i <= 5; i++ {
+	term.keys("Space")
+	term.waitFor("1 ticked item", func(s string) bool { return strings.Count(s, "[x]") == 1 })
+	term.keys("s")
+	term.waitText("why skip this item?")
+	term.typeText("tmux e2e: the sandbox has no staging run")
+	term.keys("Enter")
+	term.waitText("[-] Migration 001 run on Connect-Staging", "skipped:", "tmux e2e: the sandbox has no staging run")
+	for i := 2; i <= 4; i++ {
 		term.keys("Space")
 		term.waitFor(fmt.Sprintf("%d ticked items", i), func(s string) bool { return strings.Count(s, "[x]") == i })
 	}
@@ -151,6 +161,16 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	// The first write needs typed consent: the staging id is refused and
 	// nothing is written; the production id lets the migration run.
 	term.waitText("[sql] Apply migration 001", "WRITES", "enter sends 19 statement(s) to Connect-Prod")
+	term.keys("Enter")
+	// The promotion gate holds the first write: nothing proves the
+	// runbook succeeded on staging. An override needs a typed reason.
+	term.waitText("PROMOTION GATE: NO STAGING PROOF", "missing: no journal in", "enter override with this reason")
+	term.keys("Enter")
+	term.waitText("needs a reason")
+	if got := readValidationState(t, ctx, conn); got != preMigration {
+		t.Fatalf("the promotion gate must hold the write:\n got %+v\nwant %+v", got, preMigration)
+	}
+	term.typeText("tmux e2e: hotfix, staging is being rebuilt")
 	term.keys("Enter")
 	term.waitText("PRODUCTION: TYPED CONSENT", "Type the project id to continue: rxlqtyfhsocxnsnnnlwl")
 	term.typeText(db.DemoStagingProjectID)
@@ -283,6 +303,27 @@ func verifyTmuxJournal(t *testing.T, logDir, head string, target *db.ConnTarget)
 		t.Errorf("consent: rejected at %d, given at %d, first write intent at %d; want that order", rejected, given, intent)
 	}
 	seqOf(steps.EvConfirmRejected, "confirm-backup")
+	// The promotion gate: held the first write, refused an empty reason,
+	// passed on the typed one, before the consent; on the record.
+	held, overridden := seqOf(steps.EvPromotionRequired, "apply-001"), seqOf(steps.EvPromotionOverridden, "apply-001")
+	if !(held < overridden && overridden < rejected) {
+		t.Errorf("promotion gate: held at %d, overridden at %d, consent at %d; want that order", held, overridden, rejected)
+	}
+	for _, e := range log.Events {
+		if e.Type == steps.EvPromotionOverridden && e.Text != "tmux e2e: hotfix, staging is being rebuilt" {
+			t.Errorf("the override should record the typed reason, got %q", e.Text)
+		}
+		if e.Type == steps.EvCommandRefused && e.Command != nil && e.Command.Type == steps.CmdOverride && e.Seq > held && e.Seq < overridden {
+			held = -1 // the empty reason was refused on the record
+		}
+	}
+	if held != -1 {
+		t.Errorf("the override without a reason should be refused on the record")
+	}
+	var tr bytes.Buffer
+	if err := journal.Transcript(&tr, log); err != nil || !strings.Contains(tr.String(), "PROMOTION GATE OVERRIDDEN by the operator") {
+		t.Errorf("the transcript should show the override as one (%v):\n%s", err, tr.String())
+	}
 	for _, e := range log.Events {
 		if e.Type == steps.EvMonitorEnded && !strings.Contains(e.Text, "tmux e2e") {
 			t.Errorf("the monitor's early end should record the typed reason, got %q", e.Text)

@@ -26,9 +26,11 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
+	"github.com/handrail-dev/handrail/apply"
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/promote"
 	"github.com/handrail-dev/handrail/runbooks"
 	"github.com/handrail-dev/handrail/steps"
 	"github.com/handrail-dev/handrail/steps/scaffold"
@@ -74,6 +76,8 @@ func init() {
 		{"sandbox", "", "start the throwaway PostgreSQL with the example databases; print DSNs; wait for ctrl+c", cmdSandbox},
 		{"new", "MIGRATIONS_DIR [--out PATH] [--id ID] [--after VERSION]", "write a first runbook for a directory of migration files (one sql step per file)", cmdNew},
 		{"lint", "RUNBOOK... [--strict]", "check runbooks for errors (exit 2) and warnings, lock hazards included", cmdLint},
+		{"plan", "RUNBOOK --db DSN -o PLAN [--env production|staging] [--staging-journal LOG]", "prove the target, run the checks before the first write, fingerprint the schema: a plan for apply (no terminal)", cmdPlan},
+		{"apply", "--plan PLAN --db DSN --confirm PROJECT_ID [--answers FILE] [--json]", "apply a plan unattended (CI): refuses a stale plan; human steps answered from --answers", cmdApply},
 		{"check", "RUNBOOK --db DSN [--json]", "identity + read-only checks + the locks weighed on the target, no TTY (for cron); exit code says the result", cmdCheck},
 		{"stamp", "--db DSN --id PROJECT_ID [--force]", "record the project id in the database, for the `stamp` identity source", cmdStamp},
 		{"replay", "LOG [--speed N] [--idle-limit D] [--plain]", "replay a recorded session (or print a transcript with --plain)", cmdReplay},
@@ -425,11 +429,13 @@ func cmdRun(c *cli, args []string) int {
 	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/sessions)")
 	operator := fs.String("operator", "", "who is running this (default $USER)")
 	resume := fs.String("resume", "", "resume the session recorded in this journal")
+	env := fs.String("env", "", "which environment of the runbook: production ([target], the default) or staging ([staging])")
+	stagingJournal := fs.String("staging-journal", "", "the staging journal that proves the promotion (default: the newest that does, in the log directory)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
 	}
-	spec := sessionSpec{apply: *apply, operator: *operator, logDir: *logDir}
+	spec := sessionSpec{apply: *apply, operator: *operator, logDir: *logDir, env: *env, stagingJournal: *stagingJournal}
 	switch {
 	case *resume != "" && len(pos) == 0:
 		spec.resume = *resume
@@ -452,6 +458,7 @@ func cmdDemo(c *cli, args []string) int {
 	target := fs.String("target", "prod", "which sandbox database to run against: prod, or staging to see the identity hard stop")
 	apply := fs.Bool("apply", false, "really write (to the throwaway sandbox)")
 	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/demo-sessions, apart from real sessions)")
+	env := fs.String("env", "", "which environment of the runbook: production (default) or staging, which runs its [staging] environment against\nthe sandbox's staging database: its journal then proves the promotion to a later production demo")
 	dsnFile := fs.String("dsn-file", "", "write the sandbox's connection strings to this file while the demo runs (removed on exit), to look at its databases\nfrom another window: . FILE; psql \"$DATABASE_URL\" (or handrail check RUNBOOK --env-file FILE)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
@@ -467,6 +474,9 @@ func cmdDemo(c *cli, args []string) int {
 	if *target != "prod" && *target != "staging" {
 		fmt.Fprintf(c.stderr, "handrail demo: --target must be prod or staging, not %q\n", *target)
 		return steps.ExitUsage
+	}
+	if *env == steps.EnvStaging {
+		*target = "staging"
 	}
 	if *logDir == "" {
 		d, err := journal.DemoDir()
@@ -509,7 +519,7 @@ func cmdDemo(c *cli, args []string) int {
 		dbs, role = append(dbs, d), d.Role
 		fmt.Fprintf(c.stderr, "handrail demo: your runbook runs against database %q: Supabase-like (roles, auth and storage schemas, none of your tables), stamped %s\n", d.Name, d.ProjectID)
 	}
-	spec := sessionSpec{runbookArg: name, apply: *apply, operator: "demo", logDir: *logDir, demo: true}
+	spec := sessionSpec{runbookArg: name, apply: *apply, operator: "demo", logDir: *logDir, demo: true, env: *env}
 	var dsn string
 	for _, d := range dbs {
 		if d.Role == role {
@@ -588,6 +598,9 @@ type sessionSpec struct {
 	operator   string
 	logDir     string
 	demo       bool // the database is a throwaway sandbox: resuming makes no sense
+	env        string
+	// stagingJournal is --staging-journal: the promotion's proof.
+	stagingJournal string
 }
 
 // runSession runs the engine on its own goroutine, journals every event
@@ -633,6 +646,12 @@ func (c *cli) runSession(spec sessionSpec) int {
 			fmt.Fprintf(c.stderr, "handrail run: cannot resume: the runbook %q recorded in the journal does not load\n", h.RunbookPath)
 			return steps.ExitUsage
 		}
+		if rb != nil && h.Environment != "" {
+			if rb, err = rb.ForEnv(h.Environment); err != nil {
+				fmt.Fprintf(c.stderr, "handrail run: cannot resume: %v\n", err)
+				return steps.ExitUsage
+			}
+		}
 		if rb.Hash != h.RunbookHash {
 			fmt.Fprintf(c.stderr, "handrail run: cannot resume: runbook %s changed since the session started\n  recorded sha256 %s\n  now      sha256 %s\nRestore the runbook as it was (e.g. from version control) and resume again.\n", h.RunbookPath, h.RunbookHash, rb.Hash)
 			return steps.ExitUsage
@@ -647,6 +666,19 @@ func (c *cli) runSession(spec sessionSpec) int {
 			steps.FormatProblems(c.stderr, problems)
 			return steps.ExitUsage
 		}
+		var err error
+		if rb, err = rb.ForEnv(spec.env); err != nil {
+			fmt.Fprintf(c.stderr, "handrail run: --env: %v\n", err)
+			return steps.ExitUsage
+		}
+	}
+	if spec.logDir == "" {
+		d, err := journal.DefaultDir()
+		if err != nil {
+			fmt.Fprintf(c.stderr, "handrail run: %v\n", err)
+			return steps.ExitUsage
+		}
+		spec.logDir = d
 	}
 	if spec.operator == "" {
 		spec.operator = currentUser(c.environ)
@@ -665,7 +697,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 			HandrailVersion: version, Operator: spec.operator,
 			TargetName: rb.Target.Name, ProjectID: rb.Target.ProjectID,
 			DSN: spec.target.Display(), TermWidth: termWidth, TermHeight: termHeight,
-			Apply: spec.apply, RunbookPath: ref,
+			Apply: spec.apply, RunbookPath: ref, Environment: rb.Env,
 		}, secrets)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "handrail run: cannot create the session journal: %v\nNothing was run. Choose a writable directory with --log-dir.\n", err)
@@ -678,6 +710,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 	eng := steps.NewEngine(steps.Config{
 		Runbook: rb, Target: spec.target, Apply: spec.apply, Operator: spec.operator,
 		SessionID: sessionID, Prior: prior, ResumeNote: resumeNote, Environ: c.environ,
+		ProveStaging: promote.Prover(promote.Request{Runbook: rb, Journal: spec.stagingJournal, Dir: spec.logDir}),
 		// Journal first, then the screen: nothing is shown that is not
 		// recorded, and the screen shows the event as recorded, with every
 		// secret redacted (an exec step's output may print PGPASSWORD).
@@ -1002,4 +1035,117 @@ func cmdVerify(c *cli, args []string) int {
 		return code
 	}
 	return journal.VerifyCommand(c.stdout, arg)
+}
+
+func cmdPlan(c *cli, args []string) int {
+	fs := c.flags("plan")
+	dsnFlag := fs.String("db", "", "connection string; default from --env-file, DATABASE_URL or PG* variables")
+	envFile := fs.String("env-file", "", "read DB_* variables (or DATABASE_URL) from this file")
+	out := fs.String("o", "", "the plan file to write (plain JSON; review it with the change)")
+	env := fs.String("env", "", "which environment of the runbook: production ([target], the default) or staging ([staging])")
+	stagingJournal := fs.String("staging-journal", "", "the staging journal that proves the promotion (default: the newest that does, in the log directory)")
+	logDir := fs.String("log-dir", "", "where staging journals are looked for (default $XDG_STATE_HOME/handrail/sessions)")
+	operator := fs.String("operator", "", "who makes the plan (default $USER)")
+	arg, code, ok := parseOne(fs, args, "RUNBOOK")
+	if !ok {
+		return code
+	}
+	if *out == "" {
+		fmt.Fprintln(c.stderr, "handrail plan: -o PLAN is required (the plan file to write)")
+		return steps.ExitUsage
+	}
+	rb, problems := loadRunbook(arg)
+	if rb == nil || len(problems.Errors()) > 0 {
+		steps.FormatProblems(c.stderr, problems)
+		return steps.ExitUsage
+	}
+	rb, err := rb.ForEnv(*env)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail plan: --env: %v\n", err)
+		return steps.ExitUsage
+	}
+	target, code := c.resolveTarget("plan", *dsnFlag, *envFile)
+	if code != 0 {
+		return code
+	}
+	dir, code := c.logDir("plan", *logDir)
+	if code != 0 {
+		return code
+	}
+	if *operator == "" {
+		*operator = currentUser(c.environ)
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	return apply.MakePlan(ctx, apply.PlanOptions{
+		Runbook: rb, RunbookPath: runbookRef(arg), Warnings: problems, Target: target, Out: *out, Operator: *operator,
+		Version: version, StagingJournal: *stagingJournal, LogDir: dir, Stdout: c.stdout, Stderr: c.stderr,
+	})
+}
+
+func cmdApply(c *cli, args []string) int {
+	fs := c.flags("apply")
+	planPath := fs.String("plan", "", "the plan file written by handrail plan")
+	dsnFlag := fs.String("db", "", "connection string; default from --env-file, DATABASE_URL or PG* variables")
+	envFile := fs.String("env-file", "", "read DB_* variables (or DATABASE_URL) from this file")
+	confirm := fs.String("confirm", "", "the target's project id, typed out: the production consent of an unattended apply (there is no --yes)")
+	answers := fs.String("answers", "", "the answers file: checklist items, confirm texts and manual results answered in advance, with who and when")
+	asJSON := fs.Bool("json", false, "print progress as JSON lines (the events as journaled)")
+	logDir := fs.String("log-dir", "", "directory for the session journal, and where staging journals are looked for (default $XDG_STATE_HOME/handrail/sessions)")
+	operator := fs.String("operator", "", "who runs the apply (default: who made the plan)")
+	stagingJournal := fs.String("staging-journal", "", "the staging journal that proves the promotion (default: the newest that does, in the log directory)")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *planPath == "" || *confirm == "" {
+		fmt.Fprintln(c.stderr, "handrail apply: --plan PLAN and --confirm PROJECT_ID are required")
+		fs.Usage()
+		return steps.ExitUsage
+	}
+	target, code := c.resolveTarget("apply", *dsnFlag, *envFile)
+	if code != 0 {
+		return code
+	}
+	dir, code := c.logDir("apply", *logDir)
+	if code != 0 {
+		return code
+	}
+	interrupt := make(chan struct{})
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; ok {
+			close(interrupt)
+		}
+	}()
+	return apply.Apply(context.Background(), apply.Options{
+		PlanPath: *planPath, Load: loadRunbook, Target: target, Confirm: *confirm, Answers: *answers, JSON: *asJSON,
+		LogDir: dir, Operator: *operator, StagingJournal: *stagingJournal, Version: version, Environ: c.environ,
+		Stdout: c.stdout, Stderr: c.stderr, Interrupt: interrupt,
+	})
+}
+
+// logDir is --log-dir, or the default session directory.
+func (c *cli) logDir(cmd, flagDir string) (string, int) {
+	if flagDir != "" {
+		return flagDir, 0
+	}
+	d, err := journal.DefaultDir()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail %s: %v\n", cmd, err)
+		return "", steps.ExitUsage
+	}
+	return d, 0
+}
+
+// runbookRef is RUNBOOK as a later command finds it again: an absolute
+// path when it is one on disk, else the example's name.
+func runbookRef(arg string) string {
+	if _, err := os.Stat(arg); err == nil {
+		if abs, err := filepath.Abs(arg); err == nil {
+			return abs
+		}
+	}
+	return arg
 }

@@ -181,6 +181,12 @@ func fixtureEvents() []steps.Event {
 	b.add(3*sec, steps.Event{Type: steps.EvConfirmed, Step: "go"})
 	b.add(1*ms, steps.Event{Type: steps.EvStepSucceeded, Step: "go"})
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "backup", Text: "exec"})
+	b.add(40*ms, steps.Event{Type: steps.EvPromotionChecked, Promotion: &steps.PromotionProof{
+		Searched: "log directory /var/lib/handrail/sessions",
+		Problems: []string{"line 1: header field runbook_hash is 4c2d9e0a1b3f, this runbook's is 9b1f6f0c2d7a: the runbook changed since the staging run; run it on staging again"},
+	}})
+	b.add(2*ms, steps.Event{Type: steps.EvPromotionRequired, Step: "backup", Text: "no proof that this runbook succeeded on staging"})
+	b.add(9*sec, steps.Event{Type: steps.EvPromotionOverridden, Step: "backup", Text: "CHG-4411: hotfix approved by the incident commander; staging is down"})
 	b.add(2*ms, steps.Event{Type: steps.EvConsentRequired, Step: "backup"})
 	b.add(5*sec, steps.Event{Type: steps.EvConsentRejected, Step: "backup", Text: "rxlqtyfhsocxnsnnnlwI"})
 	b.add(4*sec, steps.Event{Type: steps.EvConsentGiven, Step: "backup"})

@@ -37,6 +37,12 @@ type Header struct {
 	Started     time.Time `json:"started"`
 	Apply       bool      `json:"apply"`
 	RunbookPath string    `json:"runbook_path,omitempty"`
+	// Environment is "staging" for a run of the runbook's [staging]
+	// environment ("" for its [target]).
+	Environment string `json:"environment,omitempty"`
+	// Plan is the hash of the plan file an unattended `handrail apply`
+	// ran ("" for a session at a terminal).
+	Plan string `json:"plan,omitempty"`
 }
 
 const headerKind = "header"

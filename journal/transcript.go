@@ -257,6 +257,12 @@ func (t *transcript) event(e steps.Event) {
 		if s := e.Session; s != nil {
 			t.apply = s.Apply
 			t.line(e, "session started: %s on %s (%s), %s, operator %s", s.RunbookID, s.TargetName, s.ProjectID, mode(s.Apply), s.Operator)
+			if s.Environment != "" {
+				t.more("environment: %s", s.Environment)
+			}
+			if s.Promotion {
+				t.more("promotion gate: the first write needs a journal proving this runbook succeeded on staging (%s)", s.StagingProjectID)
+			}
 		} else {
 			t.line(e, "session started")
 		}
@@ -326,6 +332,8 @@ func (t *transcript) event(e steps.Event) {
 		t.line(e, "operator typed the project id: consent given")
 	case steps.EvConsentRejected:
 		t.line(e, "consent refused: typed %q", e.Text)
+	case steps.EvPromotionChecked, steps.EvPromotionRequired, steps.EvPromotionOverridden:
+		t.promotion(e)
 	case steps.EvStepStarted:
 		t.stepStarted(e)
 	case steps.EvStepWouldRun:
@@ -394,6 +402,9 @@ func (t *transcript) event(e steps.Event) {
 			how = "ticked by its query"
 		}
 		t.line(e, "item %s %s", t.item(e), how)
+		if e.Text != "" {
+			t.more("note: %s", e.Text)
+		}
 		if e.Check != nil {
 			t.more("check: %s", e.Check.Summary)
 		}
@@ -834,4 +845,29 @@ func commandName(c *steps.CommandInfo) string {
 		name += " (" + strings.Join(about, ", ") + ")"
 	}
 	return name
+}
+
+// promotion prints the promotion gate's events; an override stands out.
+func (t *transcript) promotion(e steps.Event) {
+	switch e.Type {
+	case steps.EvPromotionChecked:
+		p := e.Promotion
+		if p == nil {
+			t.line(e, "promotion: not checked")
+			return
+		}
+		if p.OK {
+			t.line(e, "promotion proven by staging journal %s", p.Journal)
+			t.more("head %s, session %s, operator %s, ended %s", p.Head, p.SessionID, orDash(p.Operator), when(p.Ended))
+			return
+		}
+		t.line(e, "promotion NOT proven%s", paren(p.Searched))
+		for _, pr := range p.Problems {
+			t.more("%s", pr)
+		}
+	case steps.EvPromotionRequired:
+		t.line(e, "PROMOTION GATE: the first write is refused: %s", e.Text)
+	case steps.EvPromotionOverridden:
+		t.line(e, "PROMOTION GATE OVERRIDDEN by the operator, without staging proof: %q", e.Text)
+	}
 }

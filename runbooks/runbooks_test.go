@@ -422,8 +422,8 @@ func (tc *testConn) mustPassItems(ctx context.Context, t *testing.T, rb *steps.R
 	t.Helper()
 	for _, s := range rb.AllSteps() {
 		for _, it := range s.Items {
-			if !it.SelfTicking() {
-				continue
+			if it.SQL == "" {
+				continue // ticked by a person, or by the staging journal
 			}
 			cols, rows, err := tc.query(ctx, it.SQL, "", nil)
 			if err != nil {

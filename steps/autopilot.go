@@ -10,11 +10,15 @@ const (
 	AutopilotNote       = "autopilot: verified"
 	AutopilotEndReason  = "autopilot: window ended early"
 	AutopilotDrySkipped = "autopilot: dry run, the writes this check verifies were not made"
+	// AutopilotOverride passes the promotion gate of a scripted run that
+	// has no staging journal: an override, on the record as one.
+	AutopilotOverride = "autopilot: scripted run without a staging journal"
 )
 
 // Autopilot is the scripted happy-path operator used by tests, benchmarks
 // and the demo: it ticks what is not self-ticking, types the confirm text
-// and the production consent, passes manual steps with a note, ends
+// and the production consent, overrides the promotion gate (and skips a
+// staging_proof item it cannot tick) saying so, passes manual steps with a note, ends
 // monitors early with a reason, and moves on. It returns false when it has
 // nothing to say: the engine is working, or only a real operator can
 // decide (a failure, an outcome-unknown step, a self-ticking item whose
@@ -24,6 +28,9 @@ const (
 func Autopilot(s *State, rb *Runbook) (Command, bool) {
 	if s.Ended || s.HardStop {
 		return Command{Type: CmdQuit}, true
+	}
+	if s.PromotionAt != "" {
+		return Command{Type: CmdOverride, Step: s.PromotionAt, Text: AutopilotOverride}, true
 	}
 	if s.ConsentAt != "" {
 		return Command{Type: CmdConsent, Step: s.ConsentAt, Text: s.Session.ProjectID}, true
@@ -70,6 +77,10 @@ func autopilotChecklist(st *StepState, rb *Runbook) (Command, bool) {
 	for j, it := range st.ItemStates {
 		switch {
 		case it.Ticked || it.Skipped:
+		case it.Check != nil && j < len(items) && items[j].StagingProof:
+			// No staging proof: the gate at the first write asks for the
+			// override; the item is skipped saying so.
+			return Command{Type: CmdSkipItem, Item: j, Text: AutopilotOverride}, true
 		case it.Check != nil || (j < len(items) && items[j].SelfTicking()):
 			return Command{}, false // its query decides, not the autopilot
 		default:

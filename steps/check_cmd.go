@@ -103,8 +103,8 @@ func runAllChecks(ctx context.Context, t *db.Target, rb *Runbook) []CheckResult 
 			out = append(out, r)
 		case KindChecklist:
 			for j, it := range s.Items {
-				if !it.SelfTicking() {
-					continue
+				if it.SQL == "" {
+					continue // operator-ticked, or staging proof: nothing to query
 				}
 				r := runOneCheck(ctx, t, rb, it.SQL, "", nil, it.Expectation())
 				item := j
@@ -217,4 +217,20 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// PreWriteChecks runs, read-only on t, the checks and self-ticking
+// checklist queries that come before the runbook's first writing step:
+// what `handrail plan` proves before anything would be written.
+func PreWriteChecks(ctx context.Context, t *db.Target, rb *Runbook) []CheckResult {
+	var before []Step
+	for _, s := range rb.AllSteps() {
+		if s.Kind.Writes() {
+			break
+		}
+		before = append(before, s)
+	}
+	cut := *rb
+	cut.Phases = []Phase{{Steps: before}}
+	return runAllChecks(ctx, t, &cut)
 }

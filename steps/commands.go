@@ -1,6 +1,9 @@
 package steps
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // CommandType is an operator command to the engine. The set is closed:
 // Commands lists it, and State.Admit answers every one of them.
@@ -8,10 +11,11 @@ type CommandType string
 
 const (
 	CmdNext       CommandType = "next"        // run the current step / move on after it
-	CmdTick       CommandType = "tick"        // toggle checklist Item
+	CmdTick       CommandType = "tick"        // toggle checklist Item; Text: an optional note (who answered, when)
 	CmdSkipItem   CommandType = "skip_item"   // skip checklist Item with Text as reason
 	CmdConfirm    CommandType = "confirm"     // confirm; Text is the typed text when required
 	CmdConsent    CommandType = "consent"     // typed project id before the first production write
+	CmdOverride   CommandType = "override"    // pass the promotion gate without staging proof; Text: reason
 	CmdManual     CommandType = "manual"      // manual result: Pass, Text as note
 	CmdEndMonitor CommandType = "end_monitor" // end a monitor early; Text: reason
 	CmdCancel     CommandType = "cancel"      // cancel the running statement / exec
@@ -24,7 +28,7 @@ const (
 
 // Commands is every command type, in the order help lists them.
 var Commands = []CommandType{
-	CmdNext, CmdTick, CmdSkipItem, CmdConfirm, CmdConsent, CmdManual, CmdEndMonitor,
+	CmdNext, CmdTick, CmdSkipItem, CmdConfirm, CmdConsent, CmdOverride, CmdManual, CmdEndMonitor,
 	CmdCancel, CmdRetry, CmdSkipStep, CmdMark, CmdRollback, CmdQuit,
 }
 
@@ -48,7 +52,7 @@ type Command struct {
 // is refused when it names another one).
 func (t CommandType) stepScoped() bool {
 	switch t {
-	case CmdRollback, CmdQuit, CmdConsent:
+	case CmdRollback, CmdQuit, CmdConsent, CmdOverride:
 		return false
 	}
 	return true
@@ -97,6 +101,12 @@ func (s *State) Admit(c Command) (reason string, ok bool) {
 	if c.Type == CmdConsent && c.Step != "" && c.Step != s.ConsentAt {
 		return fmt.Sprintf("it was meant for step %q; the consent asked now is for step %q", c.Step, s.ConsentAt), false
 	}
+	if c.Type == CmdOverride && c.Step != "" && c.Step != s.PromotionAt {
+		return fmt.Sprintf("it was meant for step %q; the promotion gate holds step %q now", c.Step, s.PromotionAt), false
+	}
+	if c.Type == CmdOverride && strings.TrimSpace(c.Text) == "" {
+		return "an override of the promotion gate needs a reason: say why this runs without staging proof", false
+	}
 	return s.admitArgs(c, st)
 }
 
@@ -132,6 +142,15 @@ func (s *State) accepts(t CommandType) (bool, string) {
 	}
 	if t == CmdRollback {
 		return s.rollbackAllowed()
+	}
+	if s.PromotionAt != "" {
+		if t == CmdOverride {
+			return true, ""
+		}
+		return false, "the promotion gate holds the first write: no staging proof (" + s.Promotion.Summary() + "); override it with a reason, or quit"
+	}
+	if t == CmdOverride {
+		return false, "the promotion gate is not holding anything now"
 	}
 	if s.ConsentAt != "" {
 		if t == CmdConsent {

@@ -37,6 +37,11 @@ type Config struct {
 	// text: what was recovered from the journal (a torn last line that was
 	// dropped), so the record itself keeps saying so.
 	ResumeNote string
+	// ProveStaging looks for the staging journal that proves this runbook
+	// succeeded on [staging] (the promotion gate; see Runbook.PromotionGated)
+	// and says what it found or what is missing. nil: no proof can be
+	// found, so the gate holds the first write until an override.
+	ProveStaging func(context.Context) *PromotionProof
 	// Environ is the base environment of exec steps; default os.Environ().
 	// PG* variables and DATABASE_URL in it are replaced by the target's.
 	Environ []string

@@ -265,7 +265,7 @@ func (e *Engine) runChecklist(ctx context.Context, i int) (flow, error) {
 	id := e.plan[i].info.ID
 	return e.await(ctx, "in the checklist", handlers{
 		CmdTick: func(c Command) (flow, bool, error) {
-			then, err := e.toggleItem(ctx, i, c.Item)
+			then, err := e.toggleItem(ctx, i, c)
 			return then, then != flowNext, err
 		},
 		CmdSkipItem: func(c Command) (flow, bool, error) {
@@ -281,7 +281,8 @@ func (e *Engine) runChecklist(ctx context.Context, i int) (flow, error) {
 
 // toggleItem ticks or unticks item j. A self-ticking item is never ticked
 // by hand: ticking it runs its query again (then: see checkItem).
-func (e *Engine) toggleItem(ctx context.Context, i, j int) (then flow, err error) {
+func (e *Engine) toggleItem(ctx context.Context, i int, c Command) (then flow, err error) {
+	j := c.Item
 	var it ItemState
 	e.with(func(s *State) { it = s.Steps[i].ItemStates[j] })
 	item := j
@@ -292,7 +293,7 @@ func (e *Engine) toggleItem(ctx context.Context, i, j int) (then flow, err error
 	case e.plan[i].step.Items[j].SelfTicking():
 		return e.checkItem(ctx, i, j)
 	}
-	return flowNext, e.emit(Event{Type: EvItemTicked, Step: id, Item: &item})
+	return flowNext, e.emit(Event{Type: EvItemTicked, Step: id, Item: &item, Text: c.Text, Secret: c.Secret})
 }
 
 // checkItem runs a self-ticking item's query: item_ticked (Auto) when it
@@ -301,6 +302,9 @@ func (e *Engine) toggleItem(ctx context.Context, i, j int) (then flow, err error
 func (e *Engine) checkItem(ctx context.Context, i, j int) (then flow, err error) {
 	it := e.plan[i].step.Items[j]
 	id := e.plan[i].info.ID
+	if it.StagingProof {
+		return e.proofItem(ctx, i, j)
+	}
 	var rep *CheckReport
 	var pass bool
 	then, qerr := e.during(ctx, func(ctx context.Context) error {
@@ -378,4 +382,30 @@ func isCancelled(err error) bool {
 		return ee.Cancelled
 	}
 	return errors.Is(err, context.Canceled)
+}
+
+// proofItem ticks a staging_proof item when a staging journal proves the
+// promotion (looked for again each time, so a journal copied in after a
+// failure counts); otherwise it records what is missing. In a run of the
+// staging environment itself there is nothing to prove: the item says so
+// and ticks.
+func (e *Engine) proofItem(ctx context.Context, i, j int) (flow, error) {
+	id := e.plan[i].info.ID
+	item := j
+	rep := &CheckReport{Expect: "a verified journal of this runbook that succeeded on staging"}
+	if !e.rb.PromotionGated() {
+		rep.Summary = "this run is on " + e.rb.EnvName() + ": there is no staging run to prove"
+		return flowNext, e.emit(Event{Type: EvItemTicked, Step: id, Item: &item, Auto: true, Check: rep})
+	}
+	then, err := e.checkPromotion(ctx)
+	if err != nil {
+		return then, err
+	}
+	var proof *PromotionProof
+	e.with(func(s *State) { proof = s.Promotion })
+	rep.Summary = proof.Summary()
+	if proof != nil && proof.OK {
+		return then, e.emit(Event{Type: EvItemTicked, Step: id, Item: &item, Auto: true, Check: rep})
+	}
+	return then, e.emit(Event{Type: EvItemCheckFailed, Step: id, Item: &item, Check: rep})
 }

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -120,7 +121,12 @@ func TestConnectRunbookApplyAndRollback(t *testing.T) {
 	rb := exampleRunbook(t, "connect-rls-hardening")
 	before := schemaDump(t, sb, "connect_prod")
 
-	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["connect_prod"]), Apply: true}, nil)
+	// A staging run proved the promotion: the proof item ticks itself and
+	// the gate lets the first write through without an override.
+	proven := func(context.Context) *PromotionProof {
+		return &PromotionProof{OK: true, Journal: "/var/lib/handrail/staging.jsonl", Head: strings.Repeat("ab", 32), Operator: "ci", ProjectID: db.DemoStagingProjectID}
+	}
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsns["connect_prod"]), Apply: true, ProveStaging: proven}, nil)
 	res := r.drive(t, rollbackAt("post-deploy"))
 	if res.err != nil || res.outcome != OutcomeRolledBack {
 		t.Fatalf("outcome %+v\n%s", res, r.rec.dump())
@@ -135,6 +141,12 @@ func TestConnectRunbookApplyAndRollback(t *testing.T) {
 		if !passed[id] {
 			t.Errorf("check %s did not pass", id)
 		}
+	}
+	if n, o := len(r.rec.ofType(EvPromotionChecked)), len(r.rec.ofType(EvPromotionOverridden)); n != 1 || o != 0 {
+		t.Errorf("the staging proof was checked %d times and overridden %d times; want once and never", n, o)
+	}
+	if st := r.e.State(); !st.Steps[0].ItemStates[1].Ticked || !st.Steps[0].ItemStates[1].Auto {
+		t.Errorf("the staging proof item did not tick itself: %+v", st.Steps[0].ItemStates[1])
 	}
 	if len(r.rec.ofType(EvConsentGiven)) != 1 {
 		t.Error("production consent was not asked exactly once")

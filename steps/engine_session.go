@@ -95,9 +95,14 @@ func (e *Engine) sessionInfo() *SessionInfo {
 		DSN:          e.cfg.Target.Display(),
 		HasRollback:  len(rb.Rollback.Steps) > 0,
 		KeepRows:     rb.KeepRows(),
+		Environment:  rb.Env,
+		Promotion:    rb.PromotionGated(),
 
 		RollbackWhen:    rb.Rollback.When,
 		SuccessCriteria: rb.SuccessCriteria,
+	}
+	if rb.PromotionGated() {
+		info.StagingProjectID = rb.Staging.ProjectID
 	}
 	for _, p := range e.plan {
 		info.Plan = append(info.Plan, p.info)

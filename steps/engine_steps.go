@@ -180,6 +180,9 @@ func (e *Engine) resolveUnknown(ctx context.Context, i int) (flow, error) {
 // consent asks, before the first write to a production target, for the
 // project id typed by the operator. Rollback needs no new consent.
 func (e *Engine) consent(ctx context.Context, i int) (flow, error) {
+	if f, err := e.promotionGate(ctx, i); err != nil || f != flowNext {
+		return f, err
+	}
 	need := false
 	e.with(func(s *State) { need = e.rb.Target.Production && !s.Consent && !s.Rollback.Started })
 	if !need {
@@ -267,4 +270,61 @@ func (e *Engine) runRollback(ctx context.Context) (Outcome, flow, error) {
 		return OutcomeRolledBack, flowNext, nil
 	}
 	return OutcomeFailed, flowNext, nil
+}
+
+// promotionGate holds the first write of a run against [target] of a
+// runbook that names [staging] until a staging journal proves this
+// runbook succeeded there, or the operator overrides the gate with a
+// typed reason (journaled as an override). Rollback passes freely.
+func (e *Engine) promotionGate(ctx context.Context, i int) (flow, error) {
+	var proof *PromotionProof
+	open := false
+	e.with(func(s *State) {
+		proof = s.Promotion
+		open = s.Session.Promotion && s.PromotionOverride == "" && !s.Rollback.Started
+	})
+	if !open || (proof != nil && proof.OK) {
+		return flowNext, nil
+	}
+	if proof == nil {
+		f, err := e.checkPromotion(ctx)
+		if err != nil || f != flowNext {
+			return f, err
+		}
+		e.with(func(s *State) { proof = s.Promotion })
+		if proof != nil && proof.OK {
+			return flowNext, nil
+		}
+	}
+	id := e.plan[i].info.ID
+	if err := e.emit(Event{Type: EvPromotionRequired, Step: id, Text: "no proof that this runbook succeeded on staging: " + proof.Summary()}); err != nil {
+		return flowQuit, err
+	}
+	return e.await(ctx, "at the promotion gate", handlers{
+		CmdOverride: func(c Command) (flow, bool, error) {
+			return flowNext, true, e.emit(Event{Type: EvPromotionOverridden, Step: id, Text: c.Text, Secret: c.Secret})
+		},
+	})
+}
+
+// checkPromotion looks for the staging proof (Config.ProveStaging) and
+// records what it found. then is flowQuit or flowRollback when the
+// operator asked for that meanwhile.
+func (e *Engine) checkPromotion(ctx context.Context) (then flow, err error) {
+	var proof *PromotionProof
+	then, _ = e.during(ctx, func(ctx context.Context) error {
+		if e.cfg.ProveStaging == nil {
+			proof = &PromotionProof{Problems: []string{"this session was started without a way to find staging journals"}}
+			return nil
+		}
+		proof = e.cfg.ProveStaging(ctx)
+		return nil
+	})
+	if proof == nil {
+		proof = &PromotionProof{Problems: []string{"the staging proof could not be looked for"}}
+	}
+	if err := e.emit(Event{Type: EvPromotionChecked, Promotion: proof}); err != nil {
+		return flowQuit, err
+	}
+	return then, nil
 }

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/handrail-dev/handrail/db"
@@ -39,6 +40,11 @@ const (
 	EvConsentRequired  EventType = "consent_required"  // Step: the write that needs it
 	EvConsentGiven     EventType = "consent_given"     // Step
 	EvConsentRejected  EventType = "consent_rejected"  // Step; Text: what was typed (project ids are not secret)
+	// The promotion gate: a run against [target] of a runbook that names
+	// [staging] needs a staging journal proving this runbook succeeded there.
+	EvPromotionChecked    EventType = "promotion_checked"    // Promotion: the proof found, or what is missing
+	EvPromotionRequired   EventType = "promotion_required"   // Step: the write it holds back; Text: what is missing
+	EvPromotionOverridden EventType = "promotion_overridden" // Step; Text: the operator's typed reason
 
 	// Steps.
 	EvStepStarted        EventType = "step_started"         // Step; Text: step kind
@@ -106,6 +112,7 @@ type Event struct {
 	Error      *ErrorInfo      `json:"error,omitempty"`
 	Outcome    Outcome         `json:"outcome,omitempty"`
 	Command    *CommandInfo    `json:"command,omitempty"`
+	Promotion  *PromotionProof `json:"promotion,omitempty"`
 	Text       string          `json:"text,omitempty"`
 	// Secret marks Text as operator input that must never be recorded; the
 	// journal replaces it before hashing.
@@ -127,6 +134,13 @@ type SessionInfo struct {
 	DSN          string `json:"dsn"` // password removed
 	HasRollback  bool   `json:"has_rollback"`
 	KeepRows     int    `json:"keep_rows"`
+	// Environment is "staging" for a run of the runbook's [staging]
+	// environment; "" for its [target].
+	Environment string `json:"environment,omitempty"`
+	// Promotion: the first write needs staging proof (or an override).
+	Promotion bool `json:"promotion,omitempty"`
+	// StagingProjectID is the staging environment the proof must come from.
+	StagingProjectID string `json:"staging_project_id,omitempty"`
 	// RollbackWhen is the runbook's [rollback] when list and
 	// SuccessCriteria its success_criteria, for the rollback dialog and the
 	// end summary (the screen draws them from the journal alone).
@@ -291,6 +305,7 @@ var EventTypes = []EventType{
 	EvCommandRefused,
 	EvIdentityVerified, EvIdentityMismatch, EvLockAcquired, EvLockHeld,
 	EvConsentRequired, EvConsentGiven, EvConsentRejected,
+	EvPromotionChecked, EvPromotionRequired, EvPromotionOverridden,
 	EvStepStarted, EvStepWouldRun, EvIntent, EvStatementStarted, EvStatementFinished,
 	EvRows, EvNotice, EvLockWait, EvCheckPassed, EvCheckFailed,
 	EvItemTicked, EvItemUnticked, EvItemSkipped, EvItemCheckFailed,
@@ -330,4 +345,47 @@ type CommandInfo struct {
 	Type CommandType `json:"type"`
 	Step string      `json:"step,omitempty"`
 	Item *int        `json:"item,omitempty"`
+}
+
+// PromotionProof is what the promotion gate found: a staging journal that
+// proves this runbook (same content hash) succeeded on the staging
+// database, or what is missing or wrong. Problems name the journal's line
+// or header field.
+type PromotionProof struct {
+	OK bool `json:"ok"`
+	// Journal is the staging journal's path; Head its head hash (to
+	// compare with the one pasted into the change ticket).
+	Journal     string    `json:"journal,omitempty"`
+	Head        string    `json:"head,omitempty"`
+	SessionID   string    `json:"session_id,omitempty"`
+	Operator    string    `json:"operator,omitempty"`
+	ProjectID   string    `json:"project_id,omitempty"`
+	RunbookHash string    `json:"runbook_hash,omitempty"`
+	Ended       time.Time `json:"ended,omitzero"`
+	// Searched says where the proof was looked for (the log directory, or
+	// the --staging-journal given).
+	Searched string   `json:"searched,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Summary says in one line what the proof is, or what is missing.
+func (p *PromotionProof) Summary() string {
+	if p == nil {
+		return "not checked yet"
+	}
+	if p.OK {
+		head := p.Head
+		if len(head) > 16 {
+			head = head[:16]
+		}
+		return fmt.Sprintf("staging journal %s (head %s, %s, operator %s)", p.Journal, head, p.Ended.UTC().Format(time.RFC3339), p.Operator)
+	}
+	if len(p.Problems) == 0 {
+		return "no staging proof"
+	}
+	msg := p.Problems[0]
+	if n := len(p.Problems) - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return msg
 }

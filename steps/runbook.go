@@ -4,6 +4,10 @@
 package steps
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/handrail-dev/handrail/db"
@@ -46,6 +50,12 @@ type Runbook struct {
 	Messages []Message `toml:"messages"`
 	Phases   []Phase   `toml:"phase"`
 	Rollback Rollback  `toml:"rollback"`
+	// Staging names the staging environment: the same runbook runs there
+	// first (run --env staging), and its journal is the proof a production
+	// run asks for before its first write (the promotion gate).
+	Staging Environment `toml:"staging"`
+	// Unattended configures `handrail apply`.
+	Unattended Unattended `toml:"apply"`
 	// SuccessCriteria are shown in the end summary.
 	SuccessCriteria []string `toml:"success_criteria"`
 
@@ -60,6 +70,10 @@ type Runbook struct {
 	// splits holds the statements of each referenced file, split once at
 	// load time (read-only afterwards).
 	splits map[string][]Statement
+
+	// Env is the environment this copy of the runbook runs against: ""
+	// for [target] (production), EnvStaging for [staging] (see ForEnv).
+	Env string `toml:"-"`
 }
 
 // Meta is the [runbook] table.
@@ -93,6 +107,107 @@ type Target struct {
 	Identity []string `toml:"identity"`
 	// IdentitySQL is the query for the "sql" source; it returns one value.
 	IdentitySQL string `toml:"identity_sql"`
+}
+
+// Environment is a database the runbook runs against before its
+// [target]: the [staging] table. Its keys mean what [target]'s do.
+type Environment struct {
+	Name        string   `toml:"name"`
+	ProjectID   string   `toml:"project_id"`
+	Forbidden   []string `toml:"forbidden"`
+	Identity    []string `toml:"identity"`
+	IdentitySQL string   `toml:"identity_sql"`
+	// ProofMaxAge is how old a staging journal may be and still prove
+	// the promotion (default DefaultProofMaxAge).
+	ProofMaxAge Duration `toml:"proof_max_age"`
+}
+
+// Environment names for ForEnv and --env.
+const (
+	EnvProduction = "production"
+	EnvStaging    = "staging"
+)
+
+// DefaultProofMaxAge is how old a staging journal may be, by default.
+const DefaultProofMaxAge = 14 * 24 * time.Hour
+
+// HasStaging reports whether the runbook names a staging environment:
+// then a run against [target] must prove the promotion first.
+func (r *Runbook) HasStaging() bool { return r.Staging.ProjectID != "" }
+
+// PromotionGated reports whether this copy of the runbook needs staging
+// proof before its first write: it names a staging environment and runs
+// against [target].
+func (r *Runbook) PromotionGated() bool { return r.HasStaging() && r.Env == "" }
+
+// ProofMaxAge returns the effective proof_max_age.
+func (r *Runbook) ProofMaxAge() time.Duration {
+	if r.Staging.ProofMaxAge.Duration > 0 {
+		return r.Staging.ProofMaxAge.Duration
+	}
+	return DefaultProofMaxAge
+}
+
+// ForEnv returns the runbook as it runs in env: "" or "production" is r
+// itself; "staging" is a copy whose [target] is [staging] (never a
+// production target, and the production project id forbidden), with the
+// same content hash: the same runbook, proven on another database.
+func (r *Runbook) ForEnv(env string) (*Runbook, error) {
+	switch env {
+	case "", EnvProduction:
+		return r, nil
+	case EnvStaging:
+	default:
+		return nil, fmt.Errorf("unknown environment %q: use %s or %s", env, EnvProduction, EnvStaging)
+	}
+	if !r.HasStaging() {
+		return nil, fmt.Errorf("runbook %s has no [staging] table: add one (name, project_id, identity) to run it on staging", r.Meta.ID)
+	}
+	c := *r
+	st := r.Staging
+	forbidden := append([]string{}, st.Forbidden...)
+	if r.Target.ProjectID != "" && !slices.Contains(forbidden, r.Target.ProjectID) {
+		forbidden = append(forbidden, r.Target.ProjectID)
+	}
+	c.Target = Target{Name: st.Name, ProjectID: st.ProjectID, Forbidden: forbidden,
+		Identity: st.Identity, IdentitySQL: st.IdentitySQL}
+	if c.Target.Name == "" {
+		c.Target.Name = EnvStaging
+	}
+	c.Env = EnvStaging
+	return &c, nil
+}
+
+// EnvName names the environment for people: production or staging.
+func (r *Runbook) EnvName() string {
+	if r.Env == "" {
+		return EnvProduction
+	}
+	return r.Env
+}
+
+// Unattended is the [apply] table: how `handrail apply` behaves where
+// nobody is at a terminal.
+type Unattended struct {
+	// OnFailure: "stop" (default) ends the apply at a failed step or
+	// check (exit 1, the journal resumable); "rollback" runs [rollback].
+	OnFailure string `toml:"on_failure"`
+	// PlanMaxAge is how old a plan may be when applied (default DefaultPlanMaxAge).
+	PlanMaxAge Duration `toml:"plan_max_age"`
+}
+
+// OnFailureValues are the values of [apply] on_failure.
+var OnFailureValues = []string{"stop", "rollback"}
+
+// DefaultPlanMaxAge is how old a plan may be when applied, by default.
+const DefaultPlanMaxAge = 24 * time.Hour
+
+// PlanMaxAge returns the effective plan_max_age.
+func (r *Runbook) PlanMaxAge() time.Duration {
+	if r.Unattended.PlanMaxAge.Duration > 0 {
+		return r.Unattended.PlanMaxAge.Duration
+	}
+	return DefaultPlanMaxAge
 }
 
 // Settings is the [settings] table. Durations are validated by lint.
@@ -190,10 +305,14 @@ type Item struct {
 	Expect      []Row  `toml:"expect"`
 	ExpectRows  *int   `toml:"expect_rows"`
 	ExpectEmpty bool   `toml:"expect_empty"`
+	// StagingProof: the item ticks itself when a verified journal proves
+	// this runbook succeeded on [staging] (the promotion gate's evidence).
+	StagingProof bool `toml:"staging_proof"`
 }
 
-// SelfTicking reports whether the item checks itself with a query.
-func (it Item) SelfTicking() bool { return it.SQL != "" }
+// SelfTicking reports whether the item checks itself: with a query, or
+// with the staging journal.
+func (it Item) SelfTicking() bool { return it.SQL != "" || it.StagingProof }
 
 // MonitorQuery is one query a monitor step re-runs every interval.
 type MonitorQuery struct {
@@ -225,6 +344,15 @@ type Duration struct{ time.Duration }
 
 // UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
 func (d *Duration) UnmarshalText(b []byte) error {
+	if days, ok := strings.CutSuffix(string(b), "d"); ok {
+		// Days, for ages such as proof_max_age = "14d".
+		n, err := strconv.Atoi(days)
+		if err != nil || strings.Trim(days, "0123456789") != "" || n > 36500 {
+			return fmt.Errorf("invalid duration %q", b)
+		}
+		d.Duration = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
 		return err

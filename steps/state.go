@@ -53,12 +53,15 @@ func (s Status) Done() bool {
 
 // ItemState is one checklist item.
 type ItemState struct {
-	Text    string       `json:"text"`
-	Ticked  bool         `json:"ticked,omitempty"`
-	Auto    bool         `json:"auto,omitempty"`
-	Skipped bool         `json:"skipped,omitempty"`
-	Reason  string       `json:"reason,omitempty"`
-	Check   *CheckReport `json:"check,omitempty"`
+	Text    string `json:"text"`
+	Ticked  bool   `json:"ticked,omitempty"`
+	Auto    bool   `json:"auto,omitempty"`
+	Skipped bool   `json:"skipped,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// Note is what came with the tick: who answered it, when, and why
+	// (an unattended apply's answers file).
+	Note  string       `json:"note,omitempty"`
+	Check *CheckReport `json:"check,omitempty"`
 }
 
 // StepState is everything the screens show about one step.
@@ -134,6 +137,12 @@ type State struct {
 	Outcome   Outcome         `json:"outcome,omitempty"`
 	EndReason string          `json:"end_reason,omitempty"` // session_ended's text: why it ended so
 	LastError *ErrorInfo      `json:"last_error,omitempty"`
+	// Promotion is the staging proof the promotion gate found (or what is
+	// missing); PromotionAt the write it holds back, waiting for an
+	// override; PromotionOverride the operator's reason, once overridden.
+	Promotion         *PromotionProof `json:"promotion,omitempty"`
+	PromotionAt       string          `json:"promotion_step,omitempty"`
+	PromotionOverride string          `json:"promotion_override,omitempty"`
 	// ConsentRejected is the last wrong project id typed at the consent gate.
 	ConsentRejected *string `json:"consent_rejected,omitempty"`
 	// Connection says what the engine is waiting for from the server
@@ -233,6 +242,7 @@ func Apply(s State, e Event) State {
 		// (possibly different) operator types the consent again.
 		s.Consent = false
 		s.ConsentAt = ""
+		s.PromotionAt = "" // asked again at the next write if still unproven
 		s.Identity = nil
 		s.Lock = nil
 		s.LockHeld = false
@@ -285,6 +295,16 @@ func Apply(s State, e Event) State {
 	case EvConsentRejected:
 		typed := e.Text
 		s.ConsentRejected = &typed
+	case EvPromotionChecked:
+		s.Promotion = e.Promotion
+	case EvPromotionRequired:
+		s.PromotionAt = e.Step
+	case EvPromotionOverridden:
+		s.PromotionAt = ""
+		s.PromotionOverride = e.Text
+		if e.Secret || e.Text == "" {
+			s.PromotionOverride = "overridden"
+		}
 	case EvRollbackOffered:
 		s.Rollback.Offered = e.Text
 	case EvRollbackRequested:
@@ -366,7 +386,7 @@ func Apply(s State, e Event) State {
 			it := &st.ItemStates[*e.Item]
 			switch e.Type {
 			case EvItemTicked:
-				it.Ticked, it.Auto, it.Skipped, it.Reason = true, e.Auto, false, ""
+				it.Ticked, it.Auto, it.Skipped, it.Reason, it.Note = true, e.Auto, false, "", e.Text
 				if e.Check != nil {
 					it.Check = e.Check
 				}

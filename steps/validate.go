@@ -111,6 +111,8 @@ func (d *decoder) stepRefs(r *Runbook) []stepRef {
 func (d *decoder) validate(r *Runbook) {
 	d.validateMeta(r)
 	d.validateTarget(r)
+	d.validateStaging(r)
+	d.validateUnattended(r)
 	d.validateSettings(r)
 	msgIDs := d.validateMessages(r)
 
@@ -217,6 +219,73 @@ func (d *decoder) validateTarget(r *Runbook) {
 		!isPlaceholder(t.ProjectID, PlaceholderProjectID) {
 		d.at(addPath(tp, "project_id"), Warning, "a Supabase project ref is 20 lowercase letters",
 			"project_id %q is not a Supabase project ref, so the supabase identity source can never match it", t.ProjectID)
+	}
+}
+
+// validateStaging checks [staging]: a project id that is not [target]'s,
+// identity sources that can prove it, a positive proof_max_age; and that
+// a staging_proof item has a [staging] to prove.
+func (d *decoder) validateStaging(r *Runbook) {
+	sp := []string{"staging"}
+	if !d.has(nil, "staging") {
+		for _, ref := range d.stepRefs(r) {
+			for j, it := range ref.s.Items {
+				if it.StagingProof {
+					d.at(addPath(ref.p, "items", idxSeg(j), "staging_proof"), Error,
+						"add a [staging] table (name, project_id, identity) naming the staging database",
+						"staging_proof item, but the runbook names no [staging] environment to prove")
+				}
+			}
+		}
+		return
+	}
+	st := r.Staging
+	switch {
+	case strings.TrimSpace(st.ProjectID) == "":
+		if !d.bad(addPath(sp, "project_id")) {
+			d.at(sp, Error, "project_id is what identity checks compare the staging database against", "[staging] has no project_id")
+		}
+	case st.ProjectID == r.Target.ProjectID:
+		d.at(addPath(sp, "project_id"), Error, "staging and production must be different databases",
+			"[staging] project_id %q is [target]'s project_id", st.ProjectID)
+	}
+	for i, src := range st.Identity {
+		if !contains(IdentitySources, src) {
+			d.at(addPath(sp, "identity", idxSeg(i)), Error, "one of "+strings.Join(IdentitySources, ", "), "unknown identity source %q", src)
+		}
+	}
+	if len(st.Identity) == 0 && !d.bad(addPath(sp, "identity")) {
+		d.at(sp, Error, `add identity = ["stamp"], ["supabase"], ["system_identifier"] or ["sql"]`,
+			"[staging] has no identity source: a staging journal proves nothing unless the database was proven to be staging")
+	}
+	hasSQL := contains(st.Identity, IdentitySQL)
+	switch {
+	case hasSQL && strings.TrimSpace(st.IdentitySQL) == "":
+		d.at(addPath(sp, "identity"), Error, `add identity_sql = "select ..." returning one value`, `identity source "sql" needs identity_sql`)
+	case !hasSQL && st.IdentitySQL != "":
+		d.at(addPath(sp, "identity_sql"), Error, `add "sql" to identity, or remove identity_sql`,
+			`identity_sql is set but "sql" is not in identity, so it would never run`)
+	case hasSQL:
+		d.checkReadOnlySQL(st.IdentitySQL, addPath(sp, "identity_sql"), "identity_sql")
+	}
+	if d.has(sp, "proof_max_age") && !d.bad(addPath(sp, "proof_max_age")) && st.ProofMaxAge.Duration <= 0 {
+		d.at(addPath(sp, "proof_max_age"), Error, `e.g. "14d"; leave it out for 14 days`, "proof_max_age must be positive")
+	}
+}
+
+// validateUnattended checks [apply].
+func (d *decoder) validateUnattended(r *Runbook) {
+	ap := []string{"apply"}
+	u := r.Unattended
+	if u.OnFailure != "" && !contains(OnFailureValues, u.OnFailure) {
+		d.at(addPath(ap, "on_failure"), Error, "one of "+strings.Join(OnFailureValues, ", "), "unknown on_failure %q", u.OnFailure)
+	}
+	if u.OnFailure == "rollback" && len(r.Rollback.Steps) == 0 {
+		d.at(addPath(ap, "on_failure"), Error, `add [[rollback.step]] entries or use on_failure = "stop"`,
+			`on_failure = "rollback" but the runbook has no [rollback] steps`)
+	}
+	if d.has(ap, "plan_max_age") && !d.bad(addPath(ap, "plan_max_age")) && u.PlanMaxAge.Duration <= 0 {
+		d.at(addPath(ap, "plan_max_age"), Error, `e.g. "24h"; leave it out for 24 hours`, "plan_max_age must be positive")
 	}
 }
 
@@ -500,6 +569,11 @@ func (d *decoder) validateItem(it Item, p []string) {
 		d.at(p, Error, `items = [{ text = "..." }]`, "checklist item has no text")
 	}
 	hasExpect := len(it.Expect) > 0 || it.ExpectRows != nil || it.ExpectEmpty || d.has(p, "expect")
+	if it.StagingProof && (it.SQL != "" || hasExpect) {
+		d.at(addPath(p, "staging_proof"), Error, "a staging_proof item ticks itself from the staging journal; remove sql and expect",
+			"checklist item has both staging_proof and a query")
+		return
+	}
 	if it.SQL == "" {
 		if hasExpect {
 			d.at(p, Error, "a self-ticking item needs both sql and expect", "checklist item has expect but no sql")

@@ -180,6 +180,39 @@ func (m Model) rollbackStepLines() []string {
 	return lines
 }
 
+// updateOverride hands a message to the promotion gate's text input.
+func (m *Model) updateOverride(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	m.override = clone(m.override)
+	*m.override, cmd = m.override.Update(msg)
+	return cmd
+}
+
+// promotionLines is the pane of the promotion gate: the first write to
+// [target] waits for staging proof; what is missing, and the typed
+// reason that overrides it (journaled as an override).
+func (m Model) promotionLines() []string {
+	s, ses := m.styles, m.state.Session
+	lines := []string{s.Danger.Render("PROMOTION GATE: NO STAGING PROOF"), ""}
+	lines = append(lines, "The next step writes to "+s.Bold.Render(ses.TargetName)+", but nothing proves this runbook succeeded on staging ("+ses.StagingProjectID+").")
+	if i := m.state.StepIndex(m.state.PromotionAt); i >= 0 {
+		lines = append(lines, "step: "+m.state.Steps[i].Title)
+	}
+	if p := m.state.Promotion; p != nil {
+		if p.Searched != "" {
+			lines = append(lines, "", "looked in: "+p.Searched)
+		}
+		for _, pr := range p.Problems {
+			lines = append(lines, s.Bad.Render("missing: ")+pr)
+		}
+	}
+	lines = append(lines, "",
+		"Run it on staging first (handrail run RUNBOOK --env staging --apply), then quit and run this again;",
+		"or type why this must go on without proof. The override is journaled and shown as one.", "",
+		m.override.View())
+	return lines
+}
+
 // consentLines is the pane of the typed-consent gate (SPEC 4.8).
 func (m Model) consentLines() []string {
 	s, ses := m.styles, m.state.Session

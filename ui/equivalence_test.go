@@ -129,7 +129,9 @@ func TestLiveRunEqualsJournalReplay(t *testing.T) {
 	op.drive(es.ran)
 	// The script went through every kind of answer, wrong ones included,
 	// and compared the screens at each decision.
-	wantCommands := map[steps.CommandType]int{steps.CmdTick: 12, steps.CmdConfirm: 3, steps.CmdConsent: 2,
+	// No staging journal: the proof item is skipped and the promotion
+	// gate overridden, each with its reason.
+	wantCommands := map[steps.CommandType]int{steps.CmdTick: 11, steps.CmdSkipItem: 1, steps.CmdOverride: 1, steps.CmdConfirm: 3, steps.CmdConsent: 2,
 		steps.CmdManual: 2, steps.CmdEndMonitor: 1, steps.CmdQuit: 1}
 	for typ, n := range wantCommands {
 		if got := op.commandsByType[typ]; got != n {
@@ -381,6 +383,20 @@ func (o *operator) act(want steps.Command) {
 			o.wrongConsent = true
 			want.Text = db.DemoStagingProjectID
 		}
+		m = update(typeText(m, want.Text), press("enter")...)
+	case steps.CmdOverride:
+		if m.screen() != screenPromotion {
+			t.Fatalf("the promotion gate holds the write but the screen is %v:\n%s", m.screen(), plain(m))
+		}
+		m = update(typeText(m, want.Text), press("enter")...)
+	case steps.CmdSkipItem:
+		for m.cursor < want.Item {
+			m = update(m, press("down")...)
+		}
+		for m.cursor > want.Item {
+			m = update(m, press("up")...)
+		}
+		m = update(m, press("s")...)
 		m = update(typeText(m, want.Text), press("enter")...)
 	case steps.CmdTick:
 		for m.cursor < want.Item {

@@ -131,6 +131,8 @@ func (m Model) keysNow(scr screen) []key.Binding {
 		return []key.Binding{k.Submit, k.Back}
 	case screenConsent:
 		return []key.Binding{k.Submit, relabel(k.Interrupt, "ctrl+c", "quit")}
+	case screenPromotion:
+		return []key.Binding{relabel(k.Submit, "enter", "override with this reason"), relabel(k.Interrupt, "ctrl+c", "quit")}
 	case screenEnded:
 		return m.endedKeys()
 	}

@@ -33,8 +33,11 @@ const execFixedLines = 2
 
 // paneLines renders the current step's pane: exactly h lines of width w.
 func (m Model) paneLines(w, h int) []string {
-	if m.screen() == screenConsent {
+	switch m.screen() {
+	case screenConsent:
 		return block(wrapAll(m.consentLines(), w), w, h)
+	case screenPromotion:
+		return block(wrapAll(m.promotionLines(), w), w, h)
 	}
 	st := m.shownStep()
 	if st == nil {
@@ -234,8 +237,12 @@ func (m Model) itemLines(it steps.ItemState, cursor bool, w int) []string {
 	for _, l := range text[1:] {
 		lines = append(lines, strings.Repeat(" ", itemIndent)+l)
 	}
-	if it.Check != nil && !it.Ticked {
+	switch {
+	case it.Check != nil && !it.Ticked:
 		lines = append(lines, "      "+s.Bad.Render("check: ")+it.Check.Summary)
+	case it.Check != nil && it.Auto && it.Check.SQL == "":
+		// Ticked by evidence, not a query (the staging journal): say which.
+		lines = append(lines, wrapAll([]string{"      proof: " + it.Check.Summary}, max(10, w))...)
 	}
 	return lines
 }

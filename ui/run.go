@@ -109,6 +109,7 @@ const (
 	screenHardStop
 	screenLockHeld
 	screenConsent
+	screenPromotion
 	screenRollbackDialog
 	screenConfirmQuit
 	screenConfirmCancel
@@ -151,6 +152,8 @@ type Model struct {
 	overlay screen
 	input   *inputDialog
 	consent *textinput.Model
+	// override is the promotion gate's typed reason.
+	override *textinput.Model
 
 	width, height int
 	full          bool // pane full screen
@@ -196,6 +199,7 @@ func New(opts Options) Model {
 		journal:  JournalMsg{Path: opts.JournalPath},
 		execView: ptr(viewport.New()),
 		consent:  ptr(newTextInput("project id")),
+		override: ptr(newTextInput("reason")),
 		input:    &inputDialog{ti: newTextInput("")},
 		viewing:  -1,
 		watch:    opts.Watch,
@@ -404,6 +408,10 @@ func (m Model) noteEvent(e steps.Event) Model {
 		m.consent = clone(m.consent)
 		m.consent.Reset()
 		m.consent.Focus()
+	case steps.EvPromotionRequired:
+		m.override = clone(m.override)
+		m.override.Reset()
+		m.override.Focus()
 	case steps.EvExecOutput:
 		m.refreshExec()
 	case steps.EvCommandRefused:
@@ -541,6 +549,8 @@ func (m Model) screen() screen {
 		return screenLockHeld
 	case m.state.Ended || m.result != nil:
 		return screenEnded
+	case m.state.PromotionAt != "":
+		return screenPromotion
 	case m.state.ConsentAt != "":
 		return screenConsent
 	case len(m.state.Steps) == 0:

@@ -186,6 +186,8 @@ func (m *Model) restyle() {
 	m.styles = &s
 	m.consent = clone(m.consent)
 	m.consent.SetStyles(s.Input)
+	m.override = clone(m.override)
+	m.override.SetStyles(s.Input)
 	m.input = clone(m.input)
 	m.input.ti.SetStyles(s.Input)
 }

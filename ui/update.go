@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -26,6 +28,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.handleInputKey(msg)
 	case screenConsent:
 		return m.handleConsentKey(msg)
+	case screenPromotion:
+		return m.handlePromotionKey(msg)
 	}
 	return m.handleRunKey(msg)
 }
@@ -307,8 +311,23 @@ func (m Model) updateInputs(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.updateInput(msg)
 	case screenConsent:
 		return m, m.updateConsent(msg)
+	case screenPromotion:
+		return m, m.updateOverride(msg)
 	}
 	return m, nil
+}
+
+// handlePromotionKey: enter asks the engine to pass the promotion gate
+// without staging proof, with the typed reason (an empty one is refused
+// by the engine, on the record).
+func (m Model) handlePromotionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	if key.Matches(msg, m.keys.Submit) {
+		m.command(steps.Command{Type: steps.CmdOverride, Step: m.state.PromotionAt, Text: strings.TrimSpace(m.override.Value())})
+		m.override = clone(m.override)
+		m.override.Reset()
+		return m, nil
+	}
+	return m, m.updateOverride(msg)
 }
 
 // scrollBy moves the pane; the exec pane scrolls its viewport.

@@ -251,7 +251,7 @@ func psqlScript(rb *steps.Runbook) (string, error) {
 			b.WriteString("rollback;\n")
 		case steps.KindChecklist:
 			for _, it := range s.Items {
-				if it.SelfTicking() {
+				if it.SQL != "" {
 					query(it.SQL)
 				}
 			}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -238,14 +237,17 @@ func TestExamplesLintClean(t *testing.T) {
 }
 
 // The duration pattern of the schema accepts what the decoder's
-// time.ParseDuration does, negative durations aside (lint refuses those).
+// steps.Duration does (time.ParseDuration, and whole days like "14d"),
+// negative durations aside (lint refuses those).
 func TestDurationPattern(t *testing.T) {
 	for _, s := range []string{"5s", "2m", "1h30m", "1.5h", ".5s", "5.s", "0", "+5s", "300ms", "10us", "10µs", "10μs", "1h2m3s4ms5us6ns",
-		"", "5", "s", "5 s", "5 seconds", "-5s", "1d", "5S", "0x5s", "1e3s", "5s ", "..5s"} {
-		d, err := time.ParseDuration(s)
-		want := err == nil && d >= 0
+		"1d", "14d", "0d",
+		"", "5", "s", "5 s", "5 seconds", "-5s", "d", "1.5d", "-1d", "1d2h", "5S", "0x5s", "1e3s", "5s ", "..5s"} {
+		var d steps.Duration
+		err := d.UnmarshalText([]byte(s))
+		want := err == nil && d.Duration >= 0
 		if got := durationRE.MatchString(s); got != want {
-			t.Errorf("%q: pattern %v, time.ParseDuration %v (%v)", s, got, want, err)
+			t.Errorf("%q: pattern %v, steps.Duration %v (%v)", s, got, want, err)
 		}
 	}
 }

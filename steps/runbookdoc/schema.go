@@ -15,7 +15,7 @@ import (
 // DurationPattern is what the schema accepts as a duration: what Go's
 // time.ParseDuration accepts, without a sign or with "+" (lint refuses
 // negative durations everywhere).
-const DurationPattern = `^[+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
+const DurationPattern = `^([0-9]+d|[+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+))$`
 
 // defName is the definitions entry of each table struct.
 var defName = map[reflect.Type]string{

@@ -19,6 +19,8 @@ var Tables = []Table{
 				Example: `success_criteria = ["Migration committed", "All checks passed"]`},
 			{Name: "runbook", Required: true, Doc: "The runbook's identity: see [runbook]."},
 			{Name: "target", Required: true, Doc: "The one database this runbook may change: see [target]."},
+			{Name: "staging", Doc: "The staging database the runbook runs on first, and the promotion gate: see [staging]."},
+			{Name: "apply", Doc: "How an unattended `handrail apply` behaves: see [apply]."},
 			{Name: "settings", Doc: "Timeouts and limits: see [settings]."},
 			{Name: "messages", Doc: "The communication plan: see [[messages]]."},
 			{Name: "phase", Required: true, Doc: "The steps, grouped in phases: see [[phase]]."},
@@ -55,6 +57,39 @@ var Tables = []Table{
 				"Without one, a production target is a lint error and any other a warning.", Default: `[]`, Example: `identity = ["stamp", "supabase"]`},
 			{Name: "identity_sql", Doc: "The query of the `sql` identity source: read-only, one statement returning one row with one column. Only with `\"sql\"` in identity.",
 				Example: `identity_sql = "select value from app.settings where key = 'environment_id'"`},
+		},
+	},
+	{
+		Name: "staging", Type: reflect.TypeOf(steps.Environment{}),
+		Doc: "The staging environment: the same runbook (same content hash) runs there first, with `--env staging` " +
+			"(`handrail run RUNBOOK --env staging --apply`, or `handrail plan`/`apply` with `--env staging`): [staging] takes the place of [target], " +
+			"never as a production target, with [target]'s project id forbidden. " +
+			"A runbook that names [staging] has a promotion gate: before the first write to [target], handrail requires a journal that verifies, " +
+			"whose header names the staging project id and this runbook's hash, in apply mode, that ended `succeeded` with every step and check passed, " +
+			"not older than `proof_max_age`. It takes the newest such journal in the log directory, or `--staging-journal LOG`. " +
+			"Without one the write is refused, saying what is missing (the line or header field at fault); the operator may override the gate with a typed reason, " +
+			"journaled as an override. A checklist item with `staging_proof = true` ticks itself with the proof (journal path, head hash, date, operator).",
+		Keys: []Key{
+			{Name: "name", Doc: "The staging database as the operator knows it.", Example: `name = "Connect-Staging"`},
+			{Name: "project_id", Required: true, Doc: "The id the identity sources must find on staging; not [target]'s.", Example: `project_id = "mohctrsopquwoyfweadl"`},
+			{Name: "forbidden", Doc: "Ids of known non-targets for the staging run; [target]'s project id is always added.", Default: `[]`, Example: `forbidden = ["rxlqtyfhsocxnsnnnlwl"]`},
+			{Name: "identity", Required: true, Doc: "How to prove the connection reaches staging, as in [target]: a staging journal proves nothing unless its database was proven.",
+				Example: `identity = ["stamp", "supabase"]`},
+			{Name: "identity_sql", Doc: "The query of the `sql` identity source, as in [target].", Example: `identity_sql = "select value from app.settings where key = 'environment_id'"`},
+			{Name: "proof_max_age", Default: `"14d"`, Doc: "How old a staging journal may be and still prove the promotion (measured from its end). A duration, or days like `\"14d\"`. Must be positive.",
+				Example: `proof_max_age = "7d"`},
+		},
+	},
+	{
+		Name: "apply", Type: reflect.TypeOf(steps.Unattended{}),
+		Doc: "How `handrail apply --plan` runs the runbook where nobody is at a terminal (CI, a scheduled change). " +
+			"It answers the human steps only from the answers file, and refuses before any write when a question is not answered there.",
+		Keys: []Key{
+			{Name: "on_failure", Default: `"stop"`, Doc: "What an unattended apply does when a step or check fails (or a monitor raises an alert): " +
+				"`stop` ends the session (exit 1; the journal can be resumed at a terminal with `run --resume`); " +
+				"`rollback` runs [rollback] at once when anything was written (exit 5 when the rollback succeeds). The runbook needs rollback steps for `rollback`.",
+				Example: `on_failure = "rollback"`},
+			{Name: "plan_max_age", Default: `"24h"`, Doc: "How old a plan may be when it is applied; an older plan is stale (exit 2). Must be positive.", Example: `plan_max_age = "4h"`},
 		},
 	},
 	{
@@ -108,6 +143,8 @@ var Tables = []Table{
 			{Name: "expect", Doc: "The expected rows, as for a check.", Example: `expect = [{ n = 0 }]`},
 			{Name: "expect_rows", Doc: "The expected number of rows, as for a check.", Example: `expect_rows = 0`},
 			{Name: "expect_empty", Doc: "Expect no rows, as for a check.", Default: `false`, Example: `expect_empty = true`},
+			{Name: "staging_proof", Doc: "The item ticks itself when a staging journal proves this runbook succeeded on [staging] (see [staging]), showing its path, head hash, date and operator. " +
+				"In the staging run itself it ticks at once. Not with `sql`; the runbook needs [staging].", Default: `false`, Example: `staging_proof = true`},
 		},
 	},
 	{

@@ -1,0 +1,259 @@
+package apply
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/handrail-dev/handrail/internal/termsafe"
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// answerer is the unattended operator: whenever the engine waits, it
+// answers from the answers file and the runbook only, never inventing an
+// answer. What it cannot answer ends the session (exit 1; the journal
+// stays resumable); a failure rolls back when [apply] on_failure says so.
+type answerer struct {
+	rb      *steps.Runbook
+	answers *Answers
+	confirm string
+	stderr  io.Writer
+	// alerted is the monitor alert that fails the apply once its window
+	// is closed.
+	alerted string
+	stopped bool
+}
+
+// next is the command for state s; false when the engine is working.
+func (a *answerer) next(s *steps.State) (steps.Command, bool) {
+	switch {
+	case s.Ended:
+		return steps.Command{Type: steps.CmdQuit}, true
+	case a.stopped:
+		return steps.Command{}, false
+	case s.PromotionAt != "":
+		return a.promotion(s)
+	case s.ConsentAt != "":
+		// --confirm was compared with the proven project id before the
+		// journal was created: this is the same typed consent.
+		return steps.Command{Type: steps.CmdConsent, Step: s.ConsentAt, Text: a.confirm}, true
+	}
+	st := s.CurrentStep()
+	if st == nil {
+		return steps.Command{}, false
+	}
+	var c steps.Command
+	ok := false
+	switch st.Status {
+	case steps.StatusActive:
+		c, ok = a.active(s, st)
+	case steps.StatusRunning:
+		c, ok = a.running(st)
+	case steps.StatusFailed, steps.StatusCancelled, steps.StatusUnknown:
+		c, ok = a.failed(s, st, describe(st))
+	}
+	if ok && c.Type != steps.CmdQuit && c.Type != steps.CmdRollback {
+		c.Step = st.ID
+	}
+	return c, ok
+}
+
+func describe(st *steps.StepState) string {
+	msg := fmt.Sprintf("step %s %s", st.ID, st.Status)
+	if st.Error != nil {
+		msg += ": " + st.Error.Message
+	}
+	return msg
+}
+
+// stop ends the session: the apply cannot answer what the engine waits for.
+func (a *answerer) stop(why string) (steps.Command, bool) {
+	a.stopped = true
+	fmt.Fprintf(a.stderr, "handrail apply: stopping: %s\n", termsafe.Line(why))
+	return steps.Command{Type: steps.CmdQuit}, true
+}
+
+func (a *answerer) promotion(s *steps.State) (steps.Command, bool) {
+	p := a.answers.Promotion
+	if p == nil {
+		return a.stop("the promotion gate holds the first write: " + s.Promotion.Summary() +
+			"; run the runbook on staging first, give --staging-journal, or override in the answers file ([promotion] override, by, at)")
+	}
+	return steps.Command{Type: steps.CmdOverride, Step: s.PromotionAt, Text: withNote(p.Override, p.By, p.At, a.answers.Path)}, true
+}
+
+func (a *answerer) active(s *steps.State, st *steps.StepState) (steps.Command, bool) {
+	if a.alerted != "" {
+		return a.failed(s, st, a.alerted)
+	}
+	switch st.Kind {
+	case steps.KindChecklist:
+		return a.checklist(s, st)
+	case steps.KindConfirm:
+		if st.Rejected != nil {
+			return a.stop(fmt.Sprintf("step %s refused the answers file's confirm text", st.ID))
+		}
+		c := a.answers.confirm(st.ID)
+		if c == nil {
+			return a.stop(fmt.Sprintf("step %s (confirm) is not answered in the answers file", st.ID))
+		}
+		return steps.Command{Type: steps.CmdConfirm, Text: c.Text}, true
+	case steps.KindManual:
+		m := a.answers.manual(st.ID)
+		if m == nil || m.Pass == nil {
+			return a.stop(fmt.Sprintf("step %s (manual) is not answered in the answers file", st.ID))
+		}
+		return steps.Command{Type: steps.CmdManual, Pass: *m.Pass, Text: withNote(m.Note, m.By, m.At, a.answers.Path)}, true
+	}
+	return steps.Command{Type: steps.CmdNext}, true
+}
+
+// checklist ticks the items the answers file answers; a self-ticking item
+// that did not match ends the apply (its query or the staging proof
+// decides, not the apply), but for the staging proof item when the
+// answers file overrides the promotion gate.
+func (a *answerer) checklist(s *steps.State, st *steps.StepState) (steps.Command, bool) {
+	items := runbookItems(a.rb, st.ID)
+	for j, it := range st.ItemStates {
+		if it.Ticked || it.Skipped {
+			continue
+		}
+		if j < len(items) && items[j].SelfTicking() {
+			if it.Check == nil {
+				return steps.Command{}, false // its query runs
+			}
+			if p := a.answers.Promotion; items[j].StagingProof && p != nil {
+				return steps.Command{Type: steps.CmdSkipItem, Item: j,
+					Text: "no staging proof; the promotion gate is overridden: " + withNote(p.Override, p.By, p.At, a.answers.Path)}, true
+			}
+			return a.stop(fmt.Sprintf("step %s: checklist item %q did not tick itself: %s", st.ID, it.Text, it.Check.Summary))
+		}
+		ans := a.answers.item(st.ID, it.Text)
+		if ans == nil {
+			return a.stop(fmt.Sprintf("step %s: checklist item %q is not answered in the answers file", st.ID, it.Text))
+		}
+		return steps.Command{Type: steps.CmdTick, Item: j, Text: withNote(ans.Note, ans.By, ans.At, a.answers.Path)}, true
+	}
+	return steps.Command{Type: steps.CmdNext}, true
+}
+
+// running: a monitor runs its window to the end; an alert fails the
+// apply: the window is closed at once, then the failure is handled.
+func (a *answerer) running(st *steps.StepState) (steps.Command, bool) {
+	if st.Kind != steps.KindMonitor || len(st.Alerts) == 0 || a.alerted != "" {
+		return steps.Command{}, false
+	}
+	a.alerted = fmt.Sprintf("monitor %s raised an alert: %s", st.ID, st.Alerts[0])
+	return steps.Command{Type: steps.CmdEndMonitor, Text: "unattended apply: " + a.alerted}, true
+}
+
+// failed: roll back when the runbook says so and something was written;
+// otherwise stop (exit 1, the journal resumable).
+func (a *answerer) failed(s *steps.State, st *steps.StepState, why string) (steps.Command, bool) {
+	if a.rb.Unattended.OnFailure == "rollback" && s.CanRollback() {
+		a.alerted = ""
+		fmt.Fprintf(a.stderr, "handrail apply: %s; [apply] on_failure = \"rollback\": rolling back\n", termsafe.Line(why))
+		return steps.Command{Type: steps.CmdRollback, Text: "unattended apply, [apply] on_failure = rollback: " + why}, true
+	}
+	if s.Rollback.Started {
+		return a.stop("the rollback failed: " + why)
+	}
+	hint := ""
+	if a.rb.Unattended.OnFailure != "rollback" {
+		hint = " ([apply] on_failure is \"stop\"; resume at a terminal with handrail run --resume JOURNAL --db DSN --apply)"
+	}
+	return a.stop(why + hint)
+}
+
+// runbookItems returns the checklist items of step id.
+func runbookItems(rb *steps.Runbook, id string) []steps.Item {
+	for _, s := range append(rb.AllSteps(), rb.Rollback.Steps...) {
+		if s.ID == id {
+			return s.Items
+		}
+	}
+	return nil
+}
+
+// progress prints one plain line per event that matters to a CI log, or
+// (json) every event as journaled, one JSON object a line. Data is
+// escaped.
+type progress struct {
+	w    io.Writer
+	json bool
+}
+
+func (p *progress) event(e steps.Event) {
+	if p.json {
+		b, err := jsonLine(e)
+		if err == nil {
+			_, _ = p.w.Write(b)
+		}
+		return
+	}
+	line := progressLine(e)
+	if line == "" {
+		return
+	}
+	step := ""
+	if e.Step != "" {
+		step = "[" + e.Step + "] "
+	}
+	fmt.Fprintf(p.w, "%s %s%s\n", e.Time.UTC().Format("15:04:05"), termsafe.Line(step), termsafe.Line(line))
+}
+
+func progressLine(e steps.Event) string {
+	switch e.Type {
+	case steps.EvSessionStarted:
+		s := e.Session
+		return fmt.Sprintf("session %s: %s on %s (%s), apply, operator %s", s.SessionID, s.RunbookID, s.TargetName, s.ProjectID, s.Operator)
+	case steps.EvIdentityVerified:
+		return "identity verified: " + e.Identity.Expected
+	case steps.EvIdentityMismatch:
+		return "IDENTITY MISMATCH: " + e.Identity.Reason
+	case steps.EvLockAcquired:
+		return "deploy lock acquired"
+	case steps.EvLockHeld:
+		return "DEPLOY LOCK HELD by another session"
+	case steps.EvStepStarted:
+		return "started (" + e.Text + ")"
+	case steps.EvIntent:
+		return fmt.Sprintf("intent recorded: %d statement(s)", len(e.Statements))
+	case steps.EvStatementStarted:
+		return fmt.Sprintf("statement %d/%d: %s", e.Statement.Index+1, e.Statement.Count, oneLine(e.Statement.SQL, 100))
+	case steps.EvCheckPassed, steps.EvCheckFailed:
+		return strings.ToUpper(strings.TrimPrefix(string(e.Type), "check_")) + ": " + e.Check.Summary
+	case steps.EvItemTicked, steps.EvItemSkipped, steps.EvItemCheckFailed, steps.EvConfirmed, steps.EvManualResult,
+		steps.EvStepSucceeded, steps.EvStepSkipped, steps.EvConsentGiven, steps.EvMonitorEnded, steps.EvMonitorAlert,
+		steps.EvRollbackStarted, steps.EvRollbackOffered, steps.EvCommandRefused, steps.EvPromotionRequired, steps.EvPromotionOverridden:
+		return strings.ReplaceAll(string(e.Type), "_", " ") + textOf(e)
+	case steps.EvPromotionChecked:
+		return "promotion: " + e.Promotion.Summary()
+	case steps.EvStepFailed, steps.EvStepCancelled, steps.EvStepOutcomeUnknown:
+		msg := strings.ToUpper(strings.ReplaceAll(string(e.Type), "_", " "))
+		if e.Error != nil {
+			msg += ": " + e.Error.Message
+		}
+		return msg
+	case steps.EvRollbackFinished:
+		return fmt.Sprintf("rollback finished (all steps succeeded: %v)", e.Pass != nil && *e.Pass)
+	case steps.EvSessionEnded:
+		return fmt.Sprintf("session ended: %s%s", e.Outcome, textOf(e))
+	}
+	return ""
+}
+
+func textOf(e steps.Event) string {
+	if e.Text == "" || e.Secret {
+		return ""
+	}
+	return ": " + oneLine(e.Text, 200)
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

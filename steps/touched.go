@@ -1,8 +1,10 @@
 package steps
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -12,6 +14,8 @@ import (
 // relation is fingerprinted as absent, which only makes a plan stale if
 // such a relation appears before the apply.
 var touchRe = regexp.MustCompile(`(?i)\b(?:alter\s+table|create\s+table|drop\s+table|truncate(?:\s+table)?|update|insert\s+into|delete\s+from|vacuum(?:\s+full)?(?:\s+analyze)?|analyze|lock\s+table|references|on)\s+(?:if\s+(?:not\s+)?exists\s+)?(?:only\s+)?((?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*))?)`)
+
+var placeholderRe = regexp.MustCompile(`"#[0-9]+"`)
 
 // notRelations are words that follow ON (or the other verbs) without being
 // a relation's name.
@@ -51,18 +55,32 @@ func (r *Runbook) TouchedObjects() []string {
 	return out
 }
 
-// quotedRe matches string literals and quoted identifiers holding spaces
-// (policy names): text, not relation names.
-var quotedRe = regexp.MustCompile(`'(?:[^']|'')*'|"(?:[^"]|"")*\s(?:[^"]|"")*"`)
+// literalRe and identRe match string literals and quoted identifiers.
+// Literals are text; quoted identifiers are set aside (their insides,
+// such as a policy named "Users can update their own avatar", are not
+// SQL) and put back in the names found.
+var (
+	literalRe = regexp.MustCompile(`'(?:[^']|'')*'`)
+	identRe   = regexp.MustCompile(`"(?:[^"]|"")*"`)
+)
 
 func touchedIn(sql string) []string {
 	var out []string
-	text := quotedRe.ReplaceAllString(stripLineComments(sql), "''")
+	var idents []string
+	text := literalRe.ReplaceAllString(stripLineComments(sql), "''")
+	text = identRe.ReplaceAllStringFunc(text, func(q string) string {
+		idents = append(idents, q)
+		return fmt.Sprintf(`"#%d"`, len(idents)-1)
+	})
 	for _, m := range touchRe.FindAllStringSubmatchIndex(text, -1) {
 		if rest := strings.TrimLeft(text[m[1]:], " \t\n"); rest != "" && strings.ContainsRune("=<>!", rune(rest[0])) {
 			continue // a join condition (ON a.x = b.y), not a relation
 		}
-		name := normalizeName(text[m[2]:m[3]])
+		raw := placeholderRe.ReplaceAllStringFunc(text[m[2]:m[3]], func(p string) string {
+			n, _ := strconv.Atoi(p[2 : len(p)-1])
+			return idents[n]
+		})
+		name := normalizeName(raw)
 		first, _, _ := strings.Cut(name, ".")
 		switch {
 		case notRelations[name], first == "pg_catalog", first == "information_schema",

@@ -117,10 +117,17 @@ func TestPlanApplyUnattended(t *testing.T) {
 		t.Errorf("the override should be journaled with its reason and who gave it: %+v", ov)
 	}
 
-	// Plan then apply succeeds, with the staging journal as proof; the end
-	// state is the one the screen's walk reaches (e2e_tmux_test).
-	plan = a.plan(rbDir, dsn[db.DemoRoleConnectProd], "", steps.ExitOK)
-	code, out, stderr = a.run("apply", "--plan", plan, "--db", dsn[db.DemoRoleConnectProd], "--confirm", db.DemoProdProjectID, "--answers", answers, "--log-dir", a.logDir, "--json")
+	a.applySucceeds(ctx, rbDir, dsn[db.DemoRoleConnectProd], answers, prod, staging)
+}
+
+// applySucceeds: plan then apply succeeds, with the staging journal as
+// proof; the end state is the one the screen's walk reaches
+// (e2e_tmux_test); the journal verifies and replays.
+func (a *applyWorld) applySucceeds(ctx context.Context, rbDir, dsn, answers string, prod *pgx.Conn, staging string) {
+	t := a.t
+	t.Helper()
+	plan := a.plan(rbDir, dsn, "", steps.ExitOK)
+	code, out, stderr := a.run("apply", "--plan", plan, "--db", dsn, "--confirm", db.DemoProdProjectID, "--answers", answers, "--log-dir", a.logDir, "--json")
 	if code != steps.ExitOK {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, stderr)
 	}

@@ -194,7 +194,11 @@ func (m *Model) updateOverride(msg tea.Msg) tea.Cmd {
 func (m Model) promotionLines() []string {
 	s, ses := m.styles, m.state.Session
 	lines := []string{s.Danger.Render("PROMOTION GATE: NO STAGING PROOF"), ""}
-	lines = append(lines, "The next step writes to "+s.Bold.Render(ses.TargetName)+", but nothing proves this runbook succeeded on staging ("+ses.StagingProjectID+").")
+	staging := "staging"
+	if ses.StagingProjectID != "" {
+		staging += " (" + ses.StagingProjectID + ")"
+	}
+	lines = append(lines, "The next step writes to "+s.Bold.Render(ses.TargetName)+", but nothing proves this runbook succeeded on "+staging+".")
 	if i := m.state.StepIndex(m.state.PromotionAt); i >= 0 {
 		lines = append(lines, "step: "+m.state.Steps[i].Title)
 	}

@@ -242,7 +242,9 @@ func (m Model) itemLines(it steps.ItemState, cursor bool, w int) []string {
 		lines = append(lines, "      "+s.Bad.Render("check: ")+it.Check.Summary)
 	case it.Check != nil && it.Auto && it.Check.SQL == "":
 		// Ticked by evidence, not a query (the staging journal): say which.
-		lines = append(lines, wrapAll([]string{"      proof: " + it.Check.Summary}, max(10, w))...)
+		for _, l := range wrapAll([]string{"proof: " + it.Check.Summary}, max(10, w-itemIndent)) {
+			lines = append(lines, strings.Repeat(" ", itemIndent)+s.Muted.Render(l))
+		}
 	}
 	return lines
 }

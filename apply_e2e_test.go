@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/handrail-dev/handrail/apply"
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/steps"
@@ -273,6 +274,13 @@ func (a *applyWorld) plan(rbDir, dsn, env string, want int) string {
 	code, out, stderr := a.run(args...)
 	if code != want || !strings.Contains(out, "plan sha256:") || !strings.Contains(out, "what will run, in order:") {
 		a.t.Fatalf("handrail plan: exit %d, want %d\n%s\n%s", code, want, out, stderr)
+	}
+	p, _, err := apply.ReadPlan(path)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if p.Locks == nil || p.Locks.Error != "" || len(p.Locks.Steps) == 0 || len(p.Objects) == 0 || p.Target.SystemIdentifier == "" {
+		a.t.Errorf("the plan lacks the weighed locks, the fingerprint or the system identifier: %+v", p)
 	}
 	return path
 }

@@ -51,8 +51,11 @@ type Plan struct {
 	Fingerprint string           `json:"fingerprint"`
 	// Checks are the read-only checks before the first write, as run.
 	Checks []steps.CheckResult `json:"checks"`
-	// Lint are the runbook's lint warnings.
+	// Lint are the runbook's lint warnings (lock hazards included).
 	Lint []string `json:"lint,omitempty"`
+	// Locks is the lock analysis of the sql steps weighed on the target
+	// at plan time: sizes, partitions, who holds conflicting locks.
+	Locks *steps.LocksReport `json:"locks,omitempty"`
 	// Staging is the promotion proof found (nil when the run is not gated).
 	Staging *steps.PromotionProof `json:"staging,omitempty"`
 	// Steps is what will run, in order.
@@ -107,6 +110,7 @@ type PlanOptions struct {
 
 // MakePlan is `handrail plan`: it proves the target's identity (no lock:
 // it only reads), runs the read-only checks before the first write,
+// weighs the sql steps' locks on the target (steps.WeighLocks),
 // fingerprints the touched schema objects, looks for the staging proof,
 // writes the plan and prints what will run and the plan's hash. Exit: 0,
 // 1 a check failed (no plan written) or the database could not be read,
@@ -135,6 +139,11 @@ func MakePlan(ctx context.Context, o PlanOptions) int {
 	}
 	p.Identity, p.Target.SystemIdentifier = ident, sysID
 	p.Checks = steps.PreWriteChecks(ctx, t, rb)
+	if locks, err := steps.WeighLocks(ctx, t, rb); err != nil {
+		p.Locks = &steps.LocksReport{Error: err.Error()}
+	} else {
+		p.Locks = locks
+	}
 	objs, err := t.SchemaFingerprint(ctx, rb.TouchedObjects())
 	if err != nil {
 		fmt.Fprintf(o.Stderr, "handrail plan: %s\n", termsafe.Line(err.Error()))
@@ -299,6 +308,11 @@ func printPlan(w io.Writer, p *Plan) {
 	}
 	for _, s := range p.Lint {
 		fmt.Fprintf(w, "lint: %s\n", l(s))
+	}
+	if p.Locks != nil && (p.Locks.Error != "" || len(p.Locks.Steps) > 0) {
+		fmt.Fprint(w, "locks weighed on the target:")
+		p.Locks.Print(w)
+		fmt.Fprintln(w)
 	}
 	if p.Staging != nil {
 		if p.Staging.OK {

@@ -108,6 +108,9 @@ func (rep *LocksReport) HighFindings() int {
 	return n
 }
 
+// Print writes the report as `handrail check` does (see printLocks).
+func (rep *LocksReport) Print(w io.Writer) { printLocks(w, rep) }
+
 // printLocks writes the weighed analysis for an operator: per sql step,
 // the locks on existing relations, then the findings with their weight,
 // why, and the safer form. Text from the runbook and the database is

@@ -639,58 +639,25 @@ func (c *cli) runSession(spec sessionSpec) int {
 			resumeNote = fmt.Sprintf("the journal's last line %d (%d bytes) was torn by the crash and dropped", line, n)
 		}
 		h := w.Header()
-		var problems steps.Problems
-		rb, problems = loadRunbook(h.RunbookPath)
-		if rb == nil || len(problems.Errors()) > 0 {
-			steps.FormatProblems(c.stderr, problems)
-			fmt.Fprintf(c.stderr, "handrail run: cannot resume: the runbook %q recorded in the journal does not load\n", h.RunbookPath)
-			return steps.ExitUsage
-		}
-		if rb != nil && h.Environment != "" {
-			if rb, err = rb.ForEnv(h.Environment); err != nil {
-				fmt.Fprintf(c.stderr, "handrail run: cannot resume: %v\n", err)
-				return steps.ExitUsage
-			}
-		}
-		if rb.Hash != h.RunbookHash {
-			fmt.Fprintf(c.stderr, "handrail run: cannot resume: runbook %s changed since the session started\n  recorded sha256 %s\n  now      sha256 %s\nRestore the runbook as it was (e.g. from version control) and resume again.\n", h.RunbookPath, h.RunbookHash, rb.Hash)
+		if rb = c.resumedRunbook(h); rb == nil {
 			return steps.ExitUsage
 		}
 		if spec.operator == "" {
 			spec.operator = h.Operator
 		}
-	} else {
-		var problems steps.Problems
-		rb, problems = loadRunbook(spec.runbookArg)
-		if rb == nil || len(problems.Errors()) > 0 {
-			steps.FormatProblems(c.stderr, problems)
-			return steps.ExitUsage
-		}
-		var err error
-		if rb, err = rb.ForEnv(spec.env); err != nil {
-			fmt.Fprintf(c.stderr, "handrail run: --env: %v\n", err)
-			return steps.ExitUsage
-		}
+	} else if rb = c.freshRunbook(spec.runbookArg, spec.env); rb == nil {
+		return steps.ExitUsage
 	}
-	if spec.logDir == "" {
-		d, err := journal.DefaultDir()
-		if err != nil {
-			fmt.Fprintf(c.stderr, "handrail run: %v\n", err)
-			return steps.ExitUsage
-		}
-		spec.logDir = d
+	var code int
+	if spec.logDir, code = c.logDir("run", spec.logDir); code != 0 {
+		return code
 	}
 	if spec.operator == "" {
 		spec.operator = currentUser(c.environ)
 	}
 	sessionID := newSessionID()
 	if w == nil {
-		ref := spec.runbookArg
-		if abs, err := filepath.Abs(ref); err == nil {
-			if _, statErr := os.Stat(ref); statErr == nil {
-				ref = abs
-			}
-		}
+		ref := runbookRef(spec.runbookArg)
 		var err error
 		w, err = journal.Create(spec.logDir, journal.Header{
 			SessionID: sessionID, RunbookID: rb.Meta.ID, RunbookHash: rb.Hash,
@@ -765,6 +732,43 @@ func (c *cli) runSession(spec sessionSpec) int {
 		}
 	}
 	return outcome.ExitCode()
+}
+
+// resumedRunbook loads the runbook a journal records, in its environment,
+// and makes sure it is the same content; nil (having said why) if not.
+func (c *cli) resumedRunbook(h journal.Header) *steps.Runbook {
+	rb, problems := loadRunbook(h.RunbookPath)
+	if rb == nil || len(problems.Errors()) > 0 {
+		steps.FormatProblems(c.stderr, problems)
+		fmt.Fprintf(c.stderr, "handrail run: cannot resume: the runbook %q recorded in the journal does not load\n", h.RunbookPath)
+		return nil
+	}
+	rb, err := rb.ForEnv(h.Environment)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail run: cannot resume: %v\n", err)
+		return nil
+	}
+	if rb.Hash != h.RunbookHash {
+		fmt.Fprintf(c.stderr, "handrail run: cannot resume: runbook %s changed since the session started\n  recorded sha256 %s\n  now      sha256 %s\nRestore the runbook as it was (e.g. from version control) and resume again.\n", h.RunbookPath, h.RunbookHash, rb.Hash)
+		return nil
+	}
+	return rb
+}
+
+// freshRunbook loads RUNBOOK for a new session in environment env; nil
+// (having said why) if it does not load or has no such environment.
+func (c *cli) freshRunbook(arg, env string) *steps.Runbook {
+	rb, problems := loadRunbook(arg)
+	if rb == nil || len(problems.Errors()) > 0 {
+		steps.FormatProblems(c.stderr, problems)
+		return nil
+	}
+	rb, err := rb.ForEnv(env)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail run: --env: %v\n", err)
+		return nil
+	}
+	return rb
 }
 
 // sessionContext ends when the terminal hangs up (SIGHUP) or handrail is

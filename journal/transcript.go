@@ -257,12 +257,7 @@ func (t *transcript) event(e steps.Event) {
 		if s := e.Session; s != nil {
 			t.apply = s.Apply
 			t.line(e, "session started: %s on %s (%s), %s, operator %s", s.RunbookID, s.TargetName, s.ProjectID, mode(s.Apply), s.Operator)
-			if s.Environment != "" {
-				t.more("environment: %s", s.Environment)
-			}
-			if s.Promotion {
-				t.more("promotion gate: the first write needs a journal proving this runbook succeeded on staging (%s)", s.StagingProjectID)
-			}
+			t.environment(s)
 		} else {
 			t.line(e, "session started")
 		}
@@ -845,6 +840,16 @@ func commandName(c *steps.CommandInfo) string {
 		name += " (" + strings.Join(about, ", ") + ")"
 	}
 	return name
+}
+
+// environment notes a staging run, or the promotion gate of a production one.
+func (t *transcript) environment(s *steps.SessionInfo) {
+	if s.Environment != "" {
+		t.more("environment: %s", s.Environment)
+	}
+	if s.Promotion {
+		t.more("promotion gate: the first write needs a journal proving this runbook succeeded on staging (%s)", s.StagingProjectID)
+	}
 }
 
 // promotion prints the promotion gate's events; an override stands out.

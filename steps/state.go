@@ -295,16 +295,8 @@ func Apply(s State, e Event) State {
 	case EvConsentRejected:
 		typed := e.Text
 		s.ConsentRejected = &typed
-	case EvPromotionChecked:
-		s.Promotion = e.Promotion
-	case EvPromotionRequired:
-		s.PromotionAt = e.Step
-	case EvPromotionOverridden:
-		s.PromotionAt = ""
-		s.PromotionOverride = e.Text
-		if e.Secret || e.Text == "" {
-			s.PromotionOverride = "overridden"
-		}
+	case EvPromotionChecked, EvPromotionRequired, EvPromotionOverridden:
+		s.applyPromotion(e)
 	case EvRollbackOffered:
 		s.Rollback.Offered = e.Text
 	case EvRollbackRequested:
@@ -491,6 +483,22 @@ func (s *State) DryRunSkippedWrites() int {
 // ErrorInfo.DryRun): it neither stops the run nor fails the session.
 func (st *StepState) ExpectedInDryRun() bool {
 	return st.Status == StatusFailed && st.Error != nil && st.Error.DryRun
+}
+
+// applyPromotion folds the promotion gate's events.
+func (s *State) applyPromotion(e Event) {
+	switch e.Type {
+	case EvPromotionChecked:
+		s.Promotion = e.Promotion
+	case EvPromotionRequired:
+		s.PromotionAt = e.Step
+	case EvPromotionOverridden:
+		s.PromotionAt = ""
+		s.PromotionOverride = e.Text
+		if e.Secret || e.Text == "" {
+			s.PromotionOverride = "overridden"
+		}
+	}
 }
 
 // Fold applies events in order to a new state.

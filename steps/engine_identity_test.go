@@ -79,8 +79,11 @@ func assertOnlyCommandsQuitAfterEnd(t *testing.T, r *engineRun) {
 	} {
 		r.e.Send(c)
 	}
-	r.awaitIdle(t) // the engine took them all and waits again
 	// Each one is answered, on the record, with a refusal; nothing else.
+	// Wait for the seventh answer, then for the engine to wait again: an
+	// idle signal alone may date from between two of the sends.
+	r.rec.wait(t, n+6, "the seventh answer", func(Event) bool { return true })
+	r.awaitIdle(t)
 	after := r.rec.all()[n:]
 	if len(after) != 7 {
 		t.Fatalf("7 commands after the end gave %d events, want 7 refusals:\n%s", len(after), r.rec.dump())

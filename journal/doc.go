@@ -76,8 +76,9 @@
 //
 // Every other event (step_started, statement_*, rows, notice, exec_output, monitor_*,
 // lock_wait, check_*, item_*, confirmed, confirm_rejected, manual_result,
-// message_rendered, step_would_run, exec_exited, reconnected, and the
-// result of a step that wrote nothing) is written at once and becomes
+// message_rendered, step_would_run, exec_exited, reconnected,
+// share_opened, partner_joined, partner_left, and the result of a step
+// that wrote nothing) is written at once and becomes
 // durable with the next fsynced event, or at most a second later (a timer
 // fsyncs it), or at Close. What a machine crash can lose is therefore
 // only the last second of read-only progress and verdicts, which a

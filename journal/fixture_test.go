@@ -170,7 +170,14 @@ func fixtureEvents() []steps.Event {
 	b.add(0, steps.Event{Type: steps.EvSessionResumed, Session: session(true, "20250304T142400Z-b417"), Text: "resumed at step apply-001 (skipped)"})
 	b.add(140*ms, steps.Event{Type: steps.EvIdentityVerified, Identity: identity("rxlqtyfhsocxnsnnnlwl", true)})
 	b.add(10*ms, steps.Event{Type: steps.EvLockAcquired, Lock: lockInfo})
-	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "announce", Text: "message"})
+	// Shared over SSH: bob joins to watch, then his connection drops.
+	bob := steps.Partner{Name: "bob", Role: steps.RoleApprover, Fingerprint: "SHA256:3Zr0c6yq4b1kqQ1s2sCw0Hh3m9yR7v3zk0B1c2d3e4f"}
+	b.add(2*ms, steps.Event{Type: steps.EvShareOpened, Share: &steps.ShareInfo{Addr: "127.0.0.1:2222", HostKey: "SHA256:q9Xw1v5m3NfTz7a8Kc2Lr4Ye6Hb0Jd1Gs5Pu7Vx9Ao",
+		KeysFile: "/home/alice/handrail-partners", Allowed: []steps.Partner{bob}}})
+	joined := bob
+	joined.ID, joined.Addr = 1, "127.0.0.1:50514"
+	b.add(2*ms, steps.Event{Type: steps.EvPartnerJoined, Partner: &joined})
+	b.add(1*ms, steps.Event{Type: steps.EvStepStarted, Step: "announce", Text: "message"})
 	b.add(2*ms, steps.Event{Type: steps.EvMessageRendered, Step: "announce", Message: &steps.RenderedMsg{ID: "announce", To: "Development team, support team", When: "before",
 		Body: "RLS hardening migration deploying to Connect-Prod now.\nExpected impact: none. Rollback ready."}})
 	b.add(20*sec, steps.Event{Type: steps.EvStepSucceeded, Step: "announce"})
@@ -180,7 +187,8 @@ func fixtureEvents() []steps.Event {
 	b.add(4*sec, steps.Event{Type: steps.EvConfirmRejected, Step: "go", Text: "deploy"})
 	b.add(3*sec, steps.Event{Type: steps.EvConfirmed, Step: "go"})
 	b.add(1*ms, steps.Event{Type: steps.EvStepSucceeded, Step: "go"})
-	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "backup", Text: "exec"})
+	b.add(2*ms, steps.Event{Type: steps.EvPartnerLeft, Partner: &joined, Text: "connection lost"})
+	b.add(3*ms, steps.Event{Type: steps.EvStepStarted, Step: "backup", Text: "exec"})
 	b.add(40*ms, steps.Event{Type: steps.EvPromotionChecked, Promotion: &steps.PromotionProof{
 		Searched: "log directory /var/lib/handrail/sessions",
 		Problems: []string{"line 1: header field runbook_hash is 4c2d9e0a1b3f, this runbook's is 9b1f6f0c2d7a: the runbook changed since the staging run; run it on staging again"},

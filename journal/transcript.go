@@ -516,10 +516,41 @@ func (t *transcript) event(e steps.Event) {
 		} else {
 			t.line(e, "ROLLBACK FINISHED WITH FAILURES")
 		}
+	case steps.EvShareOpened, steps.EvPartnerJoined, steps.EvPartnerLeft:
+		t.partnerEvent(e)
 	default:
 		t.line(e, "%s (unknown event type)", e.Type)
 		if e.Text != "" {
 			t.more("%s", e.Text)
+		}
+	}
+}
+
+// partnerEvent: the session shared over SSH, partners joining and leaving.
+func (t *transcript) partnerEvent(e steps.Event) {
+	switch e.Type {
+	case steps.EvShareOpened:
+		sh := e.Share
+		if sh == nil {
+			sh = &steps.ShareInfo{}
+		}
+		t.line(e, "session shared over SSH on %s, host key %s", orDash(sh.Addr), orDash(sh.HostKey))
+		if sh.KeysFile != "" {
+			t.more("partners who may join (%s):", sh.KeysFile)
+		}
+		for _, p := range sh.Allowed {
+			t.more("%s (%s) key %s", p.Name, p.Role, p.Fingerprint)
+		}
+	case steps.EvPartnerJoined, steps.EvPartnerLeft:
+		p := e.Partner
+		if p == nil {
+			p = &steps.Partner{}
+		}
+		who := fmt.Sprintf("partner #%d %s (%s), key %s", p.ID, orDash(p.Name), orDash(string(p.Role)), orDash(p.Fingerprint))
+		if e.Type == steps.EvPartnerJoined {
+			t.line(e, "%s joined from %s", who, orDash(p.Addr))
+		} else {
+			t.line(e, "%s left: %s", who, orDash(e.Text))
 		}
 	}
 }

@@ -82,6 +82,11 @@ const (
 	EvRollbackRequested EventType = "rollback_requested" // Text: reason; the running statement is being cancelled first
 	EvRollbackStarted   EventType = "rollback_started"   // Text: reason
 	EvRollbackFinished  EventType = "rollback_finished"  // Pass: whether every rollback step succeeded
+
+	// Pair partners watching over SSH (handrail run --share).
+	EvShareOpened   EventType = "share_opened"   // Share: where, the host key, who may join
+	EvPartnerJoined EventType = "partner_joined" // Partner
+	EvPartnerLeft   EventType = "partner_left"   // Partner; Text: why (quit, connection lost, handrail exited)
 )
 
 // Event is one fact of a session. Exactly the fields its type documents
@@ -113,6 +118,8 @@ type Event struct {
 	Outcome    Outcome         `json:"outcome,omitempty"`
 	Command    *CommandInfo    `json:"command,omitempty"`
 	Promotion  *PromotionProof `json:"promotion,omitempty"`
+	Share      *ShareInfo      `json:"share,omitempty"`
+	Partner    *Partner        `json:"partner,omitempty"`
 	Text       string          `json:"text,omitempty"`
 	// Secret marks Text as operator input that must never be recorded; the
 	// journal replaces it before hashing.
@@ -258,6 +265,54 @@ type ErrorInfo struct {
 	Blockers []Blocker `json:"blockers,omitempty"`
 }
 
+// PartnerRole is what a pair partner may do. The set is closed: the keys
+// file (--share-keys) names one of these for every partner.
+type PartnerRole string
+
+const (
+	// RoleObserver watches the session, read-only.
+	RoleObserver PartnerRole = "observer"
+	// RoleApprover watches the session and, once second-person approval
+	// exists, may approve or hold writes. Today an approver watches
+	// read-only, like an observer.
+	RoleApprover PartnerRole = "approver"
+)
+
+// PartnerRoles lists every role, in the order help texts name them.
+var PartnerRoles = []PartnerRole{RoleObserver, RoleApprover}
+
+// Valid reports whether r is one of PartnerRoles.
+func (r PartnerRole) Valid() bool {
+	for _, v := range PartnerRoles {
+		if r == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Partner is a pair partner: who (name and role from the keys file, the
+// SHA-256 fingerprint of the SSH key they authenticated with) and, once
+// joined, which connection (ID, numbered from 1 by the process that
+// serves the session, and the client's address).
+type Partner struct {
+	ID          int         `json:"id,omitempty"`
+	Name        string      `json:"name"`
+	Role        PartnerRole `json:"role"`
+	Fingerprint string      `json:"fingerprint"`
+	Addr        string      `json:"addr,omitempty"`
+}
+
+// ShareInfo says that the session is shared over SSH: the address it
+// listens on, the host key partners check on first connect, and who may
+// join (the keys file, as name, role and key fingerprint).
+type ShareInfo struct {
+	Addr     string    `json:"addr"`
+	HostKey  string    `json:"host_key"`
+	KeysFile string    `json:"keys_file,omitempty"`
+	Allowed  []Partner `json:"allowed,omitempty"`
+}
+
 // Outcome is how a session ended.
 type Outcome string
 
@@ -314,6 +369,7 @@ var EventTypes = []EventType{
 	EvExecOutput, EvExecExited, EvMessageRendered,
 	EvStepSucceeded, EvStepFailed, EvStepCancelled, EvStepSkipped, EvStepOutcomeUnknown, EvStepMarked,
 	EvRollbackOffered, EvRollbackRequested, EvRollbackStarted, EvRollbackFinished,
+	EvShareOpened, EvPartnerJoined, EvPartnerLeft,
 }
 
 var knownEventTypes = func() map[EventType]bool {

@@ -153,6 +153,10 @@ type State struct {
 	Offline string `json:"offline,omitempty"`
 	// LastRefusal is the last command the engine refused, and why.
 	LastRefusal *Refusal `json:"last_refusal,omitempty"`
+	// Share is set while the session is shared over SSH; Partners are the
+	// partners connected now, in the order they joined.
+	Share    *ShareInfo `json:"share,omitempty"`
+	Partners []Partner  `json:"partners,omitempty"`
 }
 
 // Refusal is a command the engine did not act on, with its reason.
@@ -248,6 +252,7 @@ func Apply(s State, e Event) State {
 		s.LockHeld = false
 		s.Connection, s.Offline = "", ""
 		s.Rollback.Requested = ""
+		s.Share, s.Partners = nil, nil // they belonged to the process that went away
 	case EvSessionEnded:
 		s.Ended = true
 		s.Outcome = e.Outcome
@@ -309,6 +314,8 @@ func Apply(s State, e Event) State {
 	case EvRollbackFinished:
 		s.Rollback.Finished = true
 		s.Rollback.OK = e.Pass != nil && *e.Pass
+	case EvShareOpened, EvPartnerJoined, EvPartnerLeft:
+		s.applyPartner(e)
 	}
 	if st == nil {
 		return s
@@ -499,6 +506,35 @@ func (s *State) applyPromotion(e Event) {
 			s.PromotionOverride = "overridden"
 		}
 	}
+}
+
+// applyPartner folds the share's events: the session shared over SSH,
+// partners joining and leaving.
+func (s *State) applyPartner(e Event) {
+	switch e.Type {
+	case EvShareOpened:
+		s.Share = e.Share
+	case EvPartnerJoined:
+		if e.Partner != nil {
+			s.Partners = append(s.Partners, *e.Partner)
+		}
+	case EvPartnerLeft:
+		if e.Partner != nil {
+			s.Partners = withoutPartner(s.Partners, e.Partner.ID)
+		}
+	}
+}
+
+// withoutPartner returns partners without the one with this id, in a new
+// slice: a snapshot of the state may share the old one (see snapshot).
+func withoutPartner(partners []Partner, id int) []Partner {
+	var out []Partner
+	for _, p := range partners {
+		if p.ID != id {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Fold applies events in order to a new state.

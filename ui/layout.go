@@ -188,9 +188,18 @@ func (m Model) loadingLines() []string {
 func (m Model) targetLine(w int) string {
 	s, ses := m.styles, m.state.Session
 	target := s.Bold.Render(orDash(ses.TargetName)) + " " + ses.ProjectID + " " + m.verification()
-	who := "operator " + orDash(ses.Operator) + s.Muted.Render(" · ") + clockText(m.sessionNow())
+	dot := s.Muted.Render(" · ")
+	who := "operator " + orDash(ses.Operator) + dot
+	if p := m.partnersText(false); p != "" {
+		who += p + dot
+	}
+	who += clockText(m.sessionNow())
 	if width(target)+width(who)+8 > w {
-		who = orDash(ses.Operator) + s.Muted.Render(" · ") + clockText(m.sessionNow())
+		who = orDash(ses.Operator) + dot
+		if p := m.partnersText(true); p != "" {
+			who += p + dot
+		}
+		who += clockText(m.sessionNow())
 	}
 	if width(target)+width(who)+8 <= w {
 		target = "target " + target

@@ -70,6 +70,9 @@ type Options struct {
 	// Watch, in Watch mode, carries what the journal's follower learns
 	// besides events (see WatchStatus).
 	Watch <-chan WatchStatus
+	// Viewer names who watches a Watch screen ("alice (observer)" for a
+	// pair partner over SSH); the badge says so.
+	Viewer string
 }
 
 // Result is how the engine's Run returned, plus what the end summary shows
@@ -178,6 +181,8 @@ type Model struct {
 	replay   replayer
 
 	// Watch mode (watch.go).
+	viewer       string // Options.Viewer
+	fed          bool   // fed by FeedMsg (a pair partner's screen), not a journal's follower
 	watch        <-chan WatchStatus
 	watchProblem *WatchProblem // following stopped: the error screen
 	writerGone   bool          // the operator's handrail is gone
@@ -203,6 +208,7 @@ func New(opts Options) Model {
 		input:    &inputDialog{ti: newTextInput("")},
 		viewing:  -1,
 		watch:    opts.Watch,
+		viewer:   opts.Viewer,
 	}
 	if opts.Context != nil {
 		m.stop = opts.Context.Done()
@@ -245,6 +251,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.handleEvents(msg)
 	case eventsClosedMsg:
 		return m.handleEventsClosed()
+	case FeedMsg:
+		return m.handleFeed(msg)
 	case engineDoneMsg:
 		return m.handleEngineDone(msg.Result)
 	case replayTickMsg:
@@ -301,7 +309,8 @@ func (m Model) handleEvents(events []steps.Event) (tea.Model, tea.Cmd) {
 	for _, e := range events {
 		m = m.applyEvent(e)
 	}
-	return m, tea.Batch(m.waitForEvents(), m.headCmd(ended))
+	m, flash := m.partnerFlash(events)
+	return m, tea.Batch(m.waitForEvents(), m.headCmd(ended), flash)
 }
 
 // headCmd asks for the journal's head hash once the session has ended.

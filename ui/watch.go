@@ -2,9 +2,12 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/handrail-dev/handrail/steps"
 )
 
 // Watch mode follows a live session from its journal (journal.FollowLog
@@ -41,14 +44,19 @@ type WatchProblem struct {
 func (m Model) sourceBadge() string {
 	switch m.mode {
 	case Watch:
-		label := "WATCHING — read-only"
+		label := "WATCHING"
+		if m.viewer != "" {
+			label += " as " + safe(m.viewer)
+		}
 		switch {
 		case m.watchProblem != nil:
-			label = "WATCHING — stopped"
+			label += " — stopped"
 		case m.finished():
-			label = "WATCHING — read-only, ended"
+			label += " — read-only, ended"
 		case m.writerGone:
-			label = "WATCHING — operator gone"
+			label += " — operator gone"
+		default:
+			label += " — read-only"
 		}
 		return m.styles.Mode.Render(label)
 	case Replay:
@@ -116,6 +124,12 @@ func (m Model) goneBanner(w int) []string {
 	text := "! OPERATOR'S HANDRAIL IS GONE (noticed " + m.goneAt.Format("15:04:05") + "): " +
 		"it stopped without ending the session (crashed, was killed, or lost its terminal). " +
 		"Nothing runs now. Resumable with handrail run --resume LOG; this screen keeps following."
+	if m.fed {
+		// A pair partner's screen: the share ends with the operator's handrail.
+		text = "! OPERATOR'S HANDRAIL IS GONE (noticed " + m.goneAt.Format("15:04:05") + "): " +
+			"it stopped sharing without ending the session. " +
+			"Nothing runs now. Resumable with handrail run --resume LOG; this connection closes."
+	}
 	lines := wrapAll([]string{text}, max(1, w-2)) // Danger pads a cell on each side
 	for i, l := range lines {
 		lines[i] = m.styles.Danger.Render(fit(l, max(1, w-2)))
@@ -133,4 +147,100 @@ func (m Model) watchErrorLines() []string {
 		lines = append(lines, "", s.Muted.Render(fmt.Sprintf("The screen had shown the session up to event %d.", n)))
 	}
 	return append(lines, "", "press q to quit")
+}
+
+// FeedMsg feeds a Watch screen that has no Events channel: a pair
+// partner's screen over SSH, fed by the share server from the session's
+// events as the journal recorded them. Events follow what the screen has
+// folded so far; with Reset they are the whole session so far, folded from
+// scratch (a partner that fell behind is redrawn, not replayed event by
+// event). Closed: the session's stream ended.
+type FeedMsg struct {
+	Events []steps.Event
+	Reset  bool
+	Closed bool
+}
+
+func (m Model) handleFeed(msg FeedMsg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	m.fed = true
+	if msg.Reset {
+		m = m.refold(msg.Events)
+	} else if len(msg.Events) > 0 {
+		var next tea.Model
+		next, cmd = m.handleEvents(msg.Events)
+		m = next.(Model)
+	}
+	if !msg.Closed {
+		return m, cmd
+	}
+	// The stream ended. Like a journal's follower, the screen makes up no
+	// session result: a session that ended says so already; one that did
+	// not is the operator's handrail gone without ending it.
+	m.events = nil
+	if !m.state.Ended && !m.writerGone {
+		m.writerGone, m.goneAt = true, m.clock
+		m.layoutPane()
+	}
+	return m, cmd
+}
+
+// refold is the screen redrawn from events alone: the fold from scratch,
+// keeping only what belongs to the terminal (size, colors, help, full
+// screen), the event plumbing and what the watch learnt besides events.
+func (m Model) refold(events []steps.Event) Model {
+	r := New(Options{Mode: m.mode, Initial: events, Now: m.now, NoColor: m.noColor, Viewer: m.viewer})
+	r.send, r.events, r.stop, r.doneFn, r.headFn = m.send, m.events, m.stop, m.doneFn, m.headFn
+	r.width, r.height, r.isDark = m.width, m.height, m.isDark
+	r.showHelp, r.full, r.banner, r.clock = m.showHelp, m.full, m.banner, m.clock
+	r.fed, r.watch, r.watchProblem, r.writerGone, r.goneAt = m.fed, m.watch, m.watchProblem, m.writerGone, m.goneAt
+	r.restyle()
+	r.layoutPane()
+	return r
+}
+
+// partnerFlash says, for a few seconds, that a pair partner joined or
+// left (the header keeps the count).
+func (m Model) partnerFlash(events []steps.Event) (Model, tea.Cmd) {
+	text := ""
+	for _, e := range events {
+		if p := e.Partner; p != nil {
+			switch e.Type {
+			case steps.EvPartnerJoined:
+				text = fmt.Sprintf("%s (%s) joined, watching", p.Name, p.Role)
+			case steps.EvPartnerLeft:
+				text = fmt.Sprintf("%s (%s) left: %s", p.Name, p.Role, e.Text)
+			}
+		}
+	}
+	if text == "" {
+		return m, nil
+	}
+	return m.showFlash(text, false)
+}
+
+// partnersText is the header's word on pair partners: how many watch,
+// or that the session is shared and nobody watches yet.
+func (m Model) partnersText(short bool) string {
+	n := len(m.state.Partners)
+	switch {
+	case m.state.Share == nil && n == 0:
+		return ""
+	case n == 0 && short:
+		return "shared"
+	case n == 0:
+		return "shared, nobody watching"
+	case short:
+		return fmt.Sprintf("%d watching", n)
+	case n == 1:
+		return m.state.Partners[0].Name + " watching"
+	}
+	names := make([]string, 0, n)
+	for _, p := range m.state.Partners {
+		names = append(names, p.Name)
+	}
+	if s := strings.Join(names, ", ") + " watching"; len(s) <= 24 {
+		return s
+	}
+	return fmt.Sprintf("%d watching", n)
 }

@@ -722,16 +722,22 @@ func (c *cli) runSession(spec sessionSpec) int {
 	if outcome == "" {
 		outcome = uiOutcome
 	}
+	c.sessionReport(spec, sessionID, outcome, eng.State().Wrote, w)
+	return outcome.ExitCode()
+}
+
+// sessionReport is what a guided run prints once its screen is gone: the
+// outcome, the journal and its head, and how to go on.
+func (c *cli) sessionReport(spec sessionSpec, sessionID string, outcome steps.Outcome, wrote bool, w *journal.Writer) {
 	fmt.Fprintf(c.stdout, "session %s: %s\njournal: %s\nhead:    %s\n", sessionID, outcome, w.Path(), w.Head())
 	fmt.Fprintf(c.stdout, "replay:  handrail replay %s\n", w.Path())
 	if outcome == steps.OutcomeAborted && !spec.demo {
-		if final := eng.State(); final.Wrote {
+		if wrote {
 			fmt.Fprintf(c.stdout, "resume:  handrail run --resume %s --db DSN%s\n", w.Path(), map[bool]string{true: " --apply"}[spec.apply])
 		} else {
 			fmt.Fprintln(c.stdout, "nothing was written: run the runbook again to start over")
 		}
 	}
-	return outcome.ExitCode()
 }
 
 // resumedRunbook loads the runbook a journal records, in its environment,

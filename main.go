@@ -32,6 +32,7 @@ import (
 	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/promote"
 	"github.com/handrail-dev/handrail/runbooks"
+	"github.com/handrail-dev/handrail/share"
 	"github.com/handrail-dev/handrail/steps"
 	"github.com/handrail-dev/handrail/steps/scaffold"
 	"github.com/handrail-dev/handrail/ui"
@@ -71,8 +72,8 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"run", "RUNBOOK --db DSN [--apply] [--env-file F] [--log-dir D] [--operator NAME] | --resume LOG --db DSN [--apply]", "run a runbook against a database (dry run unless --apply)", cmdRun},
-		{"demo", "[RUNBOOK] [--target prod|staging] [--apply] [--dsn-file F]", "run an example runbook, or your own, against a throwaway local PostgreSQL", cmdDemo},
+		{"run", "RUNBOOK --db DSN [--apply] [--env-file F] [--log-dir D] [--operator NAME] [--share ADDR --share-keys F] | --resume LOG --db DSN [--apply]", "run a runbook against a database (dry run unless --apply)", cmdRun},
+		{"demo", "[RUNBOOK] [--target prod|staging] [--apply] [--dsn-file F] [--share ADDR --share-keys F]", "run an example runbook, or your own, against a throwaway local PostgreSQL", cmdDemo},
 		{"sandbox", "", "start the throwaway PostgreSQL with the example databases; print DSNs; wait for ctrl+c", cmdSandbox},
 		{"new", "MIGRATIONS_DIR [--out PATH] [--id ID] [--after VERSION]", "write a first runbook for a directory of migration files (one sql step per file)", cmdNew},
 		{"lint", "RUNBOOK... [--strict]", "check runbooks for errors (exit 2) and warnings, lock hazards included", cmdLint},
@@ -431,11 +432,13 @@ func cmdRun(c *cli, args []string) int {
 	resume := fs.String("resume", "", "resume the session recorded in this journal")
 	env := fs.String("env", "", "which environment of the runbook: production ([target], the default) or staging ([staging])")
 	stagingJournal := fs.String("staging-journal", "", "the staging journal that proves the promotion (default: the newest that does, in the log directory)")
+	shareAddr, shareKeys := shareFlags(fs)
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
 	}
-	spec := sessionSpec{apply: *apply, operator: *operator, logDir: *logDir, env: *env, stagingJournal: *stagingJournal}
+	spec := sessionSpec{apply: *apply, operator: *operator, logDir: *logDir, env: *env, stagingJournal: *stagingJournal,
+		shareAddr: *shareAddr, shareKeys: *shareKeys}
 	switch {
 	case *resume != "" && len(pos) == 0:
 		spec.resume = *resume
@@ -460,6 +463,7 @@ func cmdDemo(c *cli, args []string) int {
 	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/demo-sessions, apart from real sessions)")
 	env := fs.String("env", "", "which environment of the runbook: production (default) or staging, which runs its [staging] environment against\nthe sandbox's staging database: its journal then proves the promotion to a later production demo")
 	dsnFile := fs.String("dsn-file", "", "write the sandbox's connection strings to this file while the demo runs (removed on exit), to look at its databases\nfrom another window: . FILE; psql \"$DATABASE_URL\" (or handrail check RUNBOOK --env-file FILE)")
+	shareAddr, shareKeys := shareFlags(fs)
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -519,7 +523,8 @@ func cmdDemo(c *cli, args []string) int {
 		dbs, role = append(dbs, d), d.Role
 		fmt.Fprintf(c.stderr, "handrail demo: your runbook runs against database %q: Supabase-like (roles, auth and storage schemas, none of your tables), stamped %s\n", d.Name, d.ProjectID)
 	}
-	spec := sessionSpec{runbookArg: name, apply: *apply, operator: "demo", logDir: *logDir, demo: true, env: *env}
+	spec := sessionSpec{runbookArg: name, apply: *apply, operator: "demo", logDir: *logDir, demo: true, env: *env,
+		shareAddr: *shareAddr, shareKeys: *shareKeys}
 	var dsn string
 	for _, d := range dbs {
 		if d.Role == role {
@@ -601,6 +606,53 @@ type sessionSpec struct {
 	env        string
 	// stagingJournal is --staging-journal: the promotion's proof.
 	stagingJournal string
+	shareAddr      string // --share: serve the session to pair partners over SSH
+	shareKeys      string // --share-keys
+}
+
+// shareFlags declares --share and --share-keys (run and demo).
+func shareFlags(fs *flag.FlagSet) (addr, keys *string) {
+	addr = fs.String("share", "", "let pair partners watch this session over SSH on ADDR (ssh -p PORT HOST). A port alone\n"+
+		"(:2222) listens on loopback (127.0.0.1) only; any other address must be given explicitly,\n"+
+		"e.g. 0.0.0.0:2222 for every interface. Needs --share-keys")
+	keys = fs.String("share-keys", "", "who may join with --share: one OpenSSH public key a line, its comment the partner's\n"+
+		"name and role: ssh-ed25519 AAAA... alice observer (role observer or approver)")
+	return addr, keys
+}
+
+// openShare binds --share before anything is journaled or run, so a
+// mistake in it (keys file, address, host key) stops here. No --share:
+// a nil server, whose methods do nothing.
+func (c *cli) openShare(spec sessionSpec) (*share.Server, int) {
+	switch {
+	case spec.shareAddr == "" && spec.shareKeys == "":
+		return nil, 0
+	case spec.shareAddr == "":
+		fmt.Fprintln(c.stderr, "handrail: --share-keys needs --share ADDR (where partners connect, e.g. --share :2222)")
+		return nil, steps.ExitUsage
+	case spec.shareKeys == "":
+		fmt.Fprintln(c.stderr, "handrail: --share needs --share-keys FILE: who may join (one OpenSSH public key a line, ending with the partner's name and role)")
+		return nil, steps.ExitUsage
+	}
+	sh, err := share.Listen(share.Config{Addr: spec.shareAddr, KeysFile: spec.shareKeys, Getenv: envLookup(c.environ)})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail: %v\nNothing was run.\n", err)
+		return nil, steps.ExitUsage
+	}
+	sh.Describe(c.stderr)
+	return sh, 0
+}
+
+// envLookup reads environ like os.Getenv.
+func envLookup(environ []string) func(string) string {
+	return func(k string) string {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(environ[i], k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
 }
 
 // runSession runs the engine on its own goroutine, journals every event
@@ -655,6 +707,11 @@ func (c *cli) runSession(spec sessionSpec) int {
 	if spec.operator == "" {
 		spec.operator = currentUser(c.environ)
 	}
+	shared, code := c.openShare(spec)
+	if code != 0 {
+		return code
+	}
+	defer shared.Close(share.LeftExited)
 	sessionID := newSessionID()
 	if w == nil {
 		ref := runbookRef(spec.runbookArg)
@@ -678,18 +735,20 @@ func (c *cli) runSession(spec sessionSpec) int {
 		Runbook: rb, Target: spec.target, Apply: spec.apply, Operator: spec.operator,
 		SessionID: sessionID, Prior: prior, ResumeNote: resumeNote, Environ: c.environ,
 		ProveStaging: promote.Prover(promote.Request{Runbook: rb, Journal: spec.stagingJournal, Dir: spec.logDir}),
-		// Journal first, then the screen: nothing is shown that is not
-		// recorded, and the screen shows the event as recorded, with every
-		// secret redacted (an exec step's output may print PGPASSWORD).
+		// Journal first, then the screens (the operator's, the partners'):
+		// nothing is shown that is not recorded, and shown as recorded,
+		// every secret redacted (an exec step's output may print PGPASSWORD).
 		Sink: func(e steps.Event) error {
 			rec, err := w.Record(e)
 			if err != nil {
 				return err
 			}
 			events.push(rec)
+			shared.Publish(rec)
 			return nil
 		},
 	})
+	shared.Start(eng, prior, w.Path())
 	ctx, stop := sessionContext()
 	defer stop()
 	var (
@@ -713,6 +772,7 @@ func (c *cli) runSession(spec sessionSpec) int {
 	// The screen is gone; make sure the engine ends and the journal is complete.
 	eng.Send(steps.Command{Type: steps.CmdQuit})
 	<-ran
+	shared.Close(share.LeftExited) // partners' leaves, before the journal closes
 	if uiErr != nil {
 		fmt.Fprintf(c.stderr, "handrail: the screen failed: %v\n", uiErr)
 	}

@@ -1,24 +1,3 @@
-// Package share lets pair partners watch a live handrail session over
-// SSH (handrail run --share ADDR --share-keys FILE).
-//
-// A partner runs `ssh -p PORT HOST` and sees the operator's session drawn
-// by the same fold as the operator's own screen (ui's Watch mode, the
-// WATCHING screen), fed in-process from the engine's events as the journal
-// recorded them (secrets redacted): no shared file, no shared Unix user.
-//
-// Who may join is the keys file (keys.go); the server accepts public-key
-// authentication with those keys and nothing else: no password or
-// keyboard-interactive login, no shell, no command, no subsystem, no port
-// or agent forwarding. Every join and leave goes through the engine
-// (Engine.PartnerJoined, PartnerLeft), so the journal is the record.
-//
-// A partner never slows or blocks the operator: the engine only appends
-// to the Hub (hub.go), each partner's screen reads from it on its own
-// goroutine, and a partner's connection is bounded (handshake timeout,
-// connections and partners at once). A partner sends the engine nothing:
-// the screen is read-only, and the server holds no way to command the
-// engine. Second-person approval will add one, through Engine, so that
-// partner commands are answered by the engine on the record.
 package share
 
 import (

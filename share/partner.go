@@ -3,7 +3,6 @@ package share
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 
 	tea "charm.land/bubbletea/v2"
@@ -14,8 +13,6 @@ import (
 	"github.com/handrail-dev/handrail/steps"
 	"github.com/handrail-dev/handrail/ui"
 )
-
-var getenv = os.Getenv
 
 // screenKey is where the gate leaves the admitted partner's screen for
 // the Bubble Tea middleware, in the session's context.
@@ -130,32 +127,30 @@ func (s *Server) release() {
 
 // join records that the partner with key joined from addr.
 func (s *Server) join(key Key, addr string) (steps.Partner, error) {
+	s.recording.Lock()
+	defer s.recording.Unlock()
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
 		return steps.Partner{}, errClosed
 	}
 	s.nextID++
 	p := key.Partner()
 	p.ID, p.Addr = s.nextID, addr
-	s.partners[p.ID] = p
-	s.mu.Unlock()
 	if err := s.eng.PartnerJoined(p); err != nil {
-		s.mu.Lock()
-		delete(s.partners, p.ID)
-		s.mu.Unlock()
 		return p, err
 	}
+	s.partners[p.ID] = p
 	return p, nil
 }
 
 // leave records that p left, unless Close already did.
 func (s *Server) leave(p steps.Partner, why string) {
-	s.mu.Lock()
-	_, still := s.partners[p.ID]
-	delete(s.partners, p.ID)
-	s.mu.Unlock()
-	if still {
+	s.recording.Lock()
+	defer s.recording.Unlock()
+	if _, still := s.partners[p.ID]; still {
+		delete(s.partners, p.ID)
 		_ = s.eng.PartnerLeft(p, why)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +57,8 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 )
 
+var getenv = os.Getenv
+
 // Why a partner left, as journaled.
 const (
 	LeftQuit     = "left (quit the screen)"
@@ -79,11 +83,16 @@ type Server struct {
 	conns   atomic.Int32
 	handled sync.WaitGroup // partner sessions in the handler
 
-	mu       sync.Mutex
-	nextID   int
-	screens  int                   // partner sessions admitted and not yet gone
-	partners map[int]steps.Partner // joined, not yet left
-	closed   bool
+	mu      sync.Mutex
+	screens int  // partner sessions admitted and not yet gone
+	closed  bool // Close was called
+	openErr error
+
+	// recording serializes each partner's join and leave with their
+	// records, so the journal never has a leave before its join.
+	recording sync.Mutex
+	nextID    int
+	partners  map[int]steps.Partner // joined, not yet left
 }
 
 // Listen checks the keys file, loads (or creates) the host key and binds
@@ -205,9 +214,10 @@ func (s *Server) announce() {
 	for _, k := range s.keys.List {
 		info.Allowed = append(info.Allowed, k.Partner())
 	}
-	if err := s.eng.ShareOpened(info); err != nil {
-		return // the journal failed: the engine stops; no partner may join
-	}
+	err := s.eng.ShareOpened(info)
+	s.mu.Lock()
+	s.openErr = err // the journal failed: the engine stops; no partner may join
+	s.mu.Unlock()
 	close(s.ready)
 }
 
@@ -234,20 +244,20 @@ func (s *Server) Close(why string) {
 		return
 	}
 	s.closed = true
+	s.mu.Unlock()
+	close(s.quit)
+	s.ln.Close()
+	s.recording.Lock()
 	left := make([]steps.Partner, 0, len(s.partners))
 	for id, p := range s.partners {
 		left = append(left, p)
 		delete(s.partners, id)
 	}
-	s.mu.Unlock()
-	close(s.quit)
-	s.ln.Close()
-	sortPartners(left)
-	if s.eng != nil {
-		for _, p := range left {
-			_ = s.eng.PartnerLeft(p, why)
-		}
+	slices.SortFunc(left, func(a, b steps.Partner) int { return a.ID - b.ID })
+	for _, p := range left {
+		_ = s.eng.PartnerLeft(p, why)
 	}
+	s.recording.Unlock()
 	if s.hub != nil {
 		s.hub.Close()
 	}
@@ -260,14 +270,6 @@ func (s *Server) Close(why string) {
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
-	}
-}
-
-func sortPartners(ps []steps.Partner) {
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && ps[j].ID < ps[j-1].ID; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
 	}
 }
 
@@ -355,6 +357,11 @@ var errClosed = errors.New("handrail is leaving")
 func (s *Server) waitReady(ctx context.Context) error {
 	select {
 	case <-s.ready:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.openErr != nil {
+			return fmt.Errorf("the journal could not record that the session is shared (%w)", s.openErr)
+		}
 		return nil
 	case <-s.quit:
 		return errClosed

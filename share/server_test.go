@@ -127,6 +127,13 @@ func newPartnerKey(t *testing.T, comment string) partnerKey {
 // session (session_started, one checklist step).
 func startServer(t *testing.T, cfg Config, partners ...partnerKey) (*Server, *recorder) {
 	t.Helper()
+	srv, rec := startServerWith(t, newRecorder(), cfg, partners...)
+	rec.waitFor(t, steps.EvShareOpened, 1)
+	return srv, rec
+}
+
+func startServerWith(t *testing.T, rec *recorder, cfg Config, partners ...partnerKey) (*Server, *recorder) {
+	t.Helper()
 	dir := t.TempDir()
 	var lines []string
 	for _, p := range partners {
@@ -142,14 +149,12 @@ func startServer(t *testing.T, cfg Config, partners ...partnerKey) (*Server, *re
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder()
 	rec.srv = srv
 	srv.Start(rec, nil, "")
 	t.Cleanup(func() { srv.Close("test over") })
 	plan := []steps.PlannedStep{{ID: "pre", Title: "Pre-deployment checklist", Kind: steps.KindChecklist, Phase: "Pre", Items: []string{"Ticket approved"}}}
 	rec.emit(steps.Event{Type: steps.EvSessionStarted, Session: &steps.SessionInfo{RunbookID: "r", RunbookTitle: "Shared runbook", TargetName: "Prod", ProjectID: "abc", Operator: "olga", Plan: plan}})
 	rec.emit(steps.Event{Type: steps.EvStepStarted, Step: "pre"})
-	rec.waitFor(t, steps.EvShareOpened, 1)
 	return srv, rec
 }
 
@@ -335,6 +340,20 @@ func TestShareJoinNotRecordedIsRefused(t *testing.T) {
 	screen.waitText(t, "your joining could not be recorded in the session's journal (journal: disk full)")
 	if err := sess.Wait(); err == nil {
 		t.Error("the refused session exited 0")
+	}
+}
+
+// TestShareOpenedNotRecordedKeepsEveryoneOut: when the journal cannot
+// record that the session is shared, nobody joins.
+func TestShareOpenedNotRecordedKeepsEveryoneOut(t *testing.T) {
+	alice := newPartnerKey(t, "alice observer")
+	rec := newRecorder()
+	rec.shareErr = errors.New("journal: disk full")
+	srv, _ := startServerWith(t, rec, Config{}, alice)
+	_, screen, _ := watch(t, mustDial(t, srv, alice))
+	screen.waitText(t, "the session is not open to partners: the journal could not record that the session is shared (journal: disk full)")
+	if n := len(rec.ofType(steps.EvPartnerJoined)); n != 0 {
+		t.Errorf("%d joins recorded", n)
 	}
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,36 @@ func TestWidthMatchesANSI(t *testing.T) {
 		if got, want := width(in), ansi.StringWidth(in); got != want {
 			t.Errorf("width(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// A partner catching up, or a chatty exec step (pg_dump -v): 512 output
+// lines arrive as one batch while the exec pane shows a full output tail.
+// The reference is the same batch of row events, which touch no viewport.
+func BenchmarkUpdateExecOutputBatch(b *testing.B) {
+	f := new(fake).start(true).verified().stepStarted("pg-dump")
+	line := func(i int) steps.Event {
+		return steps.Event{Type: steps.EvExecOutput, Step: "pg-dump", Text: fmt.Sprintf("pg_dump: dumping contents of table \"public.t%05d\" %s\n", i, strings.Repeat("x", 80))}
+	}
+	for i := range 1000 { // a full output tail (64 KiB)
+		f.add(line(i))
+	}
+	m := update(New(Options{Mode: Watch, Initial: f.evs, Now: func() time.Time { return t0 }}), tea.WindowSizeMsg{Width: 200, Height: 60})
+	execBatch := make(eventBatchMsg, 512)
+	for i := range execBatch {
+		execBatch[i] = line(1000 + i)
+	}
+	rowsBatch := make(eventBatchMsg, 512)
+	for i := range rowsBatch {
+		rowsBatch[i] = steps.Event{Type: steps.EvLockWait, Step: "pg-dump"}
+	}
+	for name, batch := range map[string]eventBatchMsg{"exec-output": execBatch, "reference-lock-wait": rowsBatch} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				next, _ := m.Update(batch)
+				_ = next.(Model)
+			}
+		})
 	}
 }

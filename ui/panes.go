@@ -629,6 +629,7 @@ func (m Model) execPane(st *steps.StepState, w int) paneContent {
 // tail unless the operator scrolled up.
 func (m *Model) refreshExec() {
 	st := m.shown.CurrentStep() // escaped
+	m.execStale = false
 	m.execView = clone(m.execView)
 	if st == nil || st.Kind != steps.KindExec {
 		m.execView.SetContent("")

@@ -170,6 +170,7 @@ type Model struct {
 	scroll        int           // pane scroll offset, in lines
 	viewing       int           // step index shown while browsing; -1 follows the current step
 	execView      *viewport.Model
+	execStale     bool // the exec step's output changed since execView was fed
 	clock         time.Time
 	stmtStart     time.Duration // Mono of the running statement's start
 	lockWaitAt    time.Duration // Mono of the last lock_wait event
@@ -218,10 +219,7 @@ func New(opts Options) Model {
 		m.replay = newReplayer(opts.Initial, opts.Speed, opts.IdleLimit)
 		return m
 	}
-	for _, e := range opts.Initial {
-		m = m.applyEvent(e)
-	}
-	return m
+	return m.applyEvents(opts.Initial)
 }
 
 // Init asks for the background color and starts the event source.
@@ -306,9 +304,7 @@ func (m Model) handleEvents(events []steps.Event) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(m.waitForEvents(), resume)
 	}
 	ended := m.state.Ended
-	for _, e := range events {
-		m = m.applyEvent(e)
-	}
+	m = m.applyEvents(events)
 	m, flash := m.partnerFlash(events)
 	return m, tea.Batch(m.waitForEvents(), m.headCmd(ended), flash)
 }
@@ -380,6 +376,24 @@ func (m Model) handleEngineDone(r Result) (tea.Model, tea.Cmd) {
 // applyEvent folds one event and keeps the screen's own bookkeeping (pane
 // scroll, checklist cursor, dialogs the event opens or makes moot).
 func (m Model) applyEvent(e steps.Event) Model {
+	return m.applyEvents([]steps.Event{e})
+}
+
+// applyEvents is applyEvent for a batch. The exec pane's viewport is fed
+// once, after the batch: it lays out the whole output tail (up to 64 KiB)
+// each time, so feeding it per event made a burst of output (pg_dump -v,
+// a pair partner catching up) cost the tail's size for every line.
+func (m Model) applyEvents(events []steps.Event) Model {
+	for _, e := range events {
+		m = m.foldEvent(e)
+	}
+	if m.execStale {
+		m.refreshExec()
+	}
+	return m
+}
+
+func (m Model) foldEvent(e steps.Event) Model {
 	prev := m.state.Current
 	m.state = steps.Apply(m.state, e)
 	m.shown = m.foldShown(e)
@@ -422,7 +436,7 @@ func (m Model) noteEvent(e steps.Event) Model {
 		m.override.Reset()
 		m.override.Focus()
 	case steps.EvExecOutput:
-		m.refreshExec()
+		m.execStale = true
 	case steps.EvCommandRefused:
 		m = m.noteRefusal(e)
 	case steps.EvConnecting:
@@ -456,7 +470,7 @@ func (m Model) stepChanged() Model {
 	if st := m.state.CurrentStep(); st != nil {
 		m.cursor = firstOpenItem(st.ItemStates)
 	}
-	m.refreshExec()
+	m.execStale = true
 	return m
 }
 

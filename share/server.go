@@ -316,9 +316,8 @@ type countedConn struct {
 }
 
 func (c *countedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
+	c.once.Do(c.release) // first: once the peer sees the close, the slot is free
+	return c.Conn.Close()
 }
 
 // JournalReplay reads the events with seq <= upTo back from the journal

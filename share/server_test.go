@@ -406,13 +406,19 @@ func TestShareBounds(t *testing.T) {
 		}
 	}
 	waitClosed(silent, "a connection that never authenticates")
-	// Its slot is free again: a partner can log in (and is refused as the
-	// second screen, which is what the server is for).
-	c, err := dial(srv, gossh.PublicKeys(alice.signer))
-	if err != nil {
-		t.Fatalf("after the silent connection timed out: %v", err)
+	// Its slot is free again (once the server has also noticed that the
+	// probes above hung up): a partner can log in.
+	for deadline := time.Now().Add(serverWait); ; {
+		c, err := dial(srv, gossh.PublicKeys(alice.signer))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the silent connection timed out, no slot came free: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	c.Close()
 	if n := len(rec.ofType(steps.EvPartnerJoined)); n != 1 {
 		t.Errorf("%d joins recorded, want 1", n)
 	}

@@ -128,3 +128,28 @@ func TestPartnersOnTheOperatorsScreen(t *testing.T) {
 	plainSession, _ := newLive(connectStart(true))
 	mustNotContain(t, plain(plainSession), "watching", "shared")
 }
+
+// TestPartnerNamesAreEscaped: the keys file allows no control character
+// in a name, but a journal replayed or watched is input from disk: a
+// crafted partner name reaches the screen escaped, in the header and the
+// flash alike, and so does the name in a partner's own badge.
+func TestPartnerNamesAreEscaped(t *testing.T) {
+	f := connectStart(true)
+	f.add(steps.Event{Type: steps.EvShareOpened, Share: &steps.ShareInfo{Addr: "127.0.0.1:2222"}})
+	m, _ := newLive(f)
+	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 30})
+	evil := &steps.Partner{ID: 1, Name: "eve\x1b]0;pwned\a\x1b[2J", Role: steps.RoleObserver}
+	m = update(m, stepEventMsg{steps.Event{Seq: f.seq + 1, Type: steps.EvPartnerJoined, Partner: evil}})
+	// The badge on eve's own screen names her: escaped too.
+	own := update(New(Options{Mode: Watch, Initial: f.evs, Viewer: evil.Name + " (observer)"}), tea.WindowSizeMsg{Width: 120, Height: 30})
+	for name, m := range map[string]Model{"the operator's screen": m, "eve's screen": own} {
+		raw := m.View().Content
+		for _, bad := range []string{"\x1b]0;pwned", "\a", "\x1b[2J"} {
+			if strings.Contains(raw, bad) {
+				t.Errorf("%s holds %q raw", name, bad)
+			}
+		}
+	}
+	mustContain(t, plain(m), "eve")
+	mustContain(t, plain(own), "WATCHING as eve")
+}

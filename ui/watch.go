@@ -220,11 +220,12 @@ func (m Model) partnerFlash(events []steps.Event) (Model, tea.Cmd) {
 }
 
 // partnersText is the header's word on pair partners: how many watch,
-// or that the session is shared and nobody watches yet.
+// or that the session is shared and nobody watches yet (names from the
+// escaped fold, like everything drawn).
 func (m Model) partnersText(short bool) string {
-	n := len(m.state.Partners)
+	n := len(m.shown.Partners)
 	switch {
-	case m.state.Share == nil && n == 0:
+	case m.shown.Share == nil && n == 0:
 		return ""
 	case n == 0 && short:
 		return "shared"
@@ -233,10 +234,10 @@ func (m Model) partnersText(short bool) string {
 	case short:
 		return fmt.Sprintf("%d watching", n)
 	case n == 1:
-		return m.state.Partners[0].Name + " watching"
+		return m.shown.Partners[0].Name + " watching"
 	}
 	names := make([]string, 0, n)
-	for _, p := range m.state.Partners {
+	for _, p := range m.shown.Partners {
 		names = append(names, p.Name)
 	}
 	if s := strings.Join(names, ", ") + " watching"; len(s) <= 24 {

@@ -141,7 +141,9 @@ func (h *Hub) trimLocked() {
 		dropped += approxSize(h.hist[n])
 		n++
 	}
-	h.hist = append([]steps.Event(nil), h.hist[n:]...)
+	kept := make([]steps.Event, len(h.hist)-n, 2*(len(h.hist)-n)) // room to grow back without a copy
+	copy(kept, h.hist[n:])
+	h.hist = kept
 	h.first += int64(n)
 	h.bytes -= dropped
 	h.trimmed = true

@@ -197,13 +197,9 @@ func load(fsys fs.FS, fsDir, name, showDir string, show func(rel string) string)
 		md:      md,
 		loc:     newTOMLLocator(src),
 		file:    tomlPath,
-		name:    name,
 		present: map[string]map[string]bool{},
 		covered: map[string]bool{},
 		failed:  map[string]bool{},
-		fsys:    fsys,
-		fsDir:   fsDir,
-		show:    show,
 	}
 	r := &Runbook{Dir: showDir, Path: tomlPath}
 	d.decodeTable(top, reflect.ValueOf(r).Elem(), nil)
@@ -211,14 +207,18 @@ func load(fsys fs.FS, fsDir, name, showDir string, show func(rel string) string)
 	r.source = data
 	r.tomlName = name
 	r.show = show
+	r.read = func(rel string) ([]byte, error) { return fs.ReadFile(fsys, path.Join(fsDir, rel)) }
+	r.where = &fileWhere{loc: d.loc, file: tomlPath, present: d.present, failed: d.failed}
 	r.files = map[string][]byte{}
 	r.stmtBase = map[string][]int{}
 	r.splits = map[string][]Statement{}
 	r.loaded = true
-	d.validate(r)
+	v := newValidator(r)
+	v.validate()
 	r.Hash = computeHash(name, data, r.files)
-	d.probs.sort()
-	return r, d.probs
+	probs := append(d.probs, v.probs...)
+	probs.sort()
+	return r, probs
 }
 
 // syntaxProblem turns a toml parse error into a Problem with its position.
@@ -246,12 +246,13 @@ func firstLine(s string) string {
 }
 
 // decoder decodes a TOML document into the runbook structs one key at a
-// time, so that one bad value does not hide the problems after it.
+// time, so that one bad value does not hide the problems after it. What
+// it learns of where each key was written (and which values it reported
+// as bad) it leaves to validation, through fileWhere.
 type decoder struct {
 	md   toml.MetaData
 	loc  *tomlLocator
 	file string // display path of runbook.toml
-	name string // its base name
 	// present records which keys each table had, by indexed path.
 	present map[string]map[string]bool
 	// covered holds plain keys whose subtree was reported (or is opaque
@@ -261,10 +262,6 @@ type decoder struct {
 	// validation does not pile "missing" errors on top.
 	failed map[string]bool
 	probs  Problems
-
-	fsys  fs.FS
-	fsDir string
-	show  func(rel string) string
 }
 
 // at returns a Problem positioned at the key with indexed path p (or its
@@ -274,17 +271,6 @@ func (d *decoder) at(p []string, sev Severity, hint, format string, args ...any)
 	d.probs = append(d.probs, Problem{Path: d.file, Line: pos.Line, Col: pos.Col, Severity: sev,
 		Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
-
-// atLine adds a Problem at an explicit position.
-func (d *decoder) atLine(file string, line, col int, sev Severity, hint, format string, args ...any) {
-	d.probs = append(d.probs, Problem{Path: file, Line: line, Col: col, Severity: sev,
-		Msg: fmt.Sprintf(format, args...), Hint: hint})
-}
-
-func (d *decoder) has(p []string, key string) bool { return d.present[pathKey(p)][key] }
-
-// bad reports whether the value at p was already reported as malformed.
-func (d *decoder) bad(p []string) bool { return d.failed[pathKey(p)] }
 
 func (d *decoder) markBad(p []string) {
 	d.covered[plainKey(p)] = true

@@ -91,6 +91,15 @@ func (r *Runbook) FileContent(rel string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(p)))
 }
 
+// readFile reads a referenced file for validation: from the file system
+// Load read runbook.toml from, or, for a runbook built in code, from Dir.
+func (r *Runbook) readFile(rel string) ([]byte, error) {
+	if r.read != nil {
+		return r.read(rel)
+	}
+	return os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(rel)))
+}
+
 // StepStatements returns the SQL statements step s runs: those of its
 // file, its statements list, or (for a check) its sql, split with
 // SplitStatements. Statement.File and Statement.Line say where each one

@@ -17,14 +17,14 @@ func isPlaceholder(v, placeholder string) bool {
 }
 
 // validatePlaceholders warns about every placeholder still in [target].
-func (d *decoder) validatePlaceholders(t *Target) {
+func (v *validator) validatePlaceholders(t *Target) {
 	tp := []string{"target"}
 	if isPlaceholder(t.Name, PlaceholderTargetName) {
-		d.at(addPath(tp, "name"), Warning, `name the database as the operator knows it, e.g. name = "Acme-Prod"; it is shown in the header`,
+		v.at(addPath(tp, "name"), Warning, `name the database as the operator knows it, e.g. name = "Acme-Prod"; it is shown in the header`,
 			"[target] name is still the placeholder %q", t.Name)
 	}
 	if isPlaceholder(t.ProjectID, PlaceholderProjectID) {
-		d.at(addPath(tp, "project_id"), Warning,
+		v.at(addPath(tp, "project_id"), Warning,
 			"set it to the id of the one database this runbook may change: its Supabase project ref, or the id you stamp it with (handrail stamp --db DSN --id ID)",
 			"[target] project_id is still the placeholder %q: against a real database handrail stops at the identity check until it is the real id", t.ProjectID)
 	}

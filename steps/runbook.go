@@ -62,11 +62,14 @@ type Runbook struct {
 	// Set by Load/LoadFS: the content that was hashed is the content that
 	// runs (see StepStatements), so execution never re-reads the disk.
 	loaded   bool
-	tomlName string                  // base name of the runbook file
-	show     func(rel string) string // a referenced file's path for messages
-	source   []byte                  // runbook.toml as read
-	files    map[string][]byte       // referenced files by clean relative path
-	stmtBase map[string][]int        // step id -> runbook.toml line of each inline SQL string
+	tomlName string                           // base name of the runbook file
+	show     func(rel string) string          // a referenced file's path for messages
+	read     func(rel string) ([]byte, error) // a referenced file's content
+	// where says where each key was written in runbook.toml (see Validate).
+	where    where
+	source   []byte            // runbook.toml as read
+	files    map[string][]byte // referenced files by clean relative path
+	stmtBase map[string][]int  // step id -> runbook.toml line of each inline SQL string
 	// splits holds the statements of each referenced file, split once at
 	// load time (read-only afterwards).
 	splits map[string][]Statement

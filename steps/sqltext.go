@@ -97,14 +97,3 @@ func controlHint(r rune) string {
 	}
 	return fmt.Sprintf("inside a string literal write it as an escape, e.g. %s or chr(%d)", esc, r)
 }
-
-// reportTextFault reports f in a SQL source: a file (exact line and
-// column), or an inline TOML string starting at line base, where escapes
-// make the column unknowable.
-func (d *decoder) reportTextFault(file string, base int, isFile bool, f *textFault) {
-	col := f.Col
-	if !isFile {
-		col = 0
-	}
-	d.atLine(file, base+f.Line-1, col, Error, f.Hint, "%s", f.What)
-}

@@ -39,68 +39,42 @@ func Autopilot(s *State, rb *Runbook) (Command, bool) {
 	if st == nil {
 		return Command{}, false
 	}
-	c, ok := autopilotStep(s, st, rb)
+	var c Command
+	ok := false
+	if st.Status == StatusFailed {
+		if !s.Session.Apply && !st.Writes {
+			c, ok = Command{Type: CmdSkipStep, Text: AutopilotDrySkipped}, true
+		}
+	} else {
+		c, ok = Operate(st, rb, autopilot{})
+	}
 	c.Step = st.ID // like an operator, it answers what it sees
 	return c, ok
 }
 
-func autopilotStep(s *State, st *StepState, rb *Runbook) (Command, bool) {
-	switch st.Status {
-	case StatusActive:
-		return autopilotActive(st, rb)
-	case StatusRunning:
-		if st.Kind == KindMonitor {
-			return Command{Type: CmdEndMonitor, Text: AutopilotEndReason}, true
-		}
-	case StatusFailed:
-		if !s.Session.Apply && !st.Writes {
-			return Command{Type: CmdSkipStep, Text: AutopilotDrySkipped}, true
-		}
-	}
-	return Command{}, false
-}
+// autopilot answers every question the happy path way: it ticks, types
+// the text asked for, passes with a note, ends a window early with a
+// reason, and skips a staging_proof item it cannot tick (the gate at the
+// first write asks for the override). A self-ticking item whose query did
+// not match is not its to decide.
+type autopilot struct{}
 
-func autopilotActive(st *StepState, rb *Runbook) (Command, bool) {
-	switch st.Kind {
-	case KindChecklist:
-		return autopilotChecklist(st, rb)
-	case KindConfirm:
-		return Command{Type: CmdConfirm, Text: st.TypeText}, true
-	case KindManual:
-		return Command{Type: CmdManual, Pass: true, Text: AutopilotNote}, true
-	}
-	return Command{Type: CmdNext}, true
-}
-
-func autopilotChecklist(st *StepState, rb *Runbook) (Command, bool) {
-	items := runbookItems(rb, st.ID)
-	for j, it := range st.ItemStates {
-		switch {
-		case it.Ticked || it.Skipped:
-		case it.Check != nil && j < len(items) && items[j].StagingProof:
-			// No staging proof: the gate at the first write asks for the
-			// override; the item is skipped saying so.
-			return Command{Type: CmdSkipItem, Item: j, Text: AutopilotOverride}, true
-		case it.Check != nil || (j < len(items) && items[j].SelfTicking()):
-			return Command{}, false // its query decides, not the autopilot
-		default:
-			return Command{Type: CmdTick, Item: j}, true
+func (autopilot) Answer(q Question) (Answer, bool) {
+	switch q.Form {
+	case FormTick:
+		return Answer{Pass: true}, true
+	case FormUnticked:
+		if q.StagingProof {
+			return Answer{Skip: true, Text: AutopilotOverride}, true
 		}
+	case FormConfirm:
+		return Answer{Pass: true, Text: q.Text}, true
+	case FormVerdict:
+		return Answer{Pass: true, Text: AutopilotNote}, true
+	case FormEndEarly:
+		return Answer{Text: AutopilotEndReason}, true
 	}
-	return Command{Type: CmdNext}, true
-}
-
-// runbookItems returns the checklist items of step id (nil if not found).
-func runbookItems(rb *Runbook, id string) []Item {
-	if rb == nil {
-		return nil
-	}
-	for _, s := range append(rb.AllSteps(), rb.Rollback.Steps...) {
-		if s.ID == id {
-			return s.Items
-		}
-	}
-	return nil
+	return Answer{}, false
 }
 
 // Drive runs the autopilot against e until Run returns: whenever the

@@ -96,21 +96,14 @@ func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Wri
 func runAllChecks(ctx context.Context, t *db.Target, rb *Runbook) []CheckResult {
 	var out []CheckResult
 	for _, s := range rb.AllSteps() {
-		switch s.Kind {
-		case KindCheck:
-			r := runOneCheck(ctx, t, rb, s.SQL, s.AsRole, s.SessionVars, s.Expectation())
-			r.Step, r.Title, r.AsRole = s.ID, s.Title, s.AsRole
+		u := unitOf(s.Kind)
+		if u == nil {
+			continue
+		}
+		for _, q := range u.checks(s) {
+			r := runOneCheck(ctx, t, rb, q.sql, q.asRole, q.settings, q.exp)
+			r.Step, r.Item, r.Title, r.AsRole = s.ID, q.item, q.title, q.asRole
 			out = append(out, r)
-		case KindChecklist:
-			for j, it := range s.Items {
-				if it.SQL == "" {
-					continue // operator-ticked, or staging proof: nothing to query
-				}
-				r := runOneCheck(ctx, t, rb, it.SQL, "", nil, it.Expectation())
-				item := j
-				r.Step, r.Item, r.Title = s.ID, &item, it.Text
-				out = append(out, r)
-			}
 		}
 	}
 	return out

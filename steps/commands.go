@@ -242,21 +242,13 @@ func (st *StepState) accepts(t CommandType, apply bool) (bool, string) {
 	return false, fmt.Sprintf("step %q is %s; the next step is starting", st.ID, st.Status)
 }
 
+// acceptsRunning: the step's kind decides (cancel it, or end a window
+// early).
 func (st *StepState) acceptsRunning(t CommandType) (bool, string) {
-	if st.Kind == KindMonitor {
-		if t == CmdEndMonitor {
-			return true, ""
-		}
-		return false, "the monitoring window is open: wait for it to end, or end it early with a reason"
+	if u := unitOf(st.Kind); u != nil {
+		return u.acceptsRunning(st, t)
 	}
-	if t == CmdCancel {
-		return true, ""
-	}
-	what := "the step"
-	if s := st.Statement; s != nil && st.Kind == KindSQL {
-		what = fmt.Sprintf("statement %d of %d", s.Index+1, s.Count)
-	}
-	return false, fmt.Sprintf("%s is running: wait for it, or cancel it", what)
+	return cancelWhileRunning(t, "the step") // a kind this handrail does not know
 }
 
 func (st *StepState) acceptsFailed(t CommandType) (bool, string) {
@@ -272,7 +264,8 @@ func (st *StepState) acceptsFailed(t CommandType) (bool, string) {
 	return false, fmt.Sprintf("step %q %s: retry it, skip it with a reason, roll back, or quit", st.ID, st.Status)
 }
 
-// acceptsActive: the current step waits for the operator.
+// acceptsActive: the current step waits for the operator; its kind says
+// what it takes.
 func (st *StepState) acceptsActive(t CommandType, apply bool) (bool, string) {
 	if t == CmdRetry {
 		return false, fmt.Sprintf("step %q has not failed: there is nothing to retry", st.ID)
@@ -280,55 +273,10 @@ func (st *StepState) acceptsActive(t CommandType, apply bool) (bool, string) {
 	if t == CmdCancel {
 		return false, "nothing is running: there is nothing to cancel"
 	}
-	var ok bool
-	var why string
-	switch st.Kind {
-	case KindChecklist:
-		ok, why = st.acceptsChecklist(t)
-	case KindConfirm:
-		ok = t == CmdConfirm
-		why = "this step waits for the confirmation"
-	case KindManual:
-		switch t {
-		case CmdManual, CmdSkipStep:
-			ok = true
-		case CmdNext:
-			why = "record the result first: passed or failed"
-		default:
-			why = "this step waits for its result: passed or failed"
-		}
-	case KindSQL, KindExec:
-		ok = t == CmdNext
-		why = fmt.Sprintf("step %q writes: run it, roll back, or quit; it cannot be skipped", st.ID)
-		if !apply {
-			why = fmt.Sprintf("step %q is shown, not run, in a dry run: press enter to go on", st.ID)
-		}
-	default: // check, monitor, message: they write nothing
-		ok, why = st.acceptsReadOnly(t)
+	if u := unitOf(st.Kind); u != nil {
+		return u.acceptsActive(st, t, apply)
 	}
-	return ok, why
-}
-
-func (st *StepState) acceptsChecklist(t CommandType) (bool, string) {
-	switch t {
-	case CmdTick, CmdSkipItem:
-		return true, ""
-	case CmdNext:
-		open := 0
-		for _, it := range st.ItemStates {
-			if !it.Ticked && !it.Skipped {
-				open++
-			}
-		}
-		switch open {
-		case 0:
-			return true, ""
-		case 1:
-			return false, "1 item is still open: tick it, or skip it with a reason"
-		}
-		return false, fmt.Sprintf("%d items are still open: tick them, or skip them with a reason", open)
-	}
-	return false, "this checklist waits for its items to be ticked or skipped"
+	return st.acceptsReadOnly(t) // a kind this handrail does not know
 }
 
 // acceptsReadOnly: a check, monitor or message step before it runs (enter

@@ -719,7 +719,7 @@ func TestEveryStepKeyHasAKind(t *testing.T) {
 		if contains(commonStepKeys, key) || len(kindsWithKey(key)) > 0 {
 			continue
 		}
-		t.Errorf("Step field %q is in no kind's list: add it to kindKeys in validate.go", key)
+		t.Errorf("Step field %q is in no kind's list: add it to the keys of a kind's spec (kind_<name>.go)", key)
 	}
 }
 

@@ -40,29 +40,13 @@ func buildPlan(rb *Runbook) []planEntry {
 func plannedStep(rb *Runbook, s Step, phase string, rollback bool) PlannedStep {
 	p := PlannedStep{
 		ID: s.ID, Title: s.Title, Kind: s.Kind, Phase: phase, Rollback: rollback,
-		Watch: s.Watch, Prompt: s.Prompt, TypeText: s.Type, Notes: s.Notes,
-		Writes: s.Kind.Writes(), Duration: s.Duration.Duration,
+		Notes: s.Notes, Writes: s.Kind.Writes(),
 	}
 	if p.Title == "" {
 		p.Title = s.ID
 	}
-	for _, it := range s.Items {
-		p.Items = append(p.Items, it.Text)
-	}
-	switch s.Kind {
-	case KindCheck:
-		p.SQL = s.SQL
-		p.Expect = s.Expectation().String()
-		p.OnFail = onFail(s, rollback)
-	case KindManual:
-		p.OnFail = onFail(s, rollback)
-	case KindExec:
-		p.SQL = s.Command
-		p.Statements = 1
-	case KindSQL:
-		if stmts, err := rb.StepStatements(s); err == nil {
-			p.Statements = len(stmts)
-		}
+	if u := unitOf(s.Kind); u != nil {
+		u.plan(rb, s, rollback, &p)
 	}
 	return p
 }

@@ -95,23 +95,8 @@ func (e *Engine) attempt(ctx context.Context, i int, run bool) (flow, error) {
 	if err := e.emit(Event{Type: EvStepStarted, Step: id, Text: string(e.plan[i].step.Kind)}); err != nil {
 		return flowQuit, err
 	}
-	switch e.plan[i].step.Kind {
-	case KindChecklist:
-		return e.runChecklist(ctx, i)
-	case KindConfirm:
-		return e.runConfirm(ctx, i)
-	case KindSQL:
-		return e.runSQL(ctx, i, run)
-	case KindCheck:
-		return e.runCheck(ctx, i, run)
-	case KindManual:
-		return e.runManual(ctx, i)
-	case KindMonitor:
-		return e.runMonitor(ctx, i, run)
-	case KindExec:
-		return e.runExec(ctx, i, run)
-	case KindMessage:
-		return e.runMessage(ctx, i, run)
+	if u := unitOf(e.plan[i].step.Kind); u != nil {
+		return u.run(e, ctx, i, run)
 	}
 	return flowFailed, e.emit(Event{Type: EvStepFailed, Step: id, Error: &ErrorInfo{
 		Message: fmt.Sprintf("unknown step kind %q", e.plan[i].step.Kind),

@@ -17,7 +17,7 @@ import (
 // weighs the result on the target (lockcheck.Weigh, through
 // db.Target.Inspect); the allow comments' reasons are in Finding.Allowed.
 func (r *Runbook) StepLocks(s Step) (*lockcheck.Analysis, error) {
-	if s.Kind != KindSQL {
+	if !s.Kind.WritesSQL() {
 		return nil, nil
 	}
 	stmts, err := r.StepStatements(s)

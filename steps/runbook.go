@@ -1,6 +1,3 @@
-// Package steps holds the runbook model: TOML decoding and lint, the step
-// kinds, the engine that executes a runbook, its events, and the pure fold
-// State = Apply(State, Event). It never imports Bubble Tea.
 package steps
 
 import (
@@ -13,27 +10,6 @@ import (
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/steps/expect"
 )
-
-// Kind is a step kind. The set is closed: decoding rejects anything else.
-type Kind string
-
-const (
-	KindChecklist Kind = "checklist"
-	KindConfirm   Kind = "confirm"
-	KindSQL       Kind = "sql"
-	KindCheck     Kind = "check"
-	KindManual    Kind = "manual"
-	KindMonitor   Kind = "monitor"
-	KindExec      Kind = "exec"
-	KindMessage   Kind = "message"
-)
-
-// Kinds lists every step kind, in the order the spec documents them.
-var Kinds = []Kind{KindChecklist, KindConfirm, KindSQL, KindCheck, KindManual, KindMonitor, KindExec, KindMessage}
-
-// Writes reports whether steps of this kind change the target (and so are
-// skipped in dry run, need consent on production and make rollback available).
-func (k Kind) Writes() bool { return k == KindSQL || k == KindExec }
 
 // Runbook is a decoded, validated runbook directory.
 type Runbook struct {
@@ -296,7 +272,7 @@ type Step struct {
 	// message
 	Message string `toml:"message"` // id of a [[messages]] entry
 
-	// Position in runbook.toml, for messages (set by the decoder).
+	// Position in runbook.toml, for messages (set by Load).
 	Line int `toml:"-"`
 }
 

@@ -37,7 +37,7 @@ func (r *Runbook) TouchedObjects() []string {
 	var out []string
 	steps := append(r.AllSteps(), r.Rollback.Steps...)
 	for _, s := range steps {
-		if s.Kind != KindSQL {
+		if !s.Kind.WritesSQL() {
 			continue
 		}
 		stmts, err := r.StepStatements(s)

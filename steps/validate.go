@@ -7,7 +7,6 @@ import (
 	"path"
 	"reflect"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,54 +23,6 @@ var (
 	OnFailValues    = []string{"stop", "rollback", "continue"}
 	MessageWhens    = []string{"before", "success", "rollback"}
 )
-
-func kindNames() string {
-	s := make([]string, len(Kinds))
-	for i, k := range Kinds {
-		s[i] = string(k)
-	}
-	return strings.Join(s, ", ")
-}
-
-// commonStepKeys apply to every step kind.
-var commonStepKeys = []string{"kind", "id", "title", "notes"}
-
-// kindKeys lists the keys each step kind accepts besides commonStepKeys.
-// A new Step field must be added here too (TestEveryStepKeyHasAKind).
-var kindKeys = map[Kind][]string{
-	KindChecklist: {"items"},
-	KindConfirm:   {"prompt", "type"},
-	KindSQL:       {"file", "statements", "transaction"},
-	KindCheck:     {"sql", "expect", "expect_rows", "expect_empty", "report", "as_role", "settings", "on_fail"},
-	KindManual:    {"on_fail"},
-	KindMonitor:   {"duration", "every", "queries", "watch"},
-	KindExec:      {"command", "timeout"},
-	KindMessage:   {"message"},
-}
-
-// StepKeys returns the keys a step of kind k accepts, the common ones
-// first (nil for an unknown kind). The reference documentation and the
-// JSON Schema are built from it.
-func StepKeys(k Kind) []string {
-	own, ok := kindKeys[k]
-	if !ok {
-		return nil
-	}
-	return append(append([]string{}, commonStepKeys...), own...)
-}
-
-// kindsWithKey names the kinds that accept key, for hints.
-func kindsWithKey(key string) []string {
-	var out []string
-	for _, k := range Kinds {
-		for _, kk := range kindKeys[k] {
-			if kk == key {
-				out = append(out, string(k))
-			}
-		}
-	}
-	return out
-}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
@@ -129,6 +80,8 @@ type validator struct {
 	r     *Runbook
 	w     where
 	probs Problems
+	// msgIDs are the ids of [[messages]], for message steps.
+	msgIDs map[string]bool
 }
 
 func newValidator(r *Runbook) *validator {
@@ -189,7 +142,7 @@ func (v *validator) validate() {
 	v.validateStaging(r)
 	v.validateUnattended(r)
 	v.validateSettings(r)
-	msgIDs := v.validateMessages(r)
+	v.msgIDs = v.validateMessages(r)
 
 	refs := v.stepRefs(r)
 	for _, ref := range refs {
@@ -205,7 +158,7 @@ func (v *validator) validate() {
 		}
 	}
 	for _, ref := range refs {
-		v.validateStep(r, ref, msgIDs)
+		v.validateStep(ref)
 	}
 
 	// Writes need a way back.
@@ -476,29 +429,23 @@ func (v *validator) assignIDs(refs []stepRef) {
 	}
 }
 
-func kindStrings() []string {
-	out := make([]string, len(Kinds))
-	for i, k := range Kinds {
-		out[i] = string(k)
-	}
-	return out
-}
-
-func (v *validator) validateStep(r *Runbook, ref stepRef, msgIDs map[string]bool) {
+// validateStep checks what every step needs (a known kind, no key of
+// another kind), then hands the step to its kind.
+func (v *validator) validateStep(ref stepRef) {
 	s, p := ref.s, ref.p
 	pres, ok := v.w.keys(p)
 	if !ok { // not a table; already reported
 		return
 	}
-	what := fmt.Sprintf("step %q", s.ID)
 	if !pres["kind"] {
-		v.at(p, Error, "one of "+kindNames(), "%s has no kind", what)
+		v.at(p, Error, "one of "+kindNames(), "%s has no kind", stepWhat(s))
 		return
 	}
 	if s.Kind == "" { // bad type, already reported
 		return
 	}
-	if !contains(kindStrings(), string(s.Kind)) {
+	k := kindTable[s.Kind]
+	if k == nil {
 		hint := ""
 		if c := closest(string(s.Kind), kindStrings()); c != "" {
 			hint = fmt.Sprintf("did you mean %q?", c)
@@ -507,9 +454,8 @@ func (v *validator) validateStep(r *Runbook, ref stepRef, msgIDs map[string]bool
 		return
 	}
 	// Keys that do not belong to this kind.
-	allowed := append(append([]string{}, commonStepKeys...), kindKeys[s.Kind]...)
 	for _, key := range sortedKeys(pres) {
-		if contains(allowed, key) {
+		if contains(commonStepKeys, key) || contains(k.keys, key) {
 			continue
 		}
 		if _, known := stepFields[key]; !known {
@@ -519,104 +465,29 @@ func (v *validator) validateStep(r *Runbook, ref stepRef, msgIDs map[string]bool
 		if ks := kindsWithKey(key); len(ks) > 0 {
 			hint = fmt.Sprintf("%q belongs to %s steps", key, strings.Join(ks, "/"))
 		}
-		if s.Kind == KindSQL && key == "sql" {
-			hint = `a sql step runs file = "..." or statements = ["..."]`
-		}
-		if s.Kind == KindCheck && (key == "file" || key == "statements") {
-			hint = `a check runs one read-only query: sql = "select ..."`
+		if h, ok := k.misplaced[key]; ok {
+			hint = h
 		}
 		v.at(addPath(p, key), Error, hint, "%q does not apply to %s steps", key, s.Kind)
 	}
-	has := func(k string) bool { return pres[k] }
-	req := func(k string, ok bool, hint string) {
-		if !ok && !v.bad(addPath(p, k)) {
-			v.at(p, Error, hint, "%s step %q needs %s", s.Kind, s.ID, k)
-		}
+	k.unit.validate(v, ref)
+}
+
+// stepWhat names a step in messages.
+func stepWhat(s *Step) string { return fmt.Sprintf("step %q", s.ID) }
+
+// require reports a key the step's kind needs and does not have (unless
+// its value was already reported as bad).
+func (v *validator) require(ref stepRef, key string, ok bool, hint string) {
+	if !ok && !v.bad(addPath(ref.p, key)) {
+		v.at(ref.p, Error, hint, "%s step %q needs %s", ref.s.Kind, ref.s.ID, key)
 	}
-	switch s.Kind {
-	case KindChecklist:
-		if len(s.Items) == 0 && !v.bad(addPath(p, "items")) {
-			v.at(p, Error, `items = [{ text = "..." }]`, "checklist step %q has no items", s.ID)
-		}
-		for i, it := range s.Items {
-			v.validateItem(it, addPath(p, "items", idxSeg(i)))
-		}
-	case KindConfirm:
-		req("prompt", strings.TrimSpace(s.Prompt) != "", `prompt = "Backup taken and verified?"`)
-	case KindSQL:
-		v.validateSQLStep(r, ref)
-	case KindCheck:
-		req("sql", strings.TrimSpace(s.SQL) != "", `sql = "select ..."`)
-		if s.SQL != "" {
-			v.checkReadOnlySQL(s.SQL, addPath(p, "sql"), what)
-			r.stmtBase[s.ID] = []int{v.w.textBase(addPath(p, "sql"))}
-		}
-		if s.Report {
-			for _, k := range []string{"expect", "expect_rows", "expect_empty"} {
-				if v.has(p, k) {
-					v.at(addPath(p, k), Error, "report = true shows the rows and always passes; remove one of them",
-						"%s has report = true and %s", what, k)
-				}
-			}
-		} else if !v.bad(addPath(p, "report")) {
-			v.validateExpect(p, s.Expect, s.ExpectRows, s.ExpectEmpty, what)
-		}
-		if has("as_role") && strings.TrimSpace(s.AsRole) == "" {
-			v.at(addPath(p, "as_role"), Error, "", "as_role is empty")
-		}
-		if s.OnFail != "" && !contains(OnFailValues, s.OnFail) {
-			v.at(addPath(p, "on_fail"), Error, "one of "+strings.Join(OnFailValues, ", "), "unknown on_fail %q", s.OnFail)
-		}
-	case KindManual:
-		if s.OnFail != "" && !contains(OnFailValues, s.OnFail) {
-			v.at(addPath(p, "on_fail"), Error, "one of "+strings.Join(OnFailValues, ", "), "unknown on_fail %q", s.OnFail)
-		}
-	case KindMonitor:
-		dur, every := s.Duration.Duration, s.Every.Duration
-		req("duration", has("duration"), `duration = "15m"`)
-		req("every", has("every"), `every = "30s"`)
-		if has("duration") && dur <= 0 && !v.bad(addPath(p, "duration")) {
-			v.at(addPath(p, "duration"), Error, "", "duration must be positive")
-		}
-		if has("every") && every <= 0 && !v.bad(addPath(p, "every")) {
-			v.at(addPath(p, "every"), Error, "", "every must be positive")
-		}
-		if dur > 0 && every > dur {
-			v.at(addPath(p, "every"), Error, "", "every (%s) is longer than duration (%s)", every, dur)
-		}
-		if len(s.Queries) == 0 && len(s.Watch) == 0 && !v.bad(addPath(p, "queries")) && !v.bad(addPath(p, "watch")) {
-			v.at(p, Error, `add [[phase.step.queries]] with title and sql, or watch = ["..."]`, "monitor step %q has nothing to watch", s.ID)
-		}
-		if len(s.Queries) > MaxMonitorQueries {
-			v.at(addPath(p, "queries"), Error, "split the monitor into several steps", "monitor step %q has %d queries; at most %d are allowed", s.ID, len(s.Queries), MaxMonitorQueries)
-		}
-		for i, q := range s.Queries {
-			qp := addPath(p, "queries", idxSeg(i))
-			if strings.TrimSpace(q.SQL) == "" {
-				v.at(qp, Error, `sql = "select ..."`, "monitor query has no sql")
-			} else {
-				v.checkReadOnlySQL(q.SQL, addPath(qp, "sql"), "monitor query")
-			}
-			if q.Alert != "" {
-				if _, err := ParseAlert(q.Alert); err != nil {
-					v.at(addPath(qp, "alert"), Error, `e.g. alert = "waiting > 0"`, "bad alert: %v", err)
-				}
-			}
-		}
-	case KindExec:
-		req("command", strings.TrimSpace(s.Command) != "", `command = "pg_dump ..."`)
-		if s.Timeout.Duration < 0 {
-			v.at(addPath(p, "timeout"), Error, "", "timeout must not be negative")
-		}
-	case KindMessage:
-		req("message", s.Message != "", `message = "<id of a [[messages]] entry>"`)
-		if s.Message != "" && !msgIDs[s.Message] {
-			hint := "define it in [[messages]]"
-			if len(msgIDs) > 0 {
-				hint = "known messages: " + strings.Join(sortedKeys(msgIDs), ", ")
-			}
-			v.at(addPath(p, "message"), Error, hint, "no message with id %q", s.Message)
-		}
+}
+
+// validateOnFail checks on_fail (check and manual steps).
+func (v *validator) validateOnFail(ref stepRef) {
+	if f := ref.s.OnFail; f != "" && !contains(OnFailValues, f) {
+		v.at(addPath(ref.p, "on_fail"), Error, "one of "+strings.Join(OnFailValues, ", "), "unknown on_fail %q", f)
 	}
 }
 
@@ -629,26 +500,6 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func (v *validator) validateItem(it Item, p []string) {
-	if strings.TrimSpace(it.Text) == "" && !v.bad(addPath(p, "text")) {
-		v.at(p, Error, `items = [{ text = "..." }]`, "checklist item has no text")
-	}
-	hasExpect := len(it.Expect) > 0 || it.ExpectRows != nil || it.ExpectEmpty || v.has(p, "expect")
-	if it.StagingProof && (it.SQL != "" || hasExpect) {
-		v.at(addPath(p, "staging_proof"), Error, "a staging_proof item ticks itself from the staging journal; remove sql and expect",
-			"checklist item has both staging_proof and a query")
-		return
-	}
-	if it.SQL == "" {
-		if hasExpect {
-			v.at(p, Error, "a self-ticking item needs both sql and expect", "checklist item has expect but no sql")
-		}
-		return
-	}
-	v.checkReadOnlySQL(it.SQL, addPath(p, "sql"), "checklist item")
-	v.validateExpect(p, it.Expect, it.ExpectRows, it.ExpectEmpty, "checklist item")
 }
 
 // validateExpect checks the expectation keys of the table at p.
@@ -740,181 +591,4 @@ func cleanRel(f string) (string, error) {
 		return "", errors.New("file must be inside the runbook directory")
 	}
 	return c, nil
-}
-
-func (v *validator) validateSQLStep(r *Runbook, ref stepRef) {
-	s, p := ref.s, ref.p
-	hasFile, hasStmts := v.has(p, "file"), v.has(p, "statements")
-	switch {
-	case hasFile && hasStmts:
-		v.at(addPath(p, "statements"), Error, "keep one of them", "sql step %q has both file and statements", s.ID)
-		return
-	case !hasFile && !hasStmts:
-		v.at(p, Error, `file = "migrations/001.sql" or statements = ["..."]`, "sql step %q needs file or statements", s.ID)
-		return
-	}
-	srcs, ok := v.sqlSources(ref, hasFile)
-	if !ok {
-		return
-	}
-	count, notText := 0, false
-	for _, sc := range srcs {
-		n, text := v.checkSQLSource(s, sc)
-		count += n
-		notText = notText || !text
-	}
-	if count == 0 && hasFile && !notText {
-		v.at(addPath(p, "file"), Error, "", "%s contains no SQL statements", r.showPath(s.File))
-	}
-}
-
-// sqlSource is one SQL text of a sql step: its file, or one string of
-// its statements list.
-type sqlSource struct {
-	rel   string // the file, runbook-relative ("" for inline SQL)
-	text  string
-	where []string // the key it comes from
-}
-
-// atSource adds a problem at a line (1-based) and column of a SQL text.
-func (v *validator) atSource(sc sqlSource, line, col int, sev Severity, hint, format string, args ...any) {
-	if sc.rel != "" {
-		v.inFile(sc.rel, line, col, sev, hint, format, args...)
-		return
-	}
-	v.inText(sc.where, line, col, sev, hint, format, args...)
-}
-
-// sqlSources reads a sql step's file (keeping it in r, so that what is
-// validated and hashed is what runs) or lists its inline statements.
-func (v *validator) sqlSources(ref stepRef, hasFile bool) ([]sqlSource, bool) {
-	r, s, p := v.r, ref.s, ref.p
-	if hasFile {
-		fp := addPath(p, "file")
-		if v.bad(fp) {
-			return nil, false
-		}
-		rel, err := cleanRel(s.File)
-		if err != nil {
-			v.at(fp, Error, "paths are relative to the runbook directory", "%v: %q", err, s.File)
-			return nil, false
-		}
-		s.File = rel
-		data, ok := r.files[rel]
-		if !ok {
-			data, err = r.readFile(rel)
-			if err != nil {
-				msg := "cannot read"
-				if errors.Is(err, fs.ErrNotExist) {
-					msg = "no such file"
-				}
-				v.at(fp, Error, "paths are relative to the runbook directory "+r.showPath("."), "%s: %s", msg, r.showPath(rel))
-				return nil, false
-			}
-			r.files[rel] = data
-		}
-		return []sqlSource{{rel: rel, text: string(data), where: fp}}, true
-	}
-	sp := addPath(p, "statements")
-	if v.bad(sp) {
-		return nil, false
-	}
-	if len(s.Statements) == 0 {
-		v.at(sp, Error, "", "sql step %q has an empty statements list", s.ID)
-		return nil, false
-	}
-	var srcs []sqlSource
-	var bases []int
-	for i, text := range s.Statements {
-		ep := addPath(sp, idxSeg(i))
-		bases = append(bases, v.w.textBase(ep))
-		srcs = append(srcs, sqlSource{text: text, where: ep})
-	}
-	r.stmtBase[s.ID] = bases
-	return srcs, true
-}
-
-// checkSQLSource splits one SQL text and checks its statements: text
-// PostgreSQL can read, no psql meta-commands, and, in a transactional
-// step, nothing that cannot run or would end the transaction. It returns
-// how many statements the text holds, and false when it is not text.
-func (v *validator) checkSQLSource(s *Step, sc sqlSource) (int, bool) {
-	if f := sqlTextFault(sc.text); f != nil {
-		col := f.Col
-		if sc.rel == "" {
-			col = 0 // escapes in a TOML string make the column unknowable
-		}
-		v.atSource(sc, f.Line, col, Error, f.Hint, "%s", f.What)
-		return 0, false
-	}
-	stmts, issue := sqlscan.Split(sc.text)
-	if sc.rel != "" && v.r.splits != nil {
-		// StepStatements answers from this: a long migration is
-		// split once, not again for the plan and for the run.
-		cached := slices.Clone(stmts)
-		for i := range cached {
-			cached[i].File = sc.rel
-		}
-		v.r.splits[sc.rel] = cached
-	}
-	li := sqlscan.NewLineIndex(sc.text)
-	if issue != nil {
-		v.atSource(sc, issue.Line, li.Col(issue.Offset), Error,
-			"the rest of the script would be swallowed into one statement", "%s", issue.What)
-	}
-	if len(stmts) == 0 && sc.rel == "" {
-		v.at(sc.where, Error, "", "statement is empty")
-	}
-	for _, st := range stmts {
-		v.checkStatement(s, sc, st, li.Col(st.Offset))
-	}
-	return len(stmts), true
-}
-
-// checkStatement checks one statement of a sql step.
-func (v *validator) checkStatement(s *Step, sc sqlSource, st Statement, col int) {
-	if strings.HasPrefix(st.SQL, `\`) {
-		v.atSource(sc, st.Line, col, Error, "handrail sends statements to the server; psql meta-commands cannot run",
-			"psql meta-command %s", strings.Fields(st.SQL)[0])
-		return
-	}
-	if !s.IsTransactional() {
-		return
-	}
-	if reason := sqlscan.NoTransactionReason(st.SQL); reason != "" {
-		v.atSource(sc, st.Line, col, Error, fmt.Sprintf("set transaction = false on step %s", s.ID), "%s", reason)
-	}
-	if tc := sqlscan.TransactionControl(st.SQL); tc != "" {
-		v.atSource(sc, st.Line, col, Error,
-			fmt.Sprintf("remove it: step %s already runs in one transaction (or set transaction = false)", s.ID),
-			"%s inside a transactional step would end handrail's transaction early", tc)
-	}
-}
-
-// Alert is a parsed monitor alert condition: Column Op Value.
-type Alert struct {
-	Column string
-	Op     string // one of > >= < <= = !=
-	Value  string
-}
-
-var alertOps = []string{">=", "<=", "!=", "<>", "=", ">", "<"}
-
-// ParseAlert parses "column op value", e.g. "waiting > 0".
-func ParseAlert(s string) (Alert, error) {
-	for i := 0; i < len(s); i++ {
-		for _, op := range alertOps {
-			if strings.HasPrefix(s[i:], op) {
-				a := Alert{Column: strings.TrimSpace(s[:i]), Op: op, Value: strings.TrimSpace(s[i+len(op):])}
-				if a.Op == "<>" {
-					a.Op = "!="
-				}
-				if a.Column == "" || a.Value == "" || strings.ContainsAny(a.Column, " \t") {
-					return Alert{}, fmt.Errorf("%q is not \"column op value\"", s)
-				}
-				return a, nil
-			}
-		}
-	}
-	return Alert{}, fmt.Errorf("%q has no operator (> >= < <= = !=)", s)
 }

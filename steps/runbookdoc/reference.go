@@ -64,19 +64,7 @@ func (t Table) Key(name string) (Key, bool) {
 }
 
 // KindDoc documents one step kind.
-type KindDoc struct {
-	Kind    steps.Kind
-	Summary string // one line
-	Doc     string // Markdown
-	// Required lists the keys (besides kind) this kind needs; AnyOf lists
-	// groups of which at least one key is needed.
-	Required []string
-	AnyOf    [][]string
-	// Example is a complete [[phase.step]] of this kind.
-	Example string
-	// Files are the files Example references, for its test.
-	Files map[string]string
-}
+type KindDoc = steps.KindDoc
 
 // SourceDoc documents one identity source.
 type SourceDoc struct {

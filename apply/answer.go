@@ -22,6 +22,9 @@ type answerer struct {
 	// is closed.
 	alerted string
 	stopped bool
+	// unanswered says which question the answers file leaves open (set
+	// by Answer, read by operate).
+	unanswered string
 }
 
 // next is the command for state s; false when the engine is working.
@@ -46,9 +49,13 @@ func (a *answerer) next(s *steps.State) (steps.Command, bool) {
 	ok := false
 	switch st.Status {
 	case steps.StatusActive:
-		c, ok = a.active(s, st)
+		if a.alerted != "" {
+			c, ok = a.failed(s, st, a.alerted)
+			break
+		}
+		c, ok = a.operate(st)
 	case steps.StatusRunning:
-		c, ok = a.running(st)
+		c, ok = a.operate(st)
 	case steps.StatusFailed, steps.StatusCancelled, steps.StatusUnknown:
 		c, ok = a.failed(s, st, describe(st))
 	}
@@ -82,69 +89,60 @@ func (a *answerer) promotion(s *steps.State) (steps.Command, bool) {
 	return steps.Command{Type: steps.CmdOverride, Step: s.PromotionAt, Text: withNote(p.Override, p.By, p.At, a.answers.Path)}, true
 }
 
-func (a *answerer) active(s *steps.State, st *steps.StepState) (steps.Command, bool) {
-	if a.alerted != "" {
-		return a.failed(s, st, a.alerted)
+// operate answers what the current step asks, from the answers file
+// only (steps.Operate makes the command of it); what the file leaves
+// open ends the apply.
+func (a *answerer) operate(st *steps.StepState) (steps.Command, bool) {
+	a.unanswered = ""
+	c, ok := steps.Operate(st, a.rb, a)
+	if !ok && a.unanswered != "" {
+		return a.stop(a.unanswered)
 	}
-	switch st.Kind {
-	case steps.KindChecklist:
-		return a.checklist(s, st)
-	case steps.KindConfirm:
-		if st.Rejected != nil {
-			return a.stop(fmt.Sprintf("step %s refused the answers file's confirm text", st.ID))
-		}
-		c := a.answers.confirm(st.ID)
-		if c == nil {
-			return a.stop(fmt.Sprintf("step %s (confirm) is not answered in the answers file", st.ID))
-		}
-		return steps.Command{Type: steps.CmdConfirm, Text: c.Text}, true
-	case steps.KindManual:
-		m := a.answers.manual(st.ID)
-		if m == nil || m.Pass == nil {
-			return a.stop(fmt.Sprintf("step %s (manual) is not answered in the answers file", st.ID))
-		}
-		return steps.Command{Type: steps.CmdManual, Pass: *m.Pass, Text: withNote(m.Note, m.By, m.At, a.answers.Path)}, true
-	}
-	return steps.Command{Type: steps.CmdNext}, true
+	return c, ok
 }
 
-// checklist ticks the items the answers file answers; a self-ticking item
-// that did not match ends the apply (its query or the staging proof
-// decides, not the apply), but for the staging proof item when the
-// answers file overrides the promotion gate.
-func (a *answerer) checklist(s *steps.State, st *steps.StepState) (steps.Command, bool) {
-	items := runbookItems(a.rb, st.ID)
-	for j, it := range st.ItemStates {
-		if it.Ticked || it.Skipped {
-			continue
+// Answer answers a step's question from the answers file. A self-ticking
+// item that did not tick itself is its query's (or the staging proof's)
+// to decide, not the apply's, but for the staging proof item when the
+// answers file overrides the promotion gate. A monitor runs its window to
+// the end; an alert fails the apply: the window is closed at once, then
+// the failure is handled.
+func (a *answerer) Answer(q steps.Question) (steps.Answer, bool) {
+	switch q.Form {
+	case steps.FormTick:
+		if ans := a.answers.item(q.Step, q.Text); ans != nil {
+			return steps.Answer{Pass: true, Text: withNote(ans.Note, ans.By, ans.At, a.answers.Path)}, true
 		}
-		if j < len(items) && items[j].SelfTicking() {
-			if it.Check == nil {
-				return steps.Command{}, false // its query runs
-			}
-			if p := a.answers.Promotion; items[j].StagingProof && p != nil {
-				return steps.Command{Type: steps.CmdSkipItem, Item: j,
-					Text: "no staging proof; the promotion gate is overridden: " + withNote(p.Override, p.By, p.At, a.answers.Path)}, true
-			}
-			return a.stop(fmt.Sprintf("step %s: checklist item %q did not tick itself: %s", st.ID, it.Text, it.Check.Summary))
+		a.unanswered = fmt.Sprintf("step %s: checklist item %q is not answered in the answers file", q.Step, q.Text)
+	case steps.FormUnticked:
+		if p := a.answers.Promotion; q.StagingProof && p != nil {
+			return steps.Answer{Skip: true, Text: "no staging proof; the promotion gate is overridden: " + withNote(p.Override, p.By, p.At, a.answers.Path)}, true
 		}
-		ans := a.answers.item(st.ID, it.Text)
-		if ans == nil {
-			return a.stop(fmt.Sprintf("step %s: checklist item %q is not answered in the answers file", st.ID, it.Text))
+		a.unanswered = fmt.Sprintf("step %s: checklist item %q did not tick itself: %s", q.Step, q.Text, q.Evidence)
+	case steps.FormConfirm:
+		if q.Rejected != nil {
+			a.unanswered = fmt.Sprintf("step %s refused the answers file's confirm text", q.Step)
+			break
 		}
-		return steps.Command{Type: steps.CmdTick, Item: j, Text: withNote(ans.Note, ans.By, ans.At, a.answers.Path)}, true
+		if c := a.answers.confirm(q.Step); c != nil {
+			return steps.Answer{Pass: true, Text: c.Text}, true
+		}
+		a.unanswered = fmt.Sprintf("step %s (%s) is not answered in the answers file", q.Step, q.Kind)
+	case steps.FormVerdict:
+		if m := a.answers.manual(q.Step); m != nil && m.Pass != nil {
+			return steps.Answer{Pass: *m.Pass, Text: withNote(m.Note, m.By, m.At, a.answers.Path)}, true
+		}
+		a.unanswered = fmt.Sprintf("step %s (%s) is not answered in the answers file", q.Step, q.Kind)
+	case steps.FormEndEarly:
+		if len(q.Alerts) == 0 || a.alerted != "" {
+			return steps.Answer{}, false // the window runs to its end
+		}
+		a.alerted = fmt.Sprintf("monitor %s raised an alert: %s", q.Step, q.Alerts[0])
+		return steps.Answer{Text: "unattended apply: " + a.alerted}, true
+	default:
+		a.unanswered = fmt.Sprintf("step %s (%s) asks a question an unattended apply cannot answer (%s)", q.Step, q.Kind, q.Form)
 	}
-	return steps.Command{Type: steps.CmdNext}, true
-}
-
-// running: a monitor runs its window to the end; an alert fails the
-// apply: the window is closed at once, then the failure is handled.
-func (a *answerer) running(st *steps.StepState) (steps.Command, bool) {
-	if st.Kind != steps.KindMonitor || len(st.Alerts) == 0 || a.alerted != "" {
-		return steps.Command{}, false
-	}
-	a.alerted = fmt.Sprintf("monitor %s raised an alert: %s", st.ID, st.Alerts[0])
-	return steps.Command{Type: steps.CmdEndMonitor, Text: "unattended apply: " + a.alerted}, true
+	return steps.Answer{}, false
 }
 
 // failed: roll back when the runbook says so and something was written;
@@ -163,16 +161,6 @@ func (a *answerer) failed(s *steps.State, st *steps.StepState, why string) (step
 		hint = " ([apply] on_failure is \"stop\"; resume at a terminal with handrail run --resume JOURNAL --db DSN --apply)"
 	}
 	return a.stop(why + hint)
-}
-
-// runbookItems returns the checklist items of step id.
-func runbookItems(rb *steps.Runbook, id string) []steps.Item {
-	for _, s := range append(rb.AllSteps(), rb.Rollback.Steps...) {
-		if s.ID == id {
-			return s.Items
-		}
-	}
-	return nil
 }
 
 // progress prints one plain line per event that matters to a CI log, or

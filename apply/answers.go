@@ -165,58 +165,58 @@ func (a *Answers) Validate(rb *steps.Runbook) []string {
 			add("%s: no at: say when it was answered (e.g. at = 2026-12-01T09:00:00Z)", what)
 		}
 	}
-	known := map[string]steps.Step{}
-	for _, s := range append(rb.AllSteps(), rb.Rollback.Steps...) {
-		known[s.ID] = s
-		switch s.Kind {
-		case steps.KindChecklist:
-			for _, it := range s.Items {
-				if it.SelfTicking() {
-					continue
-				}
-				if a.item(s.ID, it.Text) == nil {
-					add("step %s: checklist item %q is not answered: add a [[checklist]] entry with step, item, by, at and note", s.ID, it.Text)
-				}
+	asked := steps.Questions(rb)
+	for _, q := range asked {
+		switch q.Form {
+		case steps.FormTick:
+			if a.item(q.Step, q.Text) == nil {
+				add("step %s: checklist item %q is not answered: add a [[checklist]] entry with step, item, by, at and note", q.Step, q.Text)
 			}
-		case steps.KindConfirm:
-			c := a.confirm(s.ID)
+		case steps.FormConfirm:
+			c := a.confirm(q.Step)
 			switch {
 			case c == nil:
-				add("step %s (confirm) is not answered: add a [[confirm]] entry with step, text, by and at", s.ID)
-			case s.Type != "" && c.Text != s.Type:
-				add("step %s: the answer's text %q is not what the step asks to type (%q)", s.ID, c.Text, s.Type)
+				add("step %s (%s) is not answered: add a [[confirm]] entry with step, text, by and at", q.Step, q.Kind)
+			case q.Text != "" && c.Text != q.Text:
+				add("step %s: the answer's text %q is not what the step asks to type (%q)", q.Step, c.Text, q.Text)
 			}
-		case steps.KindManual:
-			m := a.manual(s.ID)
+		case steps.FormVerdict:
+			m := a.manual(q.Step)
 			switch {
 			case m == nil:
-				add("step %s (manual) is not answered: add a [[manual]] entry with step, pass, note, by and at", s.ID)
+				add("step %s (%s) is not answered: add a [[manual]] entry with step, pass, note, by and at", q.Step, q.Kind)
 			case m.Pass == nil:
-				add("step %s: the [[manual]] answer has no pass = true or false", s.ID)
+				add("step %s: the [[manual]] answer has no pass = true or false", q.Step)
 			case !*m.Pass && strings.TrimSpace(m.Note) == "":
-				add("step %s: a failed manual result needs a note saying what went wrong", s.ID)
+				add("step %s: a failed manual result needs a note saying what went wrong", q.Step)
 			}
 		}
 	}
+	// asks reports whether the runbook asks, at step, a question of one
+	// of forms (about item text, when not "").
+	asks := func(step, item string, forms ...steps.Form) bool {
+		return slices.ContainsFunc(asked, func(q steps.Question) bool {
+			return q.Step == step && slices.Contains(forms, q.Form) && (item == "" || q.Text == item)
+		})
+	}
 	for _, c := range a.Checklist {
 		what := fmt.Sprintf("[[checklist]] step %s item %q", c.Step, c.Item)
-		s, ok := known[c.Step]
 		switch {
-		case !ok || s.Kind != steps.KindChecklist:
+		case !asks(c.Step, "", steps.FormTick, steps.FormUnticked):
 			add("%s: the runbook has no checklist step %q", what, c.Step)
-		case !slices.ContainsFunc(s.Items, func(it steps.Item) bool { return it.Text == c.Item && !it.SelfTicking() }):
+		case !asks(c.Step, c.Item, steps.FormTick):
 			add("%s: step %s has no such item that a person ticks (the item text must be exact)", what, c.Step)
 		}
 		need(what, c.By, c.At)
 	}
 	for _, c := range a.Confirm {
-		if s, ok := known[c.Step]; !ok || s.Kind != steps.KindConfirm {
+		if !asks(c.Step, "", steps.FormConfirm) {
 			add("[[confirm]] step %s: the runbook has no confirm step %q", c.Step, c.Step)
 		}
 		need("[[confirm]] step "+c.Step, c.By, c.At)
 	}
 	for _, m := range a.Manual {
-		if s, ok := known[m.Step]; !ok || s.Kind != steps.KindManual {
+		if !asks(m.Step, "", steps.FormVerdict) {
 			add("[[manual]] step %s: the runbook has no manual step %q", m.Step, m.Step)
 		}
 		need("[[manual]] step "+m.Step, m.By, m.At)

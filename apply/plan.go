@@ -218,7 +218,7 @@ func planSteps(rb *steps.Runbook) []PlanStep {
 	var out []PlanStep
 	add := func(s steps.Step, phase string, rollback bool) {
 		ps := PlanStep{ID: s.ID, Kind: string(s.Kind), Title: s.Title, Phase: phase, Writes: s.Kind.Writes(), Rollback: rollback}
-		if s.Kind == steps.KindSQL {
+		if s.Kind.WritesSQL() {
 			if st, err := rb.StepStatements(s); err == nil {
 				ps.Statements = len(st)
 			}

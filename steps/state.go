@@ -202,7 +202,9 @@ func (s *State) CurrentStep() *StepState {
 // Apply folds one event into the state. It takes ownership of s (slices
 // are updated in place for speed) and returns the new state; callers must
 // not use the old value afterwards. It is deterministic: the same events
-// give the same state, live or from the journal.
+// give the same state, live or from the journal. The session's events
+// are folded first, then, for an event about a known step, the step's:
+// each family in a function of its own.
 func Apply(s State, e Event) State {
 	s.Seq = e.Seq
 	s.Now = e.Mono
@@ -212,6 +214,43 @@ func Apply(s State, e Event) State {
 			st = &s.Steps[i]
 		}
 	}
+	switch e.Type {
+	case EvSessionStarted, EvSessionResumed, EvSessionEnded, EvCommandRefused:
+		s.applySession(e)
+	case EvConnecting, EvConnectionLost, EvReconnectFailed, EvReconnected,
+		EvIdentityVerified, EvIdentityMismatch, EvLockAcquired, EvLockHeld:
+		s.applyTarget(e)
+	case EvConsentRequired, EvConsentGiven, EvConsentRejected,
+		EvPromotionChecked, EvPromotionRequired, EvPromotionOverridden:
+		s.applyGate(e)
+	case EvRollbackOffered, EvRollbackRequested, EvRollbackStarted, EvRollbackFinished:
+		s.applyRollback(e)
+	case EvShareOpened, EvPartnerJoined, EvPartnerLeft:
+		s.applyPartner(e)
+	}
+	if st == nil {
+		return s
+	}
+	if e.Type.ResolvesIntent() {
+		st.InFlight = false
+	}
+	switch e.Type {
+	case EvStepStarted, EvStepSucceeded, EvStepFailed, EvStepCancelled, EvStepSkipped, EvStepOutcomeUnknown, EvStepMarked:
+		s.applyStepOutcome(st, e)
+	case EvStepWouldRun, EvIntent, EvStatementStarted, EvStatementFinished, EvRows, EvNotice, EvLockWait:
+		s.applyStatement(st, e)
+	case EvCheckPassed, EvCheckFailed, EvItemTicked, EvItemUnticked, EvItemSkipped, EvItemCheckFailed,
+		EvConfirmed, EvConfirmRejected, EvManualResult:
+		applyVerdict(st, e)
+	case EvMonitorTick, EvMonitorAlert, EvMonitorEnded, EvExecOutput, EvExecExited, EvMessageRendered:
+		applyOutput(st, e)
+	}
+	return s
+}
+
+// applySession folds the session's own events: start, resume, end, and
+// the commands the engine refused.
+func (s *State) applySession(e Event) {
 	switch e.Type {
 	case EvSessionStarted:
 		if e.Session != nil {
@@ -232,31 +271,48 @@ func Apply(s State, e Event) State {
 			}
 		}
 	case EvSessionResumed:
-		s.Resumed++
-		s.Ended = false
-		s.Outcome = ""
-		s.EndReason = ""
-		if e.Session != nil {
-			s.Session.Apply = e.Session.Apply
-			s.Session.Operator = e.Session.Operator
-			s.Session.SessionID = e.Session.SessionID
-			s.Session.DSN = e.Session.DSN
-		}
-		// Identity and the lock are proven again on resume, and the
-		// (possibly different) operator types the consent again.
-		s.Consent = false
-		s.ConsentAt = ""
-		s.PromotionAt = "" // asked again at the next write if still unproven
-		s.Identity = nil
-		s.Lock = nil
-		s.LockHeld = false
-		s.Connection, s.Offline = "", ""
-		s.Rollback.Requested = ""
-		s.Share, s.Partners = nil, nil // they belonged to the process that went away
+		s.applyResumed(e)
 	case EvSessionEnded:
 		s.Ended = true
 		s.Outcome = e.Outcome
 		s.EndReason = e.Text
+	case EvCommandRefused:
+		r := Refusal{Seq: e.Seq, Reason: e.Text}
+		if e.Command != nil {
+			r.Command = *e.Command
+		}
+		s.LastRefusal = &r
+	}
+}
+
+// applyResumed: identity and the lock are proven again on resume, and
+// the (possibly different) operator types the consent again.
+func (s *State) applyResumed(e Event) {
+	s.Resumed++
+	s.Ended = false
+	s.Outcome = ""
+	s.EndReason = ""
+	if e.Session != nil {
+		s.Session.Apply = e.Session.Apply
+		s.Session.Operator = e.Session.Operator
+		s.Session.SessionID = e.Session.SessionID
+		s.Session.DSN = e.Session.DSN
+	}
+	s.Consent = false
+	s.ConsentAt = ""
+	s.PromotionAt = "" // asked again at the next write if still unproven
+	s.Identity = nil
+	s.Lock = nil
+	s.LockHeld = false
+	s.Connection, s.Offline = "", ""
+	s.Rollback.Requested = ""
+	s.Share, s.Partners = nil, nil // they belonged to the process that went away
+}
+
+// applyTarget folds the connection, the target's identity and the deploy
+// lock.
+func (s *State) applyTarget(e Event) {
+	switch e.Type {
 	case EvConnecting:
 		s.Connection = e.Text
 	case EvConnectionLost:
@@ -271,12 +327,6 @@ func Apply(s State, e Event) State {
 	case EvReconnected:
 		s.Connection = "verifying the target's identity again"
 		s.Offline = ""
-	case EvCommandRefused:
-		r := Refusal{Seq: e.Seq, Reason: e.Text}
-		if e.Command != nil {
-			r.Command = *e.Command
-		}
-		s.LastRefusal = &r
 	case EvIdentityVerified:
 		s.Identity = e.Identity
 		s.HardStop = false
@@ -291,6 +341,13 @@ func Apply(s State, e Event) State {
 	case EvLockHeld:
 		s.Lock = e.Lock
 		s.LockHeld = true
+	}
+}
+
+// applyGate folds the gates before the first write: the production
+// consent and the promotion gate.
+func (s *State) applyGate(e Event) {
+	switch e.Type {
 	case EvConsentRequired:
 		s.ConsentAt = e.Step
 	case EvConsentGiven:
@@ -302,6 +359,12 @@ func Apply(s State, e Event) State {
 		s.ConsentRejected = &typed
 	case EvPromotionChecked, EvPromotionRequired, EvPromotionOverridden:
 		s.applyPromotion(e)
+	}
+}
+
+// applyRollback folds the rollback path.
+func (s *State) applyRollback(e Event) {
+	switch e.Type {
 	case EvRollbackOffered:
 		s.Rollback.Offered = e.Text
 	case EvRollbackRequested:
@@ -314,15 +377,11 @@ func Apply(s State, e Event) State {
 	case EvRollbackFinished:
 		s.Rollback.Finished = true
 		s.Rollback.OK = e.Pass != nil && *e.Pass
-	case EvShareOpened, EvPartnerJoined, EvPartnerLeft:
-		s.applyPartner(e)
 	}
-	if st == nil {
-		return s
-	}
-	if e.Type.ResolvesIntent() {
-		st.InFlight = false
-	}
+}
+
+// applyStepOutcome folds a step's start and its outcome.
+func (s *State) applyStepOutcome(st *StepState, e Event) {
 	switch e.Type {
 	case EvStepStarted:
 		s.Current = s.StepIndex(e.Step)
@@ -330,6 +389,42 @@ func Apply(s State, e Event) State {
 		st.Started = e.Mono
 		st.Error = nil
 		st.Attempts++
+	case EvStepSucceeded:
+		st.Status = StatusSucceeded
+		st.Ended = e.Mono
+	case EvStepFailed:
+		st.Status = StatusFailed
+		st.Error = e.Error
+		st.Ended = e.Mono
+		s.LastError = e.Error
+	case EvStepCancelled:
+		st.Status = StatusCancelled
+		st.Error = e.Error
+		st.Ended = e.Mono
+	case EvStepSkipped:
+		st.Status = StatusSkipped
+		st.Note = e.Text
+		st.Ended = e.Mono
+	case EvStepOutcomeUnknown:
+		st.Status = StatusUnknown
+		st.Error = e.Error
+		st.Ended = e.Mono
+		s.LastError = e.Error
+	case EvStepMarked:
+		if e.Pass != nil && *e.Pass {
+			st.Status = StatusSucceeded
+		} else {
+			st.Status = StatusFailed
+		}
+		st.Note = e.Text
+	}
+}
+
+// applyStatement folds what a step sends to the target: the statements
+// it would run, the intent, each statement, its rows, notices and lock
+// waits.
+func (s *State) applyStatement(st *StepState, e Event) {
+	switch e.Type {
 	case EvStepWouldRun:
 		st.WouldRun = e.Statements
 	case EvIntent:
@@ -373,6 +468,13 @@ func Apply(s State, e Event) State {
 		}
 	case EvLockWait:
 		st.Blockers = e.Blockers
+	}
+}
+
+// applyVerdict folds what decides a step: a check's result, checklist
+// items, a confirmation, a manual result.
+func applyVerdict(st *StepState, e Event) {
+	switch e.Type {
 	case EvCheckPassed, EvCheckFailed:
 		st.Check = e.Check
 		pass := e.Type == EvCheckPassed
@@ -381,22 +483,7 @@ func Apply(s State, e Event) State {
 			st.Status = StatusActive // a report check waits for enter
 		}
 	case EvItemTicked, EvItemUnticked, EvItemSkipped, EvItemCheckFailed:
-		if e.Item != nil && *e.Item >= 0 && *e.Item < len(st.ItemStates) {
-			it := &st.ItemStates[*e.Item]
-			switch e.Type {
-			case EvItemTicked:
-				it.Ticked, it.Auto, it.Skipped, it.Reason, it.Note = true, e.Auto, false, "", e.Text
-				if e.Check != nil {
-					it.Check = e.Check
-				}
-			case EvItemUnticked:
-				it.Ticked, it.Auto = false, false
-			case EvItemSkipped:
-				it.Skipped, it.Reason, it.Ticked = true, e.Text, false
-			case EvItemCheckFailed:
-				it.Check = e.Check
-			}
-		}
+		applyItem(st, e)
 	case EvConfirmed:
 		st.Rejected = nil
 	case EvConfirmRejected:
@@ -405,21 +492,36 @@ func Apply(s State, e Event) State {
 	case EvManualResult:
 		st.Passed = e.Pass
 		st.Note = e.Text
+	}
+}
+
+// applyItem folds an event about one checklist item.
+func applyItem(st *StepState, e Event) {
+	if e.Item == nil || *e.Item < 0 || *e.Item >= len(st.ItemStates) {
+		return
+	}
+	it := &st.ItemStates[*e.Item]
+	switch e.Type {
+	case EvItemTicked:
+		it.Ticked, it.Auto, it.Skipped, it.Reason, it.Note = true, e.Auto, false, "", e.Text
+		if e.Check != nil {
+			it.Check = e.Check
+		}
+	case EvItemUnticked:
+		it.Ticked, it.Auto = false, false
+	case EvItemSkipped:
+		it.Skipped, it.Reason, it.Ticked = true, e.Text, false
+	case EvItemCheckFailed:
+		it.Check = e.Check
+	}
+}
+
+// applyOutput folds what a step shows as it runs: a monitoring window,
+// a command's output and exit code, a rendered message.
+func applyOutput(st *StepState, e Event) {
+	switch e.Type {
 	case EvMonitorTick, EvMonitorAlert:
-		if st.Status != StatusRunning {
-			st.WindowOpened = e.Mono
-		}
-		st.Status = StatusRunning // the window is open
-		if m := e.Monitor; m != nil && m.Query >= 0 && m.Query < MaxMonitorQueries {
-			for len(st.Monitor) <= m.Query {
-				st.Monitor = append(st.Monitor, MonitorSample{Query: len(st.Monitor)})
-			}
-			if e.Type == EvMonitorTick {
-				st.Monitor[m.Query] = *m
-			} else if len(st.Alerts) < MaxAlerts {
-				st.Alerts = append(st.Alerts, e.Text)
-			}
-		}
+		applyMonitor(st, e)
 	case EvMonitorEnded:
 		if st.Status == StatusRunning {
 			st.WindowRan = e.Mono - st.WindowOpened
@@ -442,36 +544,25 @@ func Apply(s State, e Event) State {
 		st.ExitCode = e.ExitCode
 	case EvMessageRendered:
 		st.Message = e.Message
-	case EvStepSucceeded:
-		st.Status = StatusSucceeded
-		st.Ended = e.Mono
-	case EvStepFailed:
-		st.Status = StatusFailed
-		st.Error = e.Error
-		st.Ended = e.Mono
-		s.LastError = e.Error
-	case EvStepCancelled:
-		st.Status = StatusCancelled
-		st.Error = e.Error
-		st.Ended = e.Mono
-	case EvStepSkipped:
-		st.Status = StatusSkipped
-		st.Note = e.Text
-		st.Ended = e.Mono
-	case EvStepOutcomeUnknown:
-		st.Status = StatusUnknown
-		st.Error = e.Error
-		st.Ended = e.Mono
-		s.LastError = e.Error
-	case EvStepMarked:
-		if e.Pass != nil && *e.Pass {
-			st.Status = StatusSucceeded
-		} else {
-			st.Status = StatusFailed
-		}
-		st.Note = e.Text
 	}
-	return s
+}
+
+// applyMonitor folds a monitor's sample or alert: the window is open.
+func applyMonitor(st *StepState, e Event) {
+	if st.Status != StatusRunning {
+		st.WindowOpened = e.Mono
+	}
+	st.Status = StatusRunning
+	if m := e.Monitor; m != nil && m.Query >= 0 && m.Query < MaxMonitorQueries {
+		for len(st.Monitor) <= m.Query {
+			st.Monitor = append(st.Monitor, MonitorSample{Query: len(st.Monitor)})
+		}
+		if e.Type == EvMonitorTick {
+			st.Monitor[m.Query] = *m
+		} else if len(st.Alerts) < MaxAlerts {
+			st.Alerts = append(st.Alerts, e.Text)
+		}
+	}
 }
 
 // DryRunSkippedWrites counts the writing steps a dry run showed and did

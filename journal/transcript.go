@@ -252,6 +252,18 @@ func (t *transcript) event(e steps.Event) {
 		(t.held != nil && t.held.Step != e.Step) {
 		t.flushRows()
 	}
+	if t.sessionEvent(e) || t.targetEvent(e) || t.stepEvent(e) ||
+		t.statementEvent(e) || t.verdictEvent(e) || t.outputEvent(e) {
+		return
+	}
+	t.line(e, "%s (unknown event type)", e.Type)
+	if e.Text != "" {
+		t.more("%s", e.Text)
+	}
+}
+
+// sessionEvent prints an event about the session: start, resume, end, and the commands the engine refused; false when e is not one.
+func (t *transcript) sessionEvent(e steps.Event) bool {
 	switch e.Type {
 	case steps.EvSessionStarted:
 		if s := e.Session; s != nil {
@@ -278,6 +290,17 @@ func (t *transcript) event(e steps.Event) {
 		if e.Text != "" {
 			t.more("%s", e.Text)
 		}
+	case steps.EvCommandRefused:
+		t.line(e, "refused %s: %s", commandName(e.Command), e.Text)
+	default:
+		return false
+	}
+	return true
+}
+
+// targetEvent prints an event about the target: the connection, its identity, the deploy lock, and the gates before the first write; false when e is not one.
+func (t *transcript) targetEvent(e steps.Event) bool {
+	switch e.Type {
 	case steps.EvConnecting:
 		t.line(e, "%s", e.Text)
 	case steps.EvConnectionLost:
@@ -287,8 +310,6 @@ func (t *transcript) event(e steps.Event) {
 		t.errorInfo(e.Error)
 	case steps.EvReconnected:
 		t.line(e, "reconnected: %s", e.Text)
-	case steps.EvCommandRefused:
-		t.line(e, "refused %s: %s", commandName(e.Command), e.Text)
 	case steps.EvIdentityVerified, steps.EvIdentityMismatch:
 		id := e.Identity
 		if id == nil {
@@ -329,8 +350,15 @@ func (t *transcript) event(e steps.Event) {
 		t.line(e, "consent refused: typed %q", e.Text)
 	case steps.EvPromotionChecked, steps.EvPromotionRequired, steps.EvPromotionOverridden:
 		t.promotion(e)
-	case steps.EvStepStarted:
-		t.stepStarted(e)
+	default:
+		return false
+	}
+	return true
+}
+
+// statementEvent prints an event about what a step sends: the statements it would run, the intent, each statement, its rows, notices and lock waits; false when e is not one.
+func (t *transcript) statementEvent(e steps.Event) bool {
+	switch e.Type {
 	case steps.EvStepWouldRun:
 		if t.apply {
 			// In apply mode this is what the operator was shown before
@@ -384,6 +412,15 @@ func (t *transcript) event(e steps.Event) {
 		for _, b := range e.Blockers {
 			t.more("pid %d (%s, %s), %s, transaction running %s, waited %s: %s", b.PID, orDash(b.User), orDash(b.ApplicationName), b.State, dur(b.For), dur(b.Waited), firstLine(b.Query))
 		}
+	default:
+		return false
+	}
+	return true
+}
+
+// verdictEvent prints an event about what decides a step: a check, checklist items, a confirmation, a manual result; false when e is not one.
+func (t *transcript) verdictEvent(e steps.Event) bool {
+	switch e.Type {
 	case steps.EvCheckPassed, steps.EvCheckFailed:
 		if e.Type == steps.EvCheckPassed {
 			t.line(e, "check passed%s", summary(e.Check))
@@ -431,6 +468,15 @@ func (t *transcript) event(e steps.Event) {
 		if e.Text != "" {
 			t.more("note: %s", e.Text)
 		}
+	default:
+		return false
+	}
+	return true
+}
+
+// outputEvent prints an event about what a step shows as it runs: a monitoring window, a command's output, a message; false when e is not one.
+func (t *transcript) outputEvent(e steps.Event) bool {
+	switch e.Type {
 	case steps.EvMonitorTick:
 		m := e.Monitor
 		if m == nil {
@@ -474,6 +520,17 @@ func (t *transcript) event(e steps.Event) {
 		} else {
 			t.line(e, "message")
 		}
+	default:
+		return false
+	}
+	return true
+}
+
+// stepEvent prints an event about a step's start and outcome, and the rollback; false when e is not one.
+func (t *transcript) stepEvent(e steps.Event) bool {
+	switch e.Type {
+	case steps.EvStepStarted:
+		t.stepStarted(e)
 	case steps.EvStepSucceeded:
 		t.line(e, "step succeeded%s", t.took(e))
 		if e.Text != "" {
@@ -519,11 +576,9 @@ func (t *transcript) event(e steps.Event) {
 	case steps.EvShareOpened, steps.EvPartnerJoined, steps.EvPartnerLeft:
 		t.partnerEvent(e)
 	default:
-		t.line(e, "%s (unknown event type)", e.Type)
-		if e.Text != "" {
-			t.more("%s", e.Text)
-		}
+		return false
 	}
+	return true
 }
 
 // partnerEvent: the session shared over SSH, partners joining and leaving.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 
 	"charm.land/bubbles/v2/key"
 
@@ -192,55 +193,37 @@ type intent struct {
 	sharedKey bool
 }
 
-// intents lists the command keys of the current step's pane.
+// intents lists the command keys of the current step's pane: its kind's
+// own, then those every step has but for a key the kind took.
 func (m Model) intents() []intent {
 	k := m.keys
 	st := m.state.CurrentStep()
 	if st == nil {
 		return []intent{{key: k.Next, cmd: steps.CmdNext}}
 	}
-	var out []intent
-	switch st.Kind {
-	case steps.KindChecklist:
-		out = append(out,
-			intent{key: k.Toggle, cmd: steps.CmdTick},
-			intent{key: relabel(k.Skip, "s", "skip item"), cmd: steps.CmdSkipItem, input: inputSkipItem, question: "why skip this item?"})
-	case steps.KindConfirm:
-		in := intent{key: relabel(k.Next, "enter", "confirm"), cmd: steps.CmdConfirm}
-		if st.TypeText != "" {
-			in.input, in.question = inputConfirmText, "type "+quote(st.TypeText)+" to confirm"
+	var own []intent
+	label := "next"
+	if p := paneOf(st.Kind); p != nil {
+		own, label = p.intents(m, st), p.nextLabel(m, st)
+	}
+	out := own
+	for _, in := range []intent{
+		{key: relabel(k.Next, "enter", label), cmd: steps.CmdNext},
+		{key: k.Retry, cmd: steps.CmdRetry},
+		{key: relabel(k.Skip, "s", "skip step"), cmd: steps.CmdSkipStep, input: inputSkipStep, question: "why skip this step?"},
+		{key: k.Applied, cmd: steps.CmdMark, pass: true, input: inputMark, question: markTitle(true)},
+		{key: k.NotDone, cmd: steps.CmdMark, input: inputMark, question: markTitle(false)},
+	} {
+		if !slices.ContainsFunc(own, func(o intent) bool { return sharesKey(o.key, in.key) }) {
+			out = append(out, in)
 		}
-		out = append(out, in)
-	case steps.KindManual:
-		out = append(out,
-			intent{key: k.Pass, cmd: steps.CmdManual, pass: true, input: inputManualNote, question: "PASS: note (optional)"},
-			intent{key: k.Fail, cmd: steps.CmdManual, input: inputManualNote, question: "FAIL: what went wrong?", sharedKey: true})
-	case steps.KindMonitor:
-		out = append(out, intent{key: k.EndEarly, cmd: steps.CmdEndMonitor, input: inputEndMonitor, question: "why end the monitoring window early?"})
 	}
-	if st.Kind != steps.KindConfirm {
-		out = append(out, intent{key: relabel(k.Next, "enter", m.nextLabel(st)), cmd: steps.CmdNext})
-	}
-	out = append(out, intent{key: k.Retry, cmd: steps.CmdRetry})
-	if st.Kind != steps.KindChecklist {
-		out = append(out, intent{key: relabel(k.Skip, "s", "skip step"), cmd: steps.CmdSkipStep, input: inputSkipStep, question: "why skip this step?"})
-	}
-	return append(out,
-		intent{key: k.Applied, cmd: steps.CmdMark, pass: true, input: inputMark, question: markTitle(true)},
-		intent{key: k.NotDone, cmd: steps.CmdMark, input: inputMark, question: markTitle(false)})
+	return out
 }
 
-// nextLabel says what enter does on this pane.
-func (m Model) nextLabel(st *steps.StepState) string {
-	switch {
-	case st.Kind == steps.KindMonitor && len(st.Monitor) == 0:
-		return "open the window"
-	case (st.Kind == steps.KindSQL || st.Kind == steps.KindExec) && m.state.Session.Apply:
-		return "run"
-	case st.Kind == steps.KindCheck && st.Check == nil:
-		return "run the check"
-	}
-	return "next"
+// sharesKey reports whether two bindings answer a key in common.
+func sharesKey(a, b key.Binding) bool {
+	return slices.ContainsFunc(a.Keys(), func(k string) bool { return slices.Contains(b.Keys(), k) })
 }
 
 func markTitle(applied bool) string {
@@ -300,10 +283,13 @@ func (m Model) refusedHelp() []string {
 	return lines
 }
 
-// failKeyActive: on a manual step awaiting a verdict f means fail, not
-// full screen (the engine takes the verdict now).
+// failKeyActive: f means fail, not full screen, while the pane's intent
+// on it (a manual step's verdict) is taken by the engine now.
 func (m Model) failKeyActive() bool {
-	st := m.state.CurrentStep()
-	return m.canCommand() && st != nil && st.Kind == steps.KindManual &&
-		m.state.Accepts(steps.CmdManual).OK
+	if !m.canCommand() {
+		return false
+	}
+	return slices.ContainsFunc(m.intents(), func(in intent) bool {
+		return in.sharedKey && m.state.Accepts(in.cmd).OK
+	})
 }

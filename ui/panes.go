@@ -28,9 +28,6 @@ func textPane(fixed, body []string) paneContent {
 	return paneContent{fixed: fixed, n: len(body), line: func(i int) string { return body[i] }, focus: -1}
 }
 
-// execFixedLines is how many lines the exec pane shows above its output.
-const execFixedLines = 2
-
 // paneLines renders the current step's pane: exactly h lines of width w.
 func (m Model) paneLines(w, h int) []string {
 	switch m.screen() {
@@ -118,25 +115,59 @@ func (m Model) paneTitle(st *steps.StepState) string {
 	return s.Bold.Render("["+string(st.Kind)+"] "+st.Title) + s.Muted.Render(" · ") + style.Render(status)
 }
 
-// pane dispatches on the step kind.
+// kindPane is what the screen draws and offers for one step kind: its
+// pane and its command keys. Each kind registers one from its own file,
+// ui/pane_<name>.go (the kind's half in steps is steps/kind_<name>.go);
+// TestEveryKindHasAPane walks steps.Kinds, so a kind without one fails
+// the tests rather than falling back to a plain pane. A pane may also
+// be a copier, a cursorPane or an outputPane.
+type kindPane interface {
+	// pane is the step's pane under its title, w wide.
+	pane(m Model, st *steps.StepState, w int) paneContent
+	// intents are the pane's own command keys. The keys every step has
+	// (enter next, r retry, s skip step, a/n mark) follow, but for one
+	// whose key the pane takes for itself (a confirm's enter).
+	intents(m Model, st *steps.StepState) []intent
+	// nextLabel says what enter does on the pane.
+	nextLabel(m Model, st *steps.StepState) string
+}
+
+// copier is a pane with text c copies (a message).
+type copier interface {
+	copyText(st *steps.StepState) string
+}
+
+// cursorPane is a pane with a cursor the view keys move (a checklist).
+type cursorPane interface {
+	moveCursor(m Model, msg tea.KeyPressMsg, st *steps.StepState) (Model, bool)
+}
+
+// outputPane shows a growing output in the model's viewport (exec): it
+// follows the tail, and the scroll keys scroll the viewport.
+type outputPane interface {
+	output(st *steps.StepState) string
+}
+
+var panes = map[steps.Kind]kindPane{}
+
+// registerPane registers the pane of kind k; each ui/pane_<name>.go calls
+// it from its init.
+func registerPane(k steps.Kind, p kindPane) {
+	if _, dup := panes[k]; dup {
+		panic(fmt.Sprintf("ui: pane of kind %q registered twice", k))
+	}
+	panes[k] = p
+}
+
+// paneOf returns the pane of kind k: nil for a kind this handrail does
+// not know (a journal of a newer one).
+func paneOf(k steps.Kind) kindPane { return panes[k] }
+
+// pane draws the step's pane with its kind's; a kind this handrail does
+// not know shows its notes.
 func (m Model) pane(st *steps.StepState, w int) paneContent {
-	switch st.Kind {
-	case steps.KindChecklist:
-		return m.checklistPane(st, w)
-	case steps.KindConfirm:
-		return m.confirmPane(st, w)
-	case steps.KindSQL:
-		return m.sqlPane(st, w)
-	case steps.KindCheck:
-		return m.checkPane(st, w)
-	case steps.KindManual:
-		return m.manualPane(st, w)
-	case steps.KindMonitor:
-		return m.monitorPane(st, w)
-	case steps.KindExec:
-		return m.execPane(st, w)
-	case steps.KindMessage:
-		return m.messagePane(st, w)
+	if p := paneOf(st.Kind); p != nil {
+		return p.pane(m, st, w)
 	}
 	return textPane(wrapAll([]string{st.Notes}, w), nil)
 }
@@ -191,152 +222,11 @@ func joinable(prev, next string) bool {
 
 func leadingSpaces(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
 
-// --- checklist ---
-
-func (m Model) checklistPane(st *steps.StepState, w int) paneContent {
-	fixed := notesLines(st, w)
-	fixed = append(fixed, m.styles.Muted.Render("tick every item, or skip it with a reason"))
-	var body []string
-	focus := -1
-	// The cursor is the live operator's own; it is not in the journal, so
-	// a replay or a watcher draws none rather than one that never moves.
-	cursor := -1
-	if m.mode == Live && st.Status == steps.StatusActive {
-		cursor = m.cursor
-	}
-	for i, it := range st.ItemStates {
-		if i == cursor {
-			focus = len(body)
-		}
-		body = append(body, m.itemLines(it, i == cursor, w)...)
-	}
-	pc := textPane(fixed, body)
-	pc.focus = focus
-	return pc
-}
-
-func (m Model) itemLines(it steps.ItemState, cursor bool, w int) []string {
-	s := m.styles
-	box, suffix := "[ ]", ""
-	switch {
-	case it.Ticked && it.Auto:
-		box, suffix = s.Good.Render("[x]"), s.Muted.Render(" (auto)")
-	case it.Ticked:
-		box = s.Good.Render("[x]")
-	case it.Skipped:
-		box, suffix = s.Muted.Render("[-]"), s.Muted.Render(" skipped: "+it.Reason)
-	case it.Check != nil:
-		box = s.Bad.Render("[!]")
-	}
-	lead := "  "
-	if cursor {
-		lead = s.Bold.Render("> ")
-	}
-	text := wrapAll([]string{it.Text + suffix}, max(10, w-itemIndent))
-	lines := []string{lead + box + " " + text[0]}
-	for _, l := range text[1:] {
-		lines = append(lines, strings.Repeat(" ", itemIndent)+l)
-	}
-	switch {
-	case it.Check != nil && !it.Ticked:
-		lines = append(lines, "      "+s.Bad.Render("check: ")+it.Check.Summary)
-	case it.Check != nil && it.Auto && it.Check.SQL == "":
-		// Ticked by evidence, not a query (the staging journal): say which.
-		for _, l := range wrapAll([]string{"proof: " + it.Check.Summary}, max(10, w-itemIndent)) {
-			lines = append(lines, strings.Repeat(" ", itemIndent)+s.Muted.Render(l))
-		}
-	}
-	return lines
-}
-
-// itemIndent is the width of "> [x] ", where an item's text starts.
-const itemIndent = 6
-
-// --- confirm ---
-
-func (m Model) confirmPane(st *steps.StepState, w int) paneContent {
-	s := m.styles
-	lines := notesLines(st, w)
-	for _, l := range wrapAll(reflow(orDash(st.Prompt)), w) {
-		lines = append(lines, s.Bold.Render(l))
-	}
-	lines = append(lines, "")
-	switch {
-	case st.Status.Done():
-		lines = append(lines, s.Good.Render("confirmed"))
-	case st.TypeText != "":
-		lines = append(lines, "type "+s.Bold.Render(st.TypeText)+" exactly to confirm (enter opens the input)")
-	default:
-		lines = append(lines, "press enter to confirm")
-	}
-	if st.Rejected != nil {
-		lines = append(lines, "", s.Bad.Render("REJECTED: ")+"you typed "+quote(*st.Rejected)+", expected "+quote(st.TypeText))
-	}
-	return textPane(wrapAll(lines, w), nil)
-}
-
-// --- sql ---
-
-func (m Model) sqlPane(st *steps.StepState, w int) paneContent {
-	if st.Statement == nil && len(st.WouldRun) > 0 {
-		return m.wouldRunPane(st, w)
-	}
-	fixed := m.statementLines(st)
-	fixed = append(fixed, m.sqlPreview(st, w)...)
-	fixed = append(fixed, m.lockWaitLines(st, w)...)
-	fixed = append(fixed, m.errorLines(st.Error, w)...)
-	fixed = append(fixed, m.noticeLines(st.Notices, w)...)
-	if len(st.Columns) == 0 {
-		return textPane(fixed, nil)
-	}
-	t := newTable(st.Columns, st.Rows, w, m.styles)
-	fixed = append(fixed, m.rowCountLine(st), t.header())
-	return paneContent{fixed: fixed, n: len(st.Rows), line: t.row, focus: -1}
-}
-
-// statementLines: "statement k of n" with a spinner and the elapsed time
-// while it runs, then where it comes from (file:line).
-func (m Model) statementLines(st *steps.StepState) []string {
-	stmt := st.Statement
-	if stmt == nil {
-		return []string{fmt.Sprintf("%d statement(s)", st.Statements)}
-	}
-	if st.Status == steps.StatusSucceeded {
-		return []string{m.styles.Good.Render(fmt.Sprintf("done: %d of %d statement(s) succeeded", st.Done, stmt.Count)) +
-			m.styles.Muted.Render(fmt.Sprintf(" · last %s:%d", stmt.File, stmt.Line))}
-	}
-	line := fmt.Sprintf("statement %d of %d", stmt.Index+1, stmt.Count)
-	switch {
-	case st.Status == steps.StatusRunning && st.Done <= stmt.Index:
-		d := m.sessionNow() - m.stmtStart
-		line += m.styles.Muted.Render(" · ") + m.styles.Warn.Render("running "+shortDur(d)+" "+spinnerFrame(d))
-	case stmt.Tag != "":
-		line += "  " + m.styles.Good.Render(stmt.Tag+" in "+shortDur(stmt.Elapsed))
-	}
-	if stmt.File == "" {
-		return []string{line}
-	}
-	return []string{line, m.styles.Muted.Render(fmt.Sprintf("at %s:%d", stmt.File, stmt.Line))}
-}
-
 // spinnerFrame is derived from elapsed time rather than kept as state, so
 // a frame is the same whether drawn live, replayed or under test.
 func spinnerFrame(d time.Duration) string {
 	f := spinner.Line.Frames
 	return f[int(d/(250*time.Millisecond))%len(f)]
-}
-
-// sqlPreview is the start of the running statement, past its leading
-// comment lines (a migration file often opens with a comment block).
-func (m Model) sqlPreview(st *steps.StepState, w int) []string {
-	if st.Statement == nil {
-		return nil
-	}
-	lines := strings.Split(strings.TrimSpace(st.Statement.SQL), "\n")
-	for len(lines) > 1 && (strings.HasPrefix(strings.TrimSpace(lines[0]), "--") || strings.TrimSpace(lines[0]) == "") {
-		lines = lines[1:]
-	}
-	return m.sqlLines(strings.Join(lines, "\n"), w, 3)
 }
 
 // sqlLines shows a statement wrapped to w, at most maxLines lines, "..."
@@ -352,22 +242,6 @@ func (m Model) sqlLines(sql string, w, maxLines int) []string {
 		out = append(out, m.styles.SQL.Render("  "+l))
 	}
 	return out
-}
-
-// lockWaitLines: who blocks the running statement (SPEC 4.5).
-func (m Model) lockWaitLines(st *steps.StepState, w int) []string {
-	if len(st.Blockers) == 0 {
-		return nil
-	}
-	since := m.sessionNow() - m.lockWaitAt
-	var lines []string
-	for _, b := range st.Blockers {
-		q := strings.Join(strings.Fields(b.Query), " ")
-		lines = append(lines, fmt.Sprintf("waiting for lock held by pid %d (%s, %s, %s) for %s",
-			b.PID, orDash(b.ApplicationName), b.State, ansi.Truncate(q, 60, "…"), shortDur(b.Waited+since)))
-	}
-	box := m.styles.Box.Width(w).Render(strings.Join(wrapAll(lines, w-4), "\n"))
-	return strings.Split(box, "\n")
 }
 
 // errorLines say what went wrong, where, and what the operator can do.
@@ -400,128 +274,6 @@ func (m Model) errorLines(e *steps.ErrorInfo, w int) []string {
 	return wrapAll(lines, w)
 }
 
-func (m Model) noticeLines(ns []steps.Notice, w int) []string {
-	var lines []string
-	for _, n := range ns[max(0, len(ns)-3):] {
-		lines = append(lines, ansi.Truncate(m.styles.Warn.Render(n.Severity+": ")+n.Message, w, "…"))
-	}
-	return lines
-}
-
-func (m Model) rowCountLine(st *steps.StepState) string {
-	kept := len(st.Rows)
-	line := fmt.Sprintf("%d row(s) received", st.TotalRows)
-	if int64(kept) < st.TotalRows {
-		line += fmt.Sprintf(", first %d kept (keep_rows)", kept)
-	}
-	return m.styles.Muted.Render(line)
-}
-
-// wouldRunPane shows the statements before they run: in a dry run what
-// would run (nothing is sent), in apply what enter will send.
-func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
-	s := m.styles
-	n := len(st.WouldRun)
-	head := s.DryRun.Render("DRY RUN") + " " + s.Bold.Render(fmt.Sprintf("nothing is sent; would run %d statement(s):", n))
-	if m.state.Session.Apply {
-		head = s.Apply.Render("WRITES") + " " + s.Bold.Render(fmt.Sprintf("enter sends %d statement(s) to %s:", n, orDash(m.state.Session.TargetName)))
-	}
-	fixed := append([]string{head}, m.errorLines(st.Error, w)...)
-	var body []string
-	for _, stmt := range st.WouldRun {
-		where := ""
-		if stmt.File != "" {
-			where = fmt.Sprintf(" %s:%d", stmt.File, stmt.Line)
-		}
-		body = append(body, s.Muted.Render(fmt.Sprintf("-- %d/%d%s", stmt.Index+1, stmt.Count, where)))
-		body = append(body, m.sqlLines(stmt.SQL, w, 1<<20)...)
-	}
-	return textPane(fixed, body)
-}
-
-// --- check ---
-
-func (m Model) checkPane(st *steps.StepState, w int) paneContent {
-	s, c := m.styles, st.Check
-	fixed := []string{m.verdictLine(st)}
-	if c == nil {
-		body := append(notesLines(st, w), wrapAll([]string{s.Muted.Render("expect: ") + orDash(st.Expect)}, w)...)
-		return textPane(fixed, append(body, m.sqlLines(st.SQL, w, 1<<20)...))
-	}
-	if c.AsRole != "" {
-		fixed = append(fixed, s.Muted.Render("as role: ")+s.Bold.Render(c.AsRole))
-	}
-	fixed = append(fixed, capLines(wrapAll([]string{s.Muted.Render("expect: ") + c.Expect}, w), 2, s)...)
-	fixed = append(fixed, m.sqlLines(c.SQL, w, 2)...)
-	if st.Passed != nil && !*st.Passed {
-		return textPane(fixed, m.checkDiffLines(c, w))
-	}
-	if st.Status == steps.StatusActive && m.state.Accepts(steps.CmdNext).OK {
-		fixed = append(fixed, s.Warn.Render("report: read it, then press enter to go on"))
-	}
-	if len(c.Columns) == 0 {
-		return textPane(fixed, nil)
-	}
-	t := newTable(c.Columns, c.Actual, w, s)
-	fixed = append(fixed, t.header())
-	return paneContent{fixed: fixed, n: len(c.Actual), line: t.row, focus: -1}
-}
-
-// capLines keeps the first n lines, marking the cut.
-func capLines(lines []string, n int, s *Styles) []string {
-	if len(lines) <= n {
-		return lines
-	}
-	lines = lines[:n]
-	lines[n-1] += s.Muted.Render(" ...")
-	return lines
-}
-
-// verdictLine: PASS or FAIL, big, with the one-line summary.
-func (m Model) verdictLine(st *steps.StepState) string {
-	s := m.styles
-	switch {
-	case st.Passed == nil && st.Status == steps.StatusRunning:
-		return s.Warn.Render("running...")
-	case st.Passed == nil:
-		return s.Muted.Render("not run yet: enter runs it")
-	case *st.Passed:
-		return s.BigPass.Render("PASS") + " " + summaryOf(st)
-	case st.ExpectedInDryRun():
-		return s.Warn.Render("FAIL (expected in a dry run)") + " " + summaryOf(st)
-	}
-	return s.BigFail.Render("FAIL") + " " + summaryOf(st)
-}
-
-func summaryOf(st *steps.StepState) string {
-	if st.Check != nil {
-		return st.Check.Summary
-	}
-	return st.Note
-}
-
-// checkDiffLines: expected beside actual, then what is missing and what
-// was not expected.
-func (m Model) checkDiffLines(c *steps.CheckReport, w int) []string {
-	s := m.styles
-	half := max(10, (w-3)/2)
-	left := tableBlock(c.Columns, c.Expected, half, s, "EXPECTED")
-	right := tableBlock(c.Columns, c.Actual, half, s, "ACTUAL")
-	lines := []string{""}
-	for i := range max(len(left), len(right)) {
-		lines = append(lines, fit(at(left, i), half)+s.Rule.Render(" │ ")+at(right, i))
-	}
-	lines = append(lines, listLines(s.Bad.Render("missing (expected, not found):"), c.Missing)...)
-	return append(lines, listLines(s.Bad.Render("unexpected (found, not expected):"), c.Unexpected)...)
-}
-
-func at(lines []string, i int) string {
-	if i < len(lines) {
-		return lines[i]
-	}
-	return ""
-}
-
 func listLines(title string, items []string) []string {
 	if len(items) == 0 {
 		return nil
@@ -533,131 +285,12 @@ func listLines(title string, items []string) []string {
 	return lines
 }
 
-// --- manual ---
-
-func (m Model) manualPane(st *steps.StepState, w int) paneContent {
-	s := m.styles
-	lines := notesLines(st, w)
-	switch {
-	case st.Passed == nil:
-		lines = append(lines, "do the test, then record it: "+s.Bold.Render("p")+" pass, "+s.Bold.Render("f")+" fail (with a note)")
-	case *st.Passed:
-		lines = append(lines, s.BigPass.Render("PASS")+" "+st.Note)
-	default:
-		lines = append(lines, s.BigFail.Render("FAIL")+" "+st.Note)
-	}
-	return textPane(nil, wrapAll(lines, w))
-}
-
-// --- monitor ---
-
-func (m Model) monitorPane(st *steps.StepState, w int) paneContent {
-	s := m.styles
-	fixed := []string{m.countdownLine(st)}
-	if len(st.Alerts) > 0 {
-		fixed = append(fixed, s.Bad.Render(fmt.Sprintf("ALERTS: %d", len(st.Alerts)))+" latest: "+st.Alerts[len(st.Alerts)-1])
-	}
-	var body []string
-	for _, q := range st.Monitor {
-		body = append(body, m.sampleLines(q, w)...)
-	}
-	body = append(body, listLines(s.Bold.Render("watch:"), st.Watch)...)
-	if len(st.Alerts) > 1 {
-		body = append(body, listLines(s.Bad.Render("alerts:"), st.Alerts[max(0, len(st.Alerts)-5):])...)
-	}
-	return textPane(fixed, body)
-}
-
-func (m Model) countdownLine(st *steps.StepState) string {
-	s := m.styles
-	if st.Status.Done() || st.Status == steps.StatusFailed {
-		if st.EndedEarly {
-			return s.Warn.Render(fmt.Sprintf("ENDED EARLY after %s of %s: ", clockText(st.WindowRan), clockText(st.Duration))) + st.Note
-		}
-		return s.Bold.Render("monitoring window over: " + clockText(st.Duration) + " elapsed")
-	}
-	if len(st.Monitor) == 0 {
-		return s.Bold.Render("window of "+clockText(st.Duration)) + s.Muted.Render(" · enter opens it")
-	}
-	left := st.Monitor[0].Remaining - (m.sessionNow() - m.monitorAt)
-	return s.Bold.Render(clockText(left)+" left") + s.Muted.Render(" of "+clockText(st.Duration)+" · e ends early")
-}
-
-func (m Model) sampleLines(q steps.MonitorSample, w int) []string {
-	s := m.styles
-	title := s.Bold.Render(orDash(q.Title))
-	if q.Alerting {
-		title += " " + s.BigFail.Render("ALERT")
-	}
-	lines := []string{title}
-	switch {
-	case q.Error != "":
-		lines = append(lines, s.Bad.Render("error: ")+q.Error)
-	case len(q.Columns) > 0:
-		lines = append(lines, tableBlock(q.Columns, q.Rows[:min(5, len(q.Rows))], w, s, "")...)
-	}
-	return append(lines, "")
-}
-
-// --- exec ---
-
-func (m Model) execPane(st *steps.StepState, w int) paneContent {
-	s := m.styles
-	fixed := []string{ansi.Truncate(s.SQL.Render("$ "+st.SQL), w, "…")}
-	switch {
-	case st.ExitCode != nil && *st.ExitCode == 0:
-		fixed = append(fixed, s.Good.Render("exit code 0"))
-	case st.ExitCode != nil:
-		fixed = append(fixed, s.Bad.Render(fmt.Sprintf("exit code %d", *st.ExitCode)))
-	case st.Status == steps.StatusRunning:
-		d := m.sessionNow() - st.Started
-		fixed = append(fixed, s.Warn.Render("running "+shortDur(d)+" "+spinnerFrame(d)))
-	default:
-		fixed = append(fixed, s.Muted.Render("not started"))
-	}
-	if len(st.WouldRun) > 0 && !m.state.Session.Apply {
-		fixed[1] = s.DryRun.Render("DRY RUN") + " not run"
-	}
-	fixed = append(fixed, m.errorLines(st.Error, w)...)
-	if m.browsing() {
-		return textPane(fixed, wrapAll(strings.Split(strings.TrimRight(st.Output, "\n"), "\n"), w))
-	}
-	return paneContent{fixed: fixed, view: m.execView.View(), focus: -1}
-}
-
-// refreshExec feeds the exec step's output to its viewport, following the
-// tail unless the operator scrolled up.
-func (m *Model) refreshExec() {
-	st := m.shown.CurrentStep() // escaped
-	m.execStale = false
-	m.execView = clone(m.execView)
-	if st == nil || st.Kind != steps.KindExec {
-		m.execView.SetContent("")
-		return
-	}
-	follow := m.execView.AtBottom() || m.execView.TotalLineCount() == 0
-	m.execView.SetContent(strings.TrimRight(st.Output, "\n"))
-	if follow {
-		m.execView.GotoBottom()
-	}
-}
-
-// --- message ---
-
-func (m Model) messagePane(st *steps.StepState, w int) paneContent {
-	s := m.styles
-	msg := st.Message
-	if msg == nil {
-		return textPane(notesLines(st, w), nil)
-	}
-	fixed := []string{s.Muted.Render("to: ") + msg.To, s.Muted.Render("when: ") + msg.When + s.Muted.Render(" · c copies it (OSC 52, works over SSH)"), ""}
-	return textPane(fixed, wrapAll(strings.Split(msg.Body, "\n"), w))
-}
-
-// copyable is the text c copies: the current message's body.
+// copyable is the text c copies: the shown pane's (a message's body).
 func (m Model) copyable() string {
-	if st := m.shownStep(); st != nil && st.Kind == steps.KindMessage && st.Message != nil {
-		return st.Message.Body
+	if st := m.shownStep(); st != nil {
+		if c, ok := paneOf(st.Kind).(copier); ok {
+			return c.copyText(st)
+		}
 	}
 	return ""
 }

@@ -160,9 +160,11 @@ func (m Model) handleViewKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 // takes it is the engine's answer: a refused command is still sent, and
 // the engine records and shows why.
 func (m Model) handleStepKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
-	if st := m.state.CurrentStep(); st != nil && st.Kind == steps.KindChecklist {
-		if next, ok := m.moveCursor(msg, st); ok {
-			return next, nil, true
+	if st := m.state.CurrentStep(); st != nil {
+		if cp, ok := paneOf(st.Kind).(cursorPane); ok {
+			if next, ok := cp.moveCursor(m, msg, st); ok {
+				return next, nil, true
+			}
 		}
 	}
 	for _, in := range m.intents() {
@@ -177,22 +179,6 @@ func (m Model) handleStepKey(msg tea.KeyPressMsg) (Model, tea.Cmd, bool) {
 		return next, cmd, true
 	}
 	return m, nil, false
-}
-
-// moveCursor: j/k move in a checklist (a view change, nothing is sent).
-func (m Model) moveCursor(msg tea.KeyPressMsg, st *steps.StepState) (Model, bool) {
-	n := len(st.ItemStates)
-	switch {
-	case n == 0:
-		return m, false
-	case key.Matches(msg, m.keys.Up):
-		m.cursor = max(0, min(n-1, m.cursor-1))
-	case key.Matches(msg, m.keys.Down):
-		m.cursor = max(0, min(n-1, m.cursor+1))
-	default:
-		return m, false
-	}
-	return m, true
 }
 
 // ask carries out an intent: a command that needs typed text opens its
@@ -332,7 +318,7 @@ func (m Model) handlePromotionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 
 // scrollBy moves the pane; the exec pane scrolls its viewport.
 func (m *Model) scrollBy(n int) {
-	if m.paneKind() == steps.KindExec && m.screen() == screenRun {
+	if _, ok := paneOf(m.paneKind()).(outputPane); ok && m.screen() == screenRun {
 		m.execView = clone(m.execView)
 		if n < 0 {
 			m.execView.ScrollUp(-n)

@@ -1,0 +1,140 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// sqlKind: what would run, then each statement with its rows, notices
+// and lock waits.
+type sqlKind struct{}
+
+func init() { registerPane(steps.KindSQL, sqlKind{}) }
+
+func (sqlKind) pane(m Model, st *steps.StepState, w int) paneContent { return m.sqlPane(st, w) }
+
+func (sqlKind) intents(Model, *steps.StepState) []intent { return nil }
+
+func (sqlKind) nextLabel(m Model, _ *steps.StepState) string { return runLabel(m) }
+
+// runLabel: enter runs a writing step in an applying session.
+func runLabel(m Model) string {
+	if m.state.Session.Apply {
+		return "run"
+	}
+	return "next"
+}
+
+func (m Model) sqlPane(st *steps.StepState, w int) paneContent {
+	if st.Statement == nil && len(st.WouldRun) > 0 {
+		return m.wouldRunPane(st, w)
+	}
+	fixed := m.statementLines(st)
+	fixed = append(fixed, m.sqlPreview(st, w)...)
+	fixed = append(fixed, m.lockWaitLines(st, w)...)
+	fixed = append(fixed, m.errorLines(st.Error, w)...)
+	fixed = append(fixed, m.noticeLines(st.Notices, w)...)
+	if len(st.Columns) == 0 {
+		return textPane(fixed, nil)
+	}
+	t := newTable(st.Columns, st.Rows, w, m.styles)
+	fixed = append(fixed, m.rowCountLine(st), t.header())
+	return paneContent{fixed: fixed, n: len(st.Rows), line: t.row, focus: -1}
+}
+
+// statementLines: "statement k of n" with a spinner and the elapsed time
+// while it runs, then where it comes from (file:line).
+func (m Model) statementLines(st *steps.StepState) []string {
+	stmt := st.Statement
+	if stmt == nil {
+		return []string{fmt.Sprintf("%d statement(s)", st.Statements)}
+	}
+	if st.Status == steps.StatusSucceeded {
+		return []string{m.styles.Good.Render(fmt.Sprintf("done: %d of %d statement(s) succeeded", st.Done, stmt.Count)) +
+			m.styles.Muted.Render(fmt.Sprintf(" · last %s:%d", stmt.File, stmt.Line))}
+	}
+	line := fmt.Sprintf("statement %d of %d", stmt.Index+1, stmt.Count)
+	switch {
+	case st.Status == steps.StatusRunning && st.Done <= stmt.Index:
+		d := m.sessionNow() - m.stmtStart
+		line += m.styles.Muted.Render(" · ") + m.styles.Warn.Render("running "+shortDur(d)+" "+spinnerFrame(d))
+	case stmt.Tag != "":
+		line += "  " + m.styles.Good.Render(stmt.Tag+" in "+shortDur(stmt.Elapsed))
+	}
+	if stmt.File == "" {
+		return []string{line}
+	}
+	return []string{line, m.styles.Muted.Render(fmt.Sprintf("at %s:%d", stmt.File, stmt.Line))}
+}
+
+// sqlPreview is the start of the running statement, past its leading
+// comment lines (a migration file often opens with a comment block).
+func (m Model) sqlPreview(st *steps.StepState, w int) []string {
+	if st.Statement == nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSpace(st.Statement.SQL), "\n")
+	for len(lines) > 1 && (strings.HasPrefix(strings.TrimSpace(lines[0]), "--") || strings.TrimSpace(lines[0]) == "") {
+		lines = lines[1:]
+	}
+	return m.sqlLines(strings.Join(lines, "\n"), w, 3)
+}
+
+// lockWaitLines: who blocks the running statement (SPEC 4.5).
+func (m Model) lockWaitLines(st *steps.StepState, w int) []string {
+	if len(st.Blockers) == 0 {
+		return nil
+	}
+	since := m.sessionNow() - m.lockWaitAt
+	var lines []string
+	for _, b := range st.Blockers {
+		q := strings.Join(strings.Fields(b.Query), " ")
+		lines = append(lines, fmt.Sprintf("waiting for lock held by pid %d (%s, %s, %s) for %s",
+			b.PID, orDash(b.ApplicationName), b.State, ansi.Truncate(q, 60, "…"), shortDur(b.Waited+since)))
+	}
+	box := m.styles.Box.Width(w).Render(strings.Join(wrapAll(lines, w-4), "\n"))
+	return strings.Split(box, "\n")
+}
+
+func (m Model) noticeLines(ns []steps.Notice, w int) []string {
+	var lines []string
+	for _, n := range ns[max(0, len(ns)-3):] {
+		lines = append(lines, ansi.Truncate(m.styles.Warn.Render(n.Severity+": ")+n.Message, w, "…"))
+	}
+	return lines
+}
+
+func (m Model) rowCountLine(st *steps.StepState) string {
+	kept := len(st.Rows)
+	line := fmt.Sprintf("%d row(s) received", st.TotalRows)
+	if int64(kept) < st.TotalRows {
+		line += fmt.Sprintf(", first %d kept (keep_rows)", kept)
+	}
+	return m.styles.Muted.Render(line)
+}
+
+// wouldRunPane shows the statements before they run: in a dry run what
+// would run (nothing is sent), in apply what enter will send.
+func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
+	s := m.styles
+	n := len(st.WouldRun)
+	head := s.DryRun.Render("DRY RUN") + " " + s.Bold.Render(fmt.Sprintf("nothing is sent; would run %d statement(s):", n))
+	if m.state.Session.Apply {
+		head = s.Apply.Render("WRITES") + " " + s.Bold.Render(fmt.Sprintf("enter sends %d statement(s) to %s:", n, orDash(m.state.Session.TargetName)))
+	}
+	fixed := append([]string{head}, m.errorLines(st.Error, w)...)
+	var body []string
+	for _, stmt := range st.WouldRun {
+		where := ""
+		if stmt.File != "" {
+			where = fmt.Sprintf(" %s:%d", stmt.File, stmt.Line)
+		}
+		body = append(body, s.Muted.Render(fmt.Sprintf("-- %d/%d%s", stmt.Index+1, stmt.Count, where)))
+		body = append(body, m.sqlLines(stmt.SQL, w, 1<<20)...)
+	}
+	return textPane(fixed, body)
+}

@@ -218,7 +218,7 @@ func sessionProblems(log *journal.Log, rb *steps.Runbook) []string {
 	for _, st := range s.Steps {
 		switch {
 		case st.Rollback:
-		case st.Kind == steps.KindCheck && st.Status != steps.StatusSucceeded:
+		case st.Kind.Verifies() && st.Status != steps.StatusSucceeded:
 			bad = append(bad, fmt.Sprintf("check %s %s", st.ID, st.Status))
 		case !st.Status.Done():
 			bad = append(bad, fmt.Sprintf("step %s %s", st.ID, st.Status))

@@ -279,18 +279,12 @@ func (st *StepState) acceptsActive(t CommandType, apply bool) (bool, string) {
 	return st.acceptsReadOnly(t) // a kind this handrail does not know
 }
 
-// acceptsReadOnly: a check, monitor or message step before it runs (enter
-// runs it, or it is skipped with a reason); a report check after it ran
-// (enter moves on).
+// acceptsReadOnly: a step that writes nothing (a check, monitor or
+// message) before it runs: enter runs it, or it is skipped with a reason.
 func (st *StepState) acceptsReadOnly(t CommandType) (bool, string) {
-	ran := st.Check != nil && st.Kind == KindCheck
-	switch {
-	case t == CmdNext:
+	switch t {
+	case CmdNext, CmdSkipStep:
 		return true, ""
-	case t == CmdSkipStep && !ran:
-		return true, ""
-	case t == CmdSkipStep:
-		return false, "the check has run: press enter to go on"
 	}
 	return false, fmt.Sprintf("step %q waits for enter", st.ID)
 }

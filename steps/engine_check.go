@@ -74,7 +74,7 @@ func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass 
 		}
 		return e.succeed(i)
 	}
-	f, ferr := e.failByPolicy(i, "check failed: "+rep.Summary, rep.Summary)
+	f, ferr := e.checkFailed(i, rep)
 	if ferr == nil && err != nil && isConnLost(err) {
 		if rf, rerr := e.recoverConnection(ctx); rerr != nil || rf != flowNext {
 			return rf, rerr
@@ -83,14 +83,21 @@ func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass 
 	return f, ferr
 }
 
+// checkFailed records a failed check: as a dry run expects it, or by its
+// on_fail.
+func (e *Engine) checkFailed(i int, rep *CheckReport) (flow, error) {
+	msg := "check failed: " + rep.Summary
+	if f, ok, err := e.dryRunExpected(i, msg); ok {
+		return f, err
+	}
+	return e.failByPolicy(i, msg, rep.Summary)
+}
+
 // failByPolicy records a failed check or manual step and applies on_fail:
 // "continue" goes on; "rollback" offers the rollback (when anything was
 // written) and waits; "stop" waits for retry, skip, rollback or quit.
 func (e *Engine) failByPolicy(i int, msg, why string) (flow, error) {
 	p := e.plan[i].info
-	if f, ok, err := e.dryRunExpected(i, msg); ok {
-		return f, err
-	}
 	info := &ErrorInfo{Message: msg, Where: e.stepWhere(i)}
 	switch p.OnFail {
 	case "continue":
@@ -124,7 +131,7 @@ func (e *Engine) failByPolicy(i int, msg, why string) (flow, error) {
 func (e *Engine) dryRunExpected(i int, msg string) (flow, bool, error) {
 	n := 0
 	e.with(func(s *State) { n = s.DryRunSkippedWrites() })
-	if e.cfg.Apply || n == 0 || e.plan[i].step.Kind != KindCheck {
+	if e.cfg.Apply || n == 0 {
 		return flowNext, false, nil
 	}
 	err := e.emit(Event{Type: EvStepFailed, Step: e.plan[i].info.ID, Error: &ErrorInfo{

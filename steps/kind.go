@@ -68,7 +68,10 @@ type kindSpec struct {
 	// in a step of this kind (a sql step's "sql").
 	misplaced map[string]string
 	writes    writeMode
-	doc       KindDoc
+	// verifies: its steps prove something about the target, so a staging
+	// run that did not pass one proves nothing (the promotion gate).
+	verifies bool
+	doc      KindDoc
 }
 
 // writeMode says whether, and how, a kind's steps change the target.
@@ -137,6 +140,14 @@ func (k Kind) Writes() bool {
 func (k Kind) WritesSQL() bool {
 	e := kindTable[k]
 	return e != nil && e.writes == writesSQL
+}
+
+// Verifies reports whether steps of this kind prove something about the
+// target (a check): a staging run proves the promotion only if every one
+// of them passed.
+func (k Kind) Verifies() bool {
+	e := kindTable[k]
+	return e != nil && e.verifies
 }
 
 // KindDocs documents every kind, in the order of Kinds.

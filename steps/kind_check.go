@@ -18,6 +18,7 @@ func (checkKind) spec() kindSpec {
 		kind: KindCheck, order: 40,
 		keys:      []string{"sql", "expect", "expect_rows", "expect_empty", "report", "as_role", "settings", "on_fail"},
 		misplaced: map[string]string{"file": hint, "statements": hint},
+		verifies:  true,
 		doc: KindDoc{
 			Summary: "a read-only query compared with what is expected",
 			Doc: "Runs `sql` read-only (also in a dry run) and compares the result with `expect` (rows), `expect_rows` (a count) or " +
@@ -74,7 +75,11 @@ func (checkKind) run(e *Engine, ctx context.Context, i int, run bool) (flow, err
 	return e.runCheck(ctx, i, run)
 }
 
+// acceptsActive: a report check that ran shows its rows until enter.
 func (checkKind) acceptsActive(st *StepState, t CommandType, _ bool) (bool, string) {
+	if t == CmdSkipStep && st.Check != nil {
+		return false, "the check has run: press enter to go on"
+	}
 	return st.acceptsReadOnly(t)
 }
 

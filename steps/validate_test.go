@@ -54,7 +54,7 @@ func TestValidateBuiltRunbookProblems(t *testing.T) {
 		`phase[0].step[1].statements[0]:2:1: error: VACUUM cannot run inside a transaction block (set transaction = false on step migrate)`,
 		`phase[0].step[2]: error: step "verify" has no expectation (expect = [{ column = value }], expect_rows = N or expect_empty = true; report = true for an informational check)`,
 		`phase[0].step[3].file: error: "file" does not apply to confirm steps ("file" belongs to sql steps)`,
-		`phase[0].step[4].kind: error: unknown step kind "sqll" (one of checklist, confirm, sql, check, manual, monitor, exec, message) (did you mean "sql"?)`,
+		`phase[0].step[4].kind: error: unknown step kind "sqll" (one of ` + kindNames() + `) (did you mean "sql"?)`,
 		`phase[0].step[5].message: error: no message with id "announce" (define it in [[messages]])`,
 		`phase[0].step[6].id: error: duplicate step id "ready" (first used at phase[0].step[0].id; ids must be unique across phases and rollback)`,
 		`phase[0].step[6].sql:1: error: step "ready": sql is not a read-only query (DELETE FROM T) (it runs read-only; put writes in a sql step)`,

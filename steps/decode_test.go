@@ -360,7 +360,7 @@ func TestLoadBroken(t *testing.T) {
 		{"runbook.toml", 3, Error, `unknown key "colour" in [runbook]`},
 		{"runbook.toml", 8, Error, "production target has no identity source"},
 		{"runbook.toml", 11, Error, `invalid duration "5 seconds" for "lock_timeout"`},
-		{"runbook.toml", 17, Error, `unknown step kind "sqll" (one of checklist, confirm, sql, check, manual, monitor, exec, message)`},
+		{"runbook.toml", 17, Error, `unknown step kind "sqll" (one of ` + kindNames() + `)`},
 		{"runbook.toml", 20, Warning, `step "apply" writes but the runbook has no [rollback] steps`},
 		{"runbook.toml", 23, Error, "no such file: " + filepath.Join(dir, "migrations", "missing.sql")},
 		{"002_vacuum.sql", 5, Error, "VACUUM cannot run inside a transaction block"},

@@ -1,0 +1,74 @@
+// Package queue is the one hand-off between handrail's goroutines: an
+// ordered queue whose Push never blocks, drained onto a channel by a
+// goroutine of its own. The engine hands events to the screens with one
+// (a slow or gone screen never stops the engine), and the screen hands
+// commands to the engine with another (Update never waits).
+package queue
+
+import "sync"
+
+// Queue delivers what is pushed, in order, on Out.
+type Queue[T any] struct {
+	mu     sync.Mutex
+	buf    []T
+	closed bool
+	wake   chan struct{}
+	out    chan T
+}
+
+// New returns a queue whose Out channel buffers up to size items.
+func New[T any](size int) *Queue[T] {
+	q := &Queue[T]{wake: make(chan struct{}, 1), out: make(chan T, size)}
+	go q.pump()
+	return q
+}
+
+// Push queues v. It never blocks. After Close it does nothing.
+func (q *Queue[T]) Push(v T) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.buf = append(q.buf, v)
+	q.mu.Unlock()
+	q.signal()
+}
+
+// Close lets what was pushed drain, then closes Out.
+func (q *Queue[T]) Close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+// Out delivers the pushed values in order; it is closed after Close once
+// everything pushed before has been delivered.
+func (q *Queue[T]) Out() <-chan T { return q.out }
+
+func (q *Queue[T]) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *Queue[T]) pump() {
+	for {
+		q.mu.Lock()
+		batch, closed := q.buf, q.closed
+		q.buf = nil
+		q.mu.Unlock()
+		for _, v := range batch {
+			q.out <- v
+		}
+		if closed && len(batch) == 0 {
+			close(q.out)
+			return
+		}
+		if len(batch) == 0 {
+			<-q.wake
+		}
+	}
+}

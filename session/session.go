@@ -1,0 +1,362 @@
+// Package session runs a guided session: it creates or resumes the
+// journal, builds the engine, shares the session with pair partners when
+// asked, and shows it on a frontend (the operator's screen, or a scripted
+// operator in tests) until the operator leaves. Every event is journaled
+// before any screen sees it. main only parses flags and calls Run.
+package session
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/internal/queue"
+	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/promote"
+	"github.com/handrail-dev/handrail/runbooks"
+	"github.com/handrail-dev/handrail/share"
+	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/ui"
+)
+
+// Frontend shows a live session and sends the operator's commands to the
+// engine; it returns when the operator left.
+type Frontend func(eng *steps.Engine, rb *steps.Runbook, opts ui.Options) (steps.Outcome, error)
+
+// Spec is what `run` and `demo` ask for.
+type Spec struct {
+	RunbookArg string // RUNBOOK as given (a path or an example name)
+	Resume     string // journal to resume
+	Target     *db.ConnTarget
+	Apply      bool
+	Operator   string
+	LogDir     string // "" for the default session directory
+	Demo       bool   // the database is a throwaway sandbox: resuming makes no sense
+	Env        string // --env: the runbook's environment
+	// StagingJournal is --staging-journal: the promotion's proof.
+	StagingJournal string
+	ShareAddr      string // --share: serve the session to pair partners over SSH
+	ShareKeys      string // --share-keys
+
+	Version        string   // handrail's, for the journal header
+	Environ        []string // base environment of exec steps; USER, SSH_CONNECTION, TMUX
+	Stdout, Stderr io.Writer
+	// Frontend is nil for the operator's screen on the terminal.
+	Frontend Frontend
+}
+
+// opened is what Run sets up before the engine starts.
+type opened struct {
+	rb         *steps.Runbook
+	w          *journal.Writer
+	prior      []steps.Event
+	resumeNote string
+	sessionID  string
+}
+
+// Run runs the session and returns the process's exit code.
+func Run(spec Spec) int {
+	frontend, termWidth, termHeight, closeScreen, code := spec.frontend()
+	if code != 0 {
+		return code
+	}
+	defer closeScreen()
+	// --share is bound before anything is journaled, so a mistake in it
+	// stops here.
+	shared, code := spec.openShare()
+	if code != 0 {
+		return code
+	}
+	defer shared.Close(share.LeftExited)
+	o, code := spec.open(termWidth, termHeight)
+	if code != 0 {
+		return code
+	}
+	defer o.w.Close()
+	return spec.run(o, shared, frontend)
+}
+
+// frontend is the spec's, or the operator's screen on the terminal.
+func (spec *Spec) frontend() (Frontend, int, int, func(), int) {
+	if spec.Frontend != nil {
+		return spec.Frontend, 0, 0, func() {}, 0
+	}
+	screen, err := openScreen()
+	if err != nil {
+		fmt.Fprintf(spec.Stderr, "handrail: the guided run needs a terminal (%v); nothing was run or journaled.\n"+
+			"Run it from an interactive shell (over SSH, inside tmux or screen); for unattended checks use handrail check RUNBOOK --db DSN.\n", err)
+		return nil, 0, 0, nil, steps.ExitUsage
+	}
+	return screen.frontend, screen.width, screen.height, screen.close, 0
+}
+
+// open loads the runbook and creates the journal, or reopens the one to
+// resume (refusing a runbook that changed since).
+func (spec *Spec) open(termWidth, termHeight int) (*opened, int) {
+	o := &opened{sessionID: newSessionID()}
+	secrets := spec.Target.Secrets()
+	if spec.Resume != "" {
+		var err error
+		o.w, o.prior, err = journal.OpenAppend(spec.Resume, secrets)
+		if err != nil {
+			fmt.Fprintf(spec.Stderr, "handrail run: %v\n", err)
+			return nil, steps.ExitUsage
+		}
+		if line, n := o.w.TornTail(); line > 0 {
+			fmt.Fprintf(spec.Stderr, "handrail run: the journal's last line (%d, %d bytes) was torn by a crash; it was dropped\n", line, n)
+			o.resumeNote = fmt.Sprintf("the journal's last line %d (%d bytes) was torn by the crash and dropped", line, n)
+		}
+		h := o.w.Header()
+		if o.rb = spec.resumedRunbook(h); o.rb == nil {
+			o.w.Close()
+			return nil, steps.ExitUsage
+		}
+		if spec.Operator == "" {
+			spec.Operator = h.Operator
+		}
+	} else if o.rb = spec.freshRunbook(); o.rb == nil {
+		return nil, steps.ExitUsage
+	}
+	if code := spec.defaults(); code != 0 {
+		if o.w != nil {
+			o.w.Close()
+		}
+		return nil, code
+	}
+	if o.w != nil {
+		return o, 0
+	}
+	var err error
+	o.w, err = journal.Create(spec.LogDir, journal.Header{
+		SessionID: o.sessionID, RunbookID: o.rb.Meta.ID, RunbookHash: o.rb.Hash,
+		HandrailVersion: spec.Version, Operator: spec.Operator,
+		TargetName: o.rb.Target.Name, ProjectID: o.rb.Target.ProjectID,
+		DSN: spec.Target.Display(), TermWidth: termWidth, TermHeight: termHeight,
+		Apply: spec.Apply, RunbookPath: RunbookRef(spec.RunbookArg), Environment: o.rb.Env,
+	}, secrets)
+	if err != nil {
+		fmt.Fprintf(spec.Stderr, "handrail run: cannot create the session journal: %v\nNothing was run. Choose a writable directory with --log-dir.\n", err)
+		return nil, steps.ExitFailed
+	}
+	return o, 0
+}
+
+// defaults fills the log directory and the operator's name.
+func (spec *Spec) defaults() int {
+	if spec.LogDir == "" {
+		d, err := journal.DefaultDir()
+		if err != nil {
+			fmt.Fprintf(spec.Stderr, "handrail run: %v\n", err)
+			return steps.ExitUsage
+		}
+		spec.LogDir = d
+	}
+	if spec.Operator == "" {
+		spec.Operator = CurrentUser(spec.Environ)
+	}
+	return 0
+}
+
+// run runs the engine on its own goroutine, journals every event before
+// the screens see it, and shows the frontend until the operator leaves.
+func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
+	events := queue.New[steps.Event](256)
+	eng := steps.NewEngine(steps.Config{
+		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Operator: spec.Operator,
+		SessionID: o.sessionID, Prior: o.prior, ResumeNote: o.resumeNote, Environ: spec.Environ,
+		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir}),
+		// Journal first, then the screens (the operator's, the partners'):
+		// nothing is shown that is not recorded, and shown as recorded,
+		// every secret redacted (an exec step's output may print PGPASSWORD).
+		Sink: func(e steps.Event) error {
+			rec, err := o.w.Record(e)
+			if err != nil {
+				return err
+			}
+			events.Push(rec)
+			shared.Publish(rec)
+			return nil
+		},
+	})
+	shared.Start(eng, o.prior, o.w.Path())
+	ctx, stop := signalContext()
+	defer stop()
+	var (
+		outcome steps.Outcome
+		runErr  error
+		ran     = make(chan struct{}) // closed once outcome and runErr are set
+	)
+	go func() {
+		outcome, runErr = eng.Run(ctx)
+		close(ran)
+		events.Close()
+	}()
+	uiOutcome, uiErr := frontend(eng, o.rb, ui.Options{
+		Mode: ui.Live, Send: eng.Send, Events: events.Out(), Initial: o.prior,
+		SSHWarning: sshWarning(spec.Environ), JournalPath: o.w.Path(), Head: o.w.Head, Context: ctx,
+		Done: func() ui.Result {
+			<-ran
+			return ui.Result{Outcome: outcome, Err: runErr, Journal: o.w.Path(), Head: o.w.Head()}
+		},
+	})
+	// The screen is gone; make sure the engine ends and the journal is complete.
+	eng.Send(steps.Command{Type: steps.CmdQuit})
+	<-ran
+	shared.Close(share.LeftExited) // partners' leaves, before the journal closes
+	if uiErr != nil {
+		fmt.Fprintf(spec.Stderr, "handrail: the screen failed: %v\n", uiErr)
+	}
+	if runErr != nil {
+		fmt.Fprintf(spec.Stderr, "handrail: %v\n", runErr)
+	}
+	if outcome == "" {
+		outcome = uiOutcome
+	}
+	spec.report(o, outcome, eng.State().Wrote)
+	return outcome.ExitCode()
+}
+
+// report is what a guided run prints once its screen is gone: the
+// outcome, the journal and its head, and how to go on.
+func (spec *Spec) report(o *opened, outcome steps.Outcome, wrote bool) {
+	w := o.w
+	fmt.Fprintf(spec.Stdout, "session %s: %s\njournal: %s\nhead:    %s\n", o.sessionID, outcome, w.Path(), w.Head())
+	fmt.Fprintf(spec.Stdout, "replay:  handrail replay %s\n", w.Path())
+	if outcome == steps.OutcomeAborted && !spec.Demo {
+		if wrote {
+			fmt.Fprintf(spec.Stdout, "resume:  handrail run --resume %s --db DSN%s\n", w.Path(), map[bool]string{true: " --apply"}[spec.Apply])
+		} else {
+			fmt.Fprintln(spec.Stdout, "nothing was written: run the runbook again to start over")
+		}
+	}
+}
+
+// resumedRunbook loads the runbook a journal records, in its environment,
+// and makes sure it is the same content; nil (having said why) if not.
+func (spec *Spec) resumedRunbook(h journal.Header) *steps.Runbook {
+	rb, problems := LoadRunbook(h.RunbookPath)
+	if rb == nil || len(problems.Errors()) > 0 {
+		steps.FormatProblems(spec.Stderr, problems)
+		fmt.Fprintf(spec.Stderr, "handrail run: cannot resume: the runbook %q recorded in the journal does not load\n", h.RunbookPath)
+		return nil
+	}
+	rb, err := rb.ForEnv(h.Environment)
+	if err != nil {
+		fmt.Fprintf(spec.Stderr, "handrail run: cannot resume: %v\n", err)
+		return nil
+	}
+	if rb.Hash != h.RunbookHash {
+		fmt.Fprintf(spec.Stderr, "handrail run: cannot resume: runbook %s changed since the session started\n  recorded sha256 %s\n  now      sha256 %s\nRestore the runbook as it was (e.g. from version control) and resume again.\n", h.RunbookPath, h.RunbookHash, rb.Hash)
+		return nil
+	}
+	return rb
+}
+
+// freshRunbook loads RUNBOOK for a new session in its environment; nil
+// (having said why) if it does not load or has no such environment.
+func (spec *Spec) freshRunbook() *steps.Runbook {
+	rb, problems := LoadRunbook(spec.RunbookArg)
+	if rb == nil || len(problems.Errors()) > 0 {
+		steps.FormatProblems(spec.Stderr, problems)
+		return nil
+	}
+	rb, err := rb.ForEnv(spec.Env)
+	if err != nil {
+		fmt.Fprintf(spec.Stderr, "handrail run: --env: %v\n", err)
+		return nil
+	}
+	return rb
+}
+
+// openShare binds --share before anything is journaled or run, so a
+// mistake in it (keys file, address, host key) stops here. No --share:
+// a nil server, whose methods do nothing.
+func (spec *Spec) openShare() (*share.Server, int) {
+	switch {
+	case spec.ShareAddr == "" && spec.ShareKeys == "":
+		return nil, 0
+	case spec.ShareAddr == "":
+		fmt.Fprintln(spec.Stderr, "handrail: --share-keys needs --share ADDR (where partners connect, e.g. --share :2222)")
+		return nil, steps.ExitUsage
+	case spec.ShareKeys == "":
+		fmt.Fprintln(spec.Stderr, "handrail: --share needs --share-keys FILE: who may join (one OpenSSH public key a line, ending with the partner's name and role)")
+		return nil, steps.ExitUsage
+	}
+	sh, err := share.Listen(share.Config{Addr: spec.ShareAddr, KeysFile: spec.ShareKeys, Getenv: EnvLookup(spec.Environ)})
+	if err != nil {
+		fmt.Fprintf(spec.Stderr, "handrail: %v\nNothing was run.\n", err)
+		return nil, steps.ExitUsage
+	}
+	sh.Describe(spec.Stderr)
+	return sh, 0
+}
+
+// LoadRunbook resolves RUNBOOK as the CLI takes it: a directory, a
+// runbook.toml path, or the name of an embedded example.
+func LoadRunbook(arg string) (*steps.Runbook, steps.Problems) {
+	if _, err := os.Stat(arg); err == nil {
+		return steps.Load(arg)
+	}
+	if slices.Contains(runbooks.Names(), arg) {
+		return steps.LoadFS(runbooks.FS, arg)
+	}
+	return nil, steps.Problems{{Path: arg, Severity: steps.Error,
+		Msg:  "no such runbook directory or file",
+		Hint: "give a directory holding runbook.toml, a runbook.toml path, or an example: " + strings.Join(runbooks.Names(), ", ")}}
+}
+
+// EnvLookup reads environ like os.Getenv.
+func EnvLookup(environ []string) func(string) string {
+	return func(k string) string {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(environ[i], k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+}
+
+// RunbookRef is RUNBOOK as a later command finds it again: an absolute
+// path when it is one on disk, else the example's name.
+func RunbookRef(arg string) string {
+	if _, err := os.Stat(arg); err == nil {
+		if abs, err := filepath.Abs(arg); err == nil {
+			return abs
+		}
+	}
+	return arg
+}
+
+// CurrentUser is the operator by default: $USER, else the login name.
+func CurrentUser(environ []string) string {
+	if u := EnvLookup(environ)("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+func newSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sshWarning is shown once when a dropped SSH connection would end the session.
+func sshWarning(environ []string) string {
+	env := EnvLookup(environ)
+	if env("SSH_CONNECTION") == "" || env("TMUX") != "" || env("STY") != "" {
+		return ""
+	}
+	return "You are on SSH outside tmux/screen: if the connection drops, this session stops (the journal stays resumable with --resume). Consider running inside tmux."
+}

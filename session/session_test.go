@@ -1,0 +1,202 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/ui"
+)
+
+const testRunbook = `
+[runbook]
+id = "session-test"
+title = "Session test"
+
+[target]
+name = "Test-DB"
+project_id = "session-test-db"
+identity = ["stamp"]
+
+[[phase]]
+title = "Main"
+  [[phase.step]]
+  kind = "sql"
+  id = "make"
+  statements = ["create table made_by_session (x int)"]
+
+[rollback]
+  [[rollback.step]]
+  kind = "sql"
+  id = "undo"
+  statements = ["drop table made_by_session"]
+`
+
+// autopilot is a frontend that drives the engine like an operator who
+// says yes to everything, and leaves at the end.
+func autopilot(eng *steps.Engine, rb *steps.Runbook, opts ui.Options) (steps.Outcome, error) {
+	drained := make(chan struct{})
+	go func() {
+		for range opts.Events {
+		}
+		close(drained)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := steps.Drive(ctx, eng, rb, nil)
+	<-drained
+	res := opts.Done()
+	if err == nil {
+		err = res.Err
+	}
+	return res.Outcome, err
+}
+
+func setup(t *testing.T) (dsn, rbDir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	if err := sb.CreateDatabase(ctx, "work"); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := db.ParseTarget(sb.DSN("work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Connect(ctx, tg, db.ConnectOptions{AppName: "session-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Stamp(ctx, "session-test-db", false); err != nil {
+		t.Fatal(err)
+	}
+	rbDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(rbDir, steps.RunbookFile), []byte(testRunbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return sb.DSN("work"), rbDir
+}
+
+func spec(t *testing.T, dsn string) (Spec, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	tg, err := db.ParseTarget(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	return Spec{Target: tg, Apply: true, LogDir: t.TempDir(), Version: "test", Environ: []string{"USER=tester"},
+		Stdout: &out, Stderr: &errs, Frontend: autopilot}, &out, &errs
+}
+
+// A session runs to its end: the journal verifies and ends succeeded, the
+// report names it, and the exit code is the outcome's.
+func TestRunToTheEnd(t *testing.T) {
+	dsn, rbDir := setup(t)
+	s, out, errs := spec(t, dsn)
+	s.RunbookArg = rbDir
+	if code := Run(s); code != steps.ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	m, _ := filepath.Glob(filepath.Join(s.LogDir, "*.jsonl"))
+	if len(m) != 1 {
+		t.Fatalf("journals: %v", m)
+	}
+	if r := journal.Verify(m[0]); !r.OK || !r.Ended || r.Outcome != steps.OutcomeSucceeded {
+		t.Fatalf("verify: %s", r.Verdict)
+	}
+	for _, want := range []string{": succeeded", "journal: " + m[0], "head:", "replay:  handrail replay"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	h, err := journal.Read(m[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Header.Operator != "tester" || h.Header.RunbookPath != rbDir || h.Header.HandrailVersion != "test" {
+		t.Errorf("header: %+v", h.Header)
+	}
+}
+
+// A resume refuses a runbook that changed since the session started, and
+// says how to go on, before connecting or writing anything.
+func TestResumeRefusesAChangedRunbook(t *testing.T) {
+	dsn, rbDir := setup(t)
+	s, _, _ := spec(t, dsn)
+	s.RunbookArg = rbDir
+	if code := Run(s); code != steps.ExitOK {
+		t.Fatalf("first run: exit %d", code)
+	}
+	m, _ := filepath.Glob(filepath.Join(s.LogDir, "*.jsonl"))
+	before, _ := os.ReadFile(m[0])
+	if err := os.WriteFile(filepath.Join(rbDir, steps.RunbookFile), []byte(testRunbook+"\n# changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, _, errs := spec(t, dsn)
+	r.Resume, r.LogDir = m[0], s.LogDir
+	if code := Run(r); code != steps.ExitUsage {
+		t.Fatalf("resume of a changed runbook: exit %d, want %d", code, steps.ExitUsage)
+	}
+	if !strings.Contains(errs.String(), "changed since the session started") || !strings.Contains(errs.String(), "Restore the runbook") {
+		t.Errorf("stderr:\n%s", errs)
+	}
+	if after, _ := os.ReadFile(m[0]); !bytes.Equal(before, after) {
+		t.Error("the refused resume wrote to the journal")
+	}
+}
+
+// --share-keys without --share, and the reverse, stop before anything is
+// journaled.
+func TestShareMistakesStopBeforeTheJournal(t *testing.T) {
+	s, _, errs := spec(t, "postgres://u@127.0.0.1:1/x")
+	s.RunbookArg = "connect-rls-hardening"
+	s.ShareKeys = "keys"
+	if code := Run(s); code != steps.ExitUsage || !strings.Contains(errs.String(), "--share-keys needs --share") {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	if m, _ := filepath.Glob(filepath.Join(s.LogDir, "*")); len(m) != 0 {
+		t.Fatalf("something was journaled: %v", m)
+	}
+}
+
+func TestLoadRunbook(t *testing.T) {
+	if rb, p := LoadRunbook("connect-rls-hardening"); rb == nil || p.HasErrors() {
+		t.Fatalf("the embedded example does not load: %v", p.Errors())
+	}
+	_, p := LoadRunbook("no-such-runbook")
+	if !p.HasErrors() || !strings.Contains(p.Errors()[0].Hint, "connect-rls-hardening") {
+		t.Fatalf("problems %v, want one naming the examples", p)
+	}
+}
+
+func TestEnvironmentHelpers(t *testing.T) {
+	env := []string{"USER=a", "SSH_CONNECTION=1 2 3 4", "USER=b"}
+	if got := EnvLookup(env)("USER"); got != "b" {
+		t.Errorf("EnvLookup USER = %q, want the last one", got)
+	}
+	if CurrentUser(env) != "b" {
+		t.Error("CurrentUser ignores $USER")
+	}
+	if sshWarning(env) == "" {
+		t.Error("no warning on SSH outside tmux")
+	}
+	if sshWarning(append(env, "TMUX=/tmp/x")) != "" {
+		t.Error("a warning inside tmux")
+	}
+	dir := t.TempDir()
+	if got := RunbookRef(dir); !filepath.IsAbs(got) {
+		t.Errorf("RunbookRef(%q) = %q, want absolute", dir, got)
+	}
+	if got := RunbookRef("connect-rls-hardening"); got != "connect-rls-hardening" {
+		t.Errorf("an example's name changed to %q", got)
+	}
+}

@@ -32,6 +32,9 @@ type Runbook struct {
 	Staging Environment `toml:"staging"`
 	// Unattended configures `handrail apply`.
 	Unattended Unattended `toml:"apply"`
+	// Approval asks for second-person approval of every write (pair
+	// partners over handrail run --share).
+	Approval Approval `toml:"approval"`
 	// SuccessCriteria are shown in the end summary.
 	SuccessCriteria []string `toml:"success_criteria"`
 
@@ -174,6 +177,23 @@ type Unattended struct {
 	// PlanMaxAge is how old a plan may be when applied (default DefaultPlanMaxAge).
 	PlanMaxAge Duration `toml:"plan_max_age"`
 }
+
+// Approval is the [approval] table: how many approvers (pair partners
+// with the approver role, never the operator) must approve each write
+// before it is sent.
+type Approval struct {
+	Required int `toml:"required"`
+	// OnLeave is what happens when an approver leaves mid-session:
+	// "pause" (the default) waits before the next write until enough
+	// approvers are back.
+	OnLeave string `toml:"on_leave"`
+}
+
+// OnLeaveValues are the values of [approval] on_leave.
+var OnLeaveValues = []string{"pause"}
+
+// MaxApprovers bounds [approval] required and --require-approval.
+const MaxApprovers = 8
 
 // OnFailureValues are the values of [apply] on_failure.
 var OnFailureValues = []string{"stop", "rollback"}

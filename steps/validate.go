@@ -141,6 +141,7 @@ func (v *validator) validate() {
 	v.validateTarget(r)
 	v.validateStaging(r)
 	v.validateUnattended(r)
+	v.validateApproval(r)
 	v.validateSettings(r)
 	v.msgIDs = v.validateMessages(r)
 
@@ -314,6 +315,18 @@ func (v *validator) validateUnattended(r *Runbook) {
 	}
 	if v.has(ap, "plan_max_age") && !v.bad(addPath(ap, "plan_max_age")) && u.PlanMaxAge.Duration <= 0 {
 		v.at(addPath(ap, "plan_max_age"), Error, `e.g. "24h"; leave it out for 24 hours`, "plan_max_age must be positive")
+	}
+}
+
+// validateApproval checks [approval].
+func (v *validator) validateApproval(r *Runbook) {
+	ap := []string{"approval"}
+	a := r.Approval
+	if a.Required < 0 || a.Required > MaxApprovers {
+		v.at(addPath(ap, "required"), Error, fmt.Sprintf("from 0 (no approval) to %d", MaxApprovers), "required = %d is out of range", a.Required)
+	}
+	if a.OnLeave != "" && !contains(OnLeaveValues, a.OnLeave) {
+		v.at(addPath(ap, "on_leave"), Error, "one of "+strings.Join(OnLeaveValues, ", "), "unknown on_leave %q", a.OnLeave)
 	}
 }
 

@@ -21,6 +21,7 @@ var Tables = []Table{
 			{Name: "target", Required: true, Doc: "The one database this runbook may change: see [target]."},
 			{Name: "staging", Doc: "The staging database the runbook runs on first, and the promotion gate: see [staging]."},
 			{Name: "apply", Doc: "How an unattended `handrail apply` behaves: see [apply]."},
+			{Name: "approval", Doc: "Second-person approval of every write by a pair partner: see [approval]."},
 			{Name: "settings", Doc: "Timeouts and limits: see [settings]."},
 			{Name: "messages", Doc: "The communication plan: see [[messages]]."},
 			{Name: "phase", Required: true, Doc: "The steps, grouped in phases: see [[phase]]."},
@@ -90,6 +91,20 @@ var Tables = []Table{
 				"`rollback` runs [rollback] at once when anything was written (exit 5 when the rollback succeeds). The runbook needs rollback steps for `rollback`.",
 				Example: `on_failure = "rollback"`},
 			{Name: "plan_max_age", Default: `"24h"`, Doc: "How old a plan may be when it is applied; an older plan is stale (exit 2). Must be positive.", Example: `plan_max_age = "4h"`},
+		},
+	},
+	{
+		Name: "approval", Type: reflect.TypeOf(steps.Approval{}),
+		Doc: "Four eyes on every write. With `required = N`, a session run with `--share` (see Pair deploy in the README) sends no write " +
+			"until N approvers (partners whose keys file entry has the role `approver`, never the operator: not the operator's name, not a key of the operator's) " +
+			"have typed the project id on their own screens, for that write: before the first write (after the production consent) and before every later writing step, " +
+			"and again when a write step is retried. An approver may also hold the session (no write starts until they release it or leave) " +
+			"and ask for the rollback dialog on the operator's screen. Every approval, hold, release and refusal is journaled with the partner's name and key fingerprint, " +
+			"and `handrail verify` checks that every write was approved. `--require-approval N` on `run` and `demo` asks for at least N whatever the runbook says.",
+		Keys: []Key{
+			{Name: "required", Default: `0`, Doc: "How many distinct approvers must approve each write, from 0 (none) to 8.", Example: `required = 1`},
+			{Name: "on_leave", Default: `"pause"`, Doc: "What happens when an approver leaves mid-session: `pause` waits before the next write until enough approvers are connected and have approved it " +
+				"(an approval counts only while its approver is connected).", Example: `on_leave = "pause"`},
 		},
 	},
 	{

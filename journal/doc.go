@@ -77,7 +77,9 @@
 // Every other event (step_started, statement_*, rows, notice, exec_output, monitor_*,
 // lock_wait, check_*, item_*, confirmed, confirm_rejected, manual_result,
 // message_rendered, step_would_run, exec_exited, reconnected,
-// share_opened, partner_joined, partner_left, and the result of a step
+// share_opened, partner_joined, partner_left, approval_required,
+// approval_given, hold_placed, hold_released, rollback_proposed (an
+// approval is made durable by the intent it precedes), and the result of a step
 // that wrote nothing) is written at once and becomes
 // durable with the next fsynced event, or at most a second later (a timer
 // fsyncs it), or at Close. What a machine crash can lose is therefore

@@ -177,6 +177,14 @@ func fixtureEvents() []steps.Event {
 	joined := bob
 	joined.ID, joined.Addr = 1, "127.0.0.1:50514"
 	b.add(2*ms, steps.Event{Type: steps.EvPartnerJoined, Partner: &joined})
+	// bob holds the session a moment, approves the backup ahead, and asks
+	// for the rollback (second-person approval).
+	b.add(0, steps.Event{Type: steps.EvHoldPlaced, Partner: &joined})
+	b.add(0, steps.Event{Type: steps.EvApprovalRequired, Step: "announce", Text: "held by bob until released"})
+	b.add(0, steps.Event{Type: steps.EvHoldReleased, Partner: &joined, Text: "released by the holder"})
+	b.add(0, steps.Event{Type: steps.EvApprovalGiven, Step: "backup", Partner: &joined})
+	b.add(0, steps.Event{Type: steps.EvRollbackProposed, Partner: &joined, Text: "just checking the dialog"})
+	b.add(0, steps.Event{Type: steps.EvCommandRefused, Command: &steps.CommandInfo{Type: steps.CmdApprove, Step: "announce", By: &joined}, Text: "nothing is awaiting approval: no write step is about to run"})
 	b.add(1*ms, steps.Event{Type: steps.EvStepStarted, Step: "announce", Text: "message"})
 	b.add(2*ms, steps.Event{Type: steps.EvMessageRendered, Step: "announce", Message: &steps.RenderedMsg{ID: "announce", To: "Development team, support team", When: "before",
 		Body: "RLS hardening migration deploying to Connect-Prod now.\nExpected impact: none. Rollback ready."}})

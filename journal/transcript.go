@@ -575,6 +575,8 @@ func (t *transcript) stepEvent(e steps.Event) bool {
 		}
 	case steps.EvShareOpened, steps.EvPartnerJoined, steps.EvPartnerLeft:
 		t.partnerEvent(e)
+	case steps.EvApprovalRequired, steps.EvApprovalGiven, steps.EvHoldPlaced, steps.EvHoldReleased, steps.EvRollbackProposed:
+		t.approvalEvent(e)
 	default:
 		return false
 	}
@@ -601,11 +603,40 @@ func (t *transcript) partnerEvent(e steps.Event) {
 		if p == nil {
 			p = &steps.Partner{}
 		}
-		who := fmt.Sprintf("partner #%d %s (%s), key %s", p.ID, orDash(p.Name), orDash(string(p.Role)), orDash(p.Fingerprint))
+		who := partnerWho(p)
 		if e.Type == steps.EvPartnerJoined {
 			t.line(e, "%s joined from %s", who, orDash(p.Addr))
 		} else {
 			t.line(e, "%s left: %s", who, orDash(e.Text))
+		}
+	}
+}
+
+// partnerWho names a partner on the record: connection, name, role, key.
+func partnerWho(p *steps.Partner) string {
+	if p == nil {
+		p = &steps.Partner{}
+	}
+	return fmt.Sprintf("partner #%d %s (%s), key %s", p.ID, orDash(p.Name), orDash(string(p.Role)), orDash(p.Fingerprint))
+}
+
+// approvalEvent: second-person approval, holds, an approver asking for
+// the rollback.
+func (t *transcript) approvalEvent(e steps.Event) {
+	who := partnerWho(e.Partner)
+	switch e.Type {
+	case steps.EvApprovalRequired:
+		t.line(e, "the write of step %s waits: %s", orDash(e.Step), orDash(e.Text))
+	case steps.EvApprovalGiven:
+		t.line(e, "APPROVED the write of step %s: %s typed the project id", orDash(e.Step), who)
+	case steps.EvHoldPlaced:
+		t.line(e, "HOLD placed by %s: no write starts until released", who)
+	case steps.EvHoldReleased:
+		t.line(e, "hold of %s released: %s", who, orDash(e.Text))
+	case steps.EvRollbackProposed:
+		t.line(e, "%s asks for the rollback (the dialog opened on the operator's screen)", who)
+		if e.Text != "" {
+			t.more("reason: %s", e.Text)
 		}
 	}
 }
@@ -924,6 +955,9 @@ func commandName(c *steps.CommandInfo) string {
 	}
 	if len(about) > 0 {
 		name += " (" + strings.Join(about, ", ") + ")"
+	}
+	if c.By != nil {
+		name += " from " + partnerWho(c.By)
 	}
 	return name
 }

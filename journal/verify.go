@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -41,6 +42,14 @@ type Report struct {
 	MoreProblems int
 	// Verdict is one line for a human.
 	Verdict string
+	// ApprovalRequired is how many approvals each write needed (the last
+	// the session said; 0: none); ApprovedWrites counts the writes
+	// checked, and Approvals lists each write with its approvers (the
+	// first ones; MoreApprovals counts the rest).
+	ApprovalRequired int
+	ApprovedWrites   int
+	Approvals        []string
+	MoreApprovals    int
 }
 
 // VerifyStatus is what Verify found, in one word.
@@ -221,6 +230,11 @@ func verifyFrom(r io.Reader) Report {
 			return failed(vErr)
 		}
 		s.event(c.lines, l.Type, l.Session, l.Outcome)
+		if s.approvals.relevant(l.Type) {
+			if f, ok := s.approvals.decode(body); ok {
+				s.approvals.event(c.lines, f, s.problem)
+			}
+		}
 		last.set(body)
 	}
 	if c.lines == 0 {
@@ -292,6 +306,8 @@ type structure struct {
 	outcome  steps.Outcome
 	problems []string
 	more     int
+	// approvals checks second-person approval of every write.
+	approvals approvalCheck
 }
 
 func (s *structure) problem(line int, format string, args ...any) {
@@ -348,7 +364,9 @@ func (s *structure) report() Report {
 		header = append(header, "line 1: the header has no start time")
 	}
 	r := Report{Events: s.events, Ended: s.ended, Outcome: s.outcome,
-		Problems: append(header, s.problems...), MoreProblems: s.more}
+		Problems: append(header, s.problems...), MoreProblems: s.more,
+		ApprovalRequired: s.approvals.required, ApprovedWrites: s.approvals.writes,
+		Approvals: s.approvals.lines, MoreApprovals: s.approvals.more}
 	r.OK = len(r.Problems) == 0
 	switch {
 	case !r.OK:
@@ -370,6 +388,9 @@ func check(log *Log) Report {
 			ses = &sessionIDs{RunbookID: e.Session.RunbookID, RunbookHash: e.Session.RunbookHash, ProjectID: e.Session.ProjectID}
 		}
 		s.event(i+2, e.Type, ses, e.Outcome)
+		if s.approvals.relevant(e.Type) {
+			s.approvals.event(i+2, approvalFieldsOf(e), s.problem)
+		}
 	}
 	r := s.report()
 	r.Head, r.Lines = log.Head, log.Lines
@@ -415,6 +436,15 @@ func VerifyCommand(w io.Writer, path string) int {
 	}
 	if r.MoreProblems > 0 {
 		fmt.Fprintf(w, "problem  ... and %d more not listed\n", r.MoreProblems)
+	}
+	if r.ApprovalRequired > 0 || len(r.Approvals) > 0 {
+		fmt.Fprintf(w, "approval %d approver(s) required per write; %d write(s) checked\n", r.ApprovalRequired, r.ApprovedWrites)
+		for _, a := range r.Approvals {
+			fmt.Fprintf(w, "approved %s\n", termsafe.Line(a))
+		}
+		if r.MoreApprovals > 0 {
+			fmt.Fprintf(w, "approved ... and %d more not listed\n", r.MoreApprovals)
+		}
 	}
 	return r.Status.ExitCode()
 }

@@ -35,6 +35,9 @@ func Autopilot(s *State, rb *Runbook) (Command, bool) {
 	if s.ConsentAt != "" {
 		return Command{Type: CmdConsent, Step: s.ConsentAt, Text: s.Session.ProjectID}, true
 	}
+	if s.ApprovalAt != "" {
+		return Command{}, false // only the approvers can move it
+	}
 	st := s.CurrentStep()
 	if st == nil {
 		return Command{}, false

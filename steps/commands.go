@@ -24,12 +24,33 @@ const (
 	CmdMark       CommandType = "mark"        // resolve outcome-unknown: Pass = applied; Text: reason
 	CmdRollback   CommandType = "rollback"    // run [rollback]; Text: reason
 	CmdQuit       CommandType = "quit"        // end the session (journal stays resumable)
+
+	// A pair partner's commands (approvers, from their own screen over
+	// SSH; Command.By says who). A partner can send nothing else.
+	CmdApprove     CommandType = "approve"      // approve the write of Step; Text: the typed project id
+	CmdHold        CommandType = "hold"         // no write starts until released (or the holder leaves)
+	CmdRelease     CommandType = "release"      // release the partner's own hold
+	CmdAskRollback CommandType = "ask_rollback" // open the rollback dialog on the operator's screen
 )
 
 // Commands is every command type, in the order help lists them.
 var Commands = []CommandType{
 	CmdNext, CmdTick, CmdSkipItem, CmdConfirm, CmdConsent, CmdOverride, CmdManual, CmdEndMonitor,
 	CmdCancel, CmdRetry, CmdSkipStep, CmdMark, CmdRollback, CmdQuit,
+	CmdApprove, CmdHold, CmdRelease, CmdAskRollback,
+}
+
+// PartnerCommands are the commands a pair partner may send, and only a
+// partner: the rest of Commands are the operator's.
+var PartnerCommands = []CommandType{CmdApprove, CmdHold, CmdRelease, CmdAskRollback}
+
+// Partner reports whether t is one of PartnerCommands.
+func (t CommandType) Partner() bool {
+	switch t {
+	case CmdApprove, CmdHold, CmdRelease, CmdAskRollback:
+		return true
+	}
+	return false
 }
 
 // Command is what the operator asks the engine to do.
@@ -46,13 +67,16 @@ type Command struct {
 	Pass bool
 	// Secret: Text must not be journaled (typed masked input).
 	Secret bool
+	// By is the pair partner who sent the command (Engine.PartnerSend);
+	// nil for the operator.
+	By *Partner
 }
 
 // stepScoped reports whether the command acts on the current step (and so
 // is refused when it names another one).
 func (t CommandType) stepScoped() bool {
 	switch t {
-	case CmdRollback, CmdQuit, CmdConsent, CmdOverride:
+	case CmdRollback, CmdQuit, CmdConsent, CmdOverride, CmdHold, CmdRelease, CmdAskRollback:
 		return false
 	}
 	return true
@@ -77,9 +101,14 @@ func (s *State) Affordances() []Affordance {
 }
 
 // Accepts says whether the engine, in state s, takes a command of type t
-// (its arguments aside: see Admit).
-func (s *State) Accepts(t CommandType) Affordance {
-	ok, why := s.accepts(t)
+// from the operator (its arguments aside: see Admit).
+func (s *State) Accepts(t CommandType) Affordance { return s.AcceptsFrom(nil, t) }
+
+// AcceptsFrom says whether the engine, in state s, takes a command of
+// type t from the pair partner by (nil: the operator). A partner's screen
+// draws its keys from this, as the operator's does from Accepts.
+func (s *State) AcceptsFrom(by *Partner, t CommandType) Affordance {
+	ok, why := s.acceptsFrom(by, t)
 	if ok {
 		why = ""
 	}
@@ -91,7 +120,7 @@ func (s *State) Accepts(t CommandType) Affordance {
 // this one function, so what the screen shows as accepted (Accepts) is
 // what the engine does.
 func (s *State) Admit(c Command) (reason string, ok bool) {
-	if ok, why := s.accepts(c.Type); !ok {
+	if ok, why := s.acceptsFrom(c.By, c.Type); !ok {
 		return why, false
 	}
 	st := s.CurrentStep()
@@ -128,12 +157,28 @@ func (s *State) admitArgs(c Command, st *StepState) (string, bool) {
 		if !c.Pass && c.Text == "" {
 			return "a failed manual step needs a note saying what went wrong", false
 		}
+	case CmdApprove:
+		if c.Text != s.Session.ProjectID {
+			return "the project id typed is not this target's: type the project id shown beside the target to approve", false
+		}
 	}
 	return "", true
 }
 
-// accepts is the engine's rule for each command type in state s.
-func (s *State) accepts(t CommandType) (bool, string) {
+// accepts is the engine's rule for each of the operator's commands.
+func (s *State) accepts(t CommandType) (bool, string) { return s.acceptsFrom(nil, t) }
+
+// acceptsFrom is the engine's rule for each command type in state s,
+// from the operator (by == nil) or from a pair partner.
+func (s *State) acceptsFrom(by *Partner, t CommandType) (bool, string) {
+	switch {
+	case by != nil && !t.Partner():
+		return false, "a pair partner may only approve, hold, release a hold, or ask for the rollback"
+	case by != nil:
+		return s.partnerAccepts(*by, t)
+	case t.Partner():
+		return false, "only a pair partner with the approver role can " + partnerVerb(t) + ", from their own screen"
+	}
 	if t == CmdQuit {
 		return true, ""
 	}
@@ -160,6 +205,9 @@ func (s *State) accepts(t CommandType) (bool, string) {
 	}
 	if t == CmdConsent {
 		return false, "no consent is asked now"
+	}
+	if s.ApprovalAt != "" {
+		return false, "the write of step " + s.ApprovalAt + " waits: " + s.WriteWait() + "; you may quit or roll back meanwhile"
 	}
 	st := s.CurrentStep()
 	if st == nil {

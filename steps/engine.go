@@ -42,6 +42,12 @@ type Config struct {
 	// and says what it found or what is missing. nil: no proof can be
 	// found, so the gate holds the first write until an override.
 	ProveStaging func(context.Context) *PromotionProof
+	// RequireApproval is --require-approval: at least this many approvers
+	// approve each write, whatever the runbook's [approval] says.
+	RequireApproval int
+	// OperatorKeys are the fingerprints of the operator's own SSH keys
+	// (a partner using one may not approve).
+	OperatorKeys []string
 	// Environ is the base environment of exec steps; default os.Environ().
 	// PG* variables and DATABASE_URL in it are replaced by the target's.
 	Environ []string
@@ -416,6 +422,10 @@ func (e *Engine) duringCommand(c Command, cancel context.CancelFunc) flow {
 	if !e.admit(c) {
 		return flowNext
 	}
+	if c.Type.Partner() {
+		_ = e.actPartner(c)
+		return flowNext
+	}
 	switch c.Type {
 	case CmdCancel:
 		cancel()
@@ -462,6 +472,9 @@ func (e *Engine) answer(c Command, where string, h handlers) (flow, bool, error)
 	if !e.admit(c) {
 		return flowQuit, false, e.sinkFailed()
 	}
+	if c.Type.Partner() {
+		return flowQuit, false, e.actPartner(c)
+	}
 	switch c.Type {
 	case CmdQuit:
 		return flowQuit, true, nil
@@ -492,7 +505,7 @@ func (e *Engine) admit(c Command) bool {
 
 // refuse records that command c was not acted on, and why.
 func (e *Engine) refuse(c Command, why string) error {
-	info := &CommandInfo{Type: c.Type, Step: c.Step}
+	info := &CommandInfo{Type: c.Type, Step: c.Step, By: c.By}
 	if c.Type == CmdTick || c.Type == CmdSkipItem {
 		item := c.Item
 		info.Item = &item

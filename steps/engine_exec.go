@@ -30,7 +30,7 @@ func (e *Engine) runExec(ctx context.Context, i int, run bool) (flow, error) {
 	if !e.cfg.Apply {
 		return flowNext, e.emit(Event{Type: EvStepSkipped, Step: id, Text: "dry run: would run the command"})
 	}
-	if f, err := e.consent(ctx, i); err != nil || f != flowNext {
+	if f, err := e.beforeWrite(ctx, i); err != nil || f != flowNext {
 		return f, err
 	}
 	if err := e.emit(Event{Type: EvIntent, Step: id, Statements: cmdInfo}); err != nil {

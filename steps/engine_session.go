@@ -82,6 +82,9 @@ func (e *Engine) sessionInfo() *SessionInfo {
 		Environment:  rb.Env,
 		Promotion:    rb.PromotionGated(),
 
+		ApprovalRequired: max(rb.Approval.Required, e.cfg.RequireApproval),
+		OperatorKeys:     e.cfg.OperatorKeys,
+
 		RollbackWhen:    rb.Rollback.When,
 		SuccessCriteria: rb.SuccessCriteria,
 	}

@@ -38,7 +38,7 @@ func (e *Engine) runSQL(ctx context.Context, i int, run bool) (flow, error) {
 		return flowNext, e.emit(Event{Type: EvStepSkipped, Step: id,
 			Text: fmt.Sprintf("dry run: would run %s", plural(len(stmts), "statement"))})
 	}
-	if f, err := e.consent(ctx, i); err != nil || f != flowNext {
+	if f, err := e.beforeWrite(ctx, i); err != nil || f != flowNext {
 		return f, err
 	}
 	return e.execSQL(ctx, i, infos)

@@ -162,6 +162,16 @@ func (e *Engine) resolveUnknown(ctx context.Context, i int) (flow, error) {
 	})
 }
 
+// beforeWrite holds the write of step i until it may be sent: the
+// promotion gate and the production consent (first write), then the
+// approvers and holds (every write; see writeGate).
+func (e *Engine) beforeWrite(ctx context.Context, i int) (flow, error) {
+	if f, err := e.consent(ctx, i); err != nil || f != flowNext {
+		return f, err
+	}
+	return e.writeGate(ctx, i)
+}
+
 // consent asks, before the first write to a production target, for the
 // project id typed by the operator. Rollback needs no new consent.
 func (e *Engine) consent(ctx context.Context, i int) (flow, error) {

@@ -87,6 +87,14 @@ const (
 	EvShareOpened   EventType = "share_opened"   // Share: where, the host key, who may join
 	EvPartnerJoined EventType = "partner_joined" // Partner
 	EvPartnerLeft   EventType = "partner_left"   // Partner; Text: why (quit, connection lost, handrail exited)
+
+	// Second-person approval ([approval] required, --require-approval):
+	// what the approvers (partners) did, each with the partner.
+	EvApprovalRequired EventType = "approval_required" // Step: the write waiting; Text: who approved, who is missing, what holds it
+	EvApprovalGiven    EventType = "approval_given"    // Step: the write approved; Partner: the approver (typed the project id)
+	EvHoldPlaced       EventType = "hold_placed"       // Partner: the holder; no write starts until released
+	EvHoldReleased     EventType = "hold_released"     // Partner: the holder; Text: why (released, left)
+	EvRollbackProposed EventType = "rollback_proposed" // Partner: who asks the operator to roll back (the dialog opens)
 )
 
 // Event is one fact of a session. Exactly the fields its type documents
@@ -148,6 +156,12 @@ type SessionInfo struct {
 	Promotion bool `json:"promotion,omitempty"`
 	// StagingProjectID is the staging environment the proof must come from.
 	StagingProjectID string `json:"staging_project_id,omitempty"`
+	// ApprovalRequired is how many approvers must approve each write
+	// ([approval] required, --require-approval; 0: none). OperatorKeys
+	// are the SHA-256 fingerprints of the operator's own SSH keys: a
+	// partner using one of them is the operator and may not approve.
+	ApprovalRequired int      `json:"approval_required,omitempty"`
+	OperatorKeys     []string `json:"operator_keys,omitempty"`
 	// RollbackWhen is the runbook's [rollback] when list and
 	// SuccessCriteria its success_criteria, for the rollback dialog and the
 	// end summary (the screen draws them from the journal alone).
@@ -272,9 +286,8 @@ type PartnerRole string
 const (
 	// RoleObserver watches the session, read-only.
 	RoleObserver PartnerRole = "observer"
-	// RoleApprover watches the session and, once second-person approval
-	// exists, may approve or hold writes. Today an approver watches
-	// read-only, like an observer.
+	// RoleApprover watches the session and may approve writes, hold the
+	// session before the next write, and ask for the rollback.
 	RoleApprover PartnerRole = "approver"
 )
 
@@ -302,6 +315,9 @@ type Partner struct {
 	Fingerprint string      `json:"fingerprint"`
 	Addr        string      `json:"addr,omitempty"`
 }
+
+// Label is how screens and the record name the partner: name (role).
+func (p Partner) Label() string { return fmt.Sprintf("%s (%s)", p.Name, p.Role) }
 
 // ShareInfo says that the session is shared over SSH: the address it
 // listens on, the host key partners check on first connect, and who may
@@ -370,6 +386,7 @@ var EventTypes = []EventType{
 	EvStepSucceeded, EvStepFailed, EvStepCancelled, EvStepSkipped, EvStepOutcomeUnknown, EvStepMarked,
 	EvRollbackOffered, EvRollbackRequested, EvRollbackStarted, EvRollbackFinished,
 	EvShareOpened, EvPartnerJoined, EvPartnerLeft,
+	EvApprovalRequired, EvApprovalGiven, EvHoldPlaced, EvHoldReleased, EvRollbackProposed,
 }
 
 var knownEventTypes = func() map[EventType]bool {
@@ -401,6 +418,8 @@ type CommandInfo struct {
 	Type CommandType `json:"type"`
 	Step string      `json:"step,omitempty"`
 	Item *int        `json:"item,omitempty"`
+	// By is the pair partner who sent it (nil: the operator).
+	By *Partner `json:"by,omitempty"`
 }
 
 // PromotionProof is what the promotion gate found: a staging journal that

@@ -94,6 +94,9 @@ type StepState struct {
 	Ended      time.Duration   `json:"ended,omitempty"`
 	// InFlight: an intent was recorded and no result yet.
 	InFlight bool `json:"in_flight,omitempty"`
+	// Approvals are the approvals given for this attempt of the step's
+	// write (reset when it starts again).
+	Approvals []Partner `json:"approvals,omitempty"`
 	// EndedEarly: a monitoring window the operator ended before its
 	// time (Note says why).
 	EndedEarly bool `json:"ended_early,omitempty"`
@@ -157,6 +160,11 @@ type State struct {
 	// partners connected now, in the order they joined.
 	Share    *ShareInfo `json:"share,omitempty"`
 	Partners []Partner  `json:"partners,omitempty"`
+	// ApprovalAt is the write waiting for its approvals or for a hold to
+	// be released (approval_required), until it starts; Holds are the
+	// partners holding the session now.
+	ApprovalAt string    `json:"approval_step,omitempty"`
+	Holds      []Partner `json:"holds,omitempty"`
 }
 
 // Refusal is a command the engine did not act on, with its reason.
@@ -176,6 +184,10 @@ type RollbackState struct {
 	Reason    string `json:"reason,omitempty"`
 	Finished  bool   `json:"finished,omitempty"`
 	OK        bool   `json:"ok,omitempty"`
+	// Proposed is the partner who last asked for the rollback dialog
+	// (rollback_proposed), at ProposedSeq.
+	Proposed    string `json:"proposed,omitempty"`
+	ProposedSeq int64  `json:"proposed_seq,omitempty"`
 }
 
 // NewState returns the state before any event.
@@ -227,6 +239,12 @@ func Apply(s State, e Event) State {
 		s.applyRollback(e)
 	case EvShareOpened, EvPartnerJoined, EvPartnerLeft:
 		s.applyPartner(e)
+	case EvApprovalRequired, EvApprovalGiven, EvHoldPlaced, EvHoldReleased, EvRollbackProposed:
+		s.applyApproval(e)
+	}
+	if e.Type == EvIntent || e.Type.ResolvesIntent() || e.Type == EvStepStarted || e.Type == EvStepSkipped ||
+		e.Type == EvRollbackStarted || e.Type == EvSessionEnded {
+		s.ApprovalAt = "" // the write started, or is no longer about to
 	}
 	if st == nil {
 		return s
@@ -297,6 +315,8 @@ func (s *State) applyResumed(e Event) {
 		s.Session.Operator = e.Session.Operator
 		s.Session.SessionID = e.Session.SessionID
 		s.Session.DSN = e.Session.DSN
+		s.Session.ApprovalRequired = e.Session.ApprovalRequired
+		s.Session.OperatorKeys = e.Session.OperatorKeys
 	}
 	s.Consent = false
 	s.ConsentAt = ""
@@ -307,6 +327,7 @@ func (s *State) applyResumed(e Event) {
 	s.Connection, s.Offline = "", ""
 	s.Rollback.Requested = ""
 	s.Share, s.Partners = nil, nil // they belonged to the process that went away
+	s.Holds, s.ApprovalAt = nil, ""
 }
 
 // applyTarget folds the connection, the target's identity and the deploy
@@ -389,6 +410,7 @@ func (s *State) applyStepOutcome(st *StepState, e Event) {
 		st.Started = e.Mono
 		st.Error = nil
 		st.Attempts++
+		st.Approvals = nil // an approval is for one attempt
 	case EvStepSucceeded:
 		st.Status = StatusSucceeded
 		st.Ended = e.Mono

@@ -27,14 +27,17 @@ func cmdRun(c *cli, args []string) int {
 	resume := fs.String("resume", "", "resume the session recorded in this journal")
 	env := fs.String("env", "", "which environment of the runbook: production ([target], the default) or staging ([staging])")
 	stagingJournal := fs.String("staging-journal", "", "the staging journal that proves the promotion (default: the newest that does, in the log directory)")
-	shareAddr, shareKeys := shareFlags(fs)
+	shareAddr, shareKeys, requireApproval := shareFlags(fs)
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
 	}
 	spec := c.sessionSpec()
 	spec.Apply, spec.Operator, spec.LogDir, spec.Env, spec.StagingJournal = *apply, *operator, *logDir, *env, *stagingJournal
-	spec.ShareAddr, spec.ShareKeys = *shareAddr, *shareKeys
+	spec.ShareAddr, spec.ShareKeys, spec.RequireApproval = *shareAddr, *shareKeys, *requireApproval
+	if code := checkRequireApproval(c, *requireApproval); code != 0 {
+		return code
+	}
 	switch {
 	case *resume != "" && len(pos) == 0:
 		spec.Resume = *resume
@@ -64,7 +67,7 @@ func cmdDemo(c *cli, args []string) int {
 	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/demo-sessions, apart from real sessions)")
 	env := fs.String("env", "", "which environment of the runbook: production (default) or staging, which runs its [staging] environment against\nthe sandbox's staging database: its journal then proves the promotion to a later production demo")
 	dsnFile := fs.String("dsn-file", "", "write the sandbox's connection strings to this file while the demo runs (removed on exit), to look at its databases\nfrom another window: . FILE; psql \"$DATABASE_URL\" (or handrail check RUNBOOK --env-file FILE)")
-	shareAddr, shareKeys := shareFlags(fs)
+	shareAddr, shareKeys, requireApproval := shareFlags(fs)
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -126,7 +129,10 @@ func cmdDemo(c *cli, args []string) int {
 	}
 	spec := c.sessionSpec()
 	spec.RunbookArg, spec.Apply, spec.Operator, spec.LogDir, spec.Demo, spec.Env = name, *apply, "demo", *logDir, true, *env
-	spec.ShareAddr, spec.ShareKeys = *shareAddr, *shareKeys
+	spec.ShareAddr, spec.ShareKeys, spec.RequireApproval = *shareAddr, *shareKeys, *requireApproval
+	if code := checkRequireApproval(c, *requireApproval); code != 0 {
+		return code
+	}
 	var dsn string
 	for _, d := range dbs {
 		if d.Role == role {
@@ -196,12 +202,24 @@ func writeDSNFile(path, target string, dbs []db.DemoDatabase) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// shareFlags declares --share and --share-keys (run and demo).
-func shareFlags(fs *flag.FlagSet) (addr, keys *string) {
+// shareFlags declares --share, --share-keys and --require-approval (run
+// and demo).
+func shareFlags(fs *flag.FlagSet) (addr, keys *string, approvals *int) {
 	addr = fs.String("share", "", "let pair partners watch this session over SSH on ADDR (ssh -p PORT HOST). A port alone\n"+
 		"(:2222) listens on loopback (127.0.0.1) only; any other address must be given explicitly,\n"+
 		"e.g. 0.0.0.0:2222 for every interface. Needs --share-keys")
 	keys = fs.String("share-keys", "", "who may join with --share: one OpenSSH public key a line, its comment the partner's\n"+
 		"name and role: ssh-ed25519 AAAA... alice observer (role observer or approver)")
-	return addr, keys
+	approvals = fs.Int("require-approval", 0, "every write waits until N approvers (partners with the approver role, never the operator)\n"+
+		"typed the project id on their own screens; at least the runbook's [approval] required. Needs --share")
+	return addr, keys, approvals
+}
+
+// checkRequireApproval refuses a --require-approval out of range.
+func checkRequireApproval(c *cli, n int) int {
+	if n < 0 || n > steps.MaxApprovers {
+		fmt.Fprintf(c.stderr, "handrail: --require-approval %d: give a number of approvers from 0 to %d\n", n, steps.MaxApprovers)
+		return steps.ExitUsage
+	}
+	return 0
 }

@@ -44,12 +44,17 @@ type Spec struct {
 	StagingJournal string
 	ShareAddr      string // --share: serve the session to pair partners over SSH
 	ShareKeys      string // --share-keys
+	// RequireApproval is --require-approval: at least this many approvers
+	// approve each write, whatever the runbook's [approval] says.
+	RequireApproval int
 
 	Version        string   // handrail's, for the journal header
 	Environ        []string // base environment of exec steps; USER, SSH_CONNECTION, TMUX
 	Stdout, Stderr io.Writer
 	// Frontend is nil for the operator's screen on the terminal.
 	Frontend Frontend
+
+	keys *share.Keys // --share-keys as read (nil without --share)
 }
 
 // opened is what Run sets up before the engine starts.
@@ -75,6 +80,7 @@ func Run(spec Spec) int {
 		return code
 	}
 	defer shared.Close(share.LeftExited)
+	spec.keys = shared.Keys()
 	o, code := spec.open(termWidth, termHeight)
 	if code != 0 {
 		return code
@@ -124,7 +130,11 @@ func (spec *Spec) open(termWidth, termHeight int) (*opened, int) {
 	} else if o.rb = spec.freshRunbook(); o.rb == nil {
 		return nil, steps.ExitUsage
 	}
-	if code := spec.defaults(); code != 0 {
+	code := spec.defaults()
+	if code == 0 {
+		code = spec.checkApproval(o.rb)
+	}
+	if code != 0 {
 		if o.w != nil {
 			o.w.Close()
 		}
@@ -170,6 +180,7 @@ func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 	events := queue.New[steps.Event](256)
 	eng := steps.NewEngine(steps.Config{
 		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Operator: spec.Operator,
+		RequireApproval: spec.RequireApproval, OperatorKeys: share.OperatorKeys(EnvLookup(spec.Environ)("HOME")),
 		SessionID: o.sessionID, Prior: o.prior, ResumeNote: o.resumeNote, Environ: spec.Environ,
 		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir}),
 		// Journal first, then the screens (the operator's, the partners'):
@@ -273,6 +284,41 @@ func (spec *Spec) freshRunbook() *steps.Runbook {
 		return nil
 	}
 	return rb
+}
+
+// checkApproval refuses, before anything is journaled or run, an
+// applying session that requires approval but cannot get it: it is not
+// shared, or its keys file names fewer approvers (other than the
+// operator) than it needs.
+func (spec *Spec) checkApproval(rb *steps.Runbook) int {
+	need := max(rb.Approval.Required, spec.RequireApproval)
+	if need == 0 || !spec.Apply {
+		return 0
+	}
+	if spec.keys == nil {
+		fmt.Fprintf(spec.Stderr, "handrail run: every write of this session needs %d approver(s) (%s), and approvers join over SSH: "+
+			"add --share ADDR --share-keys FILE (see Pair deploy in the README). Nothing was run.\n", need, approvalSource(rb, spec.RequireApproval))
+		return steps.ExitUsage
+	}
+	n := 0
+	for _, k := range spec.keys.List {
+		if k.Role == steps.RoleApprover && !strings.EqualFold(k.Name, spec.Operator) {
+			n++
+		}
+	}
+	if n < need {
+		fmt.Fprintf(spec.Stderr, "handrail run: every write of this session needs %d approver(s) (%s), but %s names %d approver(s) other than the operator %s: "+
+			"add a key with the role approver for each (a line: ssh-ed25519 AAAA... NAME approver). Nothing was run.\n", need, approvalSource(rb, spec.RequireApproval), spec.keys.Path, n, spec.Operator)
+		return steps.ExitUsage
+	}
+	return 0
+}
+
+func approvalSource(rb *steps.Runbook, flag int) string {
+	if flag >= rb.Approval.Required {
+		return fmt.Sprintf("--require-approval %d", flag)
+	}
+	return fmt.Sprintf("[approval] required = %d in the runbook", rb.Approval.Required)
 }
 
 // openShare binds --share before anything is journaled or run, so a

@@ -20,12 +20,13 @@
 // goroutine, and connections are bounded (handshake timeout, connections
 // and partners at once).
 //
-// A partner sends the engine nothing: the screen is read-only and the
-// server holds no way to command the engine. Second-person approval plugs
-// in here: an admitted partner's session (screen, in partner.go) already
-// carries the partner's identity (steps.Partner: name, role, key
-// fingerprint, connection), and the approver's commands will go through a
-// new Engine method taking that identity with the steps.Command, so that
-// the engine answers them on the record like the operator's, and refuses
-// what a role may not do. share itself decides nothing about a write.
+// A partner can send the engine only the partner commands
+// (steps.PartnerCommands: approve, hold, release, ask for the rollback):
+// the screen (ui's Watch mode with Options.Partner) draws its keys from
+// State.AcceptsFrom for that partner, and partner.go hands what it sends
+// to Engine.PartnerSend with the partner's identity (steps.Partner: name,
+// role, key fingerprint, connection), dropping any other command type.
+// The engine answers each on the record like the operator's, and refuses
+// what a role may not do (an observer approving, the operator approving
+// their own change). share itself decides nothing about a write.
 package share

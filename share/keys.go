@@ -226,3 +226,27 @@ func nameAndRole(comment string) (string, steps.PartnerRole, string) {
 }
 
 func notPrintable(r rune) bool { return !unicode.IsPrint(r) }
+
+// OperatorKeys are the SHA-256 fingerprints of the operator's own SSH
+// public keys (home/.ssh/*.pub): a partner who authenticates with one of
+// them is the operator, who may not approve their own change. Files that
+// do not parse are passed over.
+func OperatorKeys(home string) []string {
+	if home == "" {
+		return nil
+	}
+	files, _ := filepath.Glob(filepath.Join(home, ".ssh", "*.pub"))
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) > maxKeysLine {
+			continue
+		}
+		pub, _, _, _, err := gossh.ParseAuthorizedKey(b)
+		if err != nil {
+			continue
+		}
+		out = append(out, gossh.FingerprintSHA256(pub))
+	}
+	return out
+}

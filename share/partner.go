@@ -164,9 +164,19 @@ func (s *Server) screenMiddleware() wish.Middleware {
 		if !ok {
 			return nil
 		}
+		partner := sc.partner
 		m := ui.New(ui.Options{
 			Mode: ui.Watch, Initial: sc.initial.Events, Context: sc.ctx,
-			Viewer: fmt.Sprintf("%s (%s)", sc.partner.Name, sc.partner.Role),
+			Viewer:  fmt.Sprintf("%s (%s)", sc.partner.Name, sc.partner.Role),
+			Partner: &partner,
+			// Only a partner's commands leave this screen (ui sends no
+			// other from a Watch screen), and the engine answers each
+			// as this partner's: State.AcceptsFrom, on the record.
+			Send: func(c steps.Command) {
+				if c.Type.Partner() {
+					s.eng.PartnerSend(partner, c)
+				}
+			},
 		})
 		opts := append(bubbletea.MakeOptions(sess), tea.WithoutSignalHandler())
 		p := tea.NewProgram(m, opts...)

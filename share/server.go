@@ -30,6 +30,10 @@ type Engine interface {
 	ShareOpened(steps.ShareInfo) error
 	PartnerJoined(steps.Partner) error
 	PartnerLeft(p steps.Partner, why string) error
+	// PartnerSend hands the engine a partner's command (approve, hold,
+	// release, ask for the rollback); it never blocks, and the engine
+	// answers it on the record.
+	PartnerSend(p steps.Partner, c steps.Command)
 }
 
 // Config configures a share server.
@@ -184,8 +188,13 @@ func (s *Server) Loopback() bool {
 // HostKey is the server's SSH host key.
 func (s *Server) HostKey() HostKey { return s.host }
 
-// Keys is the parsed keys file.
-func (s *Server) Keys() *Keys { return s.keys }
+// Keys is the parsed keys file (nil for a session that is not shared).
+func (s *Server) Keys() *Keys {
+	if s == nil {
+		return nil
+	}
+	return s.keys
+}
 
 // Start serves partners of eng's session. prior are the events of a
 // resumed session (as journaled); journalPath is the journal the session

@@ -75,6 +75,12 @@ func (r *recorder) PartnerLeft(p steps.Partner, why string) error {
 	return nil
 }
 
+// PartnerSend records what a partner's screen sent, as a command_refused
+// naming the partner (the recorder decides nothing).
+func (r *recorder) PartnerSend(p steps.Partner, c steps.Command) {
+	r.emit(steps.Event{Type: steps.EvCommandRefused, Command: &steps.CommandInfo{Type: c.Type, Step: c.Step, By: &p}, Text: "recorded"})
+}
+
 func (r *recorder) ofType(typ steps.EventType) []steps.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -55,7 +55,7 @@ func TestEveryKeyIsAnswered(t *testing.T) {
 	// operator then: TestRollbackWhileStatementRuns and
 	// TestCancelDuringStatement in steps cover how it answers meanwhile),
 	// and the pair partners' commands, which only a partner's screen
-	// sends (share_test.go walks those).
+	// sends (approver_test.go presses those).
 	for _, typ := range steps.Commands {
 		if tried[typ] == 0 && typ != steps.CmdCancel && !typ.Partner() {
 			t.Errorf("no key sent %s at any decision", typ)

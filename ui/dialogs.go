@@ -23,6 +23,7 @@ const (
 	inputManualNote                      // manual verdict note
 	inputEndMonitor                      // reason to end a monitor early
 	inputMark                            // how the operator resolved outcome-unknown
+	inputApprove                         // the project id an approver types to approve a write
 )
 
 // inputDialog is a one-line question answered with a bubbles textinput;

@@ -38,6 +38,12 @@ type KeyMap struct {
 	Applied  key.Binding
 	NotDone  key.Binding
 
+	// A pair partner's commands (an approver's screen over SSH).
+	Approve     key.Binding
+	Hold        key.Binding
+	Release     key.Binding
+	AskRollback key.Binding
+
 	// Dialogs.
 	Yes    key.Binding
 	No     key.Binding
@@ -83,6 +89,11 @@ func DefaultKeyMap() KeyMap {
 		Rollback: b([]string{"R", "shift+r"}, "R", "ROLLBACK"),
 		Applied:  b([]string{"a"}, "a", "it was applied"),
 		NotDone:  b([]string{"n"}, "n", "it was not applied"),
+
+		Approve:     b([]string{"a"}, "a", "approve the write"),
+		Hold:        b([]string{"h"}, "h", "hold"),
+		Release:     b([]string{"h"}, "h", "release the hold"),
+		AskRollback: b([]string{"R", "shift+r"}, "R", "ask for ROLLBACK"),
 
 		Yes:    b([]string{"y", "enter"}, "y", "yes"),
 		No:     b([]string{"n", "esc"}, "n/esc", "no"),
@@ -161,6 +172,8 @@ func (m Model) runKeys() []key.Binding {
 		keys = []key.Binding{k.Pause, k.Faster, k.Slower, k.OneEvent, k.NextStep}
 	case m.canCommand():
 		keys = m.commandKeys()
+	case m.partnerMode():
+		keys = m.partnerKeys()
 	}
 	if m.copyable() != "" {
 		keys = append(keys, k.Copy)
@@ -262,6 +275,9 @@ func (m Model) commandKeys() []key.Binding {
 // refusedHelp lists, for the full help, each command key the engine does
 // not take now and why (its own words).
 func (m Model) refusedHelp() []string {
+	if m.partnerMode() {
+		return m.partnerRefusedHelp()
+	}
 	if !m.canCommand() {
 		return nil
 	}

@@ -33,7 +33,7 @@ func (m Model) layout() layout {
 	if w <= 0 || h <= 0 {
 		w, h = defaultWidth, defaultHeight
 	}
-	l := layout{width: w, height: h, headerH: 3 + len(m.bannerLines(w))}
+	l := layout{width: w, height: h, headerH: 3 + len(m.bannerLines(w)) + len(m.approvalLines(w))}
 	if m.operatorGone() {
 		l.headerH += len(m.goneBanner(w))
 	}
@@ -150,6 +150,9 @@ func (m Model) headerLines(w int) []string {
 	}
 	lines := []string{spread(left, right, w), m.targetLine(w), s.Rule.Render(strings.Repeat("─", w))}
 	for _, l := range m.bannerLines(w) {
+		lines = append(lines, s.Banner.Render(fit(l, w)))
+	}
+	for _, l := range m.approvalLines(w) {
 		lines = append(lines, s.Banner.Render(fit(l, w)))
 	}
 	if m.operatorGone() {

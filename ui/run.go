@@ -73,6 +73,11 @@ type Options struct {
 	// Viewer names who watches a Watch screen ("alice (observer)" for a
 	// pair partner over SSH); the badge says so.
 	Viewer string
+	// Partner, on a pair partner's Watch screen with Send set, is who
+	// watches: the screen then takes that partner's commands (approve,
+	// hold, release, ask for the rollback) as State.AcceptsFrom allows,
+	// and sends them with Send.
+	Partner *steps.Partner
 }
 
 // Result is how the engine's Run returned, plus what the end summary shows
@@ -183,6 +188,7 @@ type Model struct {
 
 	// Watch mode (watch.go).
 	viewer       string // Options.Viewer
+	partner      *steps.Partner // Options.Partner
 	fed          bool   // fed by FeedMsg (a pair partner's screen), not a journal's follower
 	watch        <-chan WatchStatus
 	watchProblem *WatchProblem // following stopped: the error screen
@@ -210,6 +216,7 @@ func New(opts Options) Model {
 		viewing:  -1,
 		watch:    opts.Watch,
 		viewer:   opts.Viewer,
+		partner:  opts.Partner,
 	}
 	if opts.Context != nil {
 		m.stop = opts.Context.Done()
@@ -423,7 +430,7 @@ func (m Model) noteEvent(e steps.Event) Model {
 		if m.flashWarn {
 			m.flash = "" // it counted the open items, which just changed
 		}
-	case steps.EvRollbackOffered:
+	case steps.EvRollbackOffered, steps.EvRollbackProposed:
 		if m.mode == Live && m.overlay == screenNone && m.state.CanRollback() {
 			m.overlay = screenRollbackDialog
 		}
@@ -548,10 +555,11 @@ func (m Model) canCommand() bool {
 	return m.mode == Live && m.send != nil && m.result == nil
 }
 
-// command sends one operator command, in order, from Update. Send must not
-// block; Run guarantees that with a queue.
+// command sends one operator command (or, on a partner's screen, one of
+// the partner's), in order, from Update. Send must not block; Run
+// guarantees that with a queue.
 func (m Model) command(c steps.Command) {
-	if m.canCommand() {
+	if m.canCommand() || (m.partnerMode() && c.Type.Partner()) {
 		m.send(c)
 	}
 }

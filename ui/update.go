@@ -116,6 +116,11 @@ func (m Model) handleRunKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.Rollback) && m.canCommand():
 		return m.askRollback()
 	}
+	if m.partnerMode() && m.screen() == screenRun {
+		if next, cmd, ok := m.handlePartnerKey(msg); ok {
+			return next, cmd
+		}
+	}
 	if m.mode == Replay {
 		if next, cmd, ok := m.handleReplayKey(msg); ok {
 			return next, cmd

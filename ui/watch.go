@@ -189,7 +189,7 @@ func (m Model) handleFeed(msg FeedMsg) (tea.Model, tea.Cmd) {
 // keeping only what belongs to the terminal (size, colors, help, full
 // screen), the event plumbing and what the watch learnt besides events.
 func (m Model) refold(events []steps.Event) Model {
-	r := New(Options{Mode: m.mode, Initial: events, Now: m.now, NoColor: m.noColor, Viewer: m.viewer})
+	r := New(Options{Mode: m.mode, Initial: events, Now: m.now, NoColor: m.noColor, Viewer: m.viewer, Partner: m.partner})
 	r.send, r.events, r.stop, r.doneFn, r.headFn = m.send, m.events, m.stop, m.doneFn, m.headFn
 	r.width, r.height, r.isDark = m.width, m.height, m.isDark
 	r.showHelp, r.full, r.banner, r.clock = m.showHelp, m.full, m.banner, m.clock

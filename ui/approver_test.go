@@ -1,0 +1,153 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+var (
+	bobApprover = steps.Partner{ID: 1, Name: "bob", Role: steps.RoleApprover, Fingerprint: "SHA256:b"}
+	carolWatch  = steps.Partner{ID: 2, Name: "carol", Role: steps.RoleObserver, Fingerprint: "SHA256:c"}
+)
+
+// approvalSession: a session that requires one approval, at the schema
+// dump (a write) shown and not yet sent, bob (approver) and carol
+// (observer) watching.
+func approvalSession() *fake {
+	f := new(fake).start(true)
+	f.evs[0].Session.ApprovalRequired = 1
+	f.verified()
+	f.add(steps.Event{Type: steps.EvShareOpened, Share: &steps.ShareInfo{Addr: "127.0.0.1:2222"}})
+	f.add(steps.Event{Type: steps.EvPartnerJoined, Partner: partner(&bobApprover)})
+	f.add(steps.Event{Type: steps.EvPartnerJoined, Partner: partner(&carolWatch)})
+	f.stepStarted("pg-dump")
+	return f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "pg-dump",
+		Statements: []steps.StatementInfo{{Count: 1, SQL: "pg_dump --schema-only -f before.sql"}}})
+}
+
+// partnerScreen is p's screen over SSH at 100x30.
+func partnerScreen(f *fake, p steps.Partner) (Model, *recorder) {
+	rec := &recorder{}
+	m := New(Options{Mode: Watch, Initial: f.evs, Viewer: p.Label(), Partner: &p, Send: rec.send,
+		Now: func() time.Time { return t0.Add(f.mono) }})
+	return update(m, tea.WindowSizeMsg{Width: 100, Height: 30}), rec
+}
+
+func footer(m Model) string {
+	lines := strings.Split(plain(m), "\n")
+	return strings.Join(lines[len(lines)-2:], "\n")
+}
+
+// An approver approves on their own screen by typing the project id:
+// the keys are State.AcceptsFrom's, and what is sent is what the engine
+// admits from this partner.
+func TestApproverApprovesByTypingTheProjectID(t *testing.T) {
+	m, rec := partnerScreen(approvalSession(), bobApprover)
+	s := plain(m)
+	mustContain(t, s, "WATCHING as bob (approver)", "APPROVAL of step pg-dump: 0 of 1; missing 1: waiting for bob",
+		"Connect-Prod", prodID, "pg_dump --schema-only")
+	mustContain(t, footer(m), "a approve the write", "h hold")
+	mustNotContain(t, footer(m), "ask for ROLLBACK", "release")
+
+	m = update(m, keyMsg("a"))
+	mustContain(t, plain(m), "to approve the write of step pg-dump to Connect-Prod, type")
+	m = typeText(m, prodID)
+	m = update(m, keyMsg("enter"))
+	want := steps.Command{Type: steps.CmdApprove, Step: "pg-dump", Text: prodID}
+	if len(rec.cmds) != 1 || rec.cmds[0] != want {
+		t.Fatalf("sent %+v, want %+v", rec.cmds, want)
+	}
+	c := rec.cmds[0]
+	c.By = &bobApprover
+	st := m.State()
+	if why, ok := st.Admit(c); !ok {
+		t.Fatalf("the engine would refuse the approval: %s", why)
+	}
+	// esc leaves the question without sending anything.
+	m = update(m, keyMsg("a"), keyMsg("x"), keyMsg("esc"))
+	if len(rec.cmds) != 1 {
+		t.Fatalf("esc sent %+v", rec.cmds[1:])
+	}
+
+	p := bobApprover
+	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvApprovalGiven, Step: "pg-dump", Partner: &p})
+	mustContain(t, plain(m), "APPROVAL of step pg-dump: 1 of 1; approved by bob")
+	mustNotContain(t, footer(m), "a approve")
+}
+
+// Hold and release are one key, h, whichever the engine takes now; R
+// asks the operator for the rollback once something was written.
+func TestApproverHoldsReleasesAndAsksRollback(t *testing.T) {
+	m, rec := partnerScreen(approvalSession(), bobApprover)
+	m = update(m, keyMsg("R"))
+	if len(rec.cmds) != 0 {
+		t.Fatalf("R before any write sent %+v", rec.cmds)
+	}
+	m = update(m, keyMsg("?"))
+	mustContain(t, plain(m), "nothing has been written yet")
+	m = update(m, keyMsg("?"), keyMsg("h"))
+	if len(rec.cmds) != 1 || rec.cmds[0].Type != steps.CmdHold {
+		t.Fatalf("h sent %+v", rec.cmds)
+	}
+	p := bobApprover
+	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvHoldPlaced, Partner: &p})
+	mustContain(t, plain(m), "HELD by bob: no write starts until released")
+	mustContain(t, footer(m), "h release the hold")
+	m = update(m, keyMsg("h"))
+	if len(rec.cmds) != 2 || rec.cmds[1].Type != steps.CmdRelease {
+		t.Fatalf("h while holding sent %+v", rec.cmds)
+	}
+	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvHoldReleased, Partner: &p},
+		steps.Event{Seq: m.State().Seq + 2, Type: steps.EvIntent, Step: "pg-dump"})
+	mustNotContain(t, plain(m), "HELD")
+	m = update(m, keyMsg("R"))
+	if len(rec.cmds) != 3 || rec.cmds[2].Type != steps.CmdAskRollback {
+		t.Fatalf("R after a write sent %+v", rec.cmds)
+	}
+}
+
+// An observer's screen sends nothing: its keys are refused with the
+// engine's reason, shown in the help.
+func TestObserverSendsNothing(t *testing.T) {
+	m, rec := partnerScreen(approvalSession(), carolWatch)
+	m = update(m, keyMsg("a"), keyMsg("h"), keyMsg("R"), keyMsg("enter"), keyMsg("space"))
+	if len(rec.cmds) != 0 {
+		t.Fatalf("an observer's keys sent %+v", rec.cmds)
+	}
+	mustNotContain(t, footer(m), "approve", "hold")
+	m = update(m, keyMsg("?"))
+	mustContain(t, plain(m), "carol is an observer")
+	// Nor does a screen without Send (a journal's watcher) send anything.
+	w := update(New(Options{Mode: Watch, Initial: approvalSession().evs, Partner: partner(&bobApprover)}), tea.WindowSizeMsg{Width: 100, Height: 30})
+	w = update(w, keyMsg("a"))
+	if w.screen() == screenInput {
+		t.Fatal("a watcher without Send opened the approval question")
+	}
+}
+
+// The operator's screen shows who approved and who is missing, and an
+// approver's request for the rollback opens the rollback dialog.
+func TestOperatorSeesApprovalAndRollbackRequest(t *testing.T) {
+	f := approvalSession()
+	f.add(steps.Event{Type: steps.EvApprovalRequired, Step: "pg-dump", Text: "needs 1 more approval(s) of 1"})
+	m, rec := newLive(f)
+	mustContain(t, plain(m), "APPROVAL of step pg-dump: 0 of 1; missing 1: waiting for bob")
+	m = update(m, keyMsg("enter"))
+	m = answer(m, rec)
+	mustContain(t, plain(m), "waits")
+	p := bobApprover
+	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvApprovalGiven, Step: "pg-dump", Partner: &p},
+		steps.Event{Seq: m.State().Seq + 2, Type: steps.EvIntent, Step: "pg-dump"},
+		steps.Event{Seq: m.State().Seq + 3, Type: steps.EvStepSucceeded, Step: "pg-dump"},
+		steps.Event{Seq: m.State().Seq + 4, Type: steps.EvStepStarted, Step: "apply-001"})
+	mustContain(t, plain(m), "APPROVAL of step apply-001: 0 of 1")
+	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvRollbackProposed, Partner: &p})
+	if m.screen() != screenRollbackDialog {
+		t.Fatalf("rollback_proposed did not open the dialog:\n%s", plain(m))
+	}
+}

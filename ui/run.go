@@ -187,9 +187,9 @@ type Model struct {
 	replay   replayer
 
 	// Watch mode (watch.go).
-	viewer       string // Options.Viewer
+	viewer       string         // Options.Viewer
 	partner      *steps.Partner // Options.Partner
-	fed          bool   // fed by FeedMsg (a pair partner's screen), not a journal's follower
+	fed          bool           // fed by FeedMsg (a pair partner's screen), not a journal's follower
 	watch        <-chan WatchStatus
 	watchProblem *WatchProblem // following stopped: the error screen
 	writerGone   bool          // the operator's handrail is gone

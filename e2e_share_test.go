@@ -263,7 +263,7 @@ func TestTmuxShare(t *testing.T) {
 
 	// A late joiner, at another terminal size, sees the session so far.
 	late := sshTerm(t, tmuxPath, 120, 35, sshArgs(bob, port, kh)...)
-	s := late.waitText("WATCHING as bob (approver) — read-only", "[message] Announce the deploy", "alice, bob watching")
+	s := late.waitText("WATCHING as bob (approver) — approver's keys: a h R", "[message] Announce the deploy", "alice, bob watching")
 	mustShow(t, s, " ok   Pre-deployment checklist")
 	op.waitFor("the operator's header to show both partners", func(s string) bool { return strings.Contains(header2(s), "alice, bob watching") })
 
@@ -405,9 +405,9 @@ func heldOperator(release <-chan struct{}) func(*steps.Engine, *steps.Runbook, u
 
 // TestShareObserverKilledLeavesTheSessionUnaffected: the same apply run
 // against two copies of a database, once alone and once shared with an
-// observer (OpenSSH in tmux) whose ssh is SIGKILLed mid-session: the same
-// outcome, exit code, database state and journal, but for the partner's
-// events.
+// observer and an approver (OpenSSH in tmux) whose ssh are both SIGKILLed
+// mid-session: the same outcome, exit code, database state and journal,
+// but for the partners' events.
 func TestShareObserverKilledLeavesTheSessionUnaffected(t *testing.T) {
 	tmuxPath := requireTmux(t)
 	requireOpenSSH(t)
@@ -429,7 +429,8 @@ func TestShareObserverKilledLeavesTheSessionUnaffected(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := newSSHPartner(t, keysDir, "alice", "observer")
-	keys := writeKeysFile(t, keysDir, alice)
+	carol := newSSHPartner(t, keysDir, "carol", "approver")
+	keys := writeKeysFile(t, keysDir, alice, carol)
 
 	type result struct {
 		code           int
@@ -477,18 +478,22 @@ func TestShareObserverKilledLeavesTheSessionUnaffected(t *testing.T) {
 	release := make(chan struct{})
 	logDir, sharedDone := run("shared", release, "--share", "127.0.0.1:0", "--share-keys", keys)
 	port := sharedAt(t, logDir)
-	obs := sshTerm(t, tmuxPath, 100, 30, sshArgs(alice, port, knownHosts(t, keysDir, stateDir, port))...)
+	kh := knownHosts(t, keysDir, stateDir, port)
+	obs := sshTerm(t, tmuxPath, 100, 30, sshArgs(alice, port, kh)...)
 	obs.waitText("WATCHING as alice (observer)", "[checklist] Ready to change Pair-Prod", "olga · alice watching")
+	appr := sshTerm(t, tmuxPath, 100, 30, sshArgs(carol, port, kh)...)
+	appr.waitText("WATCHING as carol (approver)", "olga · alice, carol watching")
 	obs.killAbruptly()
+	appr.killAbruptly()
 	deadline := time.Now().Add(tmuxWait)
 	for {
 		logs, _ := filepath.Glob(filepath.Join(logDir, "*.jsonl"))
 		log, err := journal.Read(logs[0])
-		if err == nil && len(eventsOf(log, steps.EvPartnerLeft)) == 1 {
+		if err == nil && len(eventsOf(log, steps.EvPartnerLeft)) == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the observer's dropped connection was never journaled")
+			t.Fatal("the partners' dropped connections were never journaled")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -506,11 +511,11 @@ func TestShareObserverKilledLeavesTheSessionUnaffected(t *testing.T) {
 	if got, want := sessionShape(shared.log), sessionShape(alone.log); got != want {
 		t.Errorf("the shared session's journal differs from the session alone's (partner events aside):\nshared: %s\nalone:  %s", got, want)
 	}
-	if n := len(eventsOf(shared.log, steps.EvPartnerJoined)); n != 1 {
-		t.Errorf("%d joins journaled, want 1", n)
+	if n := len(eventsOf(shared.log, steps.EvPartnerJoined)); n != 2 {
+		t.Errorf("%d joins journaled, want 2", n)
 	}
-	if l := eventsOf(shared.log, steps.EvPartnerLeft); len(l) != 1 || l[0].Text != share.LeftLost {
-		t.Errorf("leave: %+v", l)
+	if l := eventsOf(shared.log, steps.EvPartnerLeft); len(l) != 2 || l[0].Text != share.LeftLost || l[1].Text != share.LeftLost {
+		t.Errorf("leaves: %+v", l)
 	}
 	for name, dsn := range dsns {
 		var n int
@@ -576,6 +581,9 @@ func TestShareMistakesRunNothing(t *testing.T) {
 		{"a keys file others may write", []string{"--share", ":0", "--share-keys", loose}, "writable by others than its owner"},
 		{"a bad keys line", []string{"--share", ":0", "--share-keys", bad}, "bad:2: \"alice@laptop\" does not end with a role"},
 		{"a port in use", []string{"--share", busy.Addr().String(), "--share-keys", good}, "cannot listen"},
+		{"approval without sharing", []string{"--apply", "--require-approval", "1"}, "add --share ADDR --share-keys FILE"},
+		{"approval without an approver", []string{"--apply", "--require-approval", "1", "--share", ":0", "--share-keys", good}, "names 0 approver(s) other than the operator olga"},
+		{"too many approvers", []string{"--require-approval", "9"}, "--require-approval 9: give a number of approvers from 0 to 8"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			logDir := t.TempDir()

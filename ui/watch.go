@@ -55,6 +55,8 @@ func (m Model) sourceBadge() string {
 			label += " — read-only, ended"
 		case m.writerGone:
 			label += " — operator gone"
+		case m.partnerMode() && m.partner.Role == steps.RoleApprover:
+			label += " — approver's keys: a h R"
 		default:
 			label += " — read-only"
 		}

@@ -202,7 +202,8 @@ func (m Model) refold(events []steps.Event) Model {
 }
 
 // partnerFlash says, for a few seconds, that a pair partner joined or
-// left (the header keeps the count).
+// left (the header keeps the count), approved, held, released, or asked
+// for the rollback.
 func (m Model) partnerFlash(events []steps.Event) (Model, tea.Cmd) {
 	text := ""
 	for _, e := range events {
@@ -212,6 +213,14 @@ func (m Model) partnerFlash(events []steps.Event) (Model, tea.Cmd) {
 				text = fmt.Sprintf("%s (%s) joined, watching", p.Name, p.Role)
 			case steps.EvPartnerLeft:
 				text = fmt.Sprintf("%s (%s) left: %s", p.Name, p.Role, e.Text)
+			case steps.EvApprovalGiven:
+				text = fmt.Sprintf("%s approved the write of step %s", p.Name, e.Step)
+			case steps.EvHoldPlaced:
+				text = fmt.Sprintf("%s holds the session: no write starts until released", p.Name)
+			case steps.EvHoldReleased:
+				text = fmt.Sprintf("%s's hold is released", p.Name)
+			case steps.EvRollbackProposed:
+				text = fmt.Sprintf("%s asks for the rollback", p.Name)
 			}
 		}
 	}

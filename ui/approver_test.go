@@ -105,7 +105,8 @@ func TestApproverHoldsReleasesAndAsksRollback(t *testing.T) {
 	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvHoldReleased, Partner: &p},
 		steps.Event{Seq: m.State().Seq + 2, Type: steps.EvIntent, Step: "pg-dump"})
 	mustNotContain(t, plain(m), "HELD")
-	m = update(m, keyMsg("R"))
+	mustContain(t, footer(m), "R ask for ROLLBACK")
+	update(m, keyMsg("R"))
 	if len(rec.cmds) != 3 || rec.cmds[2].Type != steps.CmdAskRollback {
 		t.Fatalf("R after a write sent %+v", rec.cmds)
 	}

@@ -24,6 +24,18 @@ func (m Model) partnerMode() bool {
 	return m.mode == Watch && m.partner != nil && m.send != nil && m.watchProblem == nil
 }
 
+// operatorAsked: the step screen, or one of the questions only the
+// operator answers (typed consent, the promotion gate), which a partner's
+// screen shows read-only: the partner's keys work on all of them, so an
+// approver can approve while the operator types the consent.
+func (m Model) operatorAsked() bool {
+	switch m.screen() {
+	case screenRun, screenConsent, screenPromotion:
+		return true
+	}
+	return false
+}
+
 // partnerIntent is one key of a partner's screen and its command.
 type partnerIntent struct {
 	key key.Binding

@@ -152,3 +152,49 @@ func TestOperatorSeesApprovalAndRollbackRequest(t *testing.T) {
 		t.Fatalf("rollback_proposed did not open the dialog:\n%s", plain(m))
 	}
 }
+
+// The questions only the operator answers (typed consent, the promotion
+// gate) are read-only on a partner's screen: its keys stay the partner's
+// (an approver can approve while the operator types the consent), no
+// input box takes them, and the footer offers nothing the partner cannot
+// send.
+func TestPartnerSeesOperatorQuestionsReadOnly(t *testing.T) {
+	for _, q := range []steps.EventType{steps.EvConsentRequired, steps.EvPromotionRequired} {
+		t.Run(string(q), func(t *testing.T) {
+			f := approvalSession().on(q, "pg-dump")
+			m, rec := partnerScreen(f, bobApprover)
+			s := plain(m)
+			mustContain(t, s, watchingAnswer)
+			mustNotContain(t, footer(m), "enter", "override")
+			mustContain(t, footer(m), "h hold")
+
+			m = typeText(m, "xyz")
+			m = update(m, keyMsg("enter"))
+			mustNotContain(t, plain(m), "xyz")
+			if len(rec.cmds) != 0 {
+				t.Fatalf("a partner's typing at the operator's question sent %+v", rec.cmds)
+			}
+			m = update(m, keyMsg("h"))
+			if len(rec.cmds) != 1 || rec.cmds[0].Type != steps.CmdHold {
+				t.Fatalf("h at the operator's question sent %+v, want a hold", rec.cmds)
+			}
+			if st := m.State(); st.AcceptsFrom(&bobApprover, steps.CmdApprove).OK {
+				m = update(m, keyMsg("a"))
+				mustContain(t, plain(m), "to approve the write of step pg-dump")
+			}
+		})
+	}
+}
+
+// A plain watcher (no partner, no commands) sees the operator's questions
+// without an input to type into.
+func TestWatcherSeesConsentReadOnly(t *testing.T) {
+	f := approvalSession().on(steps.EvConsentRequired, "pg-dump")
+	m := update(New(Options{Mode: Watch, Initial: f.evs, Now: func() time.Time { return t0.Add(f.mono) }}),
+		tea.WindowSizeMsg{Width: 100, Height: 30})
+	m = typeText(m, "xyz")
+	s := plain(m)
+	mustContain(t, s, "PRODUCTION: TYPED CONSENT", watchingAnswer)
+	mustNotContain(t, s, "xyz")
+	mustNotContain(t, footer(m), "enter")
+}

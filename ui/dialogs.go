@@ -214,7 +214,7 @@ func (m Model) promotionLines() []string {
 	lines = append(lines, "",
 		"Run it on staging first (handrail run RUNBOOK --env staging --apply), then quit and run this again;",
 		"or type why this must go on without proof. The override is journaled and shown as one.", "",
-		m.override.View())
+		m.answerLine(m.override.View()))
 	return lines
 }
 
@@ -226,7 +226,8 @@ func (m Model) consentLines() []string {
 	if i := m.state.StepIndex(m.state.ConsentAt); i >= 0 {
 		lines = append(lines, "step: "+m.state.Steps[i].Title)
 	}
-	lines = append(lines, "", "Type the project id to continue: "+s.Bold.Render(ses.ProjectID), "", m.consent.View())
+	lines = append(lines, "", "Type the project id to continue: "+s.Bold.Render(ses.ProjectID), "",
+		m.answerLine(m.consent.View()))
 	if r := m.state.ConsentRejected; r != nil {
 		lines = append(lines, "", s.Bad.Render("REJECTED: ")+quote(*r)+" is not the project id. Nothing was written.")
 	}
@@ -294,4 +295,18 @@ func (m Model) lockHeldLines() []string {
 // quote puts text the operator typed or must type in quotes. It does not
 // escape: the views escape every string they draw (termsafe.go), and %q
 // would escape those escapes again.
+// watchingAnswer stands, on a screen that watches (replay, watch, a pair
+// partner's), where the operator's screen has the input of a question
+// only the operator answers.
+const watchingAnswer = "(the operator answers this on their screen)"
+
+// answerLine is the input of a question only the operator answers, or,
+// on a screen that watches, who answers it.
+func (m Model) answerLine(input string) string {
+	if m.canCommand() {
+		return input
+	}
+	return m.styles.Muted.Render(watchingAnswer)
+}
+
 func quote(s string) string { return `"` + s + `"` }

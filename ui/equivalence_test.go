@@ -235,6 +235,9 @@ var (
 	countdown = regexp.MustCompile(`\d+:\d\d:\d\d left of`)
 	// The checklist cursor belongs to the live operator; a replay has none.
 	cursorMark = regexp.MustCompile(`│> \[`)
+	// The input of the operator's question (consent, promotion override)
+	// is the operator's; a replay says who answers it.
+	answerLine = regexp.MustCompile(`│(> .*|` + regexp.QuoteMeta(watchingAnswer) + `)$`)
 )
 
 // normalised is the screen as text with those differences taken out. The
@@ -250,6 +253,7 @@ func normalised(m Model, withFooter bool) []string {
 	for i := range lines {
 		lines[i] = countdown.ReplaceAllString(lines[i], "H:MM:SS left of")
 		lines[i] = cursorMark.ReplaceAllString(lines[i], "│  [")
+		lines[i] = answerLine.ReplaceAllString(lines[i], "│ANSWER")
 	}
 	if !withFooter {
 		lines = lines[:len(lines)-m.footerHeight(equivWidth)]

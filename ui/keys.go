@@ -141,10 +141,15 @@ func (m Model) keysNow(scr screen) []key.Binding {
 		return []key.Binding{relabel(k.Yes, "y/enter", "yes"), k.No}
 	case screenInput:
 		return []key.Binding{k.Submit, k.Back}
-	case screenConsent:
+	case screenConsent, screenPromotion:
+		if !m.canCommand() {
+			// Watching: the operator answers; this screen only reads.
+			return m.runKeys()
+		}
+		if scr == screenPromotion {
+			return []key.Binding{relabel(k.Submit, "enter", "override with this reason"), relabel(k.Interrupt, "ctrl+c", "quit")}
+		}
 		return []key.Binding{k.Submit, relabel(k.Interrupt, "ctrl+c", "quit")}
-	case screenPromotion:
-		return []key.Binding{relabel(k.Submit, "enter", "override with this reason"), relabel(k.Interrupt, "ctrl+c", "quit")}
 	case screenEnded:
 		return m.endedKeys()
 	}

@@ -27,9 +27,13 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case screenInput:
 		return m.handleInputKey(msg)
 	case screenConsent:
-		return m.handleConsentKey(msg)
+		if m.canCommand() {
+			return m.handleConsentKey(msg)
+		}
 	case screenPromotion:
-		return m.handlePromotionKey(msg)
+		if m.canCommand() {
+			return m.handlePromotionKey(msg)
+		}
 	}
 	return m.handleRunKey(msg)
 }
@@ -116,7 +120,7 @@ func (m Model) handleRunKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.Rollback) && m.canCommand():
 		return m.askRollback()
 	}
-	if m.partnerMode() && m.screen() == screenRun {
+	if m.partnerMode() && m.operatorAsked() {
 		if next, cmd, ok := m.handlePartnerKey(msg); ok {
 			return next, cmd
 		}
@@ -301,9 +305,13 @@ func (m Model) updateInputs(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case screenInput:
 		return m, m.updateInput(msg)
 	case screenConsent:
-		return m, m.updateConsent(msg)
+		if m.canCommand() {
+			return m, m.updateConsent(msg)
+		}
 	case screenPromotion:
-		return m, m.updateOverride(msg)
+		if m.canCommand() {
+			return m, m.updateOverride(msg)
+		}
 	}
 	return m, nil
 }

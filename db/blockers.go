@@ -15,12 +15,12 @@ import (
 // while the work connection waits. Waited is left zero: the caller knows
 // how long it has been waiting.
 func (t *Target) Blockers(ctx context.Context, pid int) ([]Blocker, error) {
-	t.sideMu.Lock()
-	defer t.sideMu.Unlock()
-	if t.side == nil || t.side.IsClosed() {
+	side, release := t.sideConn()
+	defer release()
+	if side == nil || side.IsClosed() {
 		return nil, fmt.Errorf("blockers: %w", pgconn.ErrConnClosed)
 	}
-	rows, err := t.side.Query(ctx, fmt.Sprintf(`select a.pid, coalesce(a.state, ''), coalesce(a.query, ''),
+	rows, err := side.Query(ctx, fmt.Sprintf(`select a.pid, coalesce(a.state, ''), coalesce(a.query, ''),
   coalesce(a.application_name, ''), coalesce(a.usename::text, ''),
   coalesce(extract(epoch from now() - a.xact_start)::float8, 0)
 from pg_stat_activity a

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -635,9 +636,9 @@ const SideQueryTimeout = 30 * time.Second
 // neither waits for nor disturbs a statement running on the work
 // connection.
 func (t *Target) SideQuery(ctx context.Context, sql string, keep int) (QueryResult, error) {
-	t.sideMu.Lock()
-	defer t.sideMu.Unlock()
-	return t.readOnly(ctx, t.side, sql, QueryOptions{KeepRows: keep, StatementTimeout: SideQueryTimeout})
+	side, release := t.sideConn()
+	defer release()
+	return t.readOnly(ctx, side, sql, QueryOptions{KeepRows: keep, StatementTimeout: SideQueryTimeout})
 }
 
 func (t *Target) readOnly(ctx context.Context, conn *pgx.Conn, sql string, o QueryOptions) (res QueryResult, err error) {
@@ -647,42 +648,84 @@ func (t *Target) readOnly(ctx context.Context, conn *pgx.Conn, sql string, o Que
 	if err := ctx.Err(); err != nil {
 		return res, &ExecError{Err: err, Cancelled: true}
 	}
-	fail := func(err error) (QueryResult, error) {
+	sink := newRowSink(t, conn.TypeMap(), o.KeepRows, 0, true, o.OnRows)
+	if err := readOnlyPipeline(ctx, conn.PgConn(), sql, o, sink); err != nil {
 		e := t.classify(ctx, conn, 0, err)
-		t.rollback(ctx, conn)
+		if conn.PgConn().TxStatus() != 'I' {
+			t.rollback(ctx, conn)
+		}
 		e.RolledBack = true
 		return res, e
 	}
+	return QueryResult{Columns: sink.cols, Rows: sink.kept, Total: sink.total}, nil
+}
 
-	setup := probeBegin + timeoutSettings("SET LOCAL", 0, o.StatementTimeout)
+// readOnlySetup is the transaction setup of a read-only query, one
+// statement each: BEGIN READ ONLY, the statement timeout, the role, and
+// set_config(key, value, true) for each setting in key order (the values
+// travel as parameters, never spliced into the text).
+func readOnlySetup(o QueryOptions) (sqls []string, args [][][]byte) {
+	add := func(sql string, a [][]byte) { sqls, args = append(sqls, sql), append(args, a) }
+	add(probeBegin, nil)
+	if o.StatementTimeout > 0 {
+		add(strings.TrimPrefix(timeoutSettings("SET LOCAL", 0, o.StatementTimeout), "; "), nil)
+	}
 	if o.AsRole != "" {
-		setup += "; SET LOCAL ROLE " + pgx.Identifier{o.AsRole}.Sanitize()
+		add("SET LOCAL ROLE "+pgx.Identifier{o.AsRole}.Sanitize(), nil)
 	}
-	if err := execQuiet(ctx, conn, setup); err != nil {
-		return fail(err)
+	for _, k := range slices.Sorted(maps.Keys(o.Settings)) {
+		add("select set_config($1, $2, true)", [][]byte{[]byte(k), []byte(o.Settings[k])})
 	}
-	keys := make([]string, 0, len(o.Settings))
-	for k := range o.Settings {
-		keys = append(keys, k)
+	return sqls, args
+}
+
+// readOnlyPipeline sends a read-only query in one round trip (pipeline
+// mode, the extended protocol): the setup (readOnlySetup), the query, a
+// sync, then ROLLBACK and a sync. The query is one extended-protocol
+// statement, which cannot contain a second one (no "select 1; commit;
+// delete ..."); it runs inside the READ ONLY transaction, or not at all:
+// after any error the server skips the rest up to the sync, and the
+// ROLLBACK after it always runs. The query's rows go to sink; the error is
+// the first the server (or the connection) gave.
+func readOnlyPipeline(ctx context.Context, pc *pgconn.PgConn, sql string, o QueryOptions, sink *rowSink) error {
+	sqls, args := readOnlySetup(o)
+	p := pc.StartPipeline(ctx)
+	for i, s := range sqls {
+		p.SendQueryParams(s, args[i], nil, nil, nil)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		// The simple protocol with pgx's client-side quoting of $1, $2.
-		if _, err := conn.Exec(ctx, "select set_config($1, $2, true)", k, o.Settings[k]); err != nil {
-			return fail(err)
+	p.SendQueryParams(sql, nil, nil, nil, nil)
+	p.SendPipelineSync()
+	p.SendQueryParams(probeRollback, nil, nil, nil, nil)
+	first := p.Sync()
+	n := 0 // results read before the first sync
+	for first == nil {
+		r, err := p.GetResults()
+		if err != nil {
+			first = err
+			break
+		}
+		rr, ok := r.(*pgconn.ResultReader)
+		if !ok {
+			break // the first sync: the query's transaction is over
+		}
+		if n == len(sqls) {
+			sink.consume(rr)
+		}
+		_, err = rr.Close()
+		if n == len(sqls) {
+			sink.endResult()
+		}
+		n++
+		if err != nil {
+			first = err
+			break
 		}
 	}
-
-	sink := newRowSink(t, conn.TypeMap(), o.KeepRows, 0, true, o.OnRows)
-	rr := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil)
-	sink.consume(rr)
-	_, err = rr.Close()
-	sink.endResult()
-	if err != nil {
-		return fail(err)
+	// Close reads what is left, the ROLLBACK included.
+	if err := p.Close(); first == nil {
+		first = err
 	}
-	t.rollback(ctx, conn)
-	return QueryResult{Columns: sink.cols, Rows: sink.kept, Total: sink.total}, nil
+	return first
 }
 
 // streamSimple sends sql as one simple-protocol query (it may hold several

@@ -8,18 +8,19 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Inspect runs fn in a READ ONLY transaction on the side connection,
+// Inspect runs fn in a READ ONLY transaction on the side connection (the
+// work connection of a Single target),
 // with statement_timeout SideQueryTimeout, and always rolls it back: the
 // catalog and pg_locks look-ups of the lock analysis run there, so they
 // neither wait for nor disturb the work connection, and nothing they send
 // can write. fn's error is returned as is.
 func (t *Target) Inspect(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	t.sideMu.Lock()
-	defer t.sideMu.Unlock()
-	if t.side == nil || t.side.IsClosed() {
+	side, release := t.sideConn()
+	defer release()
+	if side == nil || side.IsClosed() {
 		return fmt.Errorf("inspect: %w", pgconn.ErrConnClosed)
 	}
-	tx, err := t.side.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	tx, err := side.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("inspect: %w", err)
 	}

@@ -45,6 +45,9 @@ type Target struct {
 	sideMu sync.Mutex
 	side   *pgx.Conn
 
+	// single: the work connection is the only one (ConnectOptions.Single).
+	single bool
+
 	lockMu sync.Mutex
 	lock   *pgx.Conn
 	held   map[int64]bool // deploy locks taken on the current lock conn
@@ -66,6 +69,11 @@ type ConnectOptions struct {
 	// OnNotice receives the server notices (RAISE NOTICE, warnings) of the
 	// work connection.
 	OnNotice func(Notice)
+	// Single dials the work connection only, for a command that reads one
+	// query at a time and takes no deploy lock (`handrail check`): the side
+	// connection's work (Inspect, SideQuery, Blockers) runs on the work
+	// connection, and TryDeployLock refuses.
+	Single bool
 }
 
 const (
@@ -115,7 +123,16 @@ func Connect(ctx context.Context, target *ConnTarget, opts ConnectOptions) (*Tar
 		}
 	}
 
-	t := &Target{conn: target, cfg: cfg, onNotice: opts.OnNotice, held: map[int64]bool{}}
+	t := &Target{conn: target, cfg: cfg, onNotice: opts.OnNotice, held: map[int64]bool{}, single: opts.Single}
+	if opts.Single {
+		work, err := t.dial(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		t.work = work
+		t.workPID.Store(int64(work.PgConn().PID()))
+		return t, nil
+	}
 	// The three connections are dialled at once: each costs a server
 	// backend and an authentication exchange, which a session would
 	// otherwise wait for three times in a row before its first statement.
@@ -218,6 +235,18 @@ func cleanAppName(s string) string {
 	return s
 }
 
+// sideConn is the connection for side work (diagnostics, monitors, lock
+// analysis), held until release is called: the side connection, or the
+// work connection of a Single target.
+func (t *Target) sideConn() (conn *pgx.Conn, release func()) {
+	if t.single {
+		t.workMu.Lock()
+		return t.work, t.workMu.Unlock
+	}
+	t.sideMu.Lock()
+	return t.side, t.sideMu.Unlock
+}
+
 // AppName is the application_name of the session's connections.
 func (t *Target) AppName() string { return t.cfg.RuntimeParams["application_name"] }
 
@@ -270,6 +299,9 @@ func (t *Target) Reconnect(ctx context.Context) error {
 		return fmt.Errorf("reconnect: %w", err)
 	}
 	t.workPID.Store(int64(t.work.PgConn().PID()))
+	if t.single {
+		return nil
+	}
 	if t.side, err = t.dial(ctx, false); err != nil {
 		return fmt.Errorf("reconnect: %w", err)
 	}

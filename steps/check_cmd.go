@@ -63,7 +63,7 @@ func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Wri
 		return finish(ExitUsage)
 	}
 	rep.Runbook, rep.Target = rb.Meta.ID, fmt.Sprintf("%s (%s)", rb.Target.Name, rb.Target.ProjectID)
-	t, err := db.Connect(ctx, target, db.ConnectOptions{AppName: "handrail-check/" + rb.Meta.ID})
+	t, err := db.Connect(ctx, target, db.ConnectOptions{AppName: "handrail-check/" + rb.Meta.ID, Single: true})
 	if err != nil {
 		rep.Error = fmt.Sprintf("cannot connect to %s (from %s): %v", rep.DSN, target.From(), err)
 		return finish(ExitFailed)

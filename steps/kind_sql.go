@@ -218,10 +218,11 @@ func (v *validator) checkStatement(s *Step, sc sqlSource, st Statement, col int)
 	if !s.IsTransactional() {
 		return
 	}
-	if reason := sqlscan.NoTransactionReason(st.SQL); reason != "" {
+	reason, tc := sqlscan.TransactionFaults(st.SQL)
+	if reason != "" {
 		v.atSource(sc, st.Line, col, Error, fmt.Sprintf("set transaction = false on step %s", s.ID), "%s", reason)
 	}
-	if tc := sqlscan.TransactionControl(st.SQL); tc != "" {
+	if tc != "" {
 		v.atSource(sc, st.Line, col, Error,
 			fmt.Sprintf("remove it: step %s already runs in one transaction (or set transaction = false)", s.ID),
 			"%s inside a transactional step would end handrail's transaction early", tc)

@@ -535,6 +535,21 @@ func NoTransactionReason(stmt string) string {
 	return ""
 }
 
+// TransactionFaults is NoTransactionReason and TransactionControl of stmt
+// from one pass over its tokens (a sql step's load asks both of every
+// statement).
+func TransactionFaults(stmt string) (noTx, control string) {
+	for _, toks := range statementsOf(stmt) {
+		if noTx == "" {
+			noTx = noTxReason(toks)
+		}
+		if control == "" {
+			control = transactionControl(toks)
+		}
+	}
+	return noTx, control
+}
+
 func noTxReason(t []sig) string {
 	const suffix = " cannot run inside a transaction block"
 	w := func(i int, s string) bool { return isWord(t, i, s) }
@@ -620,22 +635,29 @@ func noTxReason(t []sig) string {
 // the step's atomicity. SAVEPOINT, RELEASE and ROLLBACK TO are fine.
 func TransactionControl(stmt string) string {
 	for _, t := range statementsOf(stmt) {
-		w := func(i int, s string) bool { return isWord(t, i, s) }
-		switch {
-		case w(0, "BEGIN"), w(0, "COMMIT") && !w(1, "PREPARED"), w(0, "END"), w(0, "ABORT"):
-			return t[0].text
-		case w(0, "START") && w(1, "TRANSACTION"):
-			return "START TRANSACTION"
-		case w(0, "PREPARE") && w(1, "TRANSACTION"):
-			return "PREPARE TRANSACTION"
-		case w(0, "ROLLBACK") && !w(1, "PREPARED"):
-			i := 1
-			if w(i, "WORK") || w(i, "TRANSACTION") {
-				i++
-			}
-			if !w(i, "TO") {
-				return "ROLLBACK"
-			}
+		if c := transactionControl(t); c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+func transactionControl(t []sig) string {
+	w := func(i int, s string) bool { return isWord(t, i, s) }
+	switch {
+	case w(0, "BEGIN"), w(0, "COMMIT") && !w(1, "PREPARED"), w(0, "END"), w(0, "ABORT"):
+		return t[0].text
+	case w(0, "START") && w(1, "TRANSACTION"):
+		return "START TRANSACTION"
+	case w(0, "PREPARE") && w(1, "TRANSACTION"):
+		return "PREPARE TRANSACTION"
+	case w(0, "ROLLBACK") && !w(1, "PREPARED"):
+		i := 1
+		if w(i, "WORK") || w(i, "TRANSACTION") {
+			i++
+		}
+		if !w(i, "TO") {
+			return "ROLLBACK"
 		}
 	}
 	return ""

@@ -283,6 +283,7 @@ func FuzzSplitStatements(f *testing.F) {
 		"\xff\xfe;\x00;",
 		"select 1;\r\n\r\nselect 2;\r\n",
 		"vacuum; create index concurrently i on t(x); drop index concurrently i;",
+		"begin; commit; rollback to s; rollback; start transaction; end; vacuum (analyze) t; begin",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -315,9 +316,11 @@ func FuzzSplitStatements(f *testing.F) {
 				t.Fatalf("statement %q is not trimmed", s.SQL)
 			}
 			// The classifiers must not panic on anything the splitter returns.
-			_ = NoTransactionReason(s.SQL)
 			_ = IsReadOnly(s.SQL)
-			_ = TransactionControl(s.SQL)
+			// TransactionFaults is the two classifiers in one pass.
+			if noTx, tc := TransactionFaults(s.SQL); noTx != NoTransactionReason(s.SQL) || tc != TransactionControl(s.SQL) {
+				t.Fatalf("TransactionFaults(%q) = %q, %q; want %q, %q", s.SQL, noTx, tc, NoTransactionReason(s.SQL), TransactionControl(s.SQL))
+			}
 			_ = FirstWords(s.SQL, 4)
 		}
 		// Splitting a statement again yields the same statement (it has no top-level ';').

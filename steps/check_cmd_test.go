@@ -1,0 +1,80 @@
+package steps
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/handrail-dev/handrail/db"
+)
+
+// `handrail check` runs on one connection, every check in a READ ONLY
+// transaction sent as one round trip: a check whose query writes (through
+// a function the lint cannot see into) fails with the server's read-only
+// error and writes nothing; the checks around it pass, each in its own
+// transaction with its role and settings, and nothing outlives them.
+func TestRunChecksReadOnlyOneConnection(t *testing.T) {
+	t.Parallel()
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	dsn := testDatabase(t, sb, "checkro", "test-project", `
+create table hits(n int);
+create function bump() returns int language sql as $$ insert into hits values (1) returning 1 $$;
+create role check_reader nologin;
+grant select on hits to check_reader;`)
+	rb := writeTestRunbook(t, `
+[[phase]]
+title = "Checks"
+
+  [[phase.step]]
+  kind = "check"
+  id = "before"
+  title = "no hits yet"
+  sql = "select count(*) from hits"
+  expect = [{count = 0}]
+
+  [[phase.step]]
+  kind = "check"
+  id = "writes"
+  title = "a check that writes"
+  sql = "select bump()"
+  expect = [{bump = 1}]
+
+  [[phase.step]]
+  kind = "check"
+  id = "as-role"
+  title = "as a role, with a setting"
+  sql = "select current_user::text as who, current_setting('app.tenant') as tenant, (select count(*) from pg_stat_activity where application_name like 'handrail-check/%') as conns"
+  as_role = "check_reader"
+  settings = {"app.tenant" = "t1"}
+  expect = [{who = "check_reader", tenant = "t1", conns = 1}]
+
+  [[phase.step]]
+  kind = "check"
+  id = "after"
+  title = "still no hits, the login role again"
+  sql = "select count(*) as n, current_user = session_user as same, current_setting('transaction_read_only') as ro from hits"
+  expect = [{n = 0, same = true, ro = "on"}]
+`, nil)
+	var out bytes.Buffer
+	code := RunChecks(engineCtx(t), rb, testTarget(t, dsn), &out, true)
+	var rep ChecksReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("RunChecks --json: %v\n%s", err, out.String())
+	}
+	if code != ExitFailed || len(rep.Results) != 4 {
+		t.Fatalf("RunChecks = %d with %d results, want 1 with 4:\n%s", code, len(rep.Results), out.String())
+	}
+	for _, r := range rep.Results {
+		wantPass := r.Step != "writes"
+		if r.Pass != wantPass {
+			t.Errorf("%s: pass %v, want %v: %s", r.Step, r.Pass, wantPass, r.Summary)
+		}
+	}
+	if s := rep.Results[1].Summary; !strings.Contains(s, "read-only transaction") || !strings.Contains(s, "25006") {
+		t.Errorf("the writing check: %q, want the server's read-only error (25006)", s)
+	}
+	if n := queryValue[int64](t, dsn, "select count(*) from hits"); n != 0 {
+		t.Errorf("hits has %d rows after check, want 0", n)
+	}
+}

@@ -46,8 +46,8 @@ func TestCLIVerifyExitCodes(t *testing.T) {
 			[]string{"torn last line 41 dropped"}},
 		{"damaged", write("edited.jsonl", bytes.Replace(whole, []byte(`"operator":"alice"`), []byte(`"operator":"mallory"`), 1)), journal.ExitDamaged,
 			[]string{"head     -", "FAILED: the journal was altered or damaged: line 1"}},
-		{"newer format", write("future.jsonl", bytes.Replace(whole, []byte(`"format":1`), []byte(`"format":9`), 1)), journal.ExitUnchecked,
-			[]string{"NOT CHECKED: journal format 9 (written by handrail 0.1.0) is newer than this handrail reads (format 1)"}},
+		{"newer format", write("future.jsonl", bytes.Replace(whole, []byte(`"format":2`), []byte(`"format":9`), 1)), journal.ExitUnchecked,
+			[]string{"NOT CHECKED: journal format 9 (written by handrail 0.1.0) is newer than this handrail reads (format 2)"}},
 		{"missing", filepath.Join(dir, "nope.jsonl"), journal.ExitUnchecked,
 			[]string{"NOT CHECKED: cannot read the journal", "no such file"}},
 	}

@@ -245,3 +245,55 @@ func BenchmarkFold100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(benchEvents*b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkMigrationJournal records what a sql step of n statements
+// (about 80 bytes of SQL each) writes, as the engine emits it:
+// step_would_run, the intent, and statement_started and
+// statement_finished for each statement. It reports the journal's bytes
+// per byte of SQL before the first statement ("before/sql") and after the
+// step ("total/sql"), and the journal time per statement.
+func BenchmarkMigrationJournal(b *testing.B) {
+	for _, n := range []int{20_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			infos := make([]steps.StatementInfo, n)
+			sqlBytes := 0
+			line := 1
+			for k := range infos {
+				sql := fmt.Sprintf("alter table app.t_%d add column note_%d text default 'x', add column score numeric(10,2);", k/10, k)
+				infos[k] = steps.StatementInfo{Index: k, Count: n, SQL: sql, File: "migrations/bench.sql", Line: line}
+				line += 2
+				sqlBytes += len(sql) + 2
+			}
+			var before, total int64
+			for b.Loop() {
+				w, err := Create(b.TempDir(), Header{RunbookID: "bench"}, []string{"s3cr3t-password"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				w.noSync = true
+				seq := int64(0)
+				add := func(e steps.Event) {
+					seq++
+					e.Seq, e.Time, e.Step = seq, time.Now(), "migrate"
+					if err := w.Append(e); err != nil {
+						b.Fatal(err)
+					}
+				}
+				add(steps.Event{Type: steps.EvStepWouldRun, Statements: infos})
+				add(steps.Event{Type: steps.EvIntent, Statements: infos})
+				before = w.size
+				for k := range infos {
+					st := infos[k]
+					add(steps.Event{Type: steps.EvStatementStarted, Statement: &st})
+					st.Tag, st.RowsAffected, st.Elapsed = "ALTER TABLE", 0, 1234*time.Microsecond
+					add(steps.Event{Type: steps.EvStatementFinished, Statement: &st})
+				}
+				total = w.size
+				w.Close()
+			}
+			b.ReportMetric(float64(before)/float64(sqlBytes), "before/sql")
+			b.ReportMetric(float64(total)/float64(sqlBytes), "total/sql")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/stmt")
+		})
+	}
+}

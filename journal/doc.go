@@ -4,8 +4,8 @@
 //
 // # Format
 //
-// A journal is a file of JSON lines (format version 1). The first line is
-// the header:
+// A journal is a file of JSON lines (format version 2; format 1 is still
+// read, verified and resumed, see below). The first line is the header:
 //
 //	{"kind":"header","format":1,"session_id":"...","runbook_id":"...",...,"prev":""}
 //
@@ -20,6 +20,30 @@
 // ticket, it pins the whole recording, since editing, deleting, inserting
 // or reordering any line breaks the chain at that line. Event seq numbers
 // start at 1 and increase by exactly one per line, across resumes.
+//
+// # Statements by index (format 2)
+//
+// Each statement's SQL is stored once per step. The first event that
+// lists a step's statements (step_would_run, or the intent when nothing
+// listed them before; an exec step's command likewise) holds them as
+// "listing" instead of "statements":
+//
+//	"listing":{"count":3,"file":"migrations/001.sql","sql":["...","...","..."],"line":[4,2,5]}
+//
+// (statement k has index k and count 3; line holds each statement's line
+// minus the previous one's). An event that lists the same statements again
+// (the intent) refers to that listing: "listing":{"count":3}. A
+// statement_started or statement_finished about a listed statement leaves
+// out its sql, file and line, and keeps index and count: the reader takes
+// them from the step's last listing. A listing that is not plain (several
+// files, result fields) is written as "statements", as in format 1, and
+// also becomes the step's last listing. Read, Follow, replay, watch and
+// resume see every event with its SQL, as the engine emitted it; a
+// reference to statements never listed is a *VerifyError. A resumed
+// journal continues in its own format (OpenAppend).
+//
+// Format 1 wrote "statements" and every statement's "sql", "file" and
+// "line" with each event about it (a migration's SQL about four times).
 //
 // The last line is protected by the chain only through the head hash: a
 // change to it (or its removal) is visible only against a head hash

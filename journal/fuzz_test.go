@@ -26,7 +26,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\n\n"))
 	f.Add([]byte(`{"kind":"header","format":1,"prev":""}` + "\n" + `{"seq":1,"type":"x","prev":"0"}` + "\n"))
-	f.Add(bytes.Replace(src, []byte(`"format":1`), []byte(`"format":2`), 1))
+	f.Add(bytes.Replace(src, []byte(`"format":2`), []byte(`"format":3`), 1))
 	f.Add(append(join(ls[:4]), bytes.Replace(ls[4], []byte(`"mono":`), []byte(`"mono":"x",`), 1)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		log, err := ReadFrom(bytes.NewReader(data))

@@ -14,7 +14,11 @@ import (
 )
 
 // FormatVersion is the journal format this package writes and reads.
-const FormatVersion = 1
+// Format 1 (handrail before format 2) wrote every statement's SQL with
+// each event about it; format 2 stores it once per step and refers to it
+// by index (listing.go). Both are read and verified; OpenAppend continues
+// a journal in its own format.
+const FormatVersion = 2
 
 // Header is the first line of a journal: who ran what, where, against what.
 type Header struct {
@@ -58,8 +62,10 @@ type headerLine struct {
 // empty (it is there to reject a second header).
 type eventLine struct {
 	steps.Event
-	Kind string  `json:"kind,omitempty"`
-	Prev *string `json:"prev"`
+	// Listing (format 2) holds the event's Statements (see listing).
+	Listing *listing `json:"listing,omitempty"`
+	Kind    string   `json:"kind,omitempty"`
+	Prev    *string  `json:"prev"`
 }
 
 // lineHash is the chain hash of one line (without its newline).
@@ -139,6 +145,8 @@ type chain struct {
 	header Header
 	sum    [sha256.Size * 2]byte // hex hash of the last accepted line
 	seq    int64                 // seq of the last accepted event
+	// stmts (format 2, Read and Follow) resolves statements by index.
+	stmts stmtTable
 }
 
 // head is the hash of the last accepted line.
@@ -181,6 +189,14 @@ func (c *chain) accept(line []byte) (ev steps.Event, isEvent bool, st lineStatus
 	f.HasPrev, f.Prev = prevBytes(l.Prev)
 	if st, err := c.acceptEvent(line, f); err != nil {
 		return ev, false, st, err
+	}
+	if c.header.Format >= 2 {
+		if c.stmts == nil {
+			c.stmts = stmtTable{}
+		}
+		if why, ok := c.stmts.expand(&l.Event, l.Listing); !ok {
+			return ev, false, lineInvalid, verr(c.lines, "%s event %s", l.Type, why)
+		}
 	}
 	return l.Event, true, lineOK, nil
 }
@@ -245,7 +261,7 @@ func (c *chain) acceptHeader(line []byte) (lineStatus, error) {
 	if h.Prev == nil || *h.Prev != "" {
 		return lineInvalid, verr(1, "the header's prev must be empty")
 	}
-	if h.Format != FormatVersion {
+	if h.Format < 1 || h.Format > FormatVersion {
 		return lineInvalid, verr(1, "unknown journal format %d", h.Format)
 	}
 	c.header = h.Header

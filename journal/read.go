@@ -24,8 +24,9 @@ type Log struct {
 	// Lines counts the good lines, the header included.
 	Lines int
 
-	size      int64 // bytes of the good lines
-	tornBytes int64 // bytes of the torn line
+	size      int64     // bytes of the good lines
+	tornBytes int64     // bytes of the torn line
+	stmts     stmtTable // format 2: each step's last statement listing, for OpenAppend
 }
 
 // Read reads and verifies the journal at path. A torn last line is
@@ -89,7 +90,7 @@ func ReadFrom(r io.Reader) (*Log, error) {
 	if c.lines == 0 {
 		return nil, verr(1, "empty: no journal header")
 	}
-	log.Header, log.Head, log.Lines = c.header, c.head(), c.lines
+	log.Header, log.Head, log.Lines, log.stmts = c.header, c.head(), c.lines, c.stmts
 	log.Events = events.all()
 	return &log, nil
 }

@@ -134,7 +134,7 @@ func TestVerifyLastLineTyped(t *testing.T) {
 func TestVerifyNewerFormat(t *testing.T) {
 	_, orig := writeTemp(t)
 	ls := lines(orig)
-	ls[0] = bytes.Replace(ls[0], []byte(`"format":1`), []byte(`"format":7`), 1)
+	ls[0] = bytes.Replace(ls[0], []byte(`"format":2`), []byte(`"format":7`), 1)
 	ls[0] = bytes.Replace(ls[0], []byte(`"handrail_version":"0.1.0"`), []byte(`"handrail_version":"3.2.1"`), 1)
 	p := filepath.Join(t.TempDir(), "future.jsonl")
 	if err := os.WriteFile(p, join(ls), 0o600); err != nil {
@@ -145,7 +145,7 @@ func TestVerifyNewerFormat(t *testing.T) {
 		t.Fatalf("Read: %v, want a *FormatError", err)
 	}
 	r := Verify(p)
-	for _, want := range []string{"format 7", "written by handrail 3.2.1", "newer than this handrail reads (format 1)", "handrail 3.2.1 or newer"} {
+	for _, want := range []string{"format 7", "written by handrail 3.2.1", "newer than this handrail reads (format 2)", "handrail 3.2.1 or newer"} {
 		if !strings.Contains(r.Verdict, want) {
 			t.Errorf("verdict %q does not say %q", r.Verdict, want)
 		}

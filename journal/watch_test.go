@@ -122,7 +122,7 @@ func TestFollowLogTroubles(t *testing.T) {
 		{"missing", filepath.Join(dir, "nope.jsonl"), nil, 0, "JOURNAL NOT FOUND"},
 		{"directory", dir, nil, 0, "CANNOT READ JOURNAL"},
 		{"not a journal", write("README.md", []byte("# handrail\n\nsome text\n")), nil, 0, "NOT A HANDRAIL JOURNAL"},
-		{"newer format", write("future.jsonl", []byte(strings.Replace(string(orig), `"format":1`, `"format":4`, 1))), nil, 0, "JOURNAL FROM A NEWER HANDRAIL"},
+		{"newer format", write("future.jsonl", []byte(strings.Replace(string(orig), `"format":2`, `"format":4`, 1))), nil, 0, "JOURNAL FROM A NEWER HANDRAIL"},
 		// Line 41 itself is delivered: only line 42's prev shows it altered.
 		{"tampered", write("tampered.jsonl", join(tampered)), nil, 40, "JOURNAL TAMPERED at line 41"},
 		{"truncated", write("cut.jsonl", orig), func(p string) func() {

@@ -89,6 +89,7 @@ type Writer struct {
 	unsynced bool
 	timer    *time.Timer         // fsyncs unsynced events after maxUnsynced
 	inFlight map[string]struct{} // steps with an intent and no result yet
+	stmts    stmtTable           // format 2: each step's last statement listing
 	syncs    int                 // fsyncs done (Syncs)
 	err      error               // sticky: once a write or fsync failed, nothing more is written
 	closed   bool
@@ -155,7 +156,7 @@ func Create(dir string, h Header, secrets []string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the journal: %w", err)
 	}
-	w := &Writer{f: f, path: path, red: redact.New(secrets), enc: newEncoder(), inFlight: map[string]struct{}{}}
+	w := &Writer{f: f, path: path, red: redact.New(secrets), enc: newEncoder(), inFlight: map[string]struct{}{}, stmts: stmtTable{}}
 	fail := func(err error) (*Writer, error) {
 		f.Close()
 		os.Remove(path)
@@ -243,7 +244,10 @@ func OpenAppend(path string, secrets []string) (*Writer, []steps.Event, error) {
 		return nil, nil, fmt.Errorf("%s: cannot resume: %w", path, err)
 	}
 	w := &Writer{f: f, path: path, header: log.Header, red: redact.New(secrets), enc: newEncoder(),
-		head: log.Head, lines: log.Lines, size: log.size, fd: f.Fd(), inFlight: map[string]struct{}{}}
+		head: log.Head, lines: log.Lines, size: log.size, fd: f.Fd(), inFlight: map[string]struct{}{}, stmts: log.stmts}
+	if w.stmts == nil {
+		w.stmts = stmtTable{}
+	}
 	if w.ident, err = f.Stat(); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
@@ -336,14 +340,18 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 		e.Text = Redacted
 	}
 	prev := w.head
-	line, err := w.enc.encode(eventLine{Event: e, Prev: &prev})
+	el := eventLine{Event: e, Prev: &prev}
+	if w.header.Format >= 2 {
+		el.Event, el.Listing = w.stmts.compact(e)
+	}
+	line, err := w.enc.encode(el)
 	if err != nil {
 		return e, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 	}
 	rec := e
 	if w.red.InJSON(line) {
 		rec = redact.Value(w.red, e)
-		line, err = w.enc.encode(eventLine{Event: rec, Prev: &prev})
+		line, err = w.enc.encode(redact.Value(w.red, el))
 		if err != nil {
 			return rec, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 		}

@@ -208,7 +208,7 @@ type IdentityReport struct {
 type StatementInfo struct {
 	Index        int    `json:"index"` // 0-based
 	Count        int    `json:"count"`
-	SQL          string `json:"sql"`
+	SQL          string `json:"sql,omitempty"` // never empty in an event; a journal (format 2) leaves it out to refer to it by Index
 	File         string `json:"file,omitempty"`
 	Line         int    `json:"line,omitempty"`
 	Tag          string `json:"tag,omitempty"`

@@ -1,0 +1,137 @@
+package journal
+
+import (
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// Format 2 stores each statement's SQL once per step (see the package
+// documentation, "Statements by index"): a step's statements are listed
+// in full the first time (step_would_run, or the intent when nothing
+// listed them before), compactly (listing); the intent that follows refers
+// to that listing, and statement_started and statement_finished carry the
+// statement's index and count without its SQL, file and line. The reader
+// puts them back, so what Read, Follow, replay and watch see is the
+// events as the engine emitted them.
+
+// listing is a step's statements in a format 2 line, instead of the
+// event's "statements": all of them in the same file, index k at k and
+// count len(SQL). With SQL absent it refers to the step's last listing,
+// which must have Count statements.
+type listing struct {
+	Count int      `json:"count"`
+	File  string   `json:"file,omitempty"`
+	SQL   []string `json:"sql,omitempty"`
+	// Line holds each statement's line minus the line of the one before
+	// (the first: its line), when any statement has a line.
+	Line []int `json:"line,omitempty"`
+}
+
+// stmtTable is, per step, the statements of its last listing: what the
+// writer may refer to and what the reader resolves references with. The
+// writer and the reader update it on the same lines, so they agree.
+type stmtTable map[string][]steps.StatementInfo
+
+// compact returns e as a format 2 line writes it: its Statements as a
+// listing (nil when e has none), and a Statement that repeats the step's
+// listing without its SQL, file and line. It updates t.
+func (t stmtTable) compact(e steps.Event) (steps.Event, *listing) {
+	var lst *listing
+	if e.Statements != nil {
+		if sameStatements(t[e.Step], e.Statements) {
+			lst = &listing{Count: len(e.Statements)}
+			e.Statements = nil
+		} else {
+			t[e.Step] = e.Statements
+			if l, ok := newListing(e.Statements); ok {
+				lst = l
+				e.Statements = nil
+			}
+		}
+	}
+	if s := e.Statement; s != nil && s.SQL != "" {
+		if l := t[e.Step]; s.Index >= 0 && s.Index < len(l) && s.Count == len(l) &&
+			l[s.Index].SQL == s.SQL && l[s.Index].File == s.File && l[s.Index].Line == s.Line {
+			cp := *s
+			cp.SQL, cp.File, cp.Line = "", "", 0
+			e.Statement = &cp
+		}
+	}
+	return e, lst
+}
+
+// sameStatements: b lists the same statements as a (a listing, as
+// newListing or a format 1 line records them).
+func sameStatements(a, b []steps.StatementInfo) bool {
+	if a == nil || len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// newListing lists ss compactly when it is a plain listing (index k at k,
+// count len(ss), one file, no result fields); ok false otherwise.
+func newListing(ss []steps.StatementInfo) (*listing, bool) {
+	l := &listing{Count: len(ss), SQL: make([]string, len(ss))}
+	lines, prev := make([]int, len(ss)), 0
+	anyLine := false
+	for k, s := range ss {
+		if s.Index != k || s.Count != len(ss) || s.SQL == "" || s.Tag != "" || s.RowsAffected != 0 || s.Elapsed != 0 {
+			return nil, false
+		}
+		if k == 0 {
+			l.File = s.File
+		} else if s.File != l.File {
+			return nil, false
+		}
+		l.SQL[k] = s.SQL
+		lines[k], prev = s.Line-prev, s.Line
+		anyLine = anyLine || s.Line != 0
+	}
+	if anyLine {
+		l.Line = lines
+	}
+	return l, true
+}
+
+// expand puts back what compact left out of e (read from a format 2
+// line), and updates t. ok false: a reference to statements never listed.
+func (t stmtTable) expand(e *steps.Event, lst *listing) (reason string, ok bool) {
+	switch {
+	case lst != nil && lst.SQL == nil && lst.Count > 0:
+		l := t[e.Step]
+		if len(l) != lst.Count {
+			return "refers to a listing of its step's statements that is not there", false
+		}
+		e.Statements = l
+	case lst != nil:
+		if len(lst.SQL) != lst.Count || (lst.Line != nil && len(lst.Line) != lst.Count) {
+			return "a statement listing whose lengths disagree", false
+		}
+		ss, line := make([]steps.StatementInfo, lst.Count), 0
+		for k, sql := range lst.SQL {
+			if lst.Line != nil {
+				line += lst.Line[k]
+			}
+			ss[k] = steps.StatementInfo{Index: k, Count: lst.Count, SQL: sql, File: lst.File, Line: line}
+		}
+		e.Statements = ss
+		t[e.Step] = ss
+	case e.Statements != nil:
+		t[e.Step] = e.Statements
+	}
+	if s := e.Statement; s != nil && s.SQL == "" {
+		l := t[e.Step]
+		if s.Index < 0 || s.Index >= len(l) || s.Count != len(l) {
+			return "refers to a statement its step never listed", false
+		}
+		cp := *s
+		cp.SQL, cp.File, cp.Line = l[s.Index].SQL, l[s.Index].File, l[s.Index].Line
+		e.Statement = &cp
+	}
+	return "", true
+}

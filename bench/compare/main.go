@@ -58,12 +58,15 @@ const (
 	wlMigration = "migration"
 	wlCheck1M   = "check-1m"
 	wlChecks200 = "checks-200"
-	wlConnect   = "connect-e2e"
-	wlRows1e4   = "rows-1e4"
-	wlRows1e5   = "rows-1e5"
+	// wlCheckCmd is checks-200 through the handrail binary's own `handrail
+	// check` (built for the run), as cron runs it: a process of its own.
+	wlCheckCmd = "check-cmd"
+	wlConnect  = "connect-e2e"
+	wlRows1e4  = "rows-1e4"
+	wlRows1e5  = "rows-1e5"
 )
 
-var allWorkloads = []string{wlMigration, wlCheck1M, wlChecks200, wlConnect, wlRows1e4, wlRows1e5}
+var allWorkloads = []string{wlMigration, wlCheck1M, wlChecks200, wlCheckCmd, wlConnect, wlRows1e4, wlRows1e5}
 
 type options struct {
 	n          int
@@ -131,6 +134,9 @@ type workload struct {
 	// alone (pgxCommand), in one transaction when pgxTx.
 	pgxFile string
 	pgxTx   bool
+	// command, when set, is the handrail side instead of the headless
+	// engine: the handrail binary with these arguments (DSN in --db).
+	command []string
 }
 
 // sample is one run of one side.
@@ -222,7 +228,13 @@ func compare(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	r := &runner{o: o, self: self, launcher: launcher, psql: psql, sb: sb, tmp: tmp, stderr: stderr}
+	binary := ""
+	if rootErr == nil {
+		if binary, err = buildHandrail(ctx, root, tmp); err != nil {
+			return err
+		}
+	}
+	r := &runner{o: o, self: self, launcher: launcher, binary: binary, psql: psql, sb: sb, tmp: tmp, stderr: stderr}
 	floor, err := r.floor(ctx)
 	if err != nil {
 		return fmt.Errorf("measuring the launcher: %w", err)
@@ -294,6 +306,17 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 				return nil, err
 			}
 			w.pgxFile = w.psqlArgs[len(w.psqlArgs)-1]
+		case wlCheckCmd:
+			w.title = "`handrail check` (the binary) on 200 small catalog checks vs one psql session"
+			t := target{name: "Connect-Staging", projectID: db.DemoStagingProjectID, forbidden: []string{db.DemoProdProjectID}}
+			if err := writeRunbook(dir, checksRunbook(200, t), nil); err != nil {
+				return nil, err
+			}
+			w.dbname = "connect_staging"
+			if w.psqlArgs, err = psqlFileArgs(dir, tmp, name); err != nil {
+				return nil, err
+			}
+			w.command = []string{"check", "--db", dsn[w.dbname], dir}
 		case wlConnect:
 			w.title = "connect-rls-hardening end to end (migration 001, VACUUM, checks, smoke checks)"
 			sub, err := runbooks.Sub("connect-rls-hardening")
@@ -365,6 +388,7 @@ type runner struct {
 	o        options
 	self     string
 	launcher string // "": self with spawnCommand
+	binary   string // the handrail binary, for workloads with a command
 	psql     string
 	sb       *db.Sandbox
 	tmp      string
@@ -452,6 +476,9 @@ func (r *runner) runPgx(ctx context.Context, w *workload) (sample, error) {
 }
 
 func (r *runner) handrail(ctx context.Context, w *workload, profile string) (sample, error) {
+	if w.command != nil {
+		return r.handrailCommand(ctx, w)
+	}
 	r.runs++
 	jdir := filepath.Join(r.tmp, fmt.Sprintf("journal-%d", r.runs))
 	defer os.RemoveAll(jdir)
@@ -567,4 +594,36 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// handrailCommand runs the handrail binary (built by compare) with the
+// workload's command line; stdout is discarded, as psql's is.
+func (r *runner) handrailCommand(ctx context.Context, w *workload) (sample, error) {
+	if r.binary == "" {
+		return sample{}, errors.New("no handrail binary (run from inside the module with a Go toolchain)")
+	}
+	cmd := r.launcherCmd(ctx, append([]string{r.binary}, w.command...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	s, err := timed(cmd)
+	if err != nil {
+		return s, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	return s, nil
+}
+
+// buildHandrail builds the handrail binary into dir ("" without a Go
+// toolchain).
+func buildHandrail(ctx context.Context, root, dir string) (string, error) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", nil
+	}
+	out := filepath.Join(dir, "handrail")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, ".")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building handrail: %v: %s", err, b)
+	}
+	return out, nil
 }

@@ -137,6 +137,9 @@ func targets(sums map[string]summary) []verdict {
 	if s, ok := sums[wlChecks200]; ok {
 		out = append(out, verdict{fmt.Sprintf("200 checks: time ratio <= %.1f", targetChecksRatio), fmt.Sprintf("%.3f", s.ratio), s.ratio <= targetChecksRatio})
 	}
+	if s, ok := sums[wlCheckCmd]; ok {
+		out = append(out, verdict{fmt.Sprintf("handrail check (process), 200 checks: time ratio <= %.1f", targetChecksRatio), fmt.Sprintf("%.3f", s.ratio), s.ratio <= targetChecksRatio})
+	}
 	a, okA := sums[wlRows1e4]
 	b, okB := sums[wlRows1e5]
 	c, okC := sums[wlCheck1M]

@@ -680,52 +680,161 @@ func readOnlySetup(o QueryOptions) (sqls []string, args [][][]byte) {
 }
 
 // readOnlyPipeline sends a read-only query in one round trip (pipeline
-// mode, the extended protocol): the setup (readOnlySetup), the query, a
-// sync, then ROLLBACK and a sync. The query is one extended-protocol
-// statement, which cannot contain a second one (no "select 1; commit;
-// delete ..."); it runs inside the READ ONLY transaction, or not at all:
-// after any error the server skips the rest up to the sync, and the
-// ROLLBACK after it always runs. The query's rows go to sink; the error is
-// the first the server (or the connection) gave.
+// mode, the extended protocol) and reads its result into sink; see
+// sendReadOnly and readReadOnly.
 func readOnlyPipeline(ctx context.Context, pc *pgconn.PgConn, sql string, o QueryOptions, sink *rowSink) error {
-	sqls, args := readOnlySetup(o)
 	p := pc.StartPipeline(ctx)
+	n := sendReadOnly(p, sql, o)
+	err, broken := p.Flush(), false
+	if err == nil {
+		broken, err = readReadOnly(p, n, sink)
+	}
+	if cerr := p.Close(); err == nil && !broken {
+		err = cerr
+	}
+	return err
+}
+
+// sendReadOnly queues a read-only query on p: the setup (readOnlySetup),
+// the query, a sync, then ROLLBACK and a sync. The query is one
+// extended-protocol statement, which cannot contain a second one (no
+// "select 1; commit; delete ..."); it runs inside the READ ONLY
+// transaction, or not at all: after any error the server skips the rest
+// up to the sync, and the ROLLBACK after it always runs. It returns the
+// number of setup statements.
+func sendReadOnly(p *pgconn.Pipeline, sql string, o QueryOptions) int {
+	sqls, args := readOnlySetup(o)
 	for i, s := range sqls {
 		p.SendQueryParams(s, args[i], nil, nil, nil)
 	}
 	p.SendQueryParams(sql, nil, nil, nil, nil)
 	p.SendPipelineSync()
 	p.SendQueryParams(probeRollback, nil, nil, nil, nil)
-	first := p.Sync()
-	n := 0 // results read before the first sync
-	for first == nil {
+	p.SendPipelineSync()
+	return len(sqls)
+}
+
+// readReadOnly reads what sendReadOnly queued: the query's rows go to
+// sink (the result after nSetup others). err is the first error of the
+// query's transaction (the server's, or the connection's); broken means
+// the pipeline cannot be read further.
+func readReadOnly(p *pgconn.Pipeline, nSetup int, sink *rowSink) (broken bool, err error) {
+	broken, err = readGroup(p, func(n int, rr *pgconn.ResultReader) error {
+		if n != nSetup {
+			_, err := rr.Close()
+			return err
+		}
+		sink.consume(rr)
+		_, err := rr.Close()
+		sink.endResult()
+		return err
+	})
+	if broken {
+		return true, err
+	}
+	broken, rerr := readGroup(p, func(_ int, rr *pgconn.ResultReader) error {
+		_, err := rr.Close()
+		return err
+	})
+	if err == nil {
+		err = rerr
+	}
+	return broken, err
+}
+
+// readGroup reads the results of p up to the next sync, handing each to
+// each, and returns the first error. After a server error the server
+// skips the rest of the group; broken: an error that is not the server's
+// (the connection's), after which nothing more can be read.
+func readGroup(p *pgconn.Pipeline, each func(n int, rr *pgconn.ResultReader) error) (broken bool, first error) {
+	note := func(err error) bool {
+		if first == nil {
+			first = err
+		}
+		var pgErr *pgconn.PgError
+		return !errors.As(err, &pgErr)
+	}
+	for n := 0; ; {
 		r, err := p.GetResults()
 		if err != nil {
-			first = err
-			break
+			if note(err) {
+				return true, first
+			}
+			continue
 		}
-		rr, ok := r.(*pgconn.ResultReader)
-		if !ok {
-			break // the first sync: the query's transaction is over
+		switch r := r.(type) {
+		case *pgconn.PipelineSync:
+			return false, first
+		case *pgconn.ResultReader:
+			if err := each(n, r); err != nil && note(err) {
+				return true, first
+			}
+			n++
+		case nil:
+			note(errors.New("pipeline: no result where one was due"))
+			return true, first
 		}
-		if n == len(sqls) {
-			sink.consume(rr)
+	}
+}
+
+// ReadOnlyQuery is one query of QueryBatch.
+type ReadOnlyQuery struct {
+	SQL  string
+	Opts QueryOptions // OnRows is not called
+}
+
+// QueryBatch runs queries as Query runs each (its own READ ONLY
+// transaction, role, settings and timeout, always rolled back), all sent
+// in one round trip: the server runs them one after the other, and a
+// failing query affects only its own transaction. results[i] and errs[i]
+// are query i's, errs being *ExecError.
+func (t *Target) QueryBatch(ctx context.Context, queries []ReadOnlyQuery) (results []QueryResult, errs []error) {
+	t.workMu.Lock()
+	defer t.workMu.Unlock()
+	conn := t.work
+	results, errs = make([]QueryResult, len(queries)), make([]error, len(queries))
+	fail := func(from int, err error) {
+		for i := from; i < len(queries); i++ {
+			e := t.classify(ctx, conn, 0, err)
+			e.RolledBack = true
+			errs[i] = e
 		}
-		_, err = rr.Close()
-		if n == len(sqls) {
-			sink.endResult()
+	}
+	if conn == nil || conn.IsClosed() {
+		fail(0, pgconn.ErrConnClosed)
+		return results, errs
+	}
+	p := conn.PgConn().StartPipeline(ctx)
+	nSetup := make([]int, len(queries))
+	for i, q := range queries {
+		nSetup[i] = sendReadOnly(p, q.SQL, q.Opts)
+	}
+	if err := p.Flush(); err != nil {
+		fail(0, err)
+		_ = p.Close()
+		return results, errs
+	}
+	for i, q := range queries {
+		sink := newRowSink(t, conn.TypeMap(), q.Opts.KeepRows, 0, true, nil)
+		broken, err := readReadOnly(p, nSetup[i], sink)
+		if broken {
+			fail(i, err)
+			_ = p.Close()
+			return results, errs
 		}
-		n++
 		if err != nil {
-			first = err
-			break
+			e := t.classify(ctx, conn, 0, err)
+			e.RolledBack = true
+			errs[i] = e
+			continue
 		}
+		results[i] = QueryResult{Columns: sink.cols, Rows: sink.kept, Total: sink.total}
 	}
-	// Close reads what is left, the ROLLBACK included.
-	if err := p.Close(); first == nil {
-		first = err
+	_ = p.Close()
+	if !conn.IsClosed() && conn.PgConn().TxStatus() != 'I' {
+		t.rollback(ctx, conn)
 	}
-	return first
+	return results, errs
 }
 
 // streamSimple sends sql as one simple-protocol query (it may hold several

@@ -465,6 +465,34 @@ grant select on docs to tg_tenant_reader;`)
 		}
 	})
 
+	t.Run("a batch: each query in its own read-only transaction, one failing alone", func(t *testing.T) {
+		res, errs := tg.QueryBatch(ctx, []ReadOnlyQuery{
+			{SQL: "select body from docs order by body", Opts: QueryOptions{AsRole: "tg_tenant_reader", Settings: map[string]string{"app.current_tenant_id": "b"}}},
+			{SQL: "delete from docs returning *"},
+			{SQL: "select 1", Opts: QueryOptions{AsRole: "no_such_role"}},
+			{SQL: "select current_user::text, coalesce(current_setting('app.current_tenant_id', true), ''), current_setting('transaction_read_only')", Opts: QueryOptions{StatementTimeout: time.Second}},
+			{SQL: "select count(*) from docs"},
+		})
+		if errs[0] != nil || len(res[0].Rows) != 1 || res[0].Rows[0][0] != "b1" {
+			t.Errorf("as the tenant reader: %v, %v", res[0].Rows, errs[0])
+		}
+		if e := tgExecError(t, errs[1]); e.SQLState != "25006" || !e.RolledBack {
+			t.Errorf("a writing query: %+v", e)
+		}
+		if e := tgExecError(t, errs[2]); e.SQLState != "22023" {
+			t.Errorf("an unknown role: %+v", e)
+		}
+		if errs[3] != nil || res[3].Rows[0][0] != env.sb.User() || res[3].Rows[0][1] != "" || res[3].Rows[0][2] != "on" {
+			t.Errorf("after the others, in its own read-only transaction: %v, %v", res[3].Rows, errs[3])
+		}
+		if errs[4] != nil || res[4].Rows[0][0] != int64(3) {
+			t.Errorf("docs after the batch: %v, %v", res[4].Rows, errs[4])
+		}
+		if r, err := tg.Query(ctx, "select 1", QueryOptions{}); err != nil || r.Rows[0][0] != int32(1) {
+			t.Errorf("the connection after the batch: %v, %v", r.Rows, err)
+		}
+	})
+
 	t.Run("values are raw pgx values; empty is not null", func(t *testing.T) {
 		res, err := tg.Query(ctx, "select ''::text, null::text, 42::bigint, true, 1.5::numeric", QueryOptions{})
 		if err != nil {

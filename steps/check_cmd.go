@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -93,29 +94,41 @@ func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Wri
 	return finish(code)
 }
 
+// runAllChecks runs every check and self-ticking checklist query of rb on
+// t, each in its own READ ONLY transaction, all sent in one round trip
+// (db.Target.QueryBatch).
 func runAllChecks(ctx context.Context, t *db.Target, rb *Runbook) []CheckResult {
 	var out []CheckResult
+	var exps []Expectation
+	var queries []db.ReadOnlyQuery
+	keep := rb.KeepRows()
 	for _, s := range rb.AllSteps() {
 		u := unitOf(s.Kind)
 		if u == nil {
 			continue
 		}
 		for _, q := range u.checks(s) {
-			r := runOneCheck(ctx, t, rb, q.sql, q.asRole, q.settings, q.exp)
-			r.Step, r.Item, r.Title, r.AsRole = s.ID, q.item, q.title, q.asRole
-			out = append(out, r)
+			out = append(out, CheckResult{Step: s.ID, Item: q.item, Title: q.title, AsRole: q.asRole})
+			exps = append(exps, q.exp)
+			queries = append(queries, db.ReadOnlyQuery{SQL: q.sql, Opts: db.QueryOptions{
+				AsRole: q.asRole, Settings: q.settings, KeepRows: keep, StatementTimeout: rb.StatementTimeout(),
+			}})
 		}
+	}
+	if len(queries) == 0 {
+		return out
+	}
+	results, errs := t.QueryBatch(ctx, queries)
+	for i := range out {
+		out[i].Pass, out[i].Summary = checkVerdict(exps[i], results[i], errs[i], keep)
 	}
 	return out
 }
 
-func runOneCheck(ctx context.Context, t *db.Target, rb *Runbook, sql, asRole string, settings map[string]string, exp Expectation) CheckResult {
-	keep := rb.KeepRows()
-	res, err := t.Query(ctx, sql, db.QueryOptions{
-		AsRole: asRole, Settings: settings, KeepRows: keep, StatementTimeout: rb.StatementTimeout(),
-	})
+// checkVerdict is a check's verdict and summary line from its result.
+func checkVerdict(exp Expectation, res db.QueryResult, err error, keep int) (bool, string) {
 	if err != nil {
-		return CheckResult{Summary: "query failed: " + queryError(err)}
+		return false, "query failed: " + queryError(err)
 	}
 	rep := &CheckReport{}
 	pass := fillReport(rep, exp, res, keep)
@@ -126,7 +139,7 @@ func runOneCheck(ctx context.Context, t *db.Target, rb *Runbook, sql, asRole str
 	if len(rep.Unexpected) > 0 {
 		summary += "; unexpected " + strings.Join(rep.Unexpected, ", ")
 	}
-	return CheckResult{Pass: pass, Summary: summary}
+	return pass, summary
 }
 
 // finishChecks prints the report. Titles, values the checks found and the
@@ -143,9 +156,13 @@ func finishChecks(w io.Writer, asJSON bool, rep *ChecksReport, code int) int {
 		_, _ = w.Write(termsafe.JSON(buf.Bytes()))
 		return code
 	}
-	sw := termsafe.NewWriter(w)
+	// Buffered: the table is written cell by cell, and each write to a
+	// terminal or pipe is a system call.
+	bw := bufio.NewWriter(w)
+	sw := termsafe.NewWriter(bw)
 	printChecks(sw, rep)
 	_ = sw.Flush()
+	_ = bw.Flush()
 	return code
 }
 

@@ -61,12 +61,14 @@ const (
 	// wlCheckCmd is checks-200 through the handrail binary's own `handrail
 	// check` (built for the run), as cron runs it: a process of its own.
 	wlCheckCmd = "check-cmd"
-	wlConnect  = "connect-e2e"
-	wlRows1e4  = "rows-1e4"
-	wlRows1e5  = "rows-1e5"
+	// wlVerify is `handrail verify` (the binary) of a large journal.
+	wlVerify  = "verify-500k"
+	wlConnect = "connect-e2e"
+	wlRows1e4 = "rows-1e4"
+	wlRows1e5 = "rows-1e5"
 )
 
-var allWorkloads = []string{wlMigration, wlCheck1M, wlChecks200, wlCheckCmd, wlConnect, wlRows1e4, wlRows1e5}
+var allWorkloads = []string{wlMigration, wlCheck1M, wlChecks200, wlCheckCmd, wlVerify, wlConnect, wlRows1e4, wlRows1e5}
 
 type options struct {
 	n          int
@@ -137,6 +139,12 @@ type workload struct {
 	// command, when set, is the handrail side instead of the headless
 	// engine: the handrail binary with these arguments (DSN in --db).
 	command []string
+	// refArgv, when set, is the reference side instead of psql (a whole
+	// command line, run through the launcher).
+	refArgv []string
+	// events is the number of events the handrail side handles (verify),
+	// for events/s.
+	events int
 }
 
 // sample is one run of one side.
@@ -317,6 +325,12 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 				return nil, err
 			}
 			w.command = []string{"check", "--db", dsn[w.dbname], dir}
+		case wlVerify:
+			if err := verifyWorkload(w, tmp); err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+			continue
 		case wlConnect:
 			w.title = "connect-rls-hardening end to end (migration 001, VACUUM, checks, smoke checks)"
 			sub, err := runbooks.Sub("connect-rls-hardening")
@@ -506,6 +520,16 @@ func (r *runner) handrail(ctx context.Context, w *workload, profile string) (sam
 }
 
 func (r *runner) runPsql(ctx context.Context, w *workload) (sample, error) {
+	if w.refArgv != nil {
+		var stderr bytes.Buffer
+		cmd := r.launcherCmd(ctx, w.refArgv...)
+		cmd.Stderr = &stderr
+		s, err := timed(cmd)
+		if err != nil {
+			return s, fmt.Errorf("%v: %s", err, stderr.String())
+		}
+		return s, nil
+	}
 	args := []string{"-X", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(r.sb.Port()), "-U", r.sb.User(), "-d", w.dbname}
 	cmd := r.launcherCmd(ctx, append(append([]string{r.psql}, args...), w.psqlArgs...)...)
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+r.sb.Password(), "PGSSLMODE=disable", "PGAPPNAME=psql-bench")

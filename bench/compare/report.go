@@ -87,6 +87,9 @@ func summarize(r *result) summary {
 			s.events, s.fsyncs, s.journalBytes = h.child.Events, h.child.Fsyncs, h.child.JournalBytes
 		}
 	}
+	if r.w.events > 0 {
+		s.events = r.w.events
+	}
 	return s
 }
 
@@ -139,6 +142,12 @@ func targets(sums map[string]summary) []verdict {
 	}
 	if s, ok := sums[wlCheckCmd]; ok {
 		out = append(out, verdict{fmt.Sprintf("handrail check (process), 200 checks: time ratio <= %.1f", targetChecksRatio), fmt.Sprintf("%.3f", s.ratio), s.ratio <= targetChecksRatio})
+	}
+	if s, ok := sums[wlVerify]; ok && s.hWall > 0 {
+		rate := float64(s.events) / s.hWall.Seconds()
+		out = append(out,
+			verdict{fmt.Sprintf("handrail verify: events/s >= %d", targetVerifyRate), fmt.Sprintf("%.0f", rate), rate >= targetVerifyRate},
+			verdict{fmt.Sprintf("handrail verify: peak RSS < %s", mb(targetVerifyRSS)), mb(s.hRSS), s.hRSS < targetVerifyRSS})
 	}
 	a, okA := sums[wlRows1e4]
 	b, okB := sums[wlRows1e5]

@@ -62,13 +62,16 @@ const (
 	// check` (built for the run), as cron runs it: a process of its own.
 	wlCheckCmd = "check-cmd"
 	// wlVerify is `handrail verify` (the binary) of a large journal.
-	wlVerify  = "verify-500k"
-	wlConnect = "connect-e2e"
-	wlRows1e4 = "rows-1e4"
-	wlRows1e5 = "rows-1e5"
+	wlVerify = "verify-500k"
+	// wlMigrationTTY is the migration through `handrail run` with the real
+	// screen, in tmux (tty.go).
+	wlMigrationTTY = "migration-tty"
+	wlConnect      = "connect-e2e"
+	wlRows1e4      = "rows-1e4"
+	wlRows1e5      = "rows-1e5"
 )
 
-var allWorkloads = []string{wlMigration, wlCheck1M, wlChecks200, wlCheckCmd, wlVerify, wlConnect, wlRows1e4, wlRows1e5}
+var allWorkloads = []string{wlMigration, wlMigrationTTY, wlCheck1M, wlChecks200, wlCheckCmd, wlVerify, wlConnect, wlRows1e4, wlRows1e5}
 
 type options struct {
 	n          int
@@ -145,6 +148,8 @@ type workload struct {
 	// events is the number of events the handrail side handles (verify),
 	// for events/s.
 	events int
+	// tty: the handrail side is `handrail run` in tmux (handrailTTY).
+	tty bool
 }
 
 // sample is one run of one side.
@@ -295,6 +300,13 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 			w.apply, w.dbname, w.reset = true, benchDatabase, migrationReset
 			w.psqlArgs = []string{"-1", "-v", "ON_ERROR_STOP=1", "-f", filepath.Join(dir, "migrations", "bench.sql")}
 			w.pgxFile, w.pgxTx = filepath.Join(dir, "migrations", "bench.sql"), true
+		case wlMigrationTTY:
+			w.title = fmt.Sprintf("%d-statement migration through `handrail run` with the real screen (tmux %dx%d, keys sent as an operator types them); handrail time: the step, journal intent -> result", migrationStatements, ttyWidth, ttyHeight)
+			if err := writeRunbook(dir, migrationRunbook(), map[string]string{"migrations/bench.sql": migrationSQL(migrationStatements)}); err != nil {
+				return nil, err
+			}
+			w.apply, w.dbname, w.reset, w.tty = true, benchDatabase, migrationReset, true
+			w.psqlArgs = []string{"-1", "-v", "ON_ERROR_STOP=1", "-f", filepath.Join(dir, "migrations", "bench.sql")}
 		case wlCheck1M, wlRows1e4, wlRows1e5:
 			n := map[string]int{wlCheck1M: 1_000_000, wlRows1e4: 10_000, wlRows1e5: 100_000}[name]
 			w.title = fmt.Sprintf("check over %d rows (expect_rows, default keep_rows)", n)
@@ -492,6 +504,9 @@ func (r *runner) runPgx(ctx context.Context, w *workload) (sample, error) {
 func (r *runner) handrail(ctx context.Context, w *workload, profile string) (sample, error) {
 	if w.command != nil {
 		return r.handrailCommand(ctx, w)
+	}
+	if w.tty {
+		return r.handrailTTY(ctx, w)
 	}
 	r.runs++
 	jdir := filepath.Join(r.tmp, fmt.Sprintf("journal-%d", r.runs))

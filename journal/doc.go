@@ -38,9 +38,11 @@
 // them from the step's last listing. A listing that is not plain (several
 // files, result fields) is written as "statements", as in format 1, and
 // also becomes the step's last listing. Read, Follow, replay, watch and
-// resume see every event with its SQL, as the engine emitted it; a
-// reference to statements never listed is a *VerifyError. A resumed
-// journal continues in its own format (OpenAppend).
+// resume see every event with its SQL, as the engine emitted it. A
+// reference to statements never listed (which handrail never writes) is
+// read as statements without SQL; Verify does not resolve references:
+// the chain and the head hash cover every line. A resumed journal
+// continues in its own format (OpenAppend).
 //
 // Format 1 wrote "statements" and every statement's "sql", "file" and
 // "line" with each event about it (a migration's SQL about four times).

@@ -194,9 +194,7 @@ func (c *chain) accept(line []byte) (ev steps.Event, isEvent bool, st lineStatus
 		if c.stmts == nil {
 			c.stmts = stmtTable{}
 		}
-		if why, ok := c.stmts.expand(&l.Event, l.Listing); !ok {
-			return ev, false, lineInvalid, verr(c.lines, "%s event %s", l.Type, why)
-		}
+		c.stmts.expand(&l.Event, l.Listing)
 	}
 	return l.Event, true, lineOK, nil
 }

@@ -121,6 +121,21 @@ func TestRedaction(t *testing.T) {
 			events[i].Error.Detail = "connect: host=db user=deploy password='" + strings.ReplaceAll(quoted, `\`, `\\`) + "' raw " + quoted
 		}
 	}
+	// A secret in a statement's SQL: format 2 writes it once (redacted),
+	// and Record must redact the events that refer to it as well.
+	for i := range events {
+		events[i].Statements = slices.Clone(events[i].Statements)
+		for k := range events[i].Statements {
+			if events[i].Statements[k].Index == 0 {
+				events[i].Statements[k].SQL += " -- " + fixturePassword
+			}
+		}
+		if s := events[i].Statement; s != nil && s.Index == 0 {
+			cp := *s
+			cp.SQL += " -- " + fixturePassword
+			events[i].Statement = &cp
+		}
+	}
 	before := roundTrip(t, events)
 	h := fixtureHeader()
 	w, err := Create(dir, h, []string{fixturePassword, quoted, "abc"})

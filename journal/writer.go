@@ -90,10 +90,12 @@ type Writer struct {
 	timer    *time.Timer         // fsyncs unsynced events after maxUnsynced
 	inFlight map[string]struct{} // steps with an intent and no result yet
 	stmts    stmtTable           // format 2: each step's last statement listing
-	syncs    int                 // fsyncs done (Syncs)
-	err      error               // sticky: once a write or fsync failed, nothing more is written
-	closed   bool
-	noSync   bool // tests and benchmarks only
+	// secretSQL (format 2): the step's last listing held a secret.
+	secretSQL map[string]bool
+	syncs     int   // fsyncs done (Syncs)
+	err       error // sticky: once a write or fsync failed, nothing more is written
+	closed    bool
+	noSync    bool // tests and benchmarks only
 
 	tornLine  int
 	tornBytes int64
@@ -156,7 +158,7 @@ func Create(dir string, h Header, secrets []string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the journal: %w", err)
 	}
-	w := &Writer{f: f, path: path, red: redact.New(secrets), enc: newEncoder(), inFlight: map[string]struct{}{}, stmts: stmtTable{}}
+	w := &Writer{f: f, path: path, red: redact.New(secrets), enc: newEncoder(), inFlight: map[string]struct{}{}, stmts: stmtTable{}, secretSQL: map[string]bool{}}
 	fail := func(err error) (*Writer, error) {
 		f.Close()
 		os.Remove(path)
@@ -244,7 +246,7 @@ func OpenAppend(path string, secrets []string) (*Writer, []steps.Event, error) {
 		return nil, nil, fmt.Errorf("%s: cannot resume: %w", path, err)
 	}
 	w := &Writer{f: f, path: path, header: log.Header, red: redact.New(secrets), enc: newEncoder(),
-		head: log.Head, lines: log.Lines, size: log.size, fd: f.Fd(), inFlight: map[string]struct{}{}, stmts: log.stmts}
+		head: log.Head, lines: log.Lines, size: log.size, fd: f.Fd(), inFlight: map[string]struct{}{}, stmts: log.stmts, secretSQL: map[string]bool{}}
 	if w.stmts == nil {
 		w.stmts = stmtTable{}
 	}
@@ -349,12 +351,16 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 		return e, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 	}
 	rec := e
-	if w.red.InJSON(line) {
+	secret := w.red.InJSON(line)
+	if secret {
 		rec = redact.Value(w.red, e)
 		line, err = w.enc.encode(redact.Value(w.red, el))
 		if err != nil {
 			return rec, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 		}
+	}
+	if w.header.Format >= 2 {
+		rec = w.redactRefs(e, el, rec, secret)
 	}
 	if err := w.unchanged(w.willSync(e)); err != nil {
 		w.err = fmt.Errorf("journal: not recording event %d (%s): %w", e.Seq, e.Type, err)
@@ -382,6 +388,23 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 		}
 	}
 	return rec, nil
+}
+
+// redactRefs keeps Record's promise for format 2: an event that refers
+// to statements listed with a secret (its line holds no SQL, so no secret)
+// is returned redacted, as the reader will show it. It records, for each
+// listing written, whether its line held a secret.
+func (w *Writer) redactRefs(e steps.Event, el eventLine, rec steps.Event, secret bool) steps.Event {
+	listed := (el.Listing != nil && el.Listing.SQL != nil) || el.Statements != nil
+	if listed {
+		w.secretSQL[e.Step] = secret
+		return rec
+	}
+	refers := el.Listing != nil || (e.Statement != nil && el.Statement != e.Statement)
+	if refers && !secret && w.secretSQL[e.Step] {
+		return redact.Value(w.red, e)
+	}
+	return rec
 }
 
 // ErrJournalChanged is wrapped by the error of an Append that found the

@@ -51,6 +51,38 @@
 // change to it (or its removal) is visible only against a head hash
 // recorded elsewhere (the ticket).
 //
+// # Lock events
+//
+// A sql step records what it locks before it runs and what its locks did:
+//
+//   - locks_weighed (step, locks): the step's statements analysed
+//     (steps/lockcheck) and weighed on the target, read-only, right before
+//     the step is shown: per statement the relations it locks, the mode,
+//     whether it rewrites or scans them, their size, the sessions the
+//     lock would wait for; the findings with their rule id, live weight
+//     (none, low, medium, high) and reasons, and the allow comment that
+//     accepted a finding (allowed: file, line, reason); the INVALID
+//     indexes on its tables. locks.error says why it could not be weighed
+//     (the step ran unweighed). Again on every attempt: the last one
+//     counts.
+//   - lock_acknowledged (step, text: the rule id the operator typed): a
+//     high-severity finding no allow comment accepted. The step does not
+//     run before each such rule is acknowledged.
+//   - invalid_index_found (step, invalid): after a failed CREATE INDEX or
+//     REINDEX CONCURRENTLY, the INVALID indexes it left (new since the
+//     step was weighed). invalid_index_drop (step, statements: the DROP
+//     INDEX CONCURRENTLY IF EXISTS of exactly that index) is the
+//     write-ahead intent of the operator's drop_invalid_index command, and
+//     invalid_index_dropped (step, pass, text: the index, error) its
+//     result.
+//   - rehearsed (step, rehearsal): run --rehearse ran the step in a
+//     transaction that was always rolled back, while a second connection
+//     read pg_locks for its backend: the locks taken (the strongest mode
+//     per relation), from which statement and for how long, what
+//     lockcheck had predicted, and the predictions that were wrong; or
+//     why the step was not rehearsed (rehearsal.skipped: transaction =
+//     false).
+//
 // # Torn tail
 //
 // Each line is written with one write(2) call, newline last, so a crash
@@ -98,11 +130,14 @@
 //     step_failed, step_cancelled, step_skipped of a writing step that
 //     ran; step_outcome_unknown and step_marked always);
 //   - the safety gates and the session's lifecycle: identity_*, lock_acquired,
-//     lock_held, consent_*, rollback_*, session_*.
+//     lock_held, consent_*, lock_acknowledged, rollback_*, session_*;
+//   - invalid_index_drop (write-ahead: before the DROP INDEX CONCURRENTLY
+//     of an INVALID index is sent).
 //
 // Every other event (step_started, statement_*, rows, notice, exec_output, monitor_*,
 // lock_wait, check_*, item_*, confirmed, confirm_rejected, manual_result,
 // message_rendered, step_would_run, exec_exited, reconnected,
+// locks_weighed, invalid_index_found, invalid_index_dropped, rehearsed,
 // share_opened, partner_joined, partner_left, approval_required,
 // approval_given, hold_placed, hold_released, rollback_proposed (an
 // approval is made durable by the intent it precedes), and the result of a step

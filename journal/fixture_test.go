@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 var update = flag.Bool("update", false, "rewrite the recorded session fixture and the golden transcript")
@@ -215,8 +216,18 @@ func fixtureEvents() []steps.Event {
 	b.add(2*sec, steps.Event{Type: steps.EvExecExited, Step: "backup", ExitCode: ptr(0)})
 	b.add(1*ms, steps.Event{Type: steps.EvStepSucceeded, Step: "backup"})
 
-	// The migration: a lock timeout, then a retry.
+	// The migration: its locks weighed high, acknowledged, rehearsed; a
+	// lock timeout, then a retry.
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "apply-001", Text: "sql"})
+	b.add(0, steps.Event{Type: steps.EvLocksWeighed, Step: "apply-001", Locks: fixtureLocks()})
+	b.add(0, steps.Event{Type: steps.EvRehearsed, Step: "apply-001", Rehearsal: &steps.Rehearsal{Elapsed: 260 * ms,
+		Locks: []steps.RehearsedLock{
+			{Rel: "public.rate_limits", Mode: "AccessExclusiveLock", Predicted: "AccessExclusiveLock", Statement: 0, Held: 250 * ms},
+			{Rel: "public.business_accounts", Mode: "AccessExclusiveLock", Predicted: "AccessExclusiveLock", Statement: 1, Held: 40 * ms},
+			{Rel: "public.business_accounts_pkey", Mode: "AccessShareLock", Statement: 2, Held: 10 * ms, Wrong: true},
+		},
+		Wrong: []string{"public.business_accounts_pkey: AccessShareLock taken, none predicted"}}})
+	b.add(0, steps.Event{Type: steps.EvLockAcknowledged, Step: "apply-001", Text: "lock-held-until-commit"})
 	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: stmts})
 	b.add(3*ms, steps.Event{Type: steps.EvStatementStarted, Step: "apply-001", Statement: st(0)})
 	b.add(1*sec, steps.Event{Type: steps.EvLockWait, Step: "apply-001", Blockers: []steps.Blocker{{PID: 6011, State: "idle in transaction", Query: "update rate_limits set hits = hits + 1 where key = $1",
@@ -253,6 +264,12 @@ func fixtureEvents() []steps.Event {
 	b.add(2*sec, steps.Event{Type: steps.EvReconnected, Text: "reconnected after 1.8s; identity re-verified"})
 	b.add(150*ms, steps.Event{Type: steps.EvIdentityVerified, Identity: identity("rxlqtyfhsocxnsnnnlwl", true)})
 	b.add(40*sec, steps.Event{Type: steps.EvStepMarked, Step: "vacuum", Pass: ptr(true), Text: "last_vacuum is 14:26:31, after the statement started"})
+	// An index build left behind by an earlier, failed CONCURRENTLY step.
+	bad := lockcheck.InvalidIndex{Index: lockcheck.Rel{Schema: "public", Name: "rate_limits_key_idx"}, Table: lockcheck.Rel{Schema: "public", Name: "rate_limits"},
+		Def: "CREATE UNIQUE INDEX rate_limits_key_idx ON public.rate_limits USING btree (key)", Bytes: 16384}
+	b.add(0, steps.Event{Type: steps.EvInvalidIndexFound, Step: "vacuum", Invalid: []lockcheck.InvalidIndex{bad}})
+	b.add(0, steps.Event{Type: steps.EvInvalidIndexDrop, Step: "vacuum", Statements: []steps.StatementInfo{{Index: 0, Count: 1, SQL: bad.DropSQL()}}})
+	b.add(0, steps.Event{Type: steps.EvInvalidIndexDropped, Step: "vacuum", Pass: ptr(true), Text: "public.rate_limits_key_idx"})
 
 	// Validation fails: rollback offered.
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "rate-limits-rls", Text: "check"})
@@ -291,6 +308,34 @@ func fixtureEvents() []steps.Event {
 		Body: "The RLS hardening migration on Connect-Prod was rolled back.\nNo data was lost."}})
 	b.add(10*sec, steps.Event{Type: steps.EvSessionEnded, Outcome: steps.OutcomeRolledBack, ExitCode: ptr(5)})
 	return b.events
+}
+
+// fixtureLocks is apply-001's lock analysis as weighed on the target.
+func fixtureLocks() *steps.StepLocksReport {
+	ra := lockcheck.Rel{Schema: "public", Name: "rate_limits"}
+	ba := lockcheck.Rel{Schema: "public", Name: "business_accounts"}
+	file := "migrations/001_rls_hardening.sql"
+	return &steps.StepLocksReport{Step: "apply-001", Title: "Apply migration 001", Analysis: &lockcheck.Analysis{
+		Transactional: true, Weighed: true,
+		Statements: []lockcheck.StatementLocks{
+			{File: file, Line: 4, Command: "ALTER TABLE", Locks: []lockcheck.Lock{{Rel: ra, Mode: lockcheck.AccessExclusive, Why: "DISABLE ROW LEVEL SECURITY"}}},
+			{File: file, Line: 7, Command: "ALTER TABLE", Locks: []lockcheck.Lock{{Rel: ba, Mode: lockcheck.AccessExclusive, Why: "ADD COLUMN"}}},
+			{File: file, Line: 12, Command: "SELECT", Locks: []lockcheck.Lock{{Rel: ba, Mode: lockcheck.AccessShare, Why: "SELECT"}}},
+		},
+		Findings: []lockcheck.Finding{
+			{Rule: "lock-held-until-commit", Statement: 0, File: file, Line: 4, Rel: ra,
+				Why:    "ACCESS EXCLUSIVE on public.rate_limits is held until COMMIT, while the later statements run",
+				Safer:  "put the later statements in a step of their own",
+				Weight: &lockcheck.Weight{Level: lockcheck.High, Reasons: []string{"migrations/001_rls_hardening.sql:7 rewrites public.business_accounts (about 2,400,000 rows, 1.1 GB) while the lock is held"}}},
+			{Rule: "drop-column", Statement: 1, File: file, Line: 7, Rel: ba, Why: "nothing is dropped here (fixture)", Safer: "-",
+				Allowed: &lockcheck.Allow{Rule: "drop-column", Reason: "the column was never used", File: file, Line: 6, Used: true},
+				Weight:  &lockcheck.Weight{Level: lockcheck.Medium, Reasons: []string{"public.business_accounts: about 2,400,000 rows, 1.1 GB"}}},
+		},
+		Relations: map[string]lockcheck.RelInfo{
+			"public.rate_limits":       {Rel: ra, Exists: true, Kind: "table", Rows: 1200, Bytes: 98304},
+			"public.business_accounts": {Rel: ba, Exists: true, Kind: "table", Rows: 2.4e6, Bytes: 1181116006},
+		},
+	}}
 }
 
 // writeFixture records the fixture session with the Writer into dir and

@@ -253,7 +253,7 @@ func (t *transcript) event(e steps.Event) {
 		t.flushRows()
 	}
 	if t.sessionEvent(e) || t.targetEvent(e) || t.stepEvent(e) ||
-		t.statementEvent(e) || t.verdictEvent(e) || t.outputEvent(e) {
+		t.statementEvent(e) || t.verdictEvent(e) || t.outputEvent(e) || t.lockEvent(e) {
 		return
 	}
 	t.line(e, "%s (unknown event type)", e.Type)

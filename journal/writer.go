@@ -47,6 +47,8 @@ var syncTypes = map[steps.EventType]bool{
 	steps.EvStepMarked:         true,
 	steps.EvConsentRequired:    true,
 	steps.EvConsentGiven:       true,
+	steps.EvLockAcknowledged:   true,
+	steps.EvInvalidIndexDrop:   true,
 	steps.EvConsentRejected:    true,
 	steps.EvRollbackOffered:    true,
 	steps.EvRollbackStarted:    true,

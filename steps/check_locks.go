@@ -28,6 +28,9 @@ type StepLocksReport struct {
 	// InvalidIndexes are INVALID indexes (a failed CREATE INDEX
 	// CONCURRENTLY leaves one) on the tables the step locks.
 	InvalidIndexes []lockcheck.InvalidIndex `json:"invalid_indexes,omitempty"`
+	// Error says why the step could not be weighed (in a session: the
+	// step runs all the same, unweighed).
+	Error string `json:"error,omitempty"`
 }
 
 // WeighLocks analyses every sql step of rb (phases, then rollback) and
@@ -124,86 +127,134 @@ func printLocks(w io.Writer, rep *LocksReport) {
 		return
 	}
 	for _, s := range rep.Steps {
-		an := s.Analysis
-		kind := "one transaction"
-		if !an.Transactional {
-			kind = "each statement on its own"
-		}
 		role := ""
 		if s.Rollback {
 			role = "rollback "
 		}
-		fmt.Fprintf(w, "\n%sstep %s (%s):\n", role, plain(s.Step, 60), kind)
-		printStatementLocks(w, an)
-		for _, f := range an.Findings {
-			printFinding(w, f)
-		}
-		for _, ix := range s.InvalidIndexes {
-			fmt.Fprintf(w, "  INVALID index %s on %s (%s): a failed CREATE INDEX CONCURRENTLY leaves one; it slows every write and a retry under its name fails or, with IF NOT EXISTS, does nothing. Drop it first: %s\n",
-				plain(ix.Index.String(), 80), plain(ix.Table.String(), 80), lockcheck.FormatBytes(ix.Bytes), plain(ix.DropSQL(), 160))
+		fmt.Fprintf(w, "\n%sstep %s (%s):\n", role, plain(s.Step, 60), s.TxText())
+		for _, l := range s.Lines() {
+			fmt.Fprintf(w, "%s%s\n", strings.Repeat("    ", l.Depth+1)[2:], plain(l.Text, 600))
 		}
 	}
 }
 
-func printStatementLocks(w io.Writer, an *lockcheck.Analysis) {
+// TxText says how the step's statements run.
+func (s StepLocksReport) TxText() string {
+	if s.Analysis != nil && !s.Analysis.Transactional {
+		return "each statement on its own"
+	}
+	return "one transaction"
+}
+
+// LockLine is one line of a weighed step's description (Lines).
+type LockLine struct {
+	// Depth 0 is a lock, a finding or an INVALID index; 1 a detail of it.
+	Depth int
+	// Finding: the line heads a finding, of Level; Accepted by an allow
+	// comment.
+	Finding  bool
+	Level    lockcheck.Level
+	Accepted bool
+	// Text is raw text from the runbook and the database: callers escape
+	// it before it reaches a terminal.
+	Text string
+}
+
+// Lines describes the weighed step for an operator, as `handrail check`,
+// the run screen's WRITES pane and the transcript show it: the locks
+// each statement takes on existing relations (mode, rewrite or scan,
+// size), who they would wait for, then the findings with their weight,
+// why, and the safer form or the allow comment that accepts them, then
+// the INVALID indexes on its tables.
+func (s StepLocksReport) Lines() []LockLine {
+	var out []LockLine
+	add := func(depth int, format string, args ...any) {
+		out = append(out, LockLine{Depth: depth, Text: fmt.Sprintf(format, args...)})
+	}
+	if s.Error != "" {
+		add(0, "%s", s.Error)
+	}
+	an := s.Analysis
+	if an == nil {
+		return out
+	}
 	for _, sl := range an.Statements {
-		where := plain(sl.Statement.Where(), 60)
-		if sl.Unknown != "" {
-			fmt.Fprintf(w, "  %s  %s: locks unknown: %s\n", where, plain(sl.Command, 40), plain(sl.Unknown, 200))
+		statementLockLines(an, sl, add)
+	}
+	for _, f := range an.Findings {
+		out = append(out, findingLines(f)...)
+	}
+	for _, ix := range s.InvalidIndexes {
+		add(0, "INVALID index %s on %s (%s): a failed CREATE INDEX CONCURRENTLY leaves one; it slows every write and a retry under its name fails or, with IF NOT EXISTS, does nothing. Drop it first: %s",
+			ix.Index, ix.Table, lockcheck.FormatBytes(ix.Bytes), ix.DropSQL())
+	}
+	return out
+}
+
+func statementLockLines(an *lockcheck.Analysis, sl lockcheck.StatementLocks, add func(int, string, ...any)) {
+	where := lockcheck.Finding{File: sl.File, Line: sl.Line}.Where() // Statement is not journaled
+	if sl.Unknown != "" {
+		add(0, "%s  %s: locks unknown: %s", where, sl.Command, sl.Unknown)
+	}
+	for _, l := range sl.Locks {
+		if l.New || l.Mode == lockcheck.NoLock {
+			continue
 		}
-		for _, l := range sl.Locks {
-			if l.New || l.Mode == lockcheck.NoLock {
-				continue
-			}
-			var work []string
-			if l.Rewrite == lockcheck.Yes && l.Truncate {
-				work = append(work, "emptied")
-			} else if l.Rewrite != lockcheck.No {
-				work = append(work, "rewrite "+l.Rewrite.String())
-			}
-			if l.Scan != lockcheck.No && !l.Truncate {
-				work = append(work, "scan "+l.Scan.String())
-			}
-			size := ""
-			if info, ok := an.Relations[l.Rel.String()]; ok && info.Exists {
-				size = " (" + info.SizeText() + ")"
-			}
-			fmt.Fprintf(w, "  %s  %s  %s %s%s", where, plain(sl.Command, 40), l.Mode, plain(l.Rel.String(), 80), size)
-			if len(work) > 0 {
-				fmt.Fprintf(w, ", %s", strings.Join(work, ", "))
-			}
-			fmt.Fprintln(w)
-			for _, s := range l.Waits {
-				fmt.Fprintf(w, "      waits for %s\n", plain(s.Describe(), 200))
-			}
+		var work []string
+		if l.Rewrite == lockcheck.Yes && l.Truncate {
+			work = append(work, "emptied")
+		} else if l.Rewrite != lockcheck.No {
+			work = append(work, "rewrite "+l.Rewrite.String())
 		}
-		for _, s := range sl.WaitsFor {
-			fmt.Fprintf(w, "      %s will wait for %s\n", plain(sl.Command, 40), plain(s.Describe(), 200))
+		if l.Scan != lockcheck.No && !l.Truncate {
+			work = append(work, "scan "+l.Scan.String())
 		}
+		size := ""
+		if info, ok := an.Relations[l.Rel.String()]; ok && info.Exists {
+			size = " (" + info.SizeText() + ")"
+		}
+		text := fmt.Sprintf("%s  %s  %s %s%s", where, sl.Command, l.Mode, l.Rel, size)
+		if len(work) > 0 {
+			text += ", " + strings.Join(work, ", ")
+		}
+		add(0, "%s", text)
+		for _, s := range l.Waits {
+			add(1, "waits for %s", s.Describe())
+		}
+	}
+	for _, s := range sl.WaitsFor {
+		add(1, "%s will wait for %s", sl.Command, s.Describe())
 	}
 }
 
-func printFinding(w io.Writer, f lockcheck.Finding) {
+func findingLines(f lockcheck.Finding) []LockLine {
 	level := "unweighed"
+	head := LockLine{Finding: true, Level: lockcheck.Medium, Accepted: f.Allowed != nil}
 	if f.Weight != nil {
 		level = f.Weight.Level.String()
+		head.Level = f.Weight.Level
 	}
-	head := strings.ToUpper(level)
+	tag := strings.ToUpper(level)
 	if f.Allowed != nil {
-		head = "accepted, " + level
+		tag = "accepted, " + level
 	}
-	fmt.Fprintf(w, "  [%s] %s at %s: %s\n", head, f.Rule, plain(f.Where(), 60), plain(f.Why, 400))
+	head.Text = fmt.Sprintf("[%s] %s at %s: %s", tag, f.Rule, f.Where(), f.Why)
+	out := []LockLine{head}
+	detail := func(format string, args ...any) {
+		out = append(out, LockLine{Depth: 1, Text: fmt.Sprintf(format, args...)})
+	}
 	if f.Weight != nil {
 		for _, r := range f.Weight.Reasons {
-			fmt.Fprintf(w, "      - %s\n", plain(r, 300))
+			detail("- %s", r)
 		}
 	}
 	switch {
 	case f.Allowed != nil:
-		fmt.Fprintf(w, "      accepted at %s:%d: %s\n", plain(f.Allowed.File, 60), f.Allowed.Line, plain(f.Allowed.Reason, 200))
+		detail("accepted at %s:%d: %s", f.Allowed.File, f.Allowed.Line, f.Allowed.Reason)
 	case f.Weight == nil || f.Weight.Level > lockcheck.None:
-		fmt.Fprintf(w, "      safer: %s\n", plain(f.Safer, 300))
+		detail("safer: %s", f.Safer)
 	}
+	return out
 }
 
 // plain keeps s on one line, escaped (termsafe), cut to n runes.

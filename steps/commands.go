@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -10,20 +11,22 @@ import (
 type CommandType string
 
 const (
-	CmdNext       CommandType = "next"        // run the current step / move on after it
-	CmdTick       CommandType = "tick"        // toggle checklist Item; Text: an optional note (who answered, when)
-	CmdSkipItem   CommandType = "skip_item"   // skip checklist Item with Text as reason
-	CmdConfirm    CommandType = "confirm"     // confirm; Text is the typed text when required
-	CmdConsent    CommandType = "consent"     // typed project id before the first production write
-	CmdOverride   CommandType = "override"    // pass the promotion gate without staging proof; Text: reason
-	CmdManual     CommandType = "manual"      // manual result: Pass, Text as note
-	CmdEndMonitor CommandType = "end_monitor" // end a monitor early; Text: reason
-	CmdCancel     CommandType = "cancel"      // cancel the running statement / exec
-	CmdRetry      CommandType = "retry"       // retry the failed step (lock timeout)
-	CmdSkipStep   CommandType = "skip_step"   // skip a failed or pending non-write step; Text: reason
-	CmdMark       CommandType = "mark"        // resolve outcome-unknown: Pass = applied; Text: reason
-	CmdRollback   CommandType = "rollback"    // run [rollback]; Text: reason
-	CmdQuit       CommandType = "quit"        // end the session (journal stays resumable)
+	CmdNext        CommandType = "next"               // run the current step / move on after it
+	CmdTick        CommandType = "tick"               // toggle checklist Item; Text: an optional note (who answered, when)
+	CmdSkipItem    CommandType = "skip_item"          // skip checklist Item with Text as reason
+	CmdConfirm     CommandType = "confirm"            // confirm; Text is the typed text when required
+	CmdConsent     CommandType = "consent"            // typed project id before the first production write
+	CmdOverride    CommandType = "override"           // pass the promotion gate without staging proof; Text: reason
+	CmdManual      CommandType = "manual"             // manual result: Pass, Text as note
+	CmdEndMonitor  CommandType = "end_monitor"        // end a monitor early; Text: reason
+	CmdCancel      CommandType = "cancel"             // cancel the running statement / exec
+	CmdRetry       CommandType = "retry"              // retry the failed step (lock timeout)
+	CmdSkipStep    CommandType = "skip_step"          // skip a failed or pending non-write step; Text: reason
+	CmdMark        CommandType = "mark"               // resolve outcome-unknown: Pass = applied; Text: reason
+	CmdRollback    CommandType = "rollback"           // run [rollback]; Text: reason
+	CmdAcknowledge CommandType = "acknowledge"        // acknowledge a high-severity lock finding; Text: its rule id, typed
+	CmdDropInvalid CommandType = "drop_invalid_index" // drop the INVALID index a failed CONCURRENTLY statement left
+	CmdQuit        CommandType = "quit"               // end the session (journal stays resumable)
 
 	// A pair partner's commands (approvers, from their own screen over
 	// SSH; Command.By says who). A partner can send nothing else.
@@ -36,7 +39,7 @@ const (
 // Commands is every command type, in the order help lists them.
 var Commands = []CommandType{
 	CmdNext, CmdTick, CmdSkipItem, CmdConfirm, CmdConsent, CmdOverride, CmdManual, CmdEndMonitor,
-	CmdCancel, CmdRetry, CmdSkipStep, CmdMark, CmdRollback, CmdQuit,
+	CmdCancel, CmdRetry, CmdSkipStep, CmdMark, CmdRollback, CmdAcknowledge, CmdDropInvalid, CmdQuit,
 	CmdApprove, CmdHold, CmdRelease, CmdAskRollback,
 }
 
@@ -160,6 +163,10 @@ func (s *State) admitArgs(c Command, st *StepState) (string, bool) {
 	case CmdApprove:
 		if c.Text != s.Session.ProjectID {
 			return "the project id typed is not this target's: type the project id shown beside the target to approve", false
+		}
+	case CmdAcknowledge:
+		if pending := st.PendingAcks(); !slices.Contains(pending, strings.TrimSpace(c.Text)) {
+			return fmt.Sprintf("type the rule id of the finding you acknowledge (%s)", strings.Join(pending, ", ")), false
 		}
 	}
 	return "", true
@@ -303,6 +310,11 @@ func (st *StepState) acceptsFailed(t CommandType) (bool, string) {
 	switch t {
 	case CmdRetry:
 		return true, ""
+	case CmdDropInvalid:
+		if len(st.Invalid) > 0 {
+			return true, ""
+		}
+		return false, noInvalid(st)
 	case CmdSkipStep:
 		if !st.Kind.Writes() || (st.Error != nil && st.Error.RolledBack) {
 			return true, ""
@@ -321,6 +333,12 @@ func (st *StepState) acceptsActive(t CommandType, apply bool) (bool, string) {
 	if t == CmdCancel {
 		return false, "nothing is running: there is nothing to cancel"
 	}
+	if t == CmdDropInvalid {
+		return false, noInvalid(st)
+	}
+	if t == CmdAcknowledge {
+		return acceptsAck(st, apply)
+	}
 	if u := unitOf(st.Kind); u != nil {
 		return u.acceptsActive(st, t, apply)
 	}
@@ -335,4 +353,20 @@ func (st *StepState) acceptsReadOnly(t CommandType) (bool, string) {
 		return true, ""
 	}
 	return false, fmt.Sprintf("step %q waits for enter", st.ID)
+}
+
+func noInvalid(st *StepState) string {
+	return fmt.Sprintf("step %q left no INVALID index to drop", st.ID)
+}
+
+// acceptsAck: an acknowledgement is taken while a high-severity lock
+// finding of the step waits for one, in a session that applies.
+func acceptsAck(st *StepState, apply bool) (bool, string) {
+	switch {
+	case !apply:
+		return false, "a dry run sends nothing: there is no lock finding to acknowledge"
+	case len(st.PendingAcks()) == 0:
+		return false, fmt.Sprintf("no lock finding of step %q waits for an acknowledgement", st.ID)
+	}
+	return true, ""
 }

@@ -27,6 +27,9 @@ func (e *Engine) runSQL(ctx context.Context, i int, run bool) (flow, error) {
 			Hint:    "fix the runbook (handrail lint); nothing was run",
 		}})
 	}
+	if f, err := e.weighLocks(ctx, i); err != nil || f != flowNext {
+		return f, err
+	}
 	infos := statementInfos(stmts)
 	if err := e.emit(Event{Type: EvStepWouldRun, Step: id, Statements: infos}); err != nil {
 		return flowQuit, err

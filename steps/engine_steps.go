@@ -120,6 +120,7 @@ func (e *Engine) gate(ctx context.Context, i int, run bool) (ok bool, f flow, er
 			skipped = true
 			return flowNext, true, e.skip(i, c)
 		},
+		CmdAcknowledge: func(c Command) (flow, bool, error) { return flowNext, false, e.acknowledge(i, c) },
 	})
 	if err != nil || f != flowNext || skipped {
 		return false, f, err

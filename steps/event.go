@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 // Value types the db package produces, carried unchanged in events.
@@ -77,6 +78,16 @@ const (
 	EvStepOutcomeUnknown EventType = "step_outcome_unknown" // Error: why the outcome cannot be known
 	EvStepMarked         EventType = "step_marked"          // Pass (applied or not); Text: operator's reason (resolves outcome-unknown)
 
+	// Lock hazards of a sql step (package lockcheck), weighed on the target.
+	EvLocksWeighed     EventType = "locks_weighed"     // Step; Locks: what each statement locks, the findings and their live weight
+	EvLockAcknowledged EventType = "lock_acknowledged" // Step; Text: the rule id the operator typed (a high-severity finding may now run)
+	// After a failed CREATE/REINDEX INDEX CONCURRENTLY.
+	EvInvalidIndexFound   EventType = "invalid_index_found"   // Step; Invalid: the INVALID indexes the failed statement left
+	EvInvalidIndexDrop    EventType = "invalid_index_drop"    // Step; Statements: the DROP INDEX CONCURRENTLY about to be sent (write-ahead, fsynced)
+	EvInvalidIndexDropped EventType = "invalid_index_dropped" // Step; Pass; Text: the index; Error when the drop failed
+	// Rehearsal (run --rehearse): the step ran in a transaction that was rolled back.
+	EvRehearsed EventType = "rehearsed" // Step; Rehearsal: the locks taken, how long, and the wrong predictions (or why it was skipped)
+
 	// Rollback.
 	EvRollbackOffered   EventType = "rollback_offered"   // Text: why (failed check with on_fail = "rollback")
 	EvRollbackRequested EventType = "rollback_requested" // Text: reason; the running statement is being cancelled first
@@ -107,28 +118,31 @@ type Event struct {
 	Type EventType     `json:"type"`
 	Step string        `json:"step,omitempty"`
 
-	Session    *SessionInfo    `json:"session,omitempty"`
-	Identity   *IdentityReport `json:"identity,omitempty"`
-	Lock       *LockInfo       `json:"lock,omitempty"`
-	Statements []StatementInfo `json:"statements,omitempty"`
-	Statement  *StatementInfo  `json:"statement,omitempty"`
-	Rows       *RowBatch       `json:"rows,omitempty"`
-	Notice     *Notice         `json:"notice,omitempty"`
-	Blockers   []Blocker       `json:"blockers,omitempty"`
-	Check      *CheckReport    `json:"check,omitempty"`
-	Item       *int            `json:"item,omitempty"`
-	Auto       bool            `json:"auto,omitempty"`
-	Pass       *bool           `json:"pass,omitempty"`
-	ExitCode   *int            `json:"exit_code,omitempty"`
-	Monitor    *MonitorSample  `json:"monitor,omitempty"`
-	Message    *RenderedMsg    `json:"message,omitempty"`
-	Error      *ErrorInfo      `json:"error,omitempty"`
-	Outcome    Outcome         `json:"outcome,omitempty"`
-	Command    *CommandInfo    `json:"command,omitempty"`
-	Promotion  *PromotionProof `json:"promotion,omitempty"`
-	Share      *ShareInfo      `json:"share,omitempty"`
-	Partner    *Partner        `json:"partner,omitempty"`
-	Text       string          `json:"text,omitempty"`
+	Session    *SessionInfo             `json:"session,omitempty"`
+	Identity   *IdentityReport          `json:"identity,omitempty"`
+	Lock       *LockInfo                `json:"lock,omitempty"`
+	Statements []StatementInfo          `json:"statements,omitempty"`
+	Statement  *StatementInfo           `json:"statement,omitempty"`
+	Rows       *RowBatch                `json:"rows,omitempty"`
+	Notice     *Notice                  `json:"notice,omitempty"`
+	Blockers   []Blocker                `json:"blockers,omitempty"`
+	Check      *CheckReport             `json:"check,omitempty"`
+	Item       *int                     `json:"item,omitempty"`
+	Auto       bool                     `json:"auto,omitempty"`
+	Pass       *bool                    `json:"pass,omitempty"`
+	ExitCode   *int                     `json:"exit_code,omitempty"`
+	Monitor    *MonitorSample           `json:"monitor,omitempty"`
+	Message    *RenderedMsg             `json:"message,omitempty"`
+	Error      *ErrorInfo               `json:"error,omitempty"`
+	Outcome    Outcome                  `json:"outcome,omitempty"`
+	Command    *CommandInfo             `json:"command,omitempty"`
+	Promotion  *PromotionProof          `json:"promotion,omitempty"`
+	Share      *ShareInfo               `json:"share,omitempty"`
+	Partner    *Partner                 `json:"partner,omitempty"`
+	Locks      *StepLocksReport         `json:"locks,omitempty"`
+	Invalid    []lockcheck.InvalidIndex `json:"invalid,omitempty"`
+	Rehearsal  *Rehearsal               `json:"rehearsal,omitempty"`
+	Text       string                   `json:"text,omitempty"`
 	// Secret marks Text as operator input that must never be recorded; the
 	// journal replaces it before hashing.
 	Secret bool `json:"secret,omitempty"`
@@ -384,6 +398,7 @@ var EventTypes = []EventType{
 	EvMonitorTick, EvMonitorAlert, EvMonitorEnded,
 	EvExecOutput, EvExecExited, EvMessageRendered,
 	EvStepSucceeded, EvStepFailed, EvStepCancelled, EvStepSkipped, EvStepOutcomeUnknown, EvStepMarked,
+	EvLocksWeighed, EvLockAcknowledged, EvInvalidIndexFound, EvInvalidIndexDrop, EvInvalidIndexDropped, EvRehearsed,
 	EvRollbackOffered, EvRollbackRequested, EvRollbackStarted, EvRollbackFinished,
 	EvShareOpened, EvPartnerJoined, EvPartnerLeft,
 	EvApprovalRequired, EvApprovalGiven, EvHoldPlaced, EvHoldReleased, EvRollbackProposed,

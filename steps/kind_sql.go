@@ -54,6 +54,9 @@ func (sqlKind) run(e *Engine, ctx context.Context, i int, run bool) (flow, error
 }
 
 func (sqlKind) acceptsActive(st *StepState, t CommandType, apply bool) (bool, string) {
+	if pending := st.PendingAcks(); apply && t == CmdNext && len(pending) > 0 {
+		return false, fmt.Sprintf("acknowledge the lock finding %s first: type its rule id", pending[0])
+	}
 	return writeStepActive(st, t, apply)
 }
 
@@ -73,7 +76,14 @@ func (sqlKind) acceptsRunning(st *StepState, t CommandType) (bool, string) {
 	return cancelWhileRunning(t, what)
 }
 
-func (sqlKind) operate(st *StepState, _ Step, _ Operator) (Command, bool) { return nextWhenActive(st) }
+// operate: a high-severity lock finding is a person's to acknowledge; a
+// scripted operator has nothing to say to it.
+func (sqlKind) operate(st *StepState, _ Step, _ Operator) (Command, bool) {
+	if len(st.PendingAcks()) > 0 {
+		return Command{}, false
+	}
+	return nextWhenActive(st)
+}
 
 func (sqlKind) questions(Step) []Question { return nil }
 

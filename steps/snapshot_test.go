@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 // TestEventTypesIsTheWholeSet: EventTypes, the one declaration of the
@@ -112,6 +114,11 @@ func snapshotSession() []Event {
 		{Type: EvConfirmed, Step: "ok"},
 		{Type: EvStepSucceeded, Step: "ok"},
 		{Type: EvStepStarted, Step: "sql"},
+		{Type: EvLocksWeighed, Step: "sql", Locks: &StepLocksReport{Step: "sql", Analysis: &lockcheck.Analysis{Findings: []lockcheck.Finding{
+			{Rule: "a", Weight: &lockcheck.Weight{Level: lockcheck.High}}, {Rule: "b", Weight: &lockcheck.Weight{Level: lockcheck.High}}}}}},
+		{Type: EvLockAcknowledged, Step: "sql", Text: "a"},
+		{Type: EvRehearsed, Step: "sql", Rehearsal: &Rehearsal{Locks: []RehearsedLock{{Rel: "t", Mode: "AccessShareLock"}}}},
+		{Type: EvLockAcknowledged, Step: "sql", Text: "b"},
 		{Type: EvStepWouldRun, Step: "sql", Statements: []StatementInfo{*stmt(0), *stmt(1)}},
 		{Type: EvApprovalGiven, Step: "sql", Partner: &Partner{ID: 2, Name: "b", Role: RoleApprover, Fingerprint: "SHA256:b"}},
 		{Type: EvHoldPlaced, Partner: &Partner{ID: 2, Name: "b", Role: RoleApprover, Fingerprint: "SHA256:b"}},
@@ -145,6 +152,10 @@ func snapshotSession() []Event {
 		{Type: EvReconnected, Text: "again"},
 		{Type: EvStepOutcomeUnknown, Step: "sql", Error: &ErrorInfo{Message: "commit lost"}},
 		{Type: EvStepMarked, Step: "sql", Pass: &yes, Text: "checked"},
+		{Type: EvInvalidIndexFound, Step: "sql", Invalid: []lockcheck.InvalidIndex{{Index: lockcheck.Rel{Name: "i1"}}, {Index: lockcheck.Rel{Name: "i2"}}}},
+		{Type: EvInvalidIndexDrop, Step: "sql", Statements: []StatementInfo{{SQL: "DROP INDEX CONCURRENTLY IF EXISTS i1"}}},
+		{Type: EvInvalidIndexDropped, Step: "sql", Pass: &yes, Text: "i1"},
+		{Type: EvInvalidIndexDropped, Step: "sql", Pass: &yes, Text: "i2"},
 		{Type: EvStepStarted, Step: "chk"},
 		{Type: EvRows, Step: "chk", Rows: rows([]string{"x"}, "1")},
 		{Type: EvCheckFailed, Step: "chk", Check: &CheckReport{SQL: "select 1", Unexpected: []string{"u"}}},

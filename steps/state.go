@@ -1,9 +1,12 @@
 package steps
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 // Status is a step's state, shown as text and symbol (never color alone).
@@ -104,6 +107,34 @@ type StepState struct {
 	// (session offset) and how long it was open once it ended.
 	WindowOpened time.Duration `json:"window_opened,omitempty"`
 	WindowRan    time.Duration `json:"window_ran,omitempty"`
+
+	// sql: the locks the step takes, weighed on the target before it runs
+	// (locks_weighed); the rule ids of the high-severity findings the
+	// operator acknowledged (lock_acknowledged); the INVALID indexes a
+	// failed CONCURRENTLY statement left (until dropped); the rehearsal.
+	Locks     *StepLocksReport         `json:"locks,omitempty"`
+	Acked     []string                 `json:"acked,omitempty"`
+	Invalid   []lockcheck.InvalidIndex `json:"invalid,omitempty"`
+	Rehearsal *Rehearsal               `json:"rehearsal,omitempty"`
+}
+
+// PendingAcks lists the rule ids of the step's high-severity lock findings
+// that no allow comment accepts and the operator has not acknowledged:
+// the step does not run before each is acknowledged.
+func (st *StepState) PendingAcks() []string {
+	if st.Locks == nil || st.Locks.Analysis == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range st.Locks.Analysis.Findings {
+		if f.Allowed != nil || f.Weight == nil || f.Weight.Level != lockcheck.High {
+			continue
+		}
+		if !slices.Contains(st.Acked, f.Rule) && !slices.Contains(out, f.Rule) {
+			out = append(out, f.Rule)
+		}
+	}
+	return out
 }
 
 // Limits on what the fold keeps, so memory does not grow with the data.
@@ -262,8 +293,35 @@ func Apply(s State, e Event) State {
 		applyVerdict(st, e)
 	case EvMonitorTick, EvMonitorAlert, EvMonitorEnded, EvExecOutput, EvExecExited, EvMessageRendered:
 		applyOutput(st, e)
+	case EvLocksWeighed, EvLockAcknowledged, EvInvalidIndexFound, EvInvalidIndexDrop, EvInvalidIndexDropped, EvRehearsed:
+		applyLocks(st, e)
 	}
 	return s
+}
+
+// applyLocks folds a sql step's lock events: its weighed locks, the
+// acknowledgements, the INVALID indexes a failure left, the rehearsal.
+// Slices are replaced, never appended to in place (see snapshot).
+func applyLocks(st *StepState, e Event) {
+	switch e.Type {
+	case EvLocksWeighed:
+		st.Locks = e.Locks
+	case EvLockAcknowledged:
+		if !slices.Contains(st.Acked, e.Text) {
+			st.Acked = append(slices.Clip(st.Acked), e.Text)
+		}
+	case EvInvalidIndexFound:
+		st.Invalid = e.Invalid
+	case EvInvalidIndexDropped:
+		if e.Pass != nil && *e.Pass {
+			st.Invalid = slices.DeleteFunc(slices.Clone(st.Invalid), func(ix lockcheck.InvalidIndex) bool { return ix.Index.String() == e.Text })
+			if len(st.Invalid) == 0 {
+				st.Invalid = nil
+			}
+		}
+	case EvRehearsed:
+		st.Rehearsal = e.Rehearsal
+	}
 }
 
 // applySession folds the session's own events: start, resume, end, and

@@ -11,7 +11,7 @@ import (
 
 // walkKeys are the keys tried at every decision: every key the screens
 // bind, and one they do not.
-var walkKeys = []string{"enter", "space", "s", "p", "f", "e", "c", "r", "R", "a", "n", "y", "q",
+var walkKeys = []string{"enter", "space", "s", "p", "f", "e", "c", "r", "R", "a", "n", "y", "q", "A", "d",
 	"ctrl+c", "j", "k", "tab", "shift+tab", "esc", "?", "pgdown", "x"}
 
 // TestEveryKeyIsAnswered: at every point of a real session where the

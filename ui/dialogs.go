@@ -24,6 +24,7 @@ const (
 	inputEndMonitor                      // reason to end a monitor early
 	inputMark                            // how the operator resolved outcome-unknown
 	inputApprove                         // the project id an approver types to approve a write
+	inputAck                             // the rule id of the lock finding acknowledged
 )
 
 // inputDialog is a one-line question answered with a bubbles textinput;

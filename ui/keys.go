@@ -37,6 +37,8 @@ type KeyMap struct {
 	Rollback key.Binding
 	Applied  key.Binding
 	NotDone  key.Binding
+	Ack      key.Binding // acknowledge a high-severity lock finding
+	DropIdx  key.Binding // drop the INVALID index a failed CONCURRENTLY statement left
 
 	// A pair partner's commands (an approver's screen over SSH).
 	Approve     key.Binding
@@ -89,6 +91,8 @@ func DefaultKeyMap() KeyMap {
 		Rollback: b([]string{"R", "shift+r"}, "R", "ROLLBACK"),
 		Applied:  b([]string{"a"}, "a", "it was applied"),
 		NotDone:  b([]string{"n"}, "n", "it was not applied"),
+		Ack:      b([]string{"A", "shift+a"}, "A", "acknowledge lock finding"),
+		DropIdx:  b([]string{"d"}, "d", "drop INVALID index"),
 
 		Approve:     b([]string{"a"}, "a", "approve the write"),
 		Hold:        b([]string{"h"}, "h", "hold"),

@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 // sqlKind: what would run, then each statement with its rows, notices
@@ -17,7 +18,20 @@ func init() { registerPane(steps.KindSQL, sqlKind{}) }
 
 func (sqlKind) pane(m Model, st *steps.StepState, w int) paneContent { return m.sqlPane(st, w) }
 
-func (sqlKind) intents(Model, *steps.StepState) []intent { return nil }
+// intents: a high-severity lock finding is acknowledged by typing its
+// rule id; an INVALID index a failed CONCURRENTLY statement left can be
+// dropped before the retry.
+func (sqlKind) intents(m Model, st *steps.StepState) []intent {
+	k := m.keys
+	q := "type the rule id of the lock finding you acknowledge"
+	if p := st.PendingAcks(); len(p) > 0 {
+		q += " (" + strings.Join(p, ", ") + ")"
+	}
+	return []intent{
+		{key: k.Ack, cmd: steps.CmdAcknowledge, input: inputAck, question: q},
+		{key: k.DropIdx, cmd: steps.CmdDropInvalid},
+	}
+}
 
 func (sqlKind) nextLabel(m Model, _ *steps.StepState) string { return runLabel(m) }
 
@@ -37,6 +51,7 @@ func (m Model) sqlPane(st *steps.StepState, w int) paneContent {
 	fixed = append(fixed, m.sqlPreview(st, w)...)
 	fixed = append(fixed, m.lockWaitLines(st, w)...)
 	fixed = append(fixed, m.errorLines(st.Error, w)...)
+	fixed = append(fixed, m.invalidIndexLines(st, w)...)
 	fixed = append(fixed, m.noticeLines(st.Notices, w)...)
 	if len(st.Columns) == 0 {
 		return textPane(fixed, nil)
@@ -127,7 +142,7 @@ func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 		head = s.Apply.Render("WRITES") + " " + s.Bold.Render(fmt.Sprintf("enter sends %d statement(s) to %s:", n, orDash(m.state.Session.TargetName)))
 	}
 	fixed := append([]string{head}, m.errorLines(st.Error, w)...)
-	var body []string
+	body := m.lockLines(st, w)
 	for _, stmt := range st.WouldRun {
 		where := ""
 		if stmt.File != "" {
@@ -137,4 +152,50 @@ func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 		body = append(body, m.sqlLines(stmt.SQL, w, 1<<20)...)
 	}
 	return textPane(fixed, body)
+}
+
+// lockLines: before the step runs, the locks it will take (relation,
+// mode, rewrite or scan, live size), its findings with their live weight,
+// and what waits for an acknowledgement.
+func (m Model) lockLines(st *steps.StepState, w int) []string {
+	r := st.Locks
+	if r == nil {
+		return nil
+	}
+	s := m.styles
+	lines := []string{s.Bold.Render("LOCKS") + s.Muted.Render(" ("+r.TxText()+", weighed on the target before the step)")}
+	for _, l := range r.Lines() {
+		text := strings.Repeat("  ", l.Depth+1) + l.Text
+		switch {
+		case l.Finding && l.Accepted:
+			text = s.Muted.Render(text)
+		case l.Finding && l.Level == lockcheck.High:
+			text = s.Bad.Render(text)
+		case l.Finding && l.Level == lockcheck.Medium:
+			text = s.Warn.Render(text)
+		}
+		lines = append(lines, text)
+	}
+	if len(lines) == 1 {
+		lines = append(lines, s.Muted.Render("  no lock on an existing relation, no finding"))
+	}
+	if p := st.PendingAcks(); len(p) > 0 && m.state.Session.Apply {
+		lines = append(lines, s.Danger.Render("ACKNOWLEDGE before it runs: ")+strings.Join(p, ", ")+s.Muted.Render(" (type the rule id)"))
+	}
+	return append(wrapAll(lines, w), "")
+}
+
+// invalidIndexLines: after a failed CONCURRENTLY statement, the INVALID
+// indexes it left and the offer to drop them before the retry.
+func (m Model) invalidIndexLines(st *steps.StepState, w int) []string {
+	if len(st.Invalid) == 0 {
+		return nil
+	}
+	s := m.styles
+	var lines []string
+	for _, ix := range st.Invalid {
+		lines = append(lines, s.Warn.Render("INVALID index left behind: ")+ix.Index.String()+" on "+ix.Table.String(),
+			s.Muted.Render("  drop it before retrying: ")+ix.DropSQL())
+	}
+	return wrapAll(lines, w)
 }

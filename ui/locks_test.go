@@ -1,0 +1,81 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/steps/lockcheck"
+)
+
+// weighedHigh is apply-001 weighed on the target: a blocking index build
+// on a table of two million rows.
+func weighedHigh() steps.Event {
+	orders := lockcheck.Rel{Schema: "public", Name: "orders"}
+	return steps.Event{Type: steps.EvLocksWeighed, Step: "apply-001", Locks: &steps.StepLocksReport{Step: "apply-001", Analysis: &lockcheck.Analysis{
+		Transactional: true, Weighed: true,
+		Statements: []lockcheck.StatementLocks{{File: "migrations/001_rls_hardening.sql", Line: 10, Command: "CREATE INDEX",
+			Locks: []lockcheck.Lock{{Rel: orders, Mode: lockcheck.Share, Scan: lockcheck.Yes}}}},
+		Findings: []lockcheck.Finding{{Rule: lockcheck.RuleCreateIndexBlocking, File: "migrations/001_rls_hardening.sql", Line: 10, Rel: orders,
+			Why: "CREATE INDEX blocks writes to public.orders while it reads the whole table", Safer: "CREATE INDEX CONCURRENTLY",
+			Weight: &lockcheck.Weight{Level: lockcheck.High, Reasons: []string{"public.orders: about 2,000,000 rows, 120.0 MB"}}}},
+		Relations: map[string]lockcheck.RelInfo{"public.orders": {Rel: orders, Exists: true, Rows: 2e6, Bytes: 120 << 20}},
+	}}}
+}
+
+// The WRITES pane lists the locks and the findings with their live
+// weight before enter; while a high finding waits for its typed
+// acknowledgement the footer offers A, not enter (State.Accepts), and A
+// asks for the rule id and sends it as the acknowledgement.
+func TestHighLockFindingIsAcknowledgedByTyping(t *testing.T) {
+	f := connectStart(true)
+	for i := range 4 {
+		f.item(steps.EvItemTicked, "pre-checklist", i, i == 3, "")
+	}
+	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
+		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
+		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
+		stepStarted("apply-001").add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{
+		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}}})
+	m, rec := newLive(f)
+	m = update(m, press("f")...) // full screen: the whole pane
+	s := plain(m)
+	mustContain(t, strings.Join(strings.Fields(s), " "), "LOCKS", "SHARE public.orders (about 2,000,000 rows, 120.0 MB), scan yes",
+		"[HIGH] create-index-blocking", "safer: CREATE INDEX CONCURRENTLY", "ACKNOWLEDGE before it runs: create-index-blocking")
+	m = update(m, press("f")...)
+	s = plain(m)
+	mustContain(t, s, "A acknowledge lock finding")
+	mustNotContain(t, s, "enter run")
+
+	m = update(m, press("A")...)
+	if m.screen() != screenInput {
+		t.Fatalf("A: screen %v, want the question", m.screen())
+	}
+	mustContain(t, plain(m), "type the rule id")
+	m = typeText(m, lockcheck.RuleCreateIndexBlocking)
+	m = update(m, press("enter")...)
+	wantCmds(t, rec, steps.Command{Type: steps.CmdAcknowledge, Step: "apply-001", Text: lockcheck.RuleCreateIndexBlocking})
+
+	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvLockAcknowledged, Step: "apply-001", Text: lockcheck.RuleCreateIndexBlocking})
+	s = plain(m)
+	mustContain(t, s, "enter run")
+	mustNotContain(t, s, "A acknowledge", "ACKNOWLEDGE before it runs")
+}
+
+// After a failed CREATE INDEX CONCURRENTLY the pane names the INVALID
+// index it left and d asks the engine to drop it.
+func TestInvalidIndexOfferedForDrop(t *testing.T) {
+	f := toApply().statement("apply-001", 0, 1, "create index concurrently orders_x on public.orders (x);")
+	f.add(steps.Event{Type: steps.EvStepFailed, Step: "apply-001", Error: &steps.ErrorInfo{Message: "statement 1 of 1 failed: could not create unique index", SQLState: "23505"}})
+	bad := lockcheck.InvalidIndex{Index: lockcheck.Rel{Schema: "public", Name: "orders_x"}, Table: lockcheck.Rel{Schema: "public", Name: "orders"}}
+	f.add(steps.Event{Type: steps.EvInvalidIndexFound, Step: "apply-001", Invalid: []lockcheck.InvalidIndex{bad}})
+	m, rec := newLive(f)
+	mustContain(t, strings.Join(strings.Fields(plain(update(m, press("f")...))), " "), "INVALID index left behind: public.orders_x on public.orders",
+		"drop it before retrying: DROP INDEX CONCURRENTLY IF EXISTS public.orders_x")
+	mustContain(t, plain(m), "d drop INVALID index")
+	m = update(m, press("d")...)
+	wantCmds(t, rec, steps.Command{Type: steps.CmdDropInvalid, Step: "apply-001"})
+	yes := true
+	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvInvalidIndexDropped, Step: "apply-001", Pass: &yes, Text: "public.orders_x"})
+	mustNotContain(t, plain(m), "INVALID index left behind", "d drop INVALID index")
+}

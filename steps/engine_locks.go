@@ -3,10 +3,12 @@ package steps
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
@@ -60,4 +62,103 @@ func (e *Engine) weighLocks(ctx context.Context, i int) (flow, error) {
 // high-severity lock finding (State.Admit checked the rule id).
 func (e *Engine) acknowledge(i int, c Command) error {
 	return e.emit(Event{Type: EvLockAcknowledged, Step: e.plan[i].info.ID, Text: strings.TrimSpace(c.Text)})
+}
+
+// concurrentBuild reports whether a statement of this command (as
+// lockcheck names it) builds an index CONCURRENTLY: when it fails it
+// leaves an INVALID index behind.
+func concurrentBuild(command string) bool {
+	return strings.HasSuffix(command, " CONCURRENTLY") &&
+		(strings.HasPrefix(command, "CREATE ") || strings.HasPrefix(command, "REINDEX "))
+}
+
+// findInvalidLeft runs after statement k of sql step i failed: when it
+// was a CREATE INDEX or REINDEX CONCURRENTLY, it looks up the INVALID
+// indexes on the statement's tables that were not there when the step
+// was weighed (what the failed build left) and records them
+// (invalid_index_found), so the operator is offered to drop exactly
+// those before the retry (drop_invalid_index). A look-up that fails is
+// recorded as a notice of the step and changes nothing.
+func (e *Engine) findInvalidLeft(ctx context.Context, i, k int) error {
+	id := e.plan[i].info.ID
+	var tables []lockcheck.Rel
+	var before []lockcheck.InvalidIndex
+	e.with(func(s *State) {
+		st := &s.Steps[i]
+		if st.Locks == nil || st.Locks.Analysis == nil || k < 0 || k >= len(st.Locks.Analysis.Statements) {
+			return
+		}
+		sl := st.Locks.Analysis.Statements[k]
+		if !concurrentBuild(sl.Command) {
+			return
+		}
+		for _, l := range sl.Locks {
+			tables = append(tables, l.Rel)
+		}
+		before = st.Locks.InvalidIndexes
+	})
+	if len(tables) == 0 {
+		return nil
+	}
+	var found []lockcheck.InvalidIndex
+	err := e.target.Inspect(ctx, func(tx pgx.Tx) error {
+		all, err := lockcheck.InvalidIndexes(ctx, tx, tables...)
+		for _, ix := range all {
+			if !slices.ContainsFunc(before, func(b lockcheck.InvalidIndex) bool { return b.Index == ix.Index }) {
+				found = append(found, ix)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return e.emit(Event{Type: EvNotice, Step: id, Notice: &Notice{Severity: "WARNING",
+			Message: fmt.Sprintf("could not look for the INVALID index the failed statement may have left: %v", err),
+			Hint:    "look in pg_index for indisvalid = false on the table, and drop it with DROP INDEX CONCURRENTLY before retrying"}})
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	return e.emit(Event{Type: EvInvalidIndexFound, Step: id, Invalid: found})
+}
+
+// dropInvalid drops, one by one, the INVALID indexes the failed step left
+// (State: Steps[i].Invalid), each with DROP INDEX CONCURRENTLY IF EXISTS
+// of exactly that index, outside a transaction as the build was. Each
+// drop's statement is journaled (invalid_index_drop, fsynced) before it
+// is sent, and its result after (invalid_index_dropped). The step stays
+// failed: the operator retries it next. then is flowQuit or flowRollback
+// when the operator asked for that meanwhile.
+func (e *Engine) dropInvalid(ctx context.Context, i int) (then flow, err error) {
+	id := e.plan[i].info.ID
+	var bad []lockcheck.InvalidIndex
+	e.with(func(s *State) { bad = slices.Clone(s.Steps[i].Invalid) })
+	then = flowNext
+	for _, ix := range bad {
+		sql := ix.DropSQL()
+		if err := e.emit(Event{Type: EvInvalidIndexDrop, Step: id, Statements: []StatementInfo{{Count: 1, SQL: sql}}}); err != nil {
+			return flowQuit, err
+		}
+		f, derr := e.during(ctx, func(ctx context.Context) error {
+			return e.target.RunEach(ctx, []string{sql}, db.ExecOptions{LockTimeout: e.rb.LockTimeout(), StatementTimeout: e.rb.StatementTimeout()})
+		})
+		pass := derr == nil
+		ev := Event{Type: EvInvalidIndexDropped, Step: id, Pass: &pass, Text: ix.Index.String()}
+		if derr != nil {
+			ev.Error = e.sqlFailure([]StatementInfo{{Count: 1, SQL: sql}}, false, derr).Error
+			ev.Error.Hint = "the index is still there: retry the drop, or drop it by hand (" + sql + ")"
+		}
+		if err := e.emit(ev); err != nil {
+			return flowQuit, err
+		}
+		if f != flowNext {
+			return f, nil
+		}
+		if derr != nil {
+			if isConnLost(derr) {
+				return e.recoverConnection(ctx)
+			}
+			break
+		}
+	}
+	return then, nil
 }

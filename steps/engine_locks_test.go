@@ -119,3 +119,111 @@ func highFinding(an *lockcheck.Analysis) *lockcheck.Finding {
 	}
 	return nil
 }
+
+// A CREATE UNIQUE INDEX CONCURRENTLY that fails on duplicate rows leaves
+// an INVALID index: the engine finds exactly that one (not an older
+// invalid index on the same table), offers to drop it (drop_invalid_index,
+// accepted only then), journals the DROP INDEX CONCURRENTLY before
+// sending it, and the retry after the data is fixed succeeds. Before the
+// step, the transaction the build will have to wait for (an open
+// REPEATABLE READ snapshot) is listed.
+func TestEngineDropsTheInvalidIndexAFailedConcurrentBuildLeft(t *testing.T) {
+	t.Parallel()
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	dsn := testDatabase(t, sb, "cic", "test-project", `
+create table dup (id int, x int);
+insert into dup select g, g % 50 from generate_series(1, 200) g;
+create table other (id int);
+analyze dup;`)
+	// An older INVALID index on the same table: not this step's to drop.
+	admin := adminConn(t, dsn)
+	ctx := engineCtx(t)
+	if _, err := admin.Exec(ctx, "create unique index concurrently old_bad on dup (x)"); err == nil {
+		t.Fatal("the older build should fail on the duplicates")
+	}
+	// A session holding a snapshot: a CONCURRENTLY build waits for it.
+	holder := adminConn(t, dsn)
+	if _, err := holder.Exec(ctx, "begin isolation level repeatable read; select count(*) from other"); err != nil {
+		t.Fatal(err)
+	}
+	holderPID := int(holder.PgConn().PID())
+
+	rb := writeTestRunbook(t, `
+[[phase]]
+title = "Index"
+
+[[phase.step]]
+kind = "sql"
+id = "unique-x"
+title = "Unique index on dup.x"
+transaction = false
+statements = ["create unique index concurrently dup_x on dup (x)"]
+`, nil)
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
+	w := r.rec.waitStep(t, EvLocksWeighed, "unique-x").Locks
+	if len(w.InvalidIndexes) != 1 || w.InvalidIndexes[0].Index.Name != "old_bad" {
+		t.Errorf("invalid indexes before the step: %+v", w.InvalidIndexes)
+	}
+	waits := w.Analysis.Statements[0].WaitsFor
+	if len(waits) == 0 || waits[0].PID != holderPID {
+		t.Fatalf("the build's waits %+v do not list the snapshot holder pid %d", waits, holderPID)
+	}
+	if lines := w.Lines(); !slicesContainText(lines, "will wait for pid") {
+		t.Errorf("the lines do not say who the build waits for: %+v", lines)
+	}
+	if _, err := holder.Exec(ctx, "commit"); err != nil {
+		t.Fatal(err)
+	}
+	r.rec.waitStep(t, EvStepWouldRun, "unique-x")
+	r.awaitIdle(t)
+	if s := r.e.State(); s.Accepts(CmdDropInvalid).OK {
+		t.Fatal("drop_invalid_index accepted before anything failed")
+	}
+	r.e.Send(Command{Type: CmdNext, Step: "unique-x"})
+	failed := r.rec.waitStep(t, EvStepFailed, "unique-x")
+	if failed.Error.SQLState != "23505" {
+		t.Fatalf("failed with %+v", failed.Error)
+	}
+	found := r.rec.waitStep(t, EvInvalidIndexFound, "unique-x")
+	if len(found.Invalid) != 1 || found.Invalid[0].Index != (lockcheck.Rel{Schema: "public", Name: "dup_x"}) {
+		t.Fatalf("invalid_index_found %+v, want exactly public.dup_x", found.Invalid)
+	}
+	r.awaitIdle(t)
+	if s := r.e.State(); !s.Accepts(CmdDropInvalid).OK {
+		t.Fatalf("drop_invalid_index refused: %s", s.Accepts(CmdDropInvalid).Reason)
+	}
+	r.e.Send(Command{Type: CmdDropInvalid, Step: "unique-x"})
+	drop := r.rec.waitStep(t, EvInvalidIndexDrop, "unique-x")
+	if len(drop.Statements) != 1 || drop.Statements[0].SQL != "DROP INDEX CONCURRENTLY IF EXISTS public.dup_x" {
+		t.Fatalf("drop intent %+v", drop.Statements)
+	}
+	if done := r.rec.waitStep(t, EvInvalidIndexDropped, "unique-x"); done.Pass == nil || !*done.Pass || done.Text != "public.dup_x" {
+		t.Fatalf("invalid_index_dropped %+v %q %+v", done.Pass, done.Text, done.Error)
+	}
+	left := queryValue[string](t, dsn, "select coalesce(string_agg(c.relname::text, ',' order by c.relname), '') from pg_index i join pg_class c on c.oid = i.indexrelid where not i.indisvalid")
+	if left != "old_bad" {
+		t.Fatalf("invalid indexes after the drop: %q, want only old_bad", left)
+	}
+	r.awaitIdle(t)
+	if s := r.e.State(); s.Accepts(CmdDropInvalid).OK {
+		t.Fatal("drop_invalid_index still accepted after the drop")
+	}
+	if _, err := admin.Exec(ctx, "delete from dup where id > 50"); err != nil {
+		t.Fatal(err)
+	}
+	r.e.Send(Command{Type: CmdRetry, Step: "unique-x"})
+	if end := r.rec.waitType(t, EvSessionEnded); end.Outcome != OutcomeSucceeded {
+		t.Fatalf("ended %s: %s\n%s", end.Outcome, end.Text, r.rec.dump())
+	}
+	r.quit(t)
+	assertFoldMatches(t, r)
+}
+
+func slicesContainText(lines []LockLine, sub string) bool {
+	for _, l := range lines {
+		if strings.Contains(l.Text, sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -147,6 +147,12 @@ func (e *Engine) sqlResult(ctx context.Context, i int, infos []StatementInfo, tr
 	if ev.Type == EvStepOutcomeUnknown {
 		f = flowUnknown
 	}
+	var ee *db.ExecError
+	if !transactional && ev.Type == EvStepFailed && !isConnLost(err) && errors.As(err, &ee) {
+		if err := e.findInvalidLeft(ctx, i, ee.Index); err != nil {
+			return flowQuit, err
+		}
+	}
 	if isConnLost(err) {
 		if rf, rerr := e.recoverConnection(ctx); rerr != nil || rf != flowNext {
 			return rf, rerr

@@ -134,10 +134,15 @@ func (e *Engine) skip(i int, c Command) error {
 
 // afterFailure waits for the operator after a failed or cancelled step:
 // retry it, skip it (with a reason, when nothing of it can remain in the
-// database), roll back, or quit.
+// database), drop the INVALID index a failed CONCURRENTLY build left,
+// roll back, or quit.
 func (e *Engine) afterFailure(ctx context.Context, i int) (flow, error) {
 	return e.await(ctx, "after the step failed", handlers{
 		CmdRetry: func(Command) (flow, bool, error) { return flowRetry, true, nil },
+		CmdDropInvalid: func(Command) (flow, bool, error) {
+			f, err := e.dropInvalid(ctx, i)
+			return f, f != flowNext || err != nil, err
+		},
 		CmdSkipStep: func(c Command) (flow, bool, error) {
 			return flowNext, true, e.skip(i, c)
 		},

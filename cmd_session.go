@@ -22,6 +22,7 @@ func cmdRun(c *cli, args []string) int {
 	dsnFlag := fs.String("db", "", "connection string (URL or key=value); default from --env-file, DATABASE_URL or PG* variables")
 	envFile := fs.String("env-file", "", "read DB_NAME/DB_USER/DB_PASSWORD/DB_HOST/DB_PORT (or DATABASE_URL) from this file")
 	apply := fs.Bool("apply", false, "really write; without it handrail is a dry run")
+	rehearse := rehearseFlag(fs)
 	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/sessions)")
 	operator := fs.String("operator", "", "who is running this (default $USER)")
 	resume := fs.String("resume", "", "resume the session recorded in this journal")
@@ -34,6 +35,10 @@ func cmdRun(c *cli, args []string) int {
 	}
 	spec := c.sessionSpec()
 	spec.Apply, spec.Operator, spec.LogDir, spec.Env, spec.StagingJournal = *apply, *operator, *logDir, *env, *stagingJournal
+	if spec.Rehearse = *rehearse; spec.Rehearse && spec.Apply {
+		fmt.Fprintln(c.stderr, "handrail run: --rehearse applies nothing (every transactional sql step is rolled back): it cannot be combined with --apply")
+		return steps.ExitUsage
+	}
 	spec.ShareAddr, spec.ShareKeys, spec.RequireApproval = *shareAddr, *shareKeys, *requireApproval
 	if code := checkRequireApproval(c, *requireApproval); code != 0 {
 		return code
@@ -55,6 +60,11 @@ func cmdRun(c *cli, args []string) int {
 	return session.Run(spec)
 }
 
+// rehearseFlag is run's and demo's --rehearse.
+func rehearseFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("rehearse", false, "rehearse: run each transactional sql step in a transaction that is always rolled back, and record the locks\nit takes and for how long against lockcheck's prediction (nothing stays; a production target asks the consent, as a write does)")
+}
+
 // sessionSpec is a guided session's spec with what the process gives it.
 func (c *cli) sessionSpec() session.Spec {
 	return session.Spec{Version: version, Environ: c.environ, Stdout: c.stdout, Stderr: c.stderr, Frontend: c.frontend}
@@ -64,6 +74,7 @@ func cmdDemo(c *cli, args []string) int {
 	fs := c.flags("demo")
 	target := fs.String("target", "prod", "which sandbox database to run against: prod, or staging to see the identity hard stop")
 	apply := fs.Bool("apply", false, "really write (to the throwaway sandbox)")
+	rehearse := rehearseFlag(fs)
 	logDir := fs.String("log-dir", "", "directory for the session journal (default $XDG_STATE_HOME/handrail/demo-sessions, apart from real sessions)")
 	env := fs.String("env", "", "which environment of the runbook: production (default) or staging, which runs its [staging] environment against\nthe sandbox's staging database: its journal then proves the promotion to a later production demo")
 	dsnFile := fs.String("dsn-file", "", "write the sandbox's connection strings to this file while the demo runs (removed on exit), to look at its databases\nfrom another window: . FILE; psql \"$DATABASE_URL\" (or handrail check RUNBOOK --env-file FILE)")
@@ -77,6 +88,10 @@ func cmdDemo(c *cli, args []string) int {
 		name = pos[0]
 	} else if len(pos) > 1 {
 		fs.Usage()
+		return steps.ExitUsage
+	}
+	if *rehearse && *apply {
+		fmt.Fprintln(c.stderr, "handrail demo: --rehearse applies nothing (every transactional sql step is rolled back): it cannot be combined with --apply")
 		return steps.ExitUsage
 	}
 	if *target != "prod" && *target != "staging" {
@@ -129,6 +144,7 @@ func cmdDemo(c *cli, args []string) int {
 	}
 	spec := c.sessionSpec()
 	spec.RunbookArg, spec.Apply, spec.Operator, spec.LogDir, spec.Demo, spec.Env = name, *apply, "demo", *logDir, true, *env
+	spec.Rehearse = *rehearse
 	spec.ShareAddr, spec.ShareKeys, spec.RequireApproval = *shareAddr, *shareKeys, *requireApproval
 	if code := checkRequireApproval(c, *requireApproval); code != 0 {
 		return code

@@ -40,6 +40,9 @@ type ExecOptions struct {
 	// waits on a lock (when they change), then once with none when the
 	// wait ends.
 	OnLockWait func(i int, blockers []Blocker)
+	// Rehearse: RunTransaction ends the transaction with ROLLBACK, never
+	// COMMIT, once the statements ran (run --rehearse): nothing stays.
+	Rehearse bool
 }
 
 // DefaultKeepRows is the number of rows kept per result when KeepRows is 0.
@@ -198,6 +201,12 @@ func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptio
 		e := fail(len(stmts), err).(*ExecError)
 		e.atCommit = true
 		return e
+	}
+	if o.Rehearse {
+		// Nothing is committed: a ROLLBACK that does not arrive is a
+		// transaction the server aborts (it never commits without COMMIT).
+		t.rollback(ctx, conn)
+		return nil
 	}
 	if err := t.commit(ctx, conn, o); err != nil {
 		err.Index, err.atCommit = len(stmts), true

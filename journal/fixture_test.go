@@ -222,11 +222,12 @@ func fixtureEvents() []steps.Event {
 	b.add(0, steps.Event{Type: steps.EvLocksWeighed, Step: "apply-001", Locks: fixtureLocks()})
 	b.add(0, steps.Event{Type: steps.EvRehearsed, Step: "apply-001", Rehearsal: &steps.Rehearsal{Elapsed: 260 * ms,
 		Locks: []steps.RehearsedLock{
-			{Rel: "public.rate_limits", Mode: "AccessExclusiveLock", Predicted: "AccessExclusiveLock", Statement: 0, Held: 250 * ms},
-			{Rel: "public.business_accounts", Mode: "AccessExclusiveLock", Predicted: "AccessExclusiveLock", Statement: 1, Held: 40 * ms},
-			{Rel: "public.business_accounts_pkey", Mode: "AccessShareLock", Statement: 2, Held: 10 * ms, Wrong: true},
+			{Rel: "public.rate_limits", Mode: "ACCESS EXCLUSIVE", Predicted: "ACCESS EXCLUSIVE", Statement: 0, Held: 250 * ms},
+			{Rel: "public.business_accounts", Mode: "ACCESS EXCLUSIVE", Predicted: "ACCESS EXCLUSIVE", Statement: 1, Held: 40 * ms},
+			{Rel: "public.business_accounts_pkey", Mode: "ACCESS SHARE", Statement: 2, Held: 10 * ms},
+			{Rel: "public.rate_limit_log", Mode: "ROW EXCLUSIVE", Statement: 0, Held: 250 * ms, Wrong: true},
 		},
-		Wrong: []string{"public.business_accounts_pkey: AccessShareLock taken, none predicted"}}})
+		Wrong: []string{"public.rate_limit_log: the server held ROW EXCLUSIVE, which the prediction does not name"}}})
 	b.add(0, steps.Event{Type: steps.EvLockAcknowledged, Step: "apply-001", Text: "lock-held-until-commit"})
 	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: stmts})
 	b.add(3*ms, steps.Event{Type: steps.EvStatementStarted, Step: "apply-001", Statement: st(0)})

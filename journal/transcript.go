@@ -205,6 +205,14 @@ func mode(apply bool) string {
 	return "DRY RUN (nothing writes)"
 }
 
+// sessionMode is mode, or the rehearsal's (run --rehearse).
+func sessionMode(s *steps.SessionInfo) string {
+	if s.Rehearse && !s.Apply {
+		return "REHEARSAL (each transactional sql step runs and is rolled back; nothing writes)"
+	}
+	return mode(s.Apply)
+}
+
 // line starts an event entry.
 func (t *transcript) line(e steps.Event, format string, args ...any) {
 	t.printf("%s %s  ", e.Time.UTC().Format("15:04:05"), offset(e.Mono))
@@ -268,7 +276,7 @@ func (t *transcript) sessionEvent(e steps.Event) bool {
 	case steps.EvSessionStarted:
 		if s := e.Session; s != nil {
 			t.apply = s.Apply
-			t.line(e, "session started: %s on %s (%s), %s, operator %s", s.RunbookID, s.TargetName, s.ProjectID, mode(s.Apply), s.Operator)
+			t.line(e, "session started: %s on %s (%s), %s, operator %s", s.RunbookID, s.TargetName, s.ProjectID, sessionMode(s), s.Operator)
 			t.environment(s)
 		} else {
 			t.line(e, "session started")
@@ -277,7 +285,7 @@ func (t *transcript) sessionEvent(e steps.Event) bool {
 		t.printf("\n")
 		if s := e.Session; s != nil {
 			t.apply = s.Apply
-			t.line(e, "SESSION RESUMED by %s, %s (session %s): %s", s.Operator, mode(s.Apply), s.SessionID, e.Text)
+			t.line(e, "SESSION RESUMED by %s, %s (session %s): %s", s.Operator, sessionMode(s), s.SessionID, e.Text)
 		} else {
 			t.line(e, "SESSION RESUMED: %s", e.Text)
 		}

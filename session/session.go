@@ -36,10 +36,12 @@ type Spec struct {
 	Resume     string // journal to resume
 	Target     *db.ConnTarget
 	Apply      bool
-	Operator   string
-	LogDir     string // "" for the default session directory
-	Demo       bool   // the database is a throwaway sandbox: resuming makes no sense
-	Env        string // --env: the runbook's environment
+	// Rehearse: run --rehearse (see steps.Config.Rehearse); not with Apply.
+	Rehearse bool
+	Operator string
+	LogDir   string // "" for the default session directory
+	Demo     bool   // the database is a throwaway sandbox: resuming makes no sense
+	Env      string // --env: the runbook's environment
 	// StagingJournal is --staging-journal: the promotion's proof.
 	StagingJournal string
 	ShareAddr      string // --share: serve the session to pair partners over SSH
@@ -179,7 +181,7 @@ func (spec *Spec) defaults() int {
 func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 	events := queue.New[steps.Event](256)
 	eng := steps.NewEngine(steps.Config{
-		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Operator: spec.Operator,
+		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Rehearse: spec.Rehearse, Operator: spec.Operator,
 		RequireApproval: spec.RequireApproval, OperatorKeys: share.OperatorKeys(EnvLookup(spec.Environ)("HOME")),
 		SessionID: o.sessionID, Prior: o.prior, ResumeNote: o.resumeNote, Environ: spec.Environ,
 		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir}),

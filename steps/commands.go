@@ -220,7 +220,31 @@ func (s *State) acceptsFrom(by *Partner, t CommandType) (bool, string) {
 	if st == nil {
 		return false, "no step is current yet"
 	}
+	if ok, why, decided := st.lockGate(t, s.Session.Apply || s.Session.Rehearse); decided {
+		return ok, why
+	}
 	return st.accepts(t, s.Session.Apply)
+}
+
+// lockGate is the rule of the typed acknowledgement of high-severity lock
+// findings, in a session that takes the step's locks (one that applies,
+// or rehearses): the step does not run while one waits for it, and an
+// acknowledgement is taken only then. decided is false for the commands
+// it has nothing to say about.
+func (st *StepState) lockGate(t CommandType, takesLocks bool) (ok bool, why string, decided bool) {
+	pending := st.PendingAcks()
+	waiting := st.Status == StatusActive && takesLocks && len(pending) > 0
+	switch {
+	case t == CmdNext && waiting:
+		return false, fmt.Sprintf("acknowledge the lock finding %s first: type its rule id", pending[0]), true
+	case t != CmdAcknowledge:
+		return false, "", false
+	case waiting:
+		return true, "", true
+	case !takesLocks:
+		return false, "a dry run sends nothing: there is no lock finding to acknowledge", true
+	}
+	return false, fmt.Sprintf("no lock finding of step %q waits for an acknowledgement", st.ID), true
 }
 
 // ready says why no command but quit can act: before the target is
@@ -336,9 +360,6 @@ func (st *StepState) acceptsActive(t CommandType, apply bool) (bool, string) {
 	if t == CmdDropInvalid {
 		return false, noInvalid(st)
 	}
-	if t == CmdAcknowledge {
-		return acceptsAck(st, apply)
-	}
 	if u := unitOf(st.Kind); u != nil {
 		return u.acceptsActive(st, t, apply)
 	}
@@ -357,16 +378,4 @@ func (st *StepState) acceptsReadOnly(t CommandType) (bool, string) {
 
 func noInvalid(st *StepState) string {
 	return fmt.Sprintf("step %q left no INVALID index to drop", st.ID)
-}
-
-// acceptsAck: an acknowledgement is taken while a high-severity lock
-// finding of the step waits for one, in a session that applies.
-func acceptsAck(st *StepState, apply bool) (bool, string) {
-	switch {
-	case !apply:
-		return false, "a dry run sends nothing: there is no lock finding to acknowledge"
-	case len(st.PendingAcks()) == 0:
-		return false, fmt.Sprintf("no lock finding of step %q waits for an acknowledgement", st.ID)
-	}
-	return true, ""
 }

@@ -24,8 +24,12 @@ type Config struct {
 	// Target is the database to change, as resolved by db.Resolve: the
 	// engine connects to it, shows its Display and passes its credentials
 	// to exec steps only through the environment.
-	Target    *db.ConnTarget
-	Apply     bool // false: dry run, nothing writes
+	Target *db.ConnTarget
+	Apply  bool // false: dry run, nothing writes
+	// Rehearse (with Apply false): each transactional sql step runs in a
+	// transaction that is always rolled back, and the locks it took are
+	// recorded (run --rehearse).
+	Rehearse  bool
 	Operator  string
 	SessionID string
 	Sink      Sink
@@ -213,6 +217,9 @@ func (e *Engine) validateConfig() error {
 	}
 	if e.cfg.Target == nil {
 		return errors.New("engine: no target database")
+	}
+	if e.cfg.Rehearse && e.cfg.Apply {
+		return errors.New("engine: a rehearsal applies nothing: --rehearse and --apply exclude each other")
 	}
 	seen := map[string]bool{}
 	for _, p := range e.plan {

@@ -75,6 +75,7 @@ func (e *Engine) sessionInfo() *SessionInfo {
 		ProjectID:    rb.Target.ProjectID,
 		Production:   rb.Target.Production,
 		Apply:        e.cfg.Apply,
+		Rehearse:     e.cfg.Rehearse && !e.cfg.Apply,
 		Operator:     e.cfg.Operator,
 		DSN:          e.cfg.Target.Display(),
 		HasRollback:  len(rb.Rollback.Steps) > 0,

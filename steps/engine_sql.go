@@ -37,6 +37,9 @@ func (e *Engine) runSQL(ctx context.Context, i int, run bool) (flow, error) {
 	if ok, f, err := e.gate(ctx, i, run); !ok {
 		return f, err
 	}
+	if e.cfg.Rehearse {
+		return e.rehearseSQL(ctx, i, infos)
+	}
 	if !e.cfg.Apply {
 		return flowNext, e.emit(Event{Type: EvStepSkipped, Step: id,
 			Text: fmt.Sprintf("dry run: would run %s", plural(len(stmts), "statement"))})

@@ -159,10 +159,15 @@ type SessionInfo struct {
 	ProjectID    string `json:"project_id"`
 	Production   bool   `json:"production"`
 	Apply        bool   `json:"apply"`
-	Operator     string `json:"operator"`
-	DSN          string `json:"dsn"` // password removed
-	HasRollback  bool   `json:"has_rollback"`
-	KeepRows     int    `json:"keep_rows"`
+	// Rehearse: run --rehearse. Nothing is applied (Apply is false), but
+	// each transactional sql step runs in a transaction that is rolled
+	// back, taking its locks: consent and acknowledgements are asked as
+	// for a write.
+	Rehearse    bool   `json:"rehearse,omitempty"`
+	Operator    string `json:"operator"`
+	DSN         string `json:"dsn"` // password removed
+	HasRollback bool   `json:"has_rollback"`
+	KeepRows    int    `json:"keep_rows"`
 	// Environment is "staging" for a run of the runbook's [staging]
 	// environment; "" for its [target].
 	Environment string `json:"environment,omitempty"`

@@ -54,9 +54,6 @@ func (sqlKind) run(e *Engine, ctx context.Context, i int, run bool) (flow, error
 }
 
 func (sqlKind) acceptsActive(st *StepState, t CommandType, apply bool) (bool, string) {
-	if pending := st.PendingAcks(); apply && t == CmdNext && len(pending) > 0 {
-		return false, fmt.Sprintf("acknowledge the lock finding %s first: type its rule id", pending[0])
-	}
 	return writeStepActive(st, t, apply)
 }
 

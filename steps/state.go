@@ -370,6 +370,7 @@ func (s *State) applyResumed(e Event) {
 	s.EndReason = ""
 	if e.Session != nil {
 		s.Session.Apply = e.Session.Apply
+		s.Session.Rehearse = e.Session.Rehearse
 		s.Session.Operator = e.Session.Operator
 		s.Session.SessionID = e.Session.SessionID
 		s.Session.DSN = e.Session.DSN

@@ -218,6 +218,8 @@ func (m Model) modeBadge() string {
 		return m.styles.Muted.Render("[starting]")
 	case m.state.Session.Apply:
 		return m.styles.Apply.Render("APPLY")
+	case m.state.Session.Rehearse:
+		return m.styles.DryRun.Render("REHEARSAL")
 	}
 	return m.styles.DryRun.Render("DRY RUN")
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/handrail-dev/handrail/steps"
 	"github.com/handrail-dev/handrail/steps/lockcheck"
@@ -78,4 +79,18 @@ func TestInvalidIndexOfferedForDrop(t *testing.T) {
 	yes := true
 	m = feed(m, steps.Event{Seq: m.State().Seq + 1, Type: steps.EvInvalidIndexDropped, Step: "apply-001", Pass: &yes, Text: "public.orders_x"})
 	mustNotContain(t, plain(m), "INVALID index left behind", "d drop INVALID index")
+}
+
+// A rehearsal's result is in the step's pane: each lock taken, from which
+// statement and for how long, and the predictions it proved wrong.
+func TestRehearsalShownInThePane(t *testing.T) {
+	f := toApply().statement("apply-001", 0, 1, "alter table public.rate_limits disable row level security;")
+	f.add(steps.Event{Type: steps.EvRehearsed, Step: "apply-001", Rehearsal: &steps.Rehearsal{Elapsed: 300 * time.Millisecond,
+		Locks: []steps.RehearsedLock{{Rel: "public.rate_limits", Mode: "ACCESS EXCLUSIVE", Predicted: "SHARE", Held: 250 * time.Millisecond, Wrong: true}},
+		Wrong: []string{"public.rate_limits: predicted SHARE, the server held ACCESS EXCLUSIVE"}}})
+	m, _ := newLive(f)
+	s := strings.Join(strings.Fields(plain(update(m, press("f")...))), " ")
+	mustContain(t, s, "REHEARSED (rolled back after", "1 wrong prediction(s)",
+		"ACCESS EXCLUSIVE public.rate_limits from statement 1, held", "(predicted SHARE)",
+		"wrong: public.rate_limits: predicted SHARE, the server held ACCESS EXCLUSIVE")
 }

@@ -52,6 +52,7 @@ func (m Model) sqlPane(st *steps.StepState, w int) paneContent {
 	fixed = append(fixed, m.lockWaitLines(st, w)...)
 	fixed = append(fixed, m.errorLines(st.Error, w)...)
 	fixed = append(fixed, m.invalidIndexLines(st, w)...)
+	fixed = append(fixed, m.rehearsalLines(st, w)...)
 	fixed = append(fixed, m.noticeLines(st.Notices, w)...)
 	if len(st.Columns) == 0 {
 		return textPane(fixed, nil)
@@ -138,7 +139,12 @@ func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 	s := m.styles
 	n := len(st.WouldRun)
 	head := s.DryRun.Render("DRY RUN") + " " + s.Bold.Render(fmt.Sprintf("nothing is sent; would run %d statement(s):", n))
-	if m.state.Session.Apply {
+	switch {
+	case m.state.Session.Rehearse && transactional(st):
+		head = s.DryRun.Render("REHEARSAL") + " " + s.Bold.Render(fmt.Sprintf("enter runs %d statement(s) on %s in a transaction that is rolled back; it takes these locks:", n, orDash(m.state.Session.TargetName)))
+	case m.state.Session.Rehearse:
+		head = s.DryRun.Render("REHEARSAL") + " " + s.Bold.Render(fmt.Sprintf("transaction = false: not rehearsed, nothing is sent; would run %d statement(s):", n))
+	case m.state.Session.Apply:
 		head = s.Apply.Render("WRITES") + " " + s.Bold.Render(fmt.Sprintf("enter sends %d statement(s) to %s:", n, orDash(m.state.Session.TargetName)))
 	}
 	fixed := append([]string{head}, m.errorLines(st.Error, w)...)
@@ -196,6 +202,37 @@ func (m Model) invalidIndexLines(st *steps.StepState, w int) []string {
 	for _, ix := range st.Invalid {
 		lines = append(lines, s.Warn.Render("INVALID index left behind: ")+ix.Index.String()+" on "+ix.Table.String(),
 			s.Muted.Render("  drop it before retrying: ")+ix.DropSQL())
+	}
+	return wrapAll(lines, w)
+}
+
+// transactional: the step runs in one transaction (as its weighed
+// analysis says; a step not weighed is taken to be, the default).
+func transactional(st *steps.StepState) bool {
+	return st.Locks == nil || st.Locks.Analysis == nil || st.Locks.Analysis.Transactional
+}
+
+// rehearsalLines: what a rehearsal measured (run --rehearse): each lock
+// taken, from which statement, for how long, and the wrong predictions.
+func (m Model) rehearsalLines(st *steps.StepState, w int) []string {
+	r := st.Rehearsal
+	if r == nil {
+		return nil
+	}
+	s := m.styles
+	if r.Skipped != "" {
+		return wrapAll([]string{s.Muted.Render("not rehearsed: ") + r.Skipped}, w)
+	}
+	lines := []string{s.Bold.Render(fmt.Sprintf("REHEARSED (rolled back after %s): %d lock(s), %d wrong prediction(s)", shortDur(r.Elapsed), len(r.Locks), len(r.Wrong)))}
+	for _, l := range r.Locks {
+		line := fmt.Sprintf("  %s %s from statement %d, held %s", l.Mode, l.Rel, l.Statement+1, shortDur(l.Held))
+		if l.Wrong {
+			line = s.Bad.Render(line + " (predicted " + orDash(l.Predicted) + ")")
+		}
+		lines = append(lines, line)
+	}
+	for _, x := range r.Wrong {
+		lines = append(lines, s.Bad.Render("  wrong: ")+x)
 	}
 	return wrapAll(lines, w)
 }

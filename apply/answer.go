@@ -53,6 +53,11 @@ func (a *answerer) next(s *steps.State) (steps.Command, bool) {
 			c, ok = a.failed(s, st, a.alerted)
 			break
 		}
+		if p := st.PendingAcks(); len(p) > 0 {
+			// Only a person acknowledges a high-severity lock finding.
+			return a.stop(fmt.Sprintf("step %s has a high-severity lock finding (%s) that an unattended apply does not acknowledge: "+
+				"run it with handrail run, or accept it in the SQL with a comment above the statement: -- handrail:allow %s REASON", st.ID, strings.Join(p, ", "), p[0]))
+		}
 		c, ok = a.operate(st)
 	case steps.StatusRunning:
 		c, ok = a.operate(st)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
@@ -133,7 +134,9 @@ func printLocks(w io.Writer, rep *LocksReport) {
 		}
 		fmt.Fprintf(w, "\n%sstep %s (%s):\n", role, plain(s.Step, 60), s.TxText())
 		for _, l := range s.Lines() {
-			fmt.Fprintf(w, "%s%s\n", strings.Repeat("    ", l.Depth+1)[2:], plain(l.Text, 600))
+			// The line's own spacing stays; controls and newlines in its
+			// data are escaped (termsafe.Line).
+			fmt.Fprintf(w, "%s%s\n", strings.Repeat("    ", l.Depth+1)[2:], cut(termsafe.Line(l.Text), 1000))
 		}
 	}
 }
@@ -255,6 +258,14 @@ func findingLines(f lockcheck.Finding) []LockLine {
 		detail("safer: %s", f.Safer)
 	}
 	return out
+}
+
+// cut keeps the first n runes of s.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 // plain keeps s on one line, escaped (termsafe), cut to n runes.

@@ -52,6 +52,7 @@ func (e *Engine) weighLocks(ctx context.Context, i int) (flow, error) {
 			rep.InvalidIndexes = nil
 		}
 	}
+	rep.Analysis = journaled(rep.Analysis)
 	if err := e.emit(Event{Type: EvLocksWeighed, Step: p.info.ID, Locks: rep}); err != nil {
 		return flowQuit, err
 	}
@@ -161,4 +162,41 @@ func (e *Engine) dropInvalid(ctx context.Context, i int) (then flow, err error) 
 		}
 	}
 	return then, nil
+}
+
+// journaled is the part of a weighed analysis the session records and
+// shows: the statements that lock an existing relation, whose locks are
+// unknown or depend on the catalog, that wait for other transactions, or
+// that a finding is about (Finding.Statement renumbered). A long
+// migration's statements on the tables it creates itself lock nobody:
+// 20,000 inserts into them would otherwise be megabytes in the journal
+// and in every screen's state, saying nothing.
+func journaled(an *lockcheck.Analysis) *lockcheck.Analysis {
+	if an == nil {
+		return nil
+	}
+	about := map[int]bool{}
+	for _, f := range an.Findings {
+		about[f.Statement] = true
+	}
+	renum := make(map[int]int, len(an.Statements))
+	var kept []lockcheck.StatementLocks
+	for k, sl := range an.Statements {
+		if !about[k] && sl.Unknown == "" && len(sl.Maybe) == 0 && len(sl.WaitsFor) == 0 &&
+			!slices.ContainsFunc(sl.Locks, func(l lockcheck.Lock) bool { return !l.New && l.Mode != lockcheck.NoLock }) {
+			continue
+		}
+		renum[k] = len(kept)
+		kept = append(kept, sl)
+	}
+	if len(kept) == len(an.Statements) {
+		return an
+	}
+	out := *an
+	out.Statements = kept
+	out.Findings = slices.Clone(an.Findings)
+	for i := range out.Findings {
+		out.Findings[i].Statement = renum[out.Findings[i].Statement]
+	}
+	return &out
 }

@@ -127,13 +127,12 @@ func (e *Engine) findInvalidLeft(ctx context.Context, i, k int) error {
 // of exactly that index, outside a transaction as the build was. Each
 // drop's statement is journaled (invalid_index_drop, fsynced) before it
 // is sent, and its result after (invalid_index_dropped). The step stays
-// failed: the operator retries it next. then is flowQuit or flowRollback
-// when the operator asked for that meanwhile.
-func (e *Engine) dropInvalid(ctx context.Context, i int) (then flow, err error) {
+// failed: the operator retries it next. The flow is flowQuit or
+// flowRollback when the operator asked for that meanwhile.
+func (e *Engine) dropInvalid(ctx context.Context, i int) (flow, error) {
 	id := e.plan[i].info.ID
 	var bad []lockcheck.InvalidIndex
 	e.with(func(s *State) { bad = slices.Clone(s.Steps[i].Invalid) })
-	then = flowNext
 	for _, ix := range bad {
 		sql := ix.DropSQL()
 		if err := e.emit(Event{Type: EvInvalidIndexDrop, Step: id, Statements: []StatementInfo{{Count: 1, SQL: sql}}}); err != nil {
@@ -161,7 +160,7 @@ func (e *Engine) dropInvalid(ctx context.Context, i int) (then flow, err error) 
 			break
 		}
 	}
-	return then, nil
+	return flowNext, nil
 }
 
 // journaled is the part of a weighed analysis the session records and

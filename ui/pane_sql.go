@@ -148,16 +148,31 @@ func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 		head = s.Apply.Render("WRITES") + " " + s.Bold.Render(fmt.Sprintf("enter sends %d statement(s) to %s:", n, orDash(m.state.Session.TargetName)))
 	}
 	fixed := append([]string{head}, m.errorLines(st.Error, w)...)
-	body := m.lockLines(st, w)
-	for _, stmt := range st.WouldRun {
-		where := ""
-		if stmt.File != "" {
-			where = fmt.Sprintf(" %s:%d", stmt.File, stmt.Line)
+	// The locks come first, then the statements: only the lines on screen
+	// are drawn (window.go).
+	locks := m.lockLines(st, w)
+	ix := m.cache.stmtIndexOf(st.WouldRun, w)
+	// The frame asks for its lines in order: the statement of the last
+	// line asked is drawn once for all its lines.
+	last, lines := -1, []string(nil)
+	line := func(i int) string {
+		if i < len(locks) {
+			return locks[i]
 		}
-		body = append(body, s.Muted.Render(fmt.Sprintf("-- %d/%d%s", stmt.Index+1, stmt.Count, where)))
-		body = append(body, m.sqlLines(stmt.SQL, w, 1<<20)...)
+		k, j := ix.at(i - len(locks))
+		if k != last {
+			stmt := &ix.stmts[k]
+			where := ""
+			if stmt.File != "" {
+				where = fmt.Sprintf(" %s:%d", stmt.File, stmt.Line)
+			}
+			lines = append(lines[:0], s.Muted.Render(fmt.Sprintf("-- %d/%d%s", stmt.Index+1, stmt.Count, where)))
+			lines = append(lines, m.sqlLines(stmt.SQL, w, 1<<20)...)
+			last = k
+		}
+		return lines[j]
 	}
-	return textPane(fixed, body)
+	return paneContent{fixed: fixed, n: len(locks) + ix.lines(), line: line, focus: -1}
 }
 
 // lockLines: before the step runs, the locks it will take (relation,

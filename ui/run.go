@@ -175,7 +175,8 @@ type Model struct {
 	scroll        int           // pane scroll offset, in lines
 	viewing       int           // step index shown while browsing; -1 follows the current step
 	execView      *viewport.Model
-	execStale     bool // the exec step's output changed since execView was fed
+	cache         *renderCache // what frames reuse (window.go); shared by copies
+	execStale     bool         // the exec step's output changed since execView was fed
 	clock         time.Time
 	stmtStart     time.Duration // Mono of the running statement's start
 	lockWaitAt    time.Duration // Mono of the last lock_wait event
@@ -210,6 +211,7 @@ func New(opts Options) Model {
 		banner:  opts.SSHWarning, clock: opts.Now(),
 		journal:  JournalMsg{Path: opts.JournalPath},
 		execView: ptr(viewport.New()),
+		cache:    &renderCache{},
 		consent:  ptr(newTextInput("project id")),
 		override: ptr(newTextInput("reason")),
 		input:    &inputDialog{ti: newTextInput("")},

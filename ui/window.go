@@ -1,0 +1,101 @@
+package ui
+
+import (
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// Long panes draw only the lines on screen (issue 15). A sql step of
+// 20,000 statements lists about 52,000 wrapped lines before it runs; the
+// frame wraps and styles the 30 on screen, and finds them through an index
+// of where each statement's block starts at the pane's width. The index is
+// the one thing worth keeping across frames: it is computed once per list
+// and width (counting wrapped lines, without styling them) and reused by
+// every frame, key and clock tick after.
+
+// stmtIndex is where each statement's block (a "-- k/n" line, then its SQL
+// wrapped) starts in the list at one width: start[k] is the block's first
+// line, start[len] the list's length.
+type stmtIndex struct {
+	stmts []steps.StatementInfo
+	w     int
+	start []int32
+}
+
+// renderCache keeps what frames reuse. Models share it (a copy of a Model
+// points to the same cache): it is a memo of pure functions of its keys,
+// so it never makes one Model see another's state. A new list (another
+// step, a retry) or a new width is a new key; the oldest entry goes.
+type renderCache struct {
+	mu      sync.Mutex
+	indexes []*stmtIndex // most recent last
+}
+
+const maxCachedIndexes = 4
+
+// stmtIndexOf returns the index of stmts at width w, from the cache or
+// computed now.
+func (c *renderCache) stmtIndexOf(stmts []steps.StatementInfo, w int) *stmtIndex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ix := range c.indexes {
+		if ix.w == w && sameList(ix.stmts, stmts) {
+			return ix
+		}
+	}
+	ix := newStmtIndex(stmts, w)
+	if len(c.indexes) == maxCachedIndexes {
+		c.indexes = append(c.indexes[:0], c.indexes[1:]...)
+	}
+	c.indexes = append(c.indexes, ix)
+	return ix
+}
+
+// sameList: the fold never changes a statement list in place (a new
+// step_would_run brings a new slice), so the same first element and length
+// is the same list.
+func sameList(a, b []steps.StatementInfo) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+func newStmtIndex(stmts []steps.StatementInfo, w int) *stmtIndex {
+	ix := &stmtIndex{stmts: stmts, w: w, start: make([]int32, len(stmts)+1)}
+	n := 0
+	for k := range stmts {
+		ix.start[k] = int32(n)
+		n += 1 + sqlLineCount(stmts[k].SQL, w)
+	}
+	ix.start[len(stmts)] = int32(n)
+	return ix
+}
+
+// lines is the length of the list.
+func (ix *stmtIndex) lines() int { return int(ix.start[len(ix.stmts)]) }
+
+// at returns the statement whose block holds line i, and i's line in it.
+func (ix *stmtIndex) at(i int) (k, j int) {
+	k = sort.Search(len(ix.stmts), func(k int) bool { return int(ix.start[k+1]) > i })
+	return k, i - int(ix.start[k])
+}
+
+// sqlLineCount is len(m.sqlLines(sql, w, no limit)) without wrapping or
+// styling a line that fits.
+func sqlLineCount(sql string, w int) int {
+	w = max(1, w-2)
+	s, n := strings.TrimSpace(sql), 0
+	for {
+		l, rest, more := strings.Cut(s, "\n")
+		if width(l) <= w {
+			n++
+		} else {
+			n += len(wrapAll([]string{l}, w))
+		}
+		if !more {
+			return n
+		}
+		s = rest
+	}
+}

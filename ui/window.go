@@ -82,20 +82,80 @@ func (ix *stmtIndex) at(i int) (k, j int) {
 }
 
 // sqlLineCount is len(m.sqlLines(sql, w, no limit)) without wrapping or
-// styling a line that fits.
+// styling a line.
 func sqlLineCount(sql string, w int) int {
 	w = max(1, w-2)
 	s, n := strings.TrimSpace(sql), 0
 	for {
 		l, rest, more := strings.Cut(s, "\n")
-		if width(l) <= w {
-			n++
-		} else {
-			n += len(wrapAll([]string{l}, w))
-		}
+		n += wrappedLines(l, w)
 		if !more {
 			return n
 		}
 		s = rest
 	}
+}
+
+// wrappedLines is len(wrapAll([]string{l}, w)): counted, for a line of
+// printable ASCII, without building the lines.
+func wrappedLines(l string, w int) int {
+	if width(l) <= w {
+		return 1
+	}
+	ind := hangIndent(l)
+	if ind > w/2 {
+		ind = 0
+	}
+	if n, ok := asciiWrapCount(l[ind:], w-ind); ok {
+		return n
+	}
+	return len(wrapAll([]string{l}, w))
+}
+
+// asciiWrapCount counts the lines ansi.Wrap(s, limit, "") makes of s, by
+// its rules (words break at spaces and after hyphens, a word longer than
+// the line is cut), when s is printable ASCII; ok is false otherwise.
+// FuzzASCIIWrapCount holds it to ansi.Wrap.
+func asciiWrapCount(s string, limit int) (n int, ok bool) {
+	if limit < 1 {
+		return 1, true
+	}
+	lines, cur, word, space := 1, 0, 0, 0
+	addWord := func() {
+		if word > 0 {
+			cur += space + word
+			space, word = 0, 0
+		}
+	}
+	newline := func() { lines, cur, space = lines+1, 0, 0 }
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e:
+			return 0, false
+		case c == ' ':
+			addWord()
+			space++
+		case c == '-':
+			cur += space
+			space = 0
+			if cur+word >= limit {
+				word++
+			} else {
+				addWord()
+				cur++
+			}
+		default:
+			if cur == limit {
+				newline()
+			}
+			word++
+			if word == limit {
+				addWord()
+			}
+			if cur+word+space > limit {
+				newline()
+			}
+		}
+	}
+	return lines, true
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -57,6 +58,48 @@ func TestWouldRunWindowIsTheWholeList(t *testing.T) {
 		for _, i := range []int{len(want) - 1, 0, len(want) / 2, 1} { // out of order too
 			if got := pc.line(i); got != want[i] {
 				t.Fatalf("width %d, line %d out of order: %q, want %q", w, i, got, want[i])
+			}
+		}
+	}
+}
+
+// The wrapped-line count of the index is the number of lines ansi.Wrap
+// (through wrapAll) makes, for any line.
+func FuzzASCIIWrapCount(f *testing.F) {
+	for _, s := range []string{
+		"", "a", "insert into bench.items (id, name, qty) values (1, 'item 1; ok', 1)",
+		"  - a list item that goes on and on and on", "-- a comment -- with -- hyphens---", "x-y-z-",
+		strings.Repeat("x", 70), "a " + strings.Repeat("b", 70) + " c", "   leading   and   inner   spaces   ",
+		"12. numbered item wraps here", "wide 日本語 text", "tab\there", strings.Repeat("-", 90), "a-" + strings.Repeat("b-", 40),
+	} {
+		for _, w := range []int{1, 2, 5, 17, 40, 64} {
+			f.Add(s, w)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string, w int) {
+		if w < 1 || w > 400 || strings.Contains(s, "\n") {
+			return
+		}
+		if got, want := wrappedLines(s, w), len(wrapAll([]string{s}, w)); got != want {
+			t.Fatalf("wrappedLines(%q, %d) = %d, wrapAll makes %d lines: %q", s, w, got, want, wrapAll([]string{s}, w))
+		}
+	})
+}
+
+// Lines of words, spaces and hyphens at every width up to 80: the count
+// is wrapAll's.
+func TestASCIIWrapCountMatchesWrap(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 2))
+	const alphabet = "ab c-  d--xyz   -"
+	for range 3000 {
+		b := make([]byte, r.IntN(160))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := string(b)
+		for w := 1; w <= 80; w++ {
+			if got, want := wrappedLines(s, w), len(wrapAll([]string{s}, w)); got != want {
+				t.Fatalf("wrappedLines(%q, %d) = %d, wrapAll makes %d", s, w, got, want)
 			}
 		}
 	}

@@ -122,3 +122,28 @@ func BenchmarkKeySQLPrompt(b *testing.B) {
 		}
 	}
 }
+
+// A batch of 100 rows the fold keeps (issue 15: a batch is folded once,
+// and only its own rows are escaped). Every 40 batches the screen starts
+// over from 100 rows, so the rows kept stay between 100 and 4,100.
+func BenchmarkFoldRowBatchKept(b *testing.B) {
+	for _, hostile := range []bool{false, true} {
+		b.Run(fmt.Sprintf("hostile=%v", hostile), func(b *testing.B) {
+			start := rowsModel(b, 200, 60, 100, 1<<20)
+			batch := stepEventMsg{rowBatch(100, 100)}
+			if hostile {
+				batch = stepEventMsg{hostileRowBatch(100, 100)}
+			}
+			m := start
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if i++; i%40 == 0 {
+					m = start
+				}
+				next, _ := m.Update(batch)
+				m = next.(Model)
+			}
+		})
+	}
+}

@@ -154,8 +154,8 @@ type Model struct {
 	// enough to copy on every message.
 	state steps.State
 	// shown is the same fold with every string escaped: what the views
-	// draw (termsafe.go). applyEvent folds both; nothing else may change
-	// either.
+	// draw (termsafe.go). applyEvents folds into state and derives shown
+	// from it; nothing else may change either.
 	shown   steps.State
 	overlay screen
 	input   *inputDialog
@@ -393,9 +393,12 @@ func (m Model) applyEvent(e steps.Event) Model {
 // each time, so feeding it per event made a burst of output (pg_dump -v,
 // a pair partner catching up) cost the tail's size for every line.
 func (m Model) applyEvents(events []steps.Event) Model {
+	var ch shownChanges
 	for _, e := range events {
 		m = m.foldEvent(e)
+		ch.note(&m.state, e)
 	}
+	m = m.deriveShown(ch)
 	if m.execStale {
 		m.refreshExec()
 	}
@@ -405,7 +408,6 @@ func (m Model) applyEvents(events []steps.Event) Model {
 func (m Model) foldEvent(e steps.Event) Model {
 	prev := m.state.Current
 	m.state = steps.Apply(m.state, e)
-	m.shown = m.foldShown(e)
 	m = m.noteEvent(e)
 	if m.state.Current != prev {
 		m = m.stepChanged()

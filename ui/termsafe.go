@@ -2,6 +2,8 @@ package ui
 
 import (
 	"reflect"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/handrail-dev/handrail/internal/termsafe"
@@ -10,12 +12,20 @@ import (
 
 // Nothing from data reaches the terminal raw. Beside the fold of the
 // session's events (State: exact, what the commands and the equivalence
-// with the engine rely on) the screen keeps a second fold, of the same
-// events with every string escaped (termsafe: controls, invalid UTF-8,
-// bidi overrides), each escape bracketed by markers; the views draw that
-// one (Model.drawn), and render turns the markers into the escape style.
-// Every string of an event is escaped, those of fields added tomorrow
-// too, so a view cannot forget one.
+// with the engine rely on) the screen keeps that fold with every string
+// escaped (termsafe: controls, invalid UTF-8, bidi overrides), each escape
+// bracketed by markers; the views draw that one (Model.drawn), and render
+// turns the markers into the escape style. Every string of the fold is
+// escaped, those of fields added tomorrow too, so a view cannot forget one.
+//
+// The escaped state is not a second fold: events are folded once
+// (steps.Apply, into m.state), and after each batch the escaped state is
+// derived from it, for the parts the batch changed (issue 15). Apply
+// changes the session's fields and, for an event about a step, that step
+// only; so a batch re-escapes the session's small fields, the session
+// info when an event carries one, and the steps its events name. The bulky
+// parts are escaped once: a step's kept rows only past what was escaped
+// before (the fold appends to them), a statement list once per list.
 
 // textFields are the fields whose newlines are kept (their views split
 // them into lines); every other string is one line, its newlines escaped.
@@ -23,41 +33,142 @@ var textFields = map[string]bool{
 	"Notes": true, "Prompt": true, "SQL": true, "Body": true, "Output": true, "Query": true,
 }
 
-// foldShown folds e, escaped, into the shown state. Exec output is
-// escaped whole from the exact fold's: the fold keeps its last 64 KiB,
-// and escaped chunks would be cut elsewhere.
-func (m Model) foldShown(e steps.Event) steps.State {
-	esc := m.keptRows(e)
-	if v, changed := escapeValue(reflect.ValueOf(esc), false); changed {
-		esc = v.Interface().(steps.Event)
+// shownChanges is what a batch of events changed in the fold, for
+// deriveShown.
+type shownChanges struct {
+	session bool  // an event carried the session info
+	steps   []int // steps named by an event
+}
+
+func (c *shownChanges) note(s *steps.State, e steps.Event) {
+	if e.Session != nil {
+		c.session = true
 	}
-	s := steps.Apply(m.shown, esc)
-	if e.Type == steps.EvExecOutput {
-		if i := m.state.StepIndex(e.Step); i >= 0 && i < len(s.Steps) {
-			s.Steps[i].Output = termsafe.MarkText(m.state.Steps[i].Output)
+	if e.Step == "" {
+		return
+	}
+	if i := s.StepIndex(e.Step); i >= 0 && !slices.Contains(c.steps, i) {
+		c.steps = append(c.steps, i)
+	}
+}
+
+// deriveShown makes m.shown the escaped m.state again after a batch that
+// made the changes ch.
+func (m Model) deriveShown(ch shownChanges) Model {
+	prev := m.shown
+	exact := m.state
+	stepsOf, session := exact.Steps, exact.Session
+	exact.Steps, exact.Session = nil, steps.SessionInfo{}
+	m.shown = escapeState(exact)
+	m.shown.Session = prev.Session
+	if ch.session {
+		m.shown.Session = escapeState(steps.State{Session: session}).Session
+	}
+	m.shown.Steps = prev.Steps
+	if len(m.shown.Steps) != len(stepsOf) || ch.session {
+		m.shown.Steps = make([]steps.StepState, len(stepsOf))
+		for i := range stepsOf {
+			m.shown.Steps[i] = m.cache.escapeStep(&stepsOf[i], nil)
 		}
+		return m
+	}
+	for _, i := range ch.steps {
+		m.shown.Steps[i] = m.cache.escapeStep(&stepsOf[i], &m.shown.Steps[i].PlannedStep)
+	}
+	return m
+}
+
+func escapeState(s steps.State) steps.State {
+	if v, changed := escapeValue(reflect.ValueOf(s), false); changed {
+		return v.Interface().(steps.State)
 	}
 	return s
 }
 
-// keptRows is e without the rows the fold will not keep (keep_rows), so a
-// flood of rows past the cap costs no escaping.
-func (m Model) keptRows(e steps.Event) steps.Event {
-	if e.Type != steps.EvRows || e.Rows == nil {
-		return e
+// escapeStep is a step of the fold escaped, its rows and statement list
+// through the cache. planned, when set, is its plan escaped already: the
+// fold sets a step's plan when the session starts and never changes it.
+func (c *renderCache) escapeStep(st *steps.StepState, planned *steps.PlannedStep) steps.StepState {
+	cp := *st
+	rows, wouldRun := cp.Rows, cp.WouldRun
+	cp.Rows, cp.WouldRun = nil, nil
+	if planned != nil {
+		cp.PlannedStep = steps.PlannedStep{}
 	}
-	i := m.shown.StepIndex(e.Step)
-	if i < 0 {
-		return e
+	if v, changed := escapeValue(reflect.ValueOf(cp), false); changed {
+		cp = v.Interface().(steps.StepState)
 	}
-	room := max(0, m.shown.KeepRows-len(m.shown.Steps[i].Rows))
-	if room >= len(e.Rows.Rows) {
-		return e
+	if planned != nil {
+		cp.PlannedStep = *planned
 	}
-	r := *e.Rows
-	r.Rows = r.Rows[:room]
-	e.Rows = &r
-	return e
+	cp.Rows = c.escapedRows(rows)
+	cp.WouldRun = c.escapedStatements(wouldRun)
+	return cp
+}
+
+// rowsMemo: the escaped rows of the rows the fold keeps for a step, as far
+// as they were escaped (n). The fold only appends to them, so the rows
+// past n are all a batch brings.
+type rowsMemo struct {
+	first *[]string // the exact rows' first row: which rows these are
+	n     int
+	out   [][]string // the exact rows while none needed escaping
+	own   bool       // out is a copy
+}
+
+func (c *renderCache) escapedRows(rows [][]string) [][]string {
+	if len(rows) == 0 {
+		return rows
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := &c.rows
+	if r.first != &rows[0] || len(rows) < r.n {
+		*r = rowsMemo{first: &rows[0]}
+	}
+	tail := rows[r.n:]
+	esc, changed := escapeRows(tail)
+	switch {
+	case !changed && !r.own:
+		r.out = rows
+	case !r.own:
+		r.out = append(append(make([][]string, 0, len(rows)), rows[:r.n]...), esc...)
+		r.own = true
+	case changed:
+		r.out = append(r.out[:r.n], esc...)
+	default:
+		r.out = append(r.out[:r.n], tail...)
+	}
+	r.n = len(rows)
+	return r.out[:r.n:r.n]
+}
+
+// stmtsMemo: a statement list and its escaped form. The fold never
+// changes a list in place (see sameList).
+type stmtsMemo struct {
+	exact, out []steps.StatementInfo
+}
+
+func (c *renderCache) escapedStatements(stmts []steps.StatementInfo) []steps.StatementInfo {
+	if len(stmts) == 0 {
+		return stmts
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.stmts {
+		if sameList(e.exact, stmts) {
+			return e.out
+		}
+	}
+	out := stmts
+	if v, changed := escapeSlice(reflect.ValueOf(stmts), false); changed {
+		out = v.Interface().([]steps.StatementInfo)
+	}
+	if len(c.stmts) == maxCachedIndexes {
+		c.stmts = append(c.stmts[:0], c.stmts[1:]...)
+	}
+	c.stmts = append(c.stmts, stmtsMemo{exact: stmts, out: out})
+	return out
 }
 
 var (
@@ -112,16 +223,9 @@ func escapeValue(v reflect.Value, text bool) (reflect.Value, bool) {
 
 func escapeStruct(v reflect.Value) (reflect.Value, bool) {
 	t := v.Type()
-	if t == timeType {
-		return v, false
-	}
 	var out reflect.Value
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		e, changed := escapeValue(v.Field(i), textFields[f.Name])
+	for _, f := range stringFieldsOf(t) {
+		e, changed := escapeValue(v.Field(f.index), f.text)
 		if !changed {
 			continue
 		}
@@ -129,12 +233,64 @@ func escapeStruct(v reflect.Value) (reflect.Value, bool) {
 			out = reflect.New(t).Elem()
 			out.Set(v)
 		}
-		out.Field(i).Set(e)
+		out.Field(f.index).Set(e)
 	}
 	if !out.IsValid() {
 		return v, false
 	}
 	return out, true
+}
+
+// stringField is an exported field of a struct that can hold a string.
+type stringField struct {
+	index int
+	text  bool // textFields
+}
+
+// stringFields caches, per struct type, the fields escapeStruct walks:
+// the derived state walks the same few types after every batch, and most
+// of their fields (numbers, durations, flags) cannot hold a string.
+var stringFields sync.Map // reflect.Type -> []stringField
+
+func stringFieldsOf(t reflect.Type) []stringField {
+	if fs, ok := stringFields.Load(t); ok {
+		return fs.([]stringField)
+	}
+	var fs []stringField
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() && mayHoldString(f.Type, nil) {
+			fs = append(fs, stringField{index: i, text: textFields[f.Name]})
+		}
+	}
+	stringFields.Store(t, fs)
+	return fs
+}
+
+// mayHoldString reports whether a value of type t can hold a string (an
+// interface can hold anything; time.Time holds none worth escaping).
+func mayHoldString(t reflect.Type, seen map[reflect.Type]bool) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return mayHoldString(t.Elem(), seen)
+	case reflect.Map:
+		return mayHoldString(t.Key(), seen) || mayHoldString(t.Elem(), seen)
+	case reflect.Struct:
+		if t == timeType || seen[t] {
+			return false // a recursive type holds a string through a field seen already
+		}
+		if seen == nil {
+			seen = map[reflect.Type]bool{}
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && mayHoldString(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func escapeSlice(v reflect.Value, text bool) (reflect.Value, bool) {

@@ -187,6 +187,9 @@ func checkHostile(t *testing.T, h hostile) {
 		for i, stage := range h.stages() {
 			m = feed(m, stage...)
 			checkScreen(t, "stage "+string(rune('a'+i)), m, styled)
+			if !reflect.DeepEqual(m.shown, shownState(m.state)) {
+				t.Fatalf("stage %c: the shown state is not the exact fold escaped", 'a'+i)
+			}
 			if i == 2 { // confirm: the typed-text dialog quotes what to type
 				m2, _ := m.openInput(inputConfirmText, "type "+quote(h.val)+" to confirm", steps.Command{Type: steps.CmdConfirm})
 				m2.input.problem = h.msg
@@ -338,5 +341,41 @@ func BenchmarkViewRun200x60With1000HostileRows(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = m.View()
+	}
+}
+
+// The escaped state is derived from the fold after each batch, for what
+// the batch changed: event by event, stage by stage or all at once, it is
+// the exact fold escaped.
+func TestShownStateIsTheFoldEscapedWhateverTheBatches(t *testing.T) {
+	h := hostile{val: "Bob\u009b2J", text: "RLS \u202eenil\t\r", msg: "ERROR:\x1b[31m red\nsecond"}
+	var all []steps.Event
+	for _, stage := range h.stages() {
+		all = append(all, stage...)
+	}
+	for _, size := range []int{1, 2, 7, len(all)} {
+		m := New(Options{Mode: Live, Send: func(steps.Command) {}, Now: func() time.Time { return t0 }})
+		for i := 0; i < len(all); i += size {
+			m = update(m, eventBatchMsg(all[i:min(len(all), i+size)]))
+			if !reflect.DeepEqual(m.shown, shownState(m.state)) {
+				t.Fatalf("batches of %d, after event %d (%s): the shown state is not the exact fold escaped", size, i, all[i].Type)
+			}
+		}
+	}
+}
+
+// Rows arrive clean, then hostile, then clean, then the statement runs
+// again (the fold starts its rows over): the escaped rows follow each.
+func TestShownRowsFollowTheFoldBatchByBatch(t *testing.T) {
+	f := toApply().statement("apply-001", 0, 1, "select * from auth.users")
+	first := rowBatch(0, 100)
+	first.Rows.Columns = benchCols
+	m, _ := newLive(f)
+	again := steps.Event{Type: steps.EvStatementStarted, Step: "apply-001", Statement: &steps.StatementInfo{Index: 0, Count: 1, SQL: "select 1"}}
+	for i, e := range []steps.Event{first, rowBatch(100, 100), hostileRowBatch(200, 100), rowBatch(300, 100), again, hostileRowBatch(0, 50), rowBatch(50, 500)} {
+		m = feed(m, e)
+		if !reflect.DeepEqual(m.shown, shownState(m.state)) {
+			t.Fatalf("after batch %d: the shown rows are not the fold's escaped", i)
+		}
 	}
 }

@@ -32,6 +32,9 @@ type stmtIndex struct {
 type renderCache struct {
 	mu      sync.Mutex
 	indexes []*stmtIndex // most recent last
+	// For the escaped state (termsafe.go).
+	rows  rowsMemo
+	stmts []stmtsMemo // most recent last
 }
 
 const maxCachedIndexes = 4

@@ -147,3 +147,31 @@ func BenchmarkFoldRowBatchKept(b *testing.B) {
 		})
 	}
 }
+
+// During the step: a statement starts and finishes (a batch of the two
+// events) and the frame is drawn. Its cost must not grow with the number
+// of statements the step lists.
+func BenchmarkStatementEventsInLongStep(b *testing.B) {
+	for _, n := range promptSizes {
+		b.Run(fmt.Sprintf("stmts=%d", n), func(b *testing.B) {
+			stmts := migrationStatements(n)
+			m := promptModelOf(b, stmts, 120, 40)
+			m = update(m, stepEventMsg{steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: stmts, Seq: m.state.Seq + 1}})
+			_ = m.View()
+			b.ReportAllocs()
+			k := 0
+			for b.Loop() {
+				st := stmts[k%n]
+				fin := st
+				fin.Tag, fin.Elapsed = "INSERT 0 1", time.Millisecond
+				next, _ := m.Update(eventBatchMsg{
+					{Type: steps.EvStatementStarted, Step: "apply-001", Statement: &st},
+					{Type: steps.EvStatementFinished, Step: "apply-001", Statement: &fin},
+				})
+				m = next.(Model)
+				_ = m.View()
+				k++
+			}
+		})
+	}
+}

@@ -107,13 +107,13 @@ func (c *renderCache) escapeStep(st *steps.StepState, planned *steps.PlannedStep
 }
 
 // rowsMemo: the escaped rows of the rows the fold keeps for a step, as far
-// as they were escaped (n). The fold only appends to them, so the rows
-// past n are all a batch brings.
+// as they were escaped (src, the exact rows then). The fold only appends
+// to its rows (in place, or into a larger array holding the same rows),
+// so the rows past src are all a batch brings.
 type rowsMemo struct {
-	first *[]string // the exact rows' first row: which rows these are
-	n     int
-	out   [][]string // the exact rows while none needed escaping
-	own   bool       // out is a copy
+	src [][]string
+	out [][]string // src while none needed escaping
+	own bool       // out is a copy
 }
 
 func (c *renderCache) escapedRows(rows [][]string) [][]string {
@@ -123,24 +123,43 @@ func (c *renderCache) escapedRows(rows [][]string) [][]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := &c.rows
-	if r.first != &rows[0] || len(rows) < r.n {
-		*r = rowsMemo{first: &rows[0]}
+	if !extends(rows, r.src) {
+		*r = rowsMemo{}
 	}
-	tail := rows[r.n:]
+	n := len(r.src)
+	tail := rows[n:]
 	esc, changed := escapeRows(tail)
 	switch {
 	case !changed && !r.own:
 		r.out = rows
 	case !r.own:
-		r.out = append(append(make([][]string, 0, len(rows)), rows[:r.n]...), esc...)
+		r.out = append(append(make([][]string, 0, len(rows)), rows[:n]...), esc...)
 		r.own = true
 	case changed:
-		r.out = append(r.out[:r.n], esc...)
+		r.out = append(r.out[:n], esc...)
 	default:
-		r.out = append(r.out[:r.n], tail...)
+		r.out = append(r.out[:n], tail...)
 	}
-	r.n = len(rows)
-	return r.out[:r.n:r.n]
+	r.src = rows
+	return r.out[:len(rows):len(rows)]
+}
+
+// extends reports whether rows begins with the rows of src: the same
+// array, or the same rows (a row's cells are never changed) copied into a
+// larger one.
+func extends(rows, src [][]string) bool {
+	if len(src) == 0 || len(rows) < len(src) {
+		return false
+	}
+	if &rows[0] == &src[0] {
+		return true
+	}
+	for i, row := range src {
+		if len(rows[i]) != len(row) || (len(row) > 0 && &rows[i][0] != &row[0]) {
+			return false
+		}
+	}
+	return true
 }
 
 // stmtsMemo: a statement list and its escaped form. The fold never

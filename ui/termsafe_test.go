@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/handrail-dev/handrail/internal/termsafe"
 	"github.com/handrail-dev/handrail/internal/termsafe/termsafetest"
+	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -376,6 +378,28 @@ func TestShownRowsFollowTheFoldBatchByBatch(t *testing.T) {
 		m = feed(m, e)
 		if !reflect.DeepEqual(m.shown, shownState(m.state)) {
 			t.Fatalf("after batch %d: the shown rows are not the fold's escaped", i)
+		}
+	}
+}
+
+// The same over a recorded session (testdata/sessions): the derived state
+// relies on the fold changing, for an event about a step, that step only.
+func TestShownStateIsTheFoldEscapedOverARecordedSession(t *testing.T) {
+	log, err := journal.Read(filepath.Join("..", "testdata", "sessions", "rls-bad-day.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := log.Events
+	if len(all) < 50 {
+		t.Fatalf("%d events", len(all))
+	}
+	for _, size := range []int{1, 3, 16} {
+		m := New(Options{Mode: Watch, Now: func() time.Time { return t0 }})
+		for i := 0; i < len(all); i += size {
+			m = update(m, eventBatchMsg(all[i:min(len(all), i+size)]))
+			if !reflect.DeepEqual(m.shown, shownState(m.state)) {
+				t.Fatalf("batches of %d, after event %d (%s): the shown state is not the exact fold escaped", size, i, all[i].Type)
+			}
 		}
 	}
 }

@@ -152,25 +152,20 @@ func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 	// are drawn (window.go).
 	locks := m.lockLines(st, w)
 	ix := m.cache.stmtIndexOf(st.WouldRun, w)
-	// The frame asks for its lines in order: the statement of the last
-	// line asked is drawn once for all its lines.
-	last, lines := -1, []string(nil)
+	draw := func(stmt *steps.StatementInfo) []string {
+		where := ""
+		if stmt.File != "" {
+			where = fmt.Sprintf(" %s:%d", stmt.File, stmt.Line)
+		}
+		lines := []string{s.Muted.Render(fmt.Sprintf("-- %d/%d%s", stmt.Index+1, stmt.Count, where))}
+		return append(lines, m.sqlLines(stmt.SQL, w, 1<<20)...)
+	}
 	line := func(i int) string {
 		if i < len(locks) {
 			return locks[i]
 		}
 		k, j := ix.at(i - len(locks))
-		if k != last {
-			stmt := &ix.stmts[k]
-			where := ""
-			if stmt.File != "" {
-				where = fmt.Sprintf(" %s:%d", stmt.File, stmt.Line)
-			}
-			lines = append(lines[:0], s.Muted.Render(fmt.Sprintf("-- %d/%d%s", stmt.Index+1, stmt.Count, where)))
-			lines = append(lines, m.sqlLines(stmt.SQL, w, 1<<20)...)
-			last = k
-		}
-		return lines[j]
+		return ix.block(k, s, draw)[j]
 	}
 	return paneContent{fixed: fixed, n: len(locks) + ix.lines(), line: line, focus: -1}
 }

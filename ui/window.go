@@ -23,6 +23,31 @@ type stmtIndex struct {
 	stmts []steps.StatementInfo
 	w     int
 	start []int32
+
+	// The statements drawn lately, in the styles they were drawn in: a
+	// clock tick or a key draws the same lines again without styling them
+	// again. Scrolling draws new ones; past maxDrawnBlocks they all go.
+	mu     sync.Mutex
+	styles *Styles
+	drawn  map[int][]string
+}
+
+const maxDrawnBlocks = 256
+
+// block returns statement k's lines drawn in styles, by draw when they
+// are not drawn yet.
+func (ix *stmtIndex) block(k int, styles *Styles, draw func(*steps.StatementInfo) []string) []string {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.styles != styles || len(ix.drawn) >= maxDrawnBlocks {
+		ix.styles, ix.drawn = styles, map[int][]string{}
+	}
+	if lines, ok := ix.drawn[k]; ok {
+		return lines
+	}
+	lines := draw(&ix.stmts[k])
+	ix.drawn[k] = lines
+	return lines
 }
 
 // renderCache keeps what frames reuse. Models share it (a copy of a Model

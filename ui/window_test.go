@@ -3,17 +3,19 @@ package ui
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/handrail-dev/handrail/steps"
 )
 
-// fullWouldRun is the would-run list drawn whole, as the pane drew it
-// before it drew only the lines on screen.
-func fullWouldRun(m Model, stmts []steps.StatementInfo, w int) []string {
-	var body []string
-	for _, stmt := range stmts {
+// fullWouldRun is the would-run pane's body drawn whole, as the pane drew
+// it before it drew only the lines on screen: the locks, then every
+// statement.
+func fullWouldRun(m Model, st *steps.StepState, w int) []string {
+	body := m.lockLines(st, w)
+	for _, stmt := range st.WouldRun {
 		where := ""
 		if stmt.File != "" {
 			where = fmt.Sprintf(" %s:%d", stmt.File, stmt.Line)
@@ -44,9 +46,28 @@ func TestWouldRunWindowIsTheWholeList(t *testing.T) {
 	if got := st.WouldRun[10+7].SQL; got != "   " {
 		t.Fatalf("the odd statements are not in the fold: %q", got)
 	}
-	for _, w := range []int{3, 12, 40, 79, 120, 200} {
-		want := fullWouldRun(d, st.WouldRun, w)
-		pc := d.wouldRunPane(st, w)
+	// Other styles (a light background): the statements drawn already are
+	// drawn again, not taken from the frames before.
+	light := d
+	ls := NewStyles(false, false)
+	light.styles = &ls
+	if reflect.DeepEqual(fullWouldRun(light, st, 120), fullWouldRun(d, st, 120)) {
+		t.Fatal("the light styles draw the list as the dark ones do: the test needs other styles")
+	}
+	// The same step weighed: its locks come before the statements.
+	weighed := *st
+	weighed.Locks = weighedHigh().Locks
+	for _, c := range []struct {
+		m  Model
+		st *steps.StepState
+		w  int
+	}{{d, st, 3}, {d, st, 12}, {d, st, 40}, {d, st, 79}, {d, st, 120}, {d, st, 200}, {light, st, 120}, {d, st, 120}, {d, &weighed, 80}} {
+		st, w := c.st, c.w
+		want := fullWouldRun(c.m, st, w)
+		if st == &weighed && !strings.Contains(strings.Join(want, "\n"), "LOCKS") {
+			t.Fatal("the weighed step draws no locks")
+		}
+		pc := c.m.wouldRunPane(st, w)
 		if pc.n != len(want) {
 			t.Fatalf("width %d: %d lines, want %d", w, pc.n, len(want))
 		}

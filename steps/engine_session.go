@@ -81,7 +81,9 @@ func (e *Engine) sessionInfo() *SessionInfo {
 		HasRollback:  len(rb.Rollback.Steps) > 0,
 		KeepRows:     rb.KeepRows(),
 		Environment:  rb.Env,
-		Promotion:    rb.PromotionGated(),
+		// A rehearsal writes nothing, so staging proof has nothing to gate;
+		// its consent on production still stands (it takes the locks).
+		Promotion: rb.PromotionGated() && !(e.cfg.Rehearse && !e.cfg.Apply),
 
 		ApprovalRequired: max(rb.Approval.Required, e.cfg.RequireApproval),
 		OperatorKeys:     e.cfg.OperatorKeys,

@@ -49,6 +49,10 @@ func TestRehearsalLeavesNothingAndRecordsTheLocks(t *testing.T) {
 			if given := r.rec.ofType(EvConsentGiven); len(given) != 1 {
 				t.Errorf("a rehearsal on production asked no consent:\n%s", r.rec.dump())
 			}
+			// It writes nothing, so the promotion gate has nothing to hold.
+			if gated := r.rec.ofType(EvPromotionRequired); len(gated) != 0 {
+				t.Errorf("a rehearsal stopped at the promotion gate:\n%s", r.rec.dump())
+			}
 			rehearsed := 0
 			for _, ev := range r.rec.ofType(EvRehearsed) {
 				reh := ev.Rehearsal

@@ -223,7 +223,12 @@ func (m Model) promotionLines() []string {
 func (m Model) consentLines() []string {
 	s, ses := m.styles, m.state.Session
 	lines := []string{s.Danger.Render("PRODUCTION: TYPED CONSENT"), ""}
-	lines = append(lines, "The next step writes to the production target "+s.Bold.Render(ses.TargetName)+".")
+	if ses.Rehearse {
+		lines = append(lines, "The next step is rehearsed on the production target "+s.Bold.Render(ses.TargetName)+
+			": it runs in a transaction that is always rolled back, but it takes the write's locks while it runs.")
+	} else {
+		lines = append(lines, "The next step writes to the production target "+s.Bold.Render(ses.TargetName)+".")
+	}
 	if i := m.state.StepIndex(m.state.ConsentAt); i >= 0 {
 		lines = append(lines, "step: "+m.state.Steps[i].Title)
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/handrail-dev/handrail/steps"
 	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
@@ -93,4 +95,17 @@ func TestRehearsalShownInThePane(t *testing.T) {
 	mustContain(t, s, "REHEARSED (rolled back after", "1 wrong prediction(s)",
 		"ACCESS EXCLUSIVE public.rate_limits from statement 1, held", "(predicted SHARE)",
 		"wrong: public.rate_limits: predicted SHARE, the server held ACCESS EXCLUSIVE")
+}
+
+// The consent before a rehearsal on production says what it asks for: the
+// write's locks, in a transaction that is rolled back, not a write.
+func TestRehearsalConsentSaysWhatItTakes(t *testing.T) {
+	f := new(fake).start(false)
+	f.evs[0].Session.Rehearse = true
+	f.verified().stepStarted("pg-dump").on(steps.EvConsentRequired, "pg-dump")
+	m, _ := newLive(f)
+	m = update(m, tea.WindowSizeMsg{Width: 240, Height: 30})
+	s := strings.Join(strings.Fields(plain(m)), " ")
+	mustContain(t, s, "PRODUCTION: TYPED CONSENT", "rehearsed on the production target", "always rolled back", "takes the write's locks")
+	mustNotContain(t, s, "writes to the production target")
 }

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -288,8 +289,28 @@ type fieldInfo struct {
 	typ   reflect.Type
 }
 
-// tomlFields maps the toml tag names of a struct type to its fields.
+// tomlFields maps the toml tag names of a struct type to its fields, in
+// declaration order. The answer is computed once per type (a runbook
+// decodes hundreds of tables of the same few types); callers must not
+// modify it.
 func tomlFields(t reflect.Type) (map[string]fieldInfo, []string) {
+	if c, ok := fieldCache.Load(t); ok {
+		f := c.(typeFields)
+		return f.byName, f.names
+	}
+	m, names := scanTOMLFields(t)
+	fieldCache.Store(t, typeFields{m, names})
+	return m, names
+}
+
+type typeFields struct {
+	byName map[string]fieldInfo
+	names  []string
+}
+
+var fieldCache sync.Map // reflect.Type -> typeFields
+
+func scanTOMLFields(t reflect.Type) (map[string]fieldInfo, []string) {
 	m := map[string]fieldInfo{}
 	var names []string
 	for i := 0; i < t.NumField(); i++ {

@@ -225,7 +225,7 @@ func (v *validator) checkStatement(s *Step, sc sqlSource, st Statement, col int)
 	if !s.IsTransactional() {
 		return
 	}
-	reason, tc := sqlscan.TransactionFaults(st.SQL)
+	reason, tc := sqlscan.StatementTransactionFaults(st.SQL)
 	if reason != "" {
 		v.atSource(sc, st.Line, col, Error, fmt.Sprintf("set transaction = false on step %s", s.ID), "%s", reason)
 	}

@@ -585,7 +585,7 @@ func (v *validator) checkReadOnlySQL(sql string, p []string, what string) {
 		v.at(p, Error, "", "%s: sql has no statement", what)
 	case len(stmts) > 1:
 		v.inText(p, stmts[1].Line, 0, Error, "split it into several checks", "%s: sql must be a single statement, found %d", what, len(stmts))
-	case !sqlscan.IsReadOnly(stmts[0].SQL):
+	case !sqlscan.ReadOnlyStatement(stmts[0].SQL):
 		v.inText(p, stmts[0].Line, 0, Error, "it runs read-only; put writes in a sql step",
 			"%s: sql is not a read-only query (%s)", what, strings.Join(sqlscan.FirstWords(stmts[0].SQL, 3), " "))
 	}

@@ -550,6 +550,17 @@ func TransactionFaults(stmt string) (noTx, control string) {
 	return noTx, control
 }
 
+// StatementTransactionFaults is TransactionFaults for one statement as
+// Split returns it: it tokenises stmt once, without splitting it again
+// (a sql step's load asks it of every statement of its file).
+func StatementTransactionFaults(stmt string) (noTx, control string) {
+	toks := sigTokens(stmt)
+	if len(toks) == 0 {
+		return "", ""
+	}
+	return noTxReason(toks), transactionControl(toks)
+}
+
 func noTxReason(t []sig) string {
 	const suffix = " cannot run inside a transaction block"
 	w := func(i int, s string) bool { return isWord(t, i, s) }
@@ -700,6 +711,14 @@ func IsReadOnly(stmt string) bool {
 		}
 	}
 	return true
+}
+
+// ReadOnlyStatement is IsReadOnly for one statement as Split returns it:
+// it tokenises stmt once, without splitting it again (a runbook's check
+// was already split to prove it is a single statement).
+func ReadOnlyStatement(stmt string) bool {
+	toks := sigTokens(stmt)
+	return len(toks) > 0 && readOnly(toks)
 }
 
 func readOnly(t []sig) bool {

@@ -151,6 +151,11 @@ func TestNoTransactionReason(t *testing.T) {
 		if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "cannot run inside a transaction block") {
 			t.Errorf("NoTransactionReason(%q) = %q, want %q...", stmt, got, want)
 		}
+		if st := SplitStatements(stmt); len(st) == 1 {
+			if one, _ := StatementTransactionFaults(st[0].SQL); one != got {
+				t.Errorf("StatementTransactionFaults(%q) = %q, want %q", st[0].SQL, one, got)
+			}
+		}
 	}
 	allowed := []string{
 		"-- VACUUM later\nselect 1",
@@ -182,6 +187,9 @@ func TestNoTransactionReason(t *testing.T) {
 	for _, stmt := range allowed {
 		if got := NoTransactionReason(stmt); got != "" {
 			t.Errorf("NoTransactionReason(%q) = %q, want allowed", stmt, got)
+		}
+		if one, _ := StatementTransactionFaults(stmt); one != "" {
+			t.Errorf("StatementTransactionFaults(%q) = %q, want allowed", stmt, one)
 		}
 	}
 }
@@ -235,6 +243,9 @@ func TestIsReadOnly(t *testing.T) {
 		if !IsReadOnly(s) {
 			t.Errorf("IsReadOnly(%q) = false, want true", s)
 		}
+		if st := SplitStatements(s); len(st) == 1 && !ReadOnlyStatement(st[0].SQL) {
+			t.Errorf("ReadOnlyStatement(%q) = false, want true", st[0].SQL)
+		}
 	}
 	rw := []string{
 		"",
@@ -262,6 +273,9 @@ func TestIsReadOnly(t *testing.T) {
 	for _, s := range rw {
 		if IsReadOnly(s) {
 			t.Errorf("IsReadOnly(%q) = true, want false", s)
+		}
+		if st := SplitStatements(s); len(st) == 1 && ReadOnlyStatement(st[0].SQL) {
+			t.Errorf("ReadOnlyStatement(%q) = true, want false", st[0].SQL)
 		}
 	}
 }
@@ -316,7 +330,16 @@ func FuzzSplitStatements(f *testing.F) {
 				t.Fatalf("statement %q is not trimmed", s.SQL)
 			}
 			// The classifiers must not panic on anything the splitter returns.
-			_ = IsReadOnly(s.SQL)
+			// A statement the splitter returns is classified alike with or
+			// without splitting it again.
+			if ReadOnlyStatement(s.SQL) != IsReadOnly(s.SQL) {
+				t.Fatalf("ReadOnlyStatement(%q) = %v, IsReadOnly %v", s.SQL, ReadOnlyStatement(s.SQL), IsReadOnly(s.SQL))
+			}
+			// A statement the splitter returns has the same faults with or
+			// without splitting it again.
+			if noTx, tc := StatementTransactionFaults(s.SQL); noTx != NoTransactionReason(s.SQL) || tc != TransactionControl(s.SQL) {
+				t.Fatalf("StatementTransactionFaults(%q) = %q, %q; want %q, %q", s.SQL, noTx, tc, NoTransactionReason(s.SQL), TransactionControl(s.SQL))
+			}
 			// TransactionFaults is the two classifiers in one pass.
 			if noTx, tc := TransactionFaults(s.SQL); noTx != NoTransactionReason(s.SQL) || tc != TransactionControl(s.SQL) {
 				t.Fatalf("TransactionFaults(%q) = %q, %q; want %q, %q", s.SQL, noTx, tc, NoTransactionReason(s.SQL), TransactionControl(s.SQL))

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/textinput"
@@ -176,6 +177,7 @@ type Model struct {
 	viewing       int           // step index shown while browsing; -1 follows the current step
 	execView      *viewport.Model
 	cache         *renderCache // what frames reuse (window.go); shared by copies
+	pace          *pacer       // when the last batch of events was delivered; shared by copies
 	execStale     bool         // the exec step's output changed since execView was fed
 	clock         time.Time
 	stmtStart     time.Duration // Mono of the running statement's start
@@ -212,6 +214,7 @@ func New(opts Options) Model {
 		journal:  JournalMsg{Path: opts.JournalPath},
 		execView: ptr(viewport.New()),
 		cache:    &renderCache{},
+		pace:     &pacer{},
 		consent:  ptr(newTextInput("project id")),
 		override: ptr(newTextInput("reason")),
 		input:    &inputDialog{ti: newTextInput("")},
@@ -511,17 +514,53 @@ func (m Model) waitForEvents() tea.Cmd {
 	if ch == nil {
 		return nil
 	}
+	pace := m.pace
 	return func() tea.Msg {
 		e, ok := <-ch
 		if !ok {
 			return eventsClosedMsg{}
 		}
-		return drain(ch, e)
+		pace.wait()
+		msg := drain(ch, e)
+		pace.delivered()
+		return msg
 	}
 }
 
-// maxBatch bounds a batch so the screen still redraws during a flood.
-const maxBatch = 512
+// minBatchGap is the least time between two deliveries of events: a
+// running step emits thousands of events a second and each delivery
+// costs an Update and a View, while the renderer shows at most 60 frames
+// a second (Bubble Tea's default rate). What arrives in between waits
+// (at most this long) and comes with the next batch. The first event
+// after a quiet spell is delivered at once.
+const minBatchGap = time.Second / 60
+
+// pacer spaces deliveries of events by minBatchGap. Only the one pending
+// wait-for-events command uses it at a time; the atomic keeps the race
+// detector's view simple across the commands' goroutines.
+type pacer struct{ last atomic.Int64 } // UnixNano of the last delivery
+
+func (p *pacer) wait() {
+	if p == nil {
+		return
+	}
+	if last := p.last.Load(); last != 0 {
+		if d := minBatchGap - time.Since(time.Unix(0, last)); d > 0 {
+			time.Sleep(d)
+		}
+	}
+}
+
+func (p *pacer) delivered() {
+	if p != nil {
+		p.last.Store(time.Now().UnixNano())
+	}
+}
+
+// maxBatch bounds a batch so the screen still redraws during a flood
+// (paced, a delivery holds what arrived in minBatchGap: a statement step
+// emits tens of thousands of events a second).
+const maxBatch = 4096
 
 func drain(ch <-chan steps.Event, first steps.Event) tea.Msg {
 	var batch eventBatchMsg

@@ -348,7 +348,7 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 	if w.header.Format >= 2 {
 		el.Event, el.Listing = w.stmts.compact(e)
 	}
-	line, err := w.enc.encode(el)
+	line, err := w.enc.encodeEvent(el)
 	if err != nil {
 		return e, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/handrail-dev/handrail/db"
 	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/promote"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -112,6 +113,11 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 		Runbook: rb, Target: target, Apply: apply, Operator: "bench", SessionID: sessionID,
 		// The journal is the sink, as in `handrail run` (which then hands
 		// the event to the screen): nothing acts unrecorded.
+		// As `handrail run` does: the promotion gate and a staging_proof
+		// item look for the staging journal in the log directory (the
+		// bench has none there, so the autopilot skips the item and
+		// overrides the gate, both on the record).
+		ProveStaging: promote.Prover(promote.Request{Runbook: rb, Dir: journalDir}),
 		Sink: func(e steps.Event) error {
 			if err := w.Append(e); err != nil {
 				return err
@@ -123,7 +129,7 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	driveErr := make(chan error, 1)
-	go func() { driveErr <- steps.Drive(ctx, eng, rb, stopOnFailure) }()
+	go func() { driveErr <- steps.Drive(ctx, eng, rb, stopOnFailure(rb)) }()
 	out, runErr := eng.Run(ctx)
 	res.Outcome = out
 	if err := <-driveErr; err != nil && runErr == nil {
@@ -141,22 +147,38 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 
 // stopOnFailure quits the session when a step or a self-ticking item
 // failed: a benchmark of a failing run measures nothing (and the
-// autopilot would skip a failed check in a dry run).
-func stopOnFailure(s *steps.State) (steps.Command, bool) {
-	st := s.CurrentStep()
-	if st == nil || s.Ended {
-		return steps.Command{}, false
-	}
-	switch st.Status {
-	case steps.StatusFailed, steps.StatusUnknown, steps.StatusCancelled:
-		return steps.Command{Type: steps.CmdQuit}, true
-	}
-	for _, it := range st.ItemStates {
-		if it.Check != nil && !it.Ticked && !it.Skipped {
-			return steps.Command{Type: steps.CmdQuit}, true
+// autopilot would skip a failed check in a dry run). A staging_proof item
+// without a staging journal is not a failure: the autopilot skips it and
+// overrides the promotion gate, saying so on the record, as a scripted
+// run without a staging journal does.
+func stopOnFailure(rb *steps.Runbook) func(*steps.State) (steps.Command, bool) {
+	proofItem := map[string]map[int]bool{}
+	for _, st := range rb.AllSteps() {
+		for j, it := range st.Items {
+			if it.StagingProof {
+				if proofItem[st.ID] == nil {
+					proofItem[st.ID] = map[int]bool{}
+				}
+				proofItem[st.ID][j] = true
+			}
 		}
 	}
-	return steps.Command{}, false
+	return func(s *steps.State) (steps.Command, bool) {
+		st := s.CurrentStep()
+		if st == nil || s.Ended {
+			return steps.Command{}, false
+		}
+		switch st.Status {
+		case steps.StatusFailed, steps.StatusUnknown, steps.StatusCancelled:
+			return steps.Command{Type: steps.CmdQuit}, true
+		}
+		for j, it := range st.ItemStates {
+			if it.Check != nil && !it.Ticked && !it.Skipped && !proofItem[st.ID][j] {
+				return steps.Command{Type: steps.CmdQuit}, true
+			}
+		}
+		return steps.Command{}, false
+	}
 }
 
 // whatFailed names the failed step (or item) and why.

@@ -22,6 +22,7 @@ func Analyze(stmts []sqlscan.Statement, o Options) *Analysis {
 
 		createdNames: map[string]bool{},
 		upper:        map[string]string{},
+		dmlWhys:      map[Rel]string{},
 
 		notNullProved:     map[string]bool{},
 		notNullCheckNames: map[string]string{},
@@ -52,8 +53,11 @@ type analyzer struct {
 	// createdNames holds the names of created relations, any schema.
 	createdNames map[string]bool
 	// upper caches upper-cased words (names repeat through a migration).
-	upper  map[string]string
-	tokBuf []tok
+	upper map[string]string
+	// dmlWhys caches the Why of a DML statement's live Maybe per target:
+	// a migration of a million inserts into one table shares one string.
+	dmlWhys map[Rel]string
+	tokBuf  []tok
 	// notNullProved holds "table key\x00column" for columns a CHECK (col IS
 	// NOT NULL) added or validated earlier in the step proves NOT NULL;
 	// notNullCheckNames maps such NOT VALID checks to their column.
@@ -202,6 +206,16 @@ func (s *stmt) unknown(format string, args ...any) {
 }
 
 func (s *stmt) maybe(r Rel, m Mode, why string) { s.addMaybe(MaybeLock{Rel: r, Mode: m, Why: why}) }
+
+// dmlWhy is the Why of the live Maybe of rows changed in target (cached).
+func (a *analyzer) dmlWhy(target Rel) string {
+	why, ok := a.dmlWhys[target]
+	if !ok {
+		why = fmt.Sprintf("foreign keys and triggers of %s, when rows change (looked up live)", target)
+		a.dmlWhys[target] = why
+	}
+	return why
+}
 
 // maybeLive records a Maybe that Weigh settles from the catalog.
 func (s *stmt) maybeLive(m Mode, why string) { s.addMaybe(MaybeLock{Mode: m, Why: why, live: true}) }

@@ -85,7 +85,7 @@ func (s *stmt) dml(c *cursor) {
 	}
 	l := s.lock(target, RowExclusive, verb)
 	l.checks = append(l.checks, check{kind: ckDML, verb: verb})
-	s.maybeLive(RowShare, fmt.Sprintf("foreign keys and triggers of %s, when rows change (looked up live)", target))
+	s.maybeLive(RowShare, s.a.dmlWhy(target))
 	s.query(c.rest(), true)
 }
 
@@ -128,7 +128,7 @@ func (s *stmt) with() {
 		}
 		l := s.lock(target, RowExclusive, t.up)
 		l.checks = append(l.checks, check{kind: ckDML, verb: t.up})
-		s.maybeLive(RowShare, fmt.Sprintf("foreign keys and triggers of %s, when rows change (looked up live)", target))
+		s.maybeLive(RowShare, s.a.dmlWhy(target))
 	}
 }
 

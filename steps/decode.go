@@ -210,7 +210,7 @@ func load(fsys fs.FS, fsDir, name, showDir string, show func(rel string) string)
 	r.show = show
 	r.read = func(rel string) ([]byte, error) { return fs.ReadFile(fsys, path.Join(fsDir, rel)) }
 	r.where = &fileWhere{loc: d.loc, file: tomlPath, present: d.present, failed: d.failed}
-	r.files = map[string][]byte{}
+	r.files = map[string]string{}
 	r.stmtBase = map[string][]int{}
 	r.splits = map[string][]Statement{}
 	r.loaded = true

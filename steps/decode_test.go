@@ -806,8 +806,8 @@ func TestHash(t *testing.T) {
 		t.Error("hash unchanged after runbook.toml changed")
 	}
 	// File boundaries cannot shift.
-	a := computeHash("runbook.toml", []byte("x"), map[string][]byte{"a.sql": []byte("ab"), "b.sql": []byte("c")})
-	b := computeHash("runbook.toml", []byte("x"), map[string][]byte{"a.sql": []byte("a"), "b.sql": []byte("bc")})
+	a := computeHash("runbook.toml", []byte("x"), map[string]string{"a.sql": "ab", "b.sql": "c"})
+	b := computeHash("runbook.toml", []byte("x"), map[string]string{"a.sql": "a", "b.sql": "bc"})
 	if a == b {
 		t.Error("hash ignores file boundaries")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,8 +18,8 @@ import (
 // referenced files, in path order. Each file is hashed as its relative
 // path, a NUL byte, its length as 8 big-endian bytes, then its content, so
 // no change can move bytes across a file boundary unnoticed.
-func computeHash(name string, source []byte, files map[string][]byte) string {
-	all := map[string][]byte{name: source}
+func computeHash(name string, source []byte, files map[string]string) string {
+	all := map[string]string{name: string(source)}
 	for p, b := range files {
 		all[p] = b
 	}
@@ -34,9 +35,20 @@ func computeHash(name string, source []byte, files map[string][]byte) string {
 		h.Write([]byte{0})
 		binary.BigEndian.PutUint64(n[:], uint64(len(all[p])))
 		h.Write(n[:])
-		h.Write(all[p])
+		writeString(h, all[p])
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeString writes s to h a chunk at a time: a 50 MB migration is
+// hashed without a second copy of it.
+func writeString(h hash.Hash, s string) {
+	const chunk = 64 << 10
+	for len(s) > 0 {
+		n := min(len(s), chunk)
+		h.Write([]byte(s[:n]))
+		s = s[n:]
+	}
 }
 
 // Files returns the relative paths (slash-separated, cleaned, sorted,
@@ -76,19 +88,20 @@ func (r *Runbook) Source() []byte { return r.source }
 // directory). A loaded runbook answers from the content read, and hashed,
 // at load time and never reads the disk again; a runbook built in code
 // reads Dir.
-func (r *Runbook) FileContent(rel string) ([]byte, error) {
+func (r *Runbook) FileContent(rel string) (string, error) {
 	p, err := cleanRel(rel)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if r.loaded {
 		b, ok := r.files[p]
 		if !ok {
-			return nil, fmt.Errorf("%s: not loaded with the runbook", p)
+			return "", fmt.Errorf("%s: not loaded with the runbook", p)
 		}
 		return b, nil
 	}
-	return os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(p)))
+	b, err := os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(p)))
+	return string(b), err
 }
 
 // readFile reads a referenced file for validation: from the file system
@@ -137,7 +150,7 @@ func (r *Runbook) StepStatements(s Step) ([]Statement, error) {
 			return nil, err
 		}
 		rel, _ := cleanRel(s.File)
-		stmts := sqlscan.SplitStatements(string(b))
+		stmts := sqlscan.SplitStatements(b)
 		for i := range stmts {
 			stmts[i].File = rel
 		}

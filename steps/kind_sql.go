@@ -144,9 +144,9 @@ func (v *validator) sqlSources(ref stepRef, hasFile bool) ([]sqlSource, bool) {
 			return nil, false
 		}
 		s.File = rel
-		data, ok := r.files[rel]
+		text, ok := r.files[rel]
 		if !ok {
-			data, err = r.readFile(rel)
+			data, err := r.readFile(rel)
 			if err != nil {
 				msg := "cannot read"
 				if errors.Is(err, fs.ErrNotExist) {
@@ -155,9 +155,10 @@ func (v *validator) sqlSources(ref stepRef, hasFile bool) ([]sqlSource, bool) {
 				v.at(fp, Error, "paths are relative to the runbook directory "+r.showPath("."), "%s: %s", msg, r.showPath(rel))
 				return nil, false
 			}
-			r.files[rel] = data
+			text = string(data)
+			r.files[rel] = text
 		}
-		return []sqlSource{{rel: rel, text: string(data), where: fp}}, true
+		return []sqlSource{{rel: rel, text: text, where: fp}}, true
 	}
 	sp := addPath(p, "statements")
 	if v.bad(sp) {

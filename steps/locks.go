@@ -97,11 +97,11 @@ func (r *Runbook) strayAllows(an *lockcheck.Analysis, file string) Problems {
 		return nil
 	}
 	b, err := r.FileContent(rel)
-	if err != nil || !strings.Contains(string(b), lockcheck.AllowMarker) {
+	if err != nil || !strings.Contains(b, lockcheck.AllowMarker) {
 		return nil
 	}
 	var out Problems
-	for _, line := range lockcheck.AllowLines(string(b)) {
+	for _, line := range lockcheck.AllowLines(b) {
 		seen := slices.ContainsFunc(an.Allows, func(a lockcheck.Allow) bool { return a.File == rel && a.Line == line }) ||
 			slices.ContainsFunc(an.Problems, func(p lockcheck.Problem) bool { return p.File == rel && p.Line == line })
 		if !seen {

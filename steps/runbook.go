@@ -47,7 +47,7 @@ type Runbook struct {
 	// where says where each key was written in runbook.toml (see Validate).
 	where    where
 	source   []byte            // runbook.toml as read
-	files    map[string][]byte // referenced files by clean relative path
+	files    map[string]string // referenced files by clean relative path
 	stmtBase map[string][]int  // step id -> runbook.toml line of each inline SQL string
 	// splits holds the statements of each referenced file, split once at
 	// load time (read-only afterwards).

@@ -90,7 +90,7 @@ func newValidator(r *Runbook) *validator {
 		w = codeWhere{r}
 	}
 	if r.files == nil {
-		r.files = map[string][]byte{}
+		r.files = map[string]string{}
 	}
 	if r.stmtBase == nil {
 		r.stmtBase = map[string][]int{}

@@ -53,7 +53,7 @@ func WeighLocks(ctx context.Context, t *db.Target, rb *Runbook) (*LocksReport, e
 	if len(analyses) == 0 {
 		return rep, nil
 	}
-	o := lockcheck.WeighOptions{IgnorePIDs: t.PIDs(), LockTimeout: rb.LockTimeout()}
+	o := lockcheck.WeighOptions{IgnorePIDs: t.PIDs(), LockTimeout: rb.LockTimeout(), Once: true}
 	err := t.Inspect(ctx, func(tx pgx.Tx) error {
 		if err := lockcheck.Weigh(ctx, tx, o, analyses...); err != nil {
 			return err

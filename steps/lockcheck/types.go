@@ -23,7 +23,9 @@ type Analysis struct {
 
 	allowAt map[int][]int   // statement index -> indexes into Allows
 	static  *staticAnalysis // Analyze's prediction, kept by the first Weigh
-	absent  map[int][]Rel   // set by Weigh: IF EXISTS objects that are not there
+	// weighedOnce: weighed with WeighOptions.Once (no static kept).
+	weighedOnce bool
+	absent      map[int][]Rel // set by Weigh: IF EXISTS objects that are not there
 }
 
 // StatementLocks is the prediction for one statement.

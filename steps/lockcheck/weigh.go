@@ -2,6 +2,7 @@ package lockcheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -91,6 +92,10 @@ type WeighOptions struct {
 	LongTransaction time.Duration
 	// LockTimeout is the step's lock_timeout, named in the reasons.
 	LockTimeout time.Duration
+	// Once: each analysis is weighed this once. Weigh keeps no copy of
+	// Analyze's prediction for a later Weigh (the analysis of a step of a
+	// million statements is not held twice); a later Weigh of it fails.
+	Once bool
 }
 
 func (o WeighOptions) long() time.Duration {
@@ -125,7 +130,14 @@ type weigher struct {
 }
 
 func (w *weigher) weigh(ctx context.Context, an *Analysis) error {
-	an.restoreStatic()
+	switch {
+	case an.weighedOnce:
+		return errors.New("this lock analysis was weighed once (WeighOptions.Once) and cannot be weighed again: analyse the statements again")
+	case w.o.Once && an.static == nil:
+		an.weighedOnce = true
+	default:
+		an.restoreStatic()
+	}
 	an.Relations = map[string]RelInfo{}
 	for i := range an.Statements {
 		if err := w.expandStatement(ctx, an, i); err != nil {

@@ -2,6 +2,7 @@ package lockcheck
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -272,5 +273,33 @@ func TestWeighTwiceAndIfExists(t *testing.T) {
 	}
 	if !strings.Contains(first, "public.p ACCESS EXCLUSIVE") {
 		t.Errorf("dropping c drops its foreign key's triggers on p: %s", first)
+	}
+}
+
+// Weighed with Once, an analysis is weighed as a plain Weigh does it, and
+// keeps no copy of the prediction: a second Weigh of it fails, saying so.
+func TestWeighOnce(t *testing.T) {
+	_, conn := weighDB(t, `create table p (id int primary key); create index p_id on p (id);`)
+	ctx := context.Background()
+	sql := "drop index p_id; alter table p add column x int"
+	plain := Analyze(sqlscan.SplitStatements(sql), Options{Transactional: true})
+	once := Analyze(sqlscan.SplitStatements(sql), Options{Transactional: true})
+	if err := Weigh(ctx, conn, WeighOptions{}, plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := Weigh(ctx, conn, WeighOptions{Once: true}, once); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(plain)
+	b, _ := json.Marshal(once)
+	if string(a) != string(b) {
+		t.Errorf("Once weighs differently:\n%s\n%s", a, b)
+	}
+	if once.static != nil {
+		t.Error("Once kept a copy of the prediction")
+	}
+	err := Weigh(ctx, conn, WeighOptions{}, once)
+	if err == nil || !strings.Contains(err.Error(), "weighed once") {
+		t.Errorf("a second Weigh after Once: %v, want an error saying it was weighed once", err)
 	}
 }

@@ -2,6 +2,7 @@ package lockcheck
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/handrail-dev/handrail/steps/sqlscan"
@@ -131,6 +132,43 @@ func (a *analyzer) statement(i int, st sqlscan.Statement) {
 		a.created[r.key()] = true
 		a.createdNames[r.Name] = true
 	}
+	a.share(i)
+}
+
+// share makes statement i's Locks and Maybe the previous statement's when
+// they are equal: a migration of a million inserts into one table holds
+// one lock list, not a million. Nothing changes a statement's lists in
+// place once it is analysed (Weigh builds new ones), and they are clipped
+// so that no append writes into a shared array.
+func (a *analyzer) share(i int) {
+	if i == 0 || len(a.res.Statements) != i+1 {
+		return
+	}
+	prev, sl := &a.res.Statements[i-1], &a.res.Statements[i]
+	if len(sl.Locks) > 0 && slices.EqualFunc(prev.Locks, sl.Locks, sameLock) {
+		sl.Locks = prev.Locks
+	} else {
+		sl.Locks = slices.Clip(sl.Locks)
+	}
+	if len(sl.Maybe) > 0 && slices.Equal(prev.Maybe, sl.Maybe) {
+		sl.Maybe = prev.Maybe
+	} else {
+		sl.Maybe = slices.Clip(sl.Maybe)
+	}
+}
+
+// sameLock reports whether two predicted locks are equal in every field
+// (lockFields in the tests keeps this list complete).
+func sameLock(x, y Lock) bool {
+	return x.Rel == y.Rel && x.Mode == y.Mode && x.OnTableOf == y.OnTableOf && x.Children == y.Children &&
+		x.Rewrite == y.Rewrite && x.Scan == y.Scan && x.Truncate == y.Truncate && x.Why == y.Why &&
+		x.Note == y.Note && x.New == y.New && x.Partition == y.Partition && len(x.Waits) == 0 && len(y.Waits) == 0 &&
+		slices.EqualFunc(x.checks, y.checks, sameCheck) && x.noScan == y.noScan && x.index == y.index && x.fromIndex == y.fromIndex
+}
+
+func sameCheck(x, y check) bool {
+	return x.kind == y.kind && x.verb == y.verb && x.col == y.col && x.typ == y.typ && slices.Equal(x.funcs, y.funcs) &&
+		x.name == y.name && x.rel == y.rel && x.mode == y.mode && x.finding == y.finding
 }
 
 // aeSeen reports whether an earlier statement took ACCESS EXCLUSIVE on r

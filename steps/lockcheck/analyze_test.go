@@ -1,6 +1,7 @@
 package lockcheck
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -273,5 +274,35 @@ func TestLockHeldAfterDropIndexNamesItsTable(t *testing.T) {
 	f := an.Findings[len(an.Findings)-1]
 	if f.Rule != RuleLockHeldUntilCommit || !strings.Contains(f.Why, "ACCESS EXCLUSIVE on the table of index i") {
 		t.Fatalf("findings: %s", findingSummary(an))
+	}
+}
+
+// sameLock and sameCheck compare every field: a field added to Lock or
+// check must be added to them (then to the counts here).
+func TestSameLockComparesEveryField(t *testing.T) {
+	if n := reflect.TypeFor[Lock]().NumField(); n != 16 {
+		t.Errorf("Lock has %d fields, sameLock compares 16: compare the new one too", n)
+	}
+	if n := reflect.TypeFor[check]().NumField(); n != 9 {
+		t.Errorf("check has %d fields, sameCheck compares 9: compare the new one too", n)
+	}
+}
+
+// Statements that take the same locks share one lock list; a different
+// one gets its own, and the analysis reads the same as without sharing.
+func TestAnalyzeSharesEqualLocks(t *testing.T) {
+	an := Analyze(sqlscan.SplitStatements("insert into t (id) values (1); insert into t (id) values (2); insert into u (id) values (3)"), Options{Transactional: true})
+	s := an.Statements
+	if len(s) != 3 || len(s[0].Locks) != 1 || len(s[0].Maybe) != 1 {
+		t.Fatalf("statements: %+v", s)
+	}
+	if &s[0].Locks[0] != &s[1].Locks[0] || &s[0].Maybe[0] != &s[1].Maybe[0] {
+		t.Error("two inserts into t do not share their locks")
+	}
+	if &s[1].Locks[0] == &s[2].Locks[0] || s[2].Locks[0].Rel.Name != "u" {
+		t.Errorf("the insert into u shares t's locks: %+v", s[2].Locks)
+	}
+	if cap(s[2].Locks) != len(s[2].Locks) || cap(s[2].Maybe) != len(s[2].Maybe) {
+		t.Error("lists are not clipped: an append could write into a shared array")
 	}
 }

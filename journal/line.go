@@ -100,6 +100,19 @@ func (e *encoder) encode(v any) ([]byte, error) {
 	return termsafe.JSON(e.buf.Bytes()), nil
 }
 
+// maxKeptBuffer is the largest encoding buffer kept between events: the
+// line of a step of a million statements (100 MB) is not held for the
+// session's small events that follow.
+const maxKeptBuffer = 1 << 20
+
+// shrink lets go of a buffer grown beyond maxKeptBuffer (the bytes encode
+// returned are no longer valid).
+func (e *encoder) shrink() {
+	if e.buf.Cap() > maxKeptBuffer {
+		e.buf = bytes.Buffer{} // enc writes to &e.buf: still this field
+	}
+}
+
 // VerifyError says where a journal is broken: a line number (1 is the
 // header) and why.
 type VerifyError struct {

@@ -376,6 +376,7 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 	w.head = lineHash(line[:len(line)-1])
 	w.seq = e.Seq
 	w.lines++
+	w.enc.shrink()
 	if w.mustSync(e) {
 		if err := w.sync(); err != nil {
 			w.err = fmt.Errorf("journal: fsync after event %d (%s) of %s: %w", e.Seq, e.Type, w.path, err)

@@ -19,7 +19,7 @@ const rowBatchSize = 100
 // or records what would have run (dry run).
 func (e *Engine) runSQL(ctx context.Context, i int, run bool) (flow, error) {
 	id := e.plan[i].info.ID
-	stmts, err := e.rb.StepStatements(e.plan[i].step)
+	stmts, _, err := e.rb.stepStatements(e.plan[i].step) // only read: statementInfos copies what it needs
 	if err != nil {
 		return flowFailed, e.emit(Event{Type: EvStepFailed, Step: id, Error: &ErrorInfo{
 			Message: "cannot read the step's statements: " + err.Error(),

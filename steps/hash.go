@@ -120,6 +120,17 @@ func (r *Runbook) readFile(rel string) ([]byte, error) {
 // runbook.toml when r was loaded, else the line within the string. Steps
 // without SQL return nil.
 func (r *Runbook) StepStatements(s Step) ([]Statement, error) {
+	stmts, shared, err := r.stepStatements(s)
+	if shared {
+		return slices.Clone(stmts), err
+	}
+	return stmts, err
+}
+
+// stepStatements is StepStatements without the copy: shared reports that
+// the slice is the loaded runbook's own, for callers that only read it
+// (a step of a million statements is not copied to be analysed).
+func (r *Runbook) stepStatements(s Step) (stmts []Statement, shared bool, err error) {
 	name := r.tomlName
 	if name == "" {
 		name = RunbookFile
@@ -142,23 +153,23 @@ func (r *Runbook) StepStatements(s Step) ([]Statement, error) {
 	case s.File != "":
 		if rel, err := cleanRel(s.File); err == nil && r.loaded {
 			if stmts, ok := r.splits[rel]; ok {
-				return slices.Clone(stmts), nil
+				return stmts, true, nil
 			}
 		}
 		b, err := r.FileContent(s.File)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		rel, _ := cleanRel(s.File)
 		stmts := sqlscan.SplitStatements(b)
 		for i := range stmts {
 			stmts[i].File = rel
 		}
-		return stmts, nil
+		return stmts, false, nil
 	case len(s.Statements) > 0:
-		return inline(s.Statements), nil
+		return inline(s.Statements), false, nil
 	case s.SQL != "":
-		return inline([]string{s.SQL}), nil
+		return inline([]string{s.SQL}), false, nil
 	}
-	return nil, nil
+	return nil, false, nil
 }

@@ -20,7 +20,7 @@ func (r *Runbook) StepLocks(s Step) (*lockcheck.Analysis, error) {
 	if !s.Kind.WritesSQL() {
 		return nil, nil
 	}
-	stmts, err := r.StepStatements(s)
+	stmts, _, err := r.stepStatements(s) // Analyze only reads them
 	if err != nil {
 		return nil, err
 	}

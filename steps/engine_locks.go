@@ -73,27 +73,32 @@ func concurrentBuild(command string) bool {
 		(strings.HasPrefix(command, "CREATE ") || strings.HasPrefix(command, "REINDEX "))
 }
 
-// findInvalidLeft runs after statement k of sql step i failed: when it
+// findInvalidLeft runs after the statement failed of sql step i failed: when it
 // was a CREATE INDEX or REINDEX CONCURRENTLY, it looks up the INVALID
 // indexes on the statement's tables that were not there when the step
 // was weighed (what the failed build left) and records them
 // (invalid_index_found), so the operator is offered to drop exactly
 // those before the retry (drop_invalid_index). A look-up that fails is
 // recorded as a notice of the step and changes nothing.
-func (e *Engine) findInvalidLeft(ctx context.Context, i, k int) error {
+func (e *Engine) findInvalidLeft(ctx context.Context, i int, failed StatementInfo) error {
 	id := e.plan[i].info.ID
 	var tables []lockcheck.Rel
 	var before []lockcheck.InvalidIndex
 	e.with(func(s *State) {
 		st := &s.Steps[i]
-		if st.Locks == nil || st.Locks.Analysis == nil || k < 0 || k >= len(st.Locks.Analysis.Statements) {
+		if st.Locks == nil || st.Locks.Analysis == nil {
 			return
 		}
-		sl := st.Locks.Analysis.Statements[k]
-		if !concurrentBuild(sl.Command) {
+		// The recorded analysis keeps only the statements that matter
+		// (journaled), so the failed one is found by where it stands in
+		// the source, not by its index in the step.
+		k := slices.IndexFunc(st.Locks.Analysis.Statements, func(sl lockcheck.StatementLocks) bool {
+			return sl.File == failed.File && sl.Line == failed.Line && concurrentBuild(sl.Command)
+		})
+		if k < 0 {
 			return
 		}
-		for _, l := range sl.Locks {
+		for _, l := range st.Locks.Analysis.Statements[k].Locks {
 			tables = append(tables, l.Rel)
 		}
 		before = st.Locks.InvalidIndexes

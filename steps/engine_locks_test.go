@@ -157,7 +157,9 @@ kind = "sql"
 id = "unique-x"
 title = "Unique index on dup.x"
 transaction = false
-statements = ["create unique index concurrently dup_x on dup (x)"]
+# select 1 locks nothing, so locks_weighed leaves it out: the failed
+# build is then the analysis's first statement but the step's second.
+statements = ["select 1", "create unique index concurrently dup_x on dup (x)"]
 `, nil)
 	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
 	w := r.rec.waitStep(t, EvLocksWeighed, "unique-x").Locks

@@ -151,8 +151,8 @@ func (e *Engine) sqlResult(ctx context.Context, i int, infos []StatementInfo, tr
 		f = flowUnknown
 	}
 	var ee *db.ExecError
-	if !transactional && ev.Type == EvStepFailed && !isConnLost(err) && errors.As(err, &ee) {
-		if err := e.findInvalidLeft(ctx, i, ee.Index); err != nil {
+	if !transactional && ev.Type == EvStepFailed && !isConnLost(err) && errors.As(err, &ee) && ee.Index >= 0 && ee.Index < len(infos) {
+		if err := e.findInvalidLeft(ctx, i, infos[ee.Index]); err != nil {
 			return flowQuit, err
 		}
 	}

@@ -576,17 +576,7 @@ func (r *runner) launcherCmd(ctx context.Context, argv ...string) *exec.Cmd {
 // into dir. Without a Go toolchain it returns "", and this program serves
 // as the launcher (with a higher floor).
 func buildLauncher(ctx context.Context, root, dir string) (string, error) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", nil
-	}
-	out := filepath.Join(dir, "launcher")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, "./bench/compare/launcher")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the launcher: %v: %s", err, b)
-	}
-	return out, nil
+	return goBuild(ctx, root, filepath.Join(dir, "launcher"), "./bench/compare/launcher")
 }
 
 // floor measures the launcher's own contribution to ru_maxrss: the peak
@@ -654,15 +644,20 @@ func (r *runner) handrailCommand(ctx context.Context, w *workload) (sample, erro
 // buildHandrail builds the handrail binary into dir ("" without a Go
 // toolchain).
 func buildHandrail(ctx context.Context, root, dir string) (string, error) {
+	return goBuild(ctx, root, filepath.Join(dir, "handrail"), ".")
+}
+
+// goBuild builds pkg (relative to the module root) into out; "" and no
+// error without a Go toolchain.
+func goBuild(ctx context.Context, root, out, pkg string) (string, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		return "", nil
 	}
-	out := filepath.Join(dir, "handrail")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, ".")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, pkg)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building handrail: %v: %s", err, b)
+		return "", fmt.Errorf("building %s: %v: %s", pkg, err, b)
 	}
 	return out, nil
 }

@@ -109,3 +109,29 @@ func TestRehearsalConsentSaysWhatItTakes(t *testing.T) {
 	mustContain(t, s, "PRODUCTION: TYPED CONSENT", "rehearsed on the production target", "always rolled back", "takes the write's locks")
 	mustNotContain(t, s, "writes to the production target")
 }
+
+// A finding wrapped at a narrow pane keeps its indent on every line,
+// styled or not: the continuation does not start at the margin.
+func TestLockFindingWrapsUnderItsIndent(t *testing.T) {
+	f := toApply()
+	f.evs = f.evs[:len(f.evs)-2] // before the consent and the intent: the prompt
+	f.add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{
+		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}}})
+	m, _ := newLive(f)
+	seen := false
+	for _, l := range strings.Split(plain(m), "\n") {
+		_, pane, ok := strings.Cut(l, "│")
+		if !ok || strings.TrimSpace(pane) == "" {
+			continue
+		}
+		if strings.Contains(pane, "blocks writes to") || strings.Contains(pane, "whole table") {
+			seen = true
+			if !strings.HasPrefix(pane, "  ") {
+				t.Errorf("a wrapped finding line starts at the margin: %q", pane)
+			}
+		}
+	}
+	if !seen {
+		t.Fatalf("no wrapped finding on screen:\n%s", plain(m))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/handrail-dev/handrail/steps"
@@ -179,26 +180,31 @@ func (m Model) lockLines(st *steps.StepState, w int) []string {
 		return nil
 	}
 	s := m.styles
-	lines := []string{s.Bold.Render("LOCKS") + s.Muted.Render(" ("+r.TxText()+", weighed on the target before the step)")}
-	for _, l := range r.Lines() {
-		text := strings.Repeat("  ", l.Depth+1) + l.Text
+	lines := wrapAll([]string{s.Bold.Render("LOCKS") + s.Muted.Render(" ("+r.TxText()+", weighed on the target before the step)")}, w)
+	all := r.Lines()
+	for _, l := range all {
+		style := lipgloss.NewStyle()
 		switch {
 		case l.Finding && l.Accepted:
-			text = s.Muted.Render(text)
+			style = s.Muted
 		case l.Finding && l.Level == lockcheck.High:
-			text = s.Bad.Render(text)
+			style = s.Bad
 		case l.Finding && l.Level == lockcheck.Medium:
-			text = s.Warn.Render(text)
+			style = s.Warn
 		}
-		lines = append(lines, text)
+		// Wrapped before it is styled, so a continuation keeps the
+		// line's indent (wrapAll reads the indent of plain text).
+		for _, part := range wrapAll([]string{strings.Repeat("  ", l.Depth+1) + l.Text}, w) {
+			lines = append(lines, style.Render(part))
+		}
 	}
-	if len(lines) == 1 {
+	if len(all) == 0 {
 		lines = append(lines, s.Muted.Render("  no lock on an existing relation, no finding"))
 	}
 	if p := st.PendingAcks(); len(p) > 0 && m.state.Session.Apply {
-		lines = append(lines, s.Danger.Render("ACKNOWLEDGE before it runs: ")+strings.Join(p, ", ")+s.Muted.Render(" (type the rule id)"))
+		lines = append(lines, wrapAll([]string{s.Danger.Render("ACKNOWLEDGE before it runs: ") + strings.Join(p, ", ") + s.Muted.Render(" (type the rule id)")}, w)...)
 	}
-	return append(wrapAll(lines, w), "")
+	return append(lines, "")
 }
 
 // invalidIndexLines: after a failed CONCURRENTLY statement, the INVALID

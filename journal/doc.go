@@ -70,11 +70,13 @@
 //     run before each such rule is acknowledged.
 //   - invalid_index_found (step, invalid): after a failed CREATE INDEX or
 //     REINDEX CONCURRENTLY, the INVALID indexes it left (new since the
-//     step was weighed). invalid_index_drop (step, statements: the DROP
-//     INDEX CONCURRENTLY IF EXISTS of exactly that index) is the
-//     write-ahead intent of the operator's drop_invalid_index command, and
-//     invalid_index_dropped (step, pass, text: the index, error) its
-//     result.
+//     step was weighed). invalid_index_drop (step, text: the index,
+//     statements: the DROP INDEX CONCURRENTLY IF EXISTS of exactly that
+//     index) is the write-ahead intent of the operator's
+//     drop_invalid_index command, and invalid_index_dropped (step, pass,
+//     text: the index, error) its result. A resumed session records a
+//     drop that has no result as invalid_index_dropped without pass (its
+//     outcome unknown; the index stays offered for a drop).
 //   - rehearsed (step, rehearsal): run --rehearse ran the step in a
 //     transaction that was always rolled back, while a second connection
 //     read pg_locks for its backend: the locks taken (the strongest mode

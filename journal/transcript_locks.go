@@ -32,6 +32,11 @@ func (t *transcript) lockEvent(e steps.Event) bool {
 			t.line(e, "INVALID index %s dropped", e.Text)
 			break
 		}
+		if e.Pass == nil {
+			t.line(e, "dropping the INVALID index %s: OUTCOME UNKNOWN", e.Text)
+			t.errorInfo(e.Error)
+			break
+		}
 		t.line(e, "dropping the INVALID index %s FAILED%s", e.Text, errSummary(e.Error))
 		t.errorInfo(e.Error)
 	case steps.EvRehearsed:

@@ -140,7 +140,7 @@ func (e *Engine) dropInvalid(ctx context.Context, i int) (flow, error) {
 	e.with(func(s *State) { bad = slices.Clone(s.Steps[i].Invalid) })
 	for _, ix := range bad {
 		sql := ix.DropSQL()
-		if err := e.emit(Event{Type: EvInvalidIndexDrop, Step: id, Statements: []StatementInfo{{Count: 1, SQL: sql}}}); err != nil {
+		if err := e.emit(Event{Type: EvInvalidIndexDrop, Step: id, Text: ix.Index.String(), Statements: []StatementInfo{{Count: 1, SQL: sql}}}); err != nil {
 			return flowQuit, err
 		}
 		f, derr := e.during(ctx, func(ctx context.Context) error {

@@ -229,3 +229,65 @@ func slicesContainText(lines []LockLine, sub string) bool {
 	}
 	return false
 }
+
+// A drop of an INVALID index cut off before its result was recorded is,
+// on resume, an outcome unknown on the record, and the index is still
+// offered for a drop (the drop is IF EXISTS); nothing is sent by itself.
+func TestResumeAfterAnUnrecordedDropSaysItsOutcomeIsUnknown(t *testing.T) {
+	t.Parallel()
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	dsn := testDatabase(t, sb, "cicresume", "test-project", `
+create table dup (id int, x int);
+insert into dup select g, g % 50 from generate_series(1, 200) g;
+analyze dup;`)
+	rb := writeTestRunbook(t, `
+[[phase]]
+title = "Index"
+
+[[phase.step]]
+kind = "sql"
+id = "unique-x"
+title = "Unique index on dup.x"
+transaction = false
+statements = ["create unique index concurrently dup_x on dup (x)"]
+`, nil)
+	rec := newEvRecorder()
+	rec.failOn = func(e Event) bool { return e.Type == EvInvalidIndexDropped }
+	first := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, rec)
+	first.rec.waitStep(t, EvStepWouldRun, "unique-x")
+	first.e.Send(Command{Type: CmdNext, Step: "unique-x"})
+	first.rec.waitStep(t, EvInvalidIndexFound, "unique-x")
+	first.awaitIdle(t)
+	first.e.Send(Command{Type: CmdDropInvalid, Step: "unique-x"})
+	if res := first.finish(t); res.err == nil || !strings.Contains(res.err.Error(), "recording event") {
+		t.Fatalf("first session: %+v, want the sink's error", res)
+	}
+	prior := first.rec.all()
+	if last := prior[len(prior)-1]; last.Type != EvInvalidIndexDrop || last.Text != "public.dup_x" {
+		t.Fatalf("the prior journal ends with %s %q, want invalid_index_drop of public.dup_x", last.Type, last.Text)
+	}
+
+	second := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true, Prior: prior}, nil)
+	unknown := second.rec.waitStep(t, EvInvalidIndexDropped, "unique-x")
+	if unknown.Pass != nil || unknown.Text != "public.dup_x" || unknown.Error == nil ||
+		!strings.Contains(unknown.Error.Message, "may or may not be gone") {
+		t.Fatalf("on resume: %+v (error %+v), want the drop's outcome unknown", unknown, unknown.Error)
+	}
+	second.awaitIdle(t)
+	st := second.e.State()
+	if s := st.Steps[0]; s.Dropping != "" || len(s.Invalid) != 1 {
+		t.Fatalf("after resume: dropping %q, invalid %+v", s.Dropping, s.Invalid)
+	}
+	if a := st.Accepts(CmdDropInvalid); !a.OK {
+		t.Fatalf("the drop is not offered again: %s", a.Reason)
+	}
+	for _, ev := range second.rec.all() {
+		if ev.Type == EvInvalidIndexDrop {
+			t.Fatal("the drop was sent again without the operator")
+		}
+	}
+	second.quit(t)
+	// The whole journal (both sessions) folds to the resumed engine's state.
+	whole := &evRecorder{events: append(prior, second.rec.all()...), changed: make(chan struct{})}
+	assertFoldMatches(t, &engineRun{e: second.e, rec: whole})
+}

@@ -319,13 +319,28 @@ func (e *Engine) setNoticeStep(id string) {
 // themselves.
 func (e *Engine) markInFlight() error {
 	var ids []string
+	var drops [][2]string // step, index
 	e.with(func(s *State) {
 		for _, st := range s.Steps {
 			if st.InFlight {
 				ids = append(ids, st.ID)
 			}
+			if st.Dropping != "" {
+				drops = append(drops, [2]string{st.ID, st.Dropping})
+			}
 		}
 	})
+	// A drop of an INVALID index that was sent with no result: it may or
+	// may not have run. The index stays offered (the drop is IF EXISTS).
+	for _, d := range drops {
+		err := e.emit(Event{Type: EvInvalidIndexDropped, Step: d[0], Text: d[1], Error: &ErrorInfo{
+			Message: "handrail stopped after sending the drop of " + d[1] + "; its result was not recorded: the index may or may not be gone",
+			Hint:    "d drops it again if it is still there (DROP INDEX CONCURRENTLY IF EXISTS), or look for it in pg_index",
+		}})
+		if err != nil {
+			return err
+		}
+	}
 	for _, id := range ids {
 		err := e.emit(Event{Type: EvStepOutcomeUnknown, Step: id, Error: &ErrorInfo{
 			Message: "handrail stopped after sending this step; check the database; never re-run automatically",

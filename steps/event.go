@@ -83,8 +83,8 @@ const (
 	EvLockAcknowledged EventType = "lock_acknowledged" // Step; Text: the rule id the operator typed (a high-severity finding may now run)
 	// After a failed CREATE/REINDEX INDEX CONCURRENTLY.
 	EvInvalidIndexFound   EventType = "invalid_index_found"   // Step; Invalid: the INVALID indexes the failed statement left
-	EvInvalidIndexDrop    EventType = "invalid_index_drop"    // Step; Statements: the DROP INDEX CONCURRENTLY about to be sent (write-ahead, fsynced)
-	EvInvalidIndexDropped EventType = "invalid_index_dropped" // Step; Pass; Text: the index; Error when the drop failed
+	EvInvalidIndexDrop    EventType = "invalid_index_drop"    // Step; Text: the index; Statements: the DROP INDEX CONCURRENTLY about to be sent (write-ahead, fsynced)
+	EvInvalidIndexDropped EventType = "invalid_index_dropped" // Step; Pass (none: outcome unknown, on resume); Text: the index; Error when the drop failed
 	// Rehearsal (run --rehearse): the step ran in a transaction that was rolled back.
 	EvRehearsed EventType = "rehearsed" // Step; Rehearsal: the locks taken, how long, and the wrong predictions (or why it was skipped)
 

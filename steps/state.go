@@ -112,10 +112,13 @@ type StepState struct {
 	// (locks_weighed); the rule ids of the high-severity findings the
 	// operator acknowledged (lock_acknowledged); the INVALID indexes a
 	// failed CONCURRENTLY statement left (until dropped); the rehearsal.
-	Locks     *StepLocksReport         `json:"locks,omitempty"`
-	Acked     []string                 `json:"acked,omitempty"`
-	Invalid   []lockcheck.InvalidIndex `json:"invalid,omitempty"`
-	Rehearsal *Rehearsal               `json:"rehearsal,omitempty"`
+	Locks   *StepLocksReport         `json:"locks,omitempty"`
+	Acked   []string                 `json:"acked,omitempty"`
+	Invalid []lockcheck.InvalidIndex `json:"invalid,omitempty"`
+	// Dropping is the INVALID index whose drop was sent (invalid_index_drop)
+	// and has no result yet; on resume its outcome is unknown.
+	Dropping  string     `json:"dropping,omitempty"`
+	Rehearsal *Rehearsal `json:"rehearsal,omitempty"`
 }
 
 // PendingAcks lists the rule ids of the step's high-severity lock findings
@@ -312,7 +315,10 @@ func applyLocks(st *StepState, e Event) {
 		}
 	case EvInvalidIndexFound:
 		st.Invalid = e.Invalid
+	case EvInvalidIndexDrop:
+		st.Dropping = e.Text
 	case EvInvalidIndexDropped:
+		st.Dropping = ""
 		if e.Pass != nil && *e.Pass {
 			st.Invalid = slices.DeleteFunc(slices.Clone(st.Invalid), func(ix lockcheck.InvalidIndex) bool { return ix.Index.String() == e.Text })
 			if len(st.Invalid) == 0 {

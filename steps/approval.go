@@ -169,11 +169,7 @@ func (s *State) ApprovalOf(id string) ApprovalStatus {
 func (s *State) WriteWaitFor(id string) string {
 	var why []string
 	if len(s.Holds) > 0 {
-		names := make([]string, len(s.Holds))
-		for i, h := range s.Holds {
-			names[i] = h.Name
-		}
-		why = append(why, "held by "+strings.Join(names, ", ")+" until released")
+		why = append(why, "held by "+PartnerNames(s.Holds)+" until released")
 	}
 	if s.Session.ApprovalRequired > 0 {
 		why = append(why, s.ApprovalOf(id).Describe()...)
@@ -197,17 +193,18 @@ func (a ApprovalStatus) Describe() []string {
 	}
 	out := []string{fmt.Sprintf("needs %d more approval(s) of %d", a.Missing(), a.Required)}
 	if len(a.Approved) > 0 {
-		out = append(out, "approved by "+labels(a.Approved))
+		out = append(out, "approved by "+PartnerNames(a.Approved))
 	}
 	if len(a.Pending) > 0 {
-		out = append(out, "waiting for "+labels(a.Pending))
+		out = append(out, "waiting for "+PartnerNames(a.Pending))
 	} else {
 		out = append(out, "no approver is connected who has not approved")
 	}
 	return out
 }
 
-func labels(ps []Partner) string {
+// PartnerNames lists the partners' names, comma-separated.
+func PartnerNames(ps []Partner) string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = p.Name

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -112,11 +111,7 @@ func (m Model) approvalLines(w int) []string {
 	s := &m.shown
 	var lines []string
 	if len(s.Holds) > 0 {
-		names := make([]string, len(s.Holds))
-		for i, h := range s.Holds {
-			names[i] = h.Name
-		}
-		lines = append(lines, " HELD by "+strings.Join(names, ", ")+": no write starts until released")
+		lines = append(lines, " HELD by "+steps.PartnerNames(s.Holds)+": no write starts until released")
 	}
 	if s.Session.ApprovalRequired > 0 && s.Session.Apply && !s.Ended {
 		id := s.ApprovalAt
@@ -127,12 +122,12 @@ func (m Model) approvalLines(w int) []string {
 			a := s.ApprovalOf(id)
 			what := fmt.Sprintf(" APPROVAL of step %s: %d of %d", id, len(a.Approved), a.Required)
 			if len(a.Approved) > 0 {
-				what += "; approved by " + partnerNames(a.Approved)
+				what += "; approved by " + steps.PartnerNames(a.Approved)
 			}
 			if n := a.Missing(); n > 0 {
 				what += fmt.Sprintf("; missing %d", n)
 				if len(a.Pending) > 0 {
-					what += ": waiting for " + partnerNames(a.Pending)
+					what += ": waiting for " + steps.PartnerNames(a.Pending)
 				} else {
 					what += ": no approver connected"
 				}
@@ -144,12 +139,4 @@ func (m Model) approvalLines(w int) []string {
 		return nil
 	}
 	return wrapAll(lines, w)
-}
-
-func partnerNames(ps []steps.Partner) string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.Name
-	}
-	return strings.Join(out, ", ")
 }

@@ -315,8 +315,13 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 			}
 			w.dbname = benchDatabase
 			w.psqlArgs = []string{"-c", rowsQuery(n)}
-		case wlChecks200:
+		case wlChecks200, wlCheckCmd:
+			// The same 200 checks: through the headless engine, or through
+			// `handrail check` (the binary).
 			w.title = "200 small catalog checks vs one psql session"
+			if name == wlCheckCmd {
+				w.title = "`handrail check` (the binary) on 200 small catalog checks vs one psql session"
+			}
 			t := target{name: "Connect-Staging", projectID: db.DemoStagingProjectID, forbidden: []string{db.DemoProdProjectID}}
 			if err := writeRunbook(dir, checksRunbook(200, t), nil); err != nil {
 				return nil, err
@@ -325,18 +330,11 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 			if w.psqlArgs, err = psqlFileArgs(dir, tmp, name); err != nil {
 				return nil, err
 			}
-			w.pgxFile = w.psqlArgs[len(w.psqlArgs)-1]
-		case wlCheckCmd:
-			w.title = "`handrail check` (the binary) on 200 small catalog checks vs one psql session"
-			t := target{name: "Connect-Staging", projectID: db.DemoStagingProjectID, forbidden: []string{db.DemoProdProjectID}}
-			if err := writeRunbook(dir, checksRunbook(200, t), nil); err != nil {
-				return nil, err
+			if name == wlCheckCmd {
+				w.command = []string{"check", "--db", dsn[w.dbname], dir}
+			} else {
+				w.pgxFile = w.psqlArgs[len(w.psqlArgs)-1]
 			}
-			w.dbname = "connect_staging"
-			if w.psqlArgs, err = psqlFileArgs(dir, tmp, name); err != nil {
-				return nil, err
-			}
-			w.command = []string{"check", "--db", dsn[w.dbname], dir}
 		case wlVerify:
 			if err := verifyWorkload(w, tmp); err != nil {
 				return nil, err

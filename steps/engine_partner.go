@@ -84,7 +84,7 @@ func (e *Engine) actPartner(c Command) error {
 	case CmdAskRollback:
 		return e.emit(Event{Type: EvRollbackProposed, Partner: c.By, Text: c.Text})
 	}
-	return e.refuse(c, "not a partner command")
+	return e.refuse(c, "a pair partner can only approve, hold, release or ask for the rollback; "+string(c.Type)+" is the operator's to send")
 }
 
 // writeGate waits, before the write of step i is sent, until nothing holds

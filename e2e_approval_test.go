@@ -137,10 +137,7 @@ func TestTmuxApproval(t *testing.T) {
 	if serverLogged(t, sb, "create table pair_audit") {
 		t.Fatal("the server logged the write on pair_audit before the approval")
 	}
-	appr.keys("a")
-	appr.waitText("to approve the write of step")
-	appr.typeText("pair-test-prod")
-	appr.keys("Enter")
+	approveOnScreen(appr, "pair-test-prod")
 	waitJournal(t, logDir, "the approved write done", func(l *journal.Log) bool {
 		return hasEvent(l, steps.EvStepSucceeded, "create", "")
 	})
@@ -158,10 +155,7 @@ func TestTmuxApproval(t *testing.T) {
 	}
 	again := sshTerm(t, tmuxPath, 110, 30, sshArgs(bob, port, kh)...)
 	again.waitText("APPROVAL of step more: 0 of 1", "insert into pair_audit values (2)")
-	again.keys("a")
-	again.waitText("to approve the write of step")
-	again.typeText("pair-test-prod")
-	again.keys("Enter")
+	approveOnScreen(again, "pair-test-prod")
 
 	var code int
 	select {
@@ -195,4 +189,13 @@ func TestTmuxApproval(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustShow(t, transcript.String(), "APPROVED the write of step create: partner #2 bob (approver), key "+bob.fingerprint)
+}
+
+// approveOnScreen approves the write waiting now on an approver's screen:
+// a, then the project id typed at the question.
+func approveOnScreen(term *tmuxTerm, projectID string) {
+	term.keys("a")
+	term.waitText("to approve the write of step")
+	term.typeText(projectID)
+	term.keys("Enter")
 }

@@ -780,7 +780,7 @@ func readGroup(p *pgconn.Pipeline, each func(n int, rr *pgconn.ResultReader) err
 			}
 			n++
 		case nil:
-			note(errors.New("pipeline: no result where one was due"))
+			note(errors.New("read-only batch: the server sent no result where a query's was due (the connection is out of step); nothing was written: run the check again, and report it if it repeats"))
 			return true, first
 		}
 	}

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,22 @@ import (
 
 const idxMark = "\x01" // prefix of an index segment
 
-func idxSeg(i int) string { return idxMark + strconv.Itoa(i) }
+func idxSeg(i int) string {
+	if i >= 0 && i < len(idxSegs) {
+		return idxSegs[i]
+	}
+	return idxMark + strconv.Itoa(i)
+}
+
+// idxSegs are the first index segments, made once: the elements of a
+// runbook's arrays (steps, expected rows) are indexed without allocating.
+var idxSegs = func() []string {
+	s := make([]string, 512)
+	for i := range s {
+		s[i] = idxMark + strconv.Itoa(i)
+	}
+	return s
+}()
 
 func isIdxSeg(s string) bool { return strings.HasPrefix(s, idxMark) }
 
@@ -48,50 +64,120 @@ type tomlPos struct {
 	Val int
 }
 
-type locEntry struct {
-	path []string
-	pos  tomlPos
+// The locator keeps the indexed paths as a tree: a node per path, found
+// by its parent's node and its last segment (a key as written, or an
+// index segment), so recording a key allocates no path and no joined
+// string. Positions are kept as byte offsets; lines and columns are
+// computed only when a position is asked for (a problem's message, a
+// step's line, the first line of an inline SQL text).
+type locKey struct {
+	parent int32 // rootNode for a top-level key
+	seg    string
 }
+
+type locNode struct {
+	parent int32
+	aot    int32 // element count when the path names an array of tables
+	seg    string
+	off    int // where the key, header or element starts; -1: not recorded (only a prefix of recorded paths)
+	val    int // see tomlPos.Val
+}
+
+const rootNode int32 = -1
 
 type tomlLocator struct {
 	src   string
 	li    sqlscan.LineIndex
-	at    map[string]tomlPos
-	order []locEntry
-	aot   map[string]int // element counts of arrays of tables, by indexed path
+	ids   map[locKey]int32
+	nodes []locNode
+	order []int32  // recorded nodes, in the order first recorded
+	segs  []string // keyPath's buffer
 }
 
 func newTOMLLocator(src string) *tomlLocator {
-	l := &tomlLocator{src: src, li: sqlscan.NewLineIndex(src), at: map[string]tomlPos{}, aot: map[string]int{}}
+	// About one key per line: sized so that recording rarely grows them.
+	n := strings.Count(src, "\n") + 1
+	l := &tomlLocator{src: src, li: sqlscan.NewLineIndex(src), ids: make(map[locKey]int32, n), nodes: make([]locNode, 0, n), order: make([]int32, 0, n)}
 	l.scan()
 	return l
 }
 
-func (l *tomlLocator) record(p []string, off, val int) {
-	k := pathKey(p)
-	if _, ok := l.at[k]; ok {
+// child returns the node of parent's path extended by seg, made (not
+// recorded) when new.
+func (l *tomlLocator) child(parent int32, seg string) int32 {
+	k := locKey{parent, seg}
+	if id, ok := l.ids[k]; ok {
+		return id
+	}
+	id := int32(len(l.nodes))
+	l.nodes = append(l.nodes, locNode{parent: parent, seg: seg, off: -1, val: -1})
+	l.ids[k] = id
+	return id
+}
+
+// lookup returns the node of the indexed path p, if one was made.
+func (l *tomlLocator) lookup(p []string) (int32, bool) {
+	id := rootNode
+	for _, s := range p {
+		c, ok := l.ids[locKey{id, s}]
+		if !ok {
+			return 0, false
+		}
+		id = c
+	}
+	return id, true
+}
+
+func (l *tomlLocator) record(id int32, off, val int) {
+	n := &l.nodes[id]
+	if n.off >= 0 {
 		return
 	}
-	pos := tomlPos{Line: l.li.Line(off), Col: l.li.Col(off), Val: val}
-	l.at[k] = pos
-	l.order = append(l.order, locEntry{path: addPath(p), pos: pos})
+	n.off, n.val = off, val
+	l.order = append(l.order, id)
+}
+
+func (l *tomlLocator) pos(id int32) tomlPos {
+	n := l.nodes[id]
+	return tomlPos{Line: l.li.Line(n.off), Col: l.li.Col(n.off), Val: n.val}
+}
+
+// path returns the indexed path of node id.
+func (l *tomlLocator) path(id int32) []string {
+	var p []string
+	for ; id != rootNode; id = l.nodes[id].parent {
+		p = append(p, l.nodes[id].seg)
+	}
+	slices.Reverse(p)
+	return p
 }
 
 // find returns the position recorded for the indexed path p.
 func (l *tomlLocator) find(p []string) (tomlPos, bool) {
-	pos, ok := l.at[pathKey(p)]
-	return pos, ok
+	if id, ok := l.lookup(p); ok && len(p) > 0 && l.nodes[id].off >= 0 {
+		return l.pos(id), true
+	}
+	return tomlPos{}, false
 }
 
 // near returns the position of p or of its longest recorded prefix; the
 // zero position when nothing matches.
 func (l *tomlLocator) near(p []string) tomlPos {
-	for n := len(p); n > 0; n-- {
-		if pos, ok := l.at[pathKey(p[:n])]; ok {
-			return pos
+	id, best := rootNode, rootNode
+	for _, s := range p {
+		c, ok := l.ids[locKey{id, s}]
+		if !ok {
+			break
+		}
+		id = c
+		if l.nodes[id].off >= 0 {
+			best = id
 		}
 	}
-	return tomlPos{}
+	if best == rootNode {
+		return tomlPos{}
+	}
+	return l.pos(best)
 }
 
 // contentLine returns the line on which the string value at pos starts its
@@ -120,7 +206,7 @@ func (l *tomlLocator) contentLine(pos tomlPos) int {
 func (l *tomlLocator) scan() {
 	src := l.src
 	n := len(src)
-	var cur []string
+	cur := rootNode
 	i := 0
 	for i < n {
 		c := src[i]
@@ -146,13 +232,11 @@ func (l *tomlLocator) scan() {
 				continue
 			}
 			if aot {
-				parent := l.resolve(segs[:len(segs)-1])
-				full := append(parent, segs[len(segs)-1])
-				k := pathKey(full)
-				idx := l.aot[k]
-				l.aot[k] = idx + 1
+				full := l.child(l.resolve(segs[:len(segs)-1]), segs[len(segs)-1])
+				idx := l.nodes[full].aot
+				l.nodes[full].aot = idx + 1
 				l.record(full, start, -1)
-				cur = addPath(full, idxSeg(idx))
+				cur = l.child(full, idxSeg(int(idx)))
 			} else {
 				cur = l.resolve(segs)
 			}
@@ -169,9 +253,9 @@ func (l *tomlLocator) scan() {
 			continue
 		}
 		i = l.skipBlank(i + 1)
-		p := addPath(cur)
+		p := cur
 		for _, s := range segs {
-			p = append(p, s)
+			p = l.child(p, s)
 			l.record(p, start, -1)
 		}
 		l.setVal(p, i)
@@ -181,31 +265,23 @@ func (l *tomlLocator) scan() {
 }
 
 // setVal records the value offset for an already recorded key.
-func (l *tomlLocator) setVal(p []string, off int) {
-	k := pathKey(p)
-	if pos, ok := l.at[k]; ok && pos.Val < 0 {
-		pos.Val = off
-		l.at[k] = pos
-		for i := len(l.order) - 1; i >= 0; i-- {
-			if pathKey(l.order[i].path) == k {
-				l.order[i].pos = pos
-				break
-			}
-		}
+func (l *tomlLocator) setVal(id int32, off int) {
+	if n := &l.nodes[id]; n.off >= 0 && n.val < 0 {
+		n.val = off
 	}
 }
 
-// resolve maps a header's key segments to an indexed path: a segment
-// naming an array of tables refers to its last element.
-func (l *tomlLocator) resolve(segs []string) []string {
-	var out []string
+// resolve maps a header's key segments to the node of its indexed path:
+// a segment naming an array of tables refers to its last element.
+func (l *tomlLocator) resolve(segs []string) int32 {
+	id := rootNode
 	for _, s := range segs {
-		out = append(out, s)
-		if n, ok := l.aot[pathKey(out)]; ok && n > 0 {
-			out = append(out, idxSeg(n-1))
+		id = l.child(id, s)
+		if n := l.nodes[id].aot; n > 0 {
+			id = l.child(id, idxSeg(int(n)-1))
 		}
 	}
-	return out
+	return id
 }
 
 func (l *tomlLocator) skipBlank(i int) int {
@@ -256,7 +332,8 @@ func isBareKeyChar(c byte) bool {
 func (l *tomlLocator) keyPath(i int) ([]string, int) {
 	src := l.src
 	n := len(src)
-	var segs []string
+	segs := l.segs[:0]
+	defer func() { l.segs = segs[:0] }()
 	for {
 		i = l.skipBlank(i)
 		if i >= n {
@@ -324,7 +401,7 @@ const maxTOMLDepth = 64
 
 // value scans one value at i, recording positions of array elements and
 // inline-table keys under p; it returns the offset after the value.
-func (l *tomlLocator) value(i int, p []string, depth int) int {
+func (l *tomlLocator) value(i int, p int32, depth int) int {
 	src := l.src
 	n := len(src)
 	if i >= n {
@@ -400,7 +477,7 @@ func skipLiteral(src string, i int) int {
 }
 
 // array records the position of each element of the array at i.
-func (l *tomlLocator) array(i int, p []string, depth int) int {
+func (l *tomlLocator) array(i int, p int32, depth int) int {
 	src, n := l.src, len(l.src)
 	j := i + 1
 	for idx := 0; ; idx++ {
@@ -411,7 +488,7 @@ func (l *tomlLocator) array(i int, p []string, depth int) int {
 		if src[j] == ']' {
 			return j + 1
 		}
-		ep := addPath(p, idxSeg(idx))
+		ep := l.child(p, idxSeg(idx))
 		l.record(ep, j, j)
 		next := l.value(j, ep, depth+1)
 		if next <= j {
@@ -425,7 +502,7 @@ func (l *tomlLocator) array(i int, p []string, depth int) int {
 }
 
 // inlineTable records the position of each key of the inline table at i.
-func (l *tomlLocator) inlineTable(i int, p []string, depth int) int {
+func (l *tomlLocator) inlineTable(i int, p int32, depth int) int {
 	src, n := l.src, len(l.src)
 	j := i + 1
 	for {
@@ -446,9 +523,9 @@ func (l *tomlLocator) inlineTable(i int, p []string, depth int) int {
 		if len(segs) == 0 || k >= n || src[k] != '=' {
 			return l.skipLine(start)
 		}
-		kp := addPath(p)
+		kp := p
 		for _, s := range segs {
-			kp = append(kp, s)
+			kp = l.child(kp, s)
 			l.record(kp, start, -1)
 		}
 		k = l.skipWS(k + 1)
@@ -464,15 +541,12 @@ func (l *tomlLocator) inlineTable(i int, p []string, depth int) int {
 // firstUnused returns the first recorded position whose plain key equals
 // key (segments joined by NUL) and that used has not seen yet.
 func (l *tomlLocator) firstUnused(key string, used map[string]bool) (tomlPos, []string, bool) {
-	for _, e := range l.order {
-		if plainKey(e.path) != key {
+	for _, id := range l.order {
+		p := l.path(id)
+		if plainKey(p) != key || used[pathKey(p)] {
 			continue
 		}
-		k := pathKey(e.path)
-		if used[k] {
-			continue
-		}
-		return e.pos, e.path, true
+		return l.pos(id), p, true
 	}
 	return tomlPos{}, nil, false
 }

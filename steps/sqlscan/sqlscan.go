@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"sync"
 )
 
 // Statement is one SQL statement of a script, as split by SplitStatements.
@@ -79,21 +80,12 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
-// lexSQL splits src into tokens, following PostgreSQL's lexical rules
-// (and psql's for backslash commands). It never fails: anything it does
-// not recognise is a one-byte punctuation Token, and constructs running
-// to the end of the input are marked unterminated.
-func lexSQL(src string) []Token {
-	var toks []Token
-	for t := range Lex(src) {
-		toks = append(toks, t)
-	}
-	return toks
-}
-
-// Lex yields the tokens of src one at a time (see lexSQL), so a long
-// script is split without holding all of its tokens: a 20,000-statement
-// migration has some 400,000 of them.
+// Lex yields the tokens of src one at a time, following PostgreSQL's
+// lexical rules (and psql's for backslash commands), so a long script is
+// split without holding all of its tokens: a 20,000-statement migration
+// has some 400,000 of them. It never fails: anything it does not
+// recognise is a one-byte punctuation Token, and constructs running to
+// the end of the input are marked unterminated.
 func Lex(src string) iter.Seq[Token] {
 	return func(yield func(Token) bool) {
 		lexEach(src, yield)
@@ -450,20 +442,80 @@ type sig struct {
 	text string // uppercased for words, verbatim otherwise
 }
 
-func sigTokens(stmt string) []sig {
-	var out []sig
-	for _, t := range lexSQL(stmt) {
+func sigTokens(stmt string) []sig { return appendSigTokens(nil, stmt) }
+
+// appendSigTokens appends the significant tokens of stmt to out.
+func appendSigTokens(out []sig, stmt string) []sig {
+	lexEach(stmt, func(t Token) bool {
 		if t.Kind == Comment {
-			continue
+			return true
 		}
 		s := stmt[t.Start:t.End]
 		if t.Kind == Word {
-			s = strings.ToUpper(s)
+			s = upperWord(s)
 		}
 		out = append(out, sig{kind: t.Kind, text: s})
-	}
+		return true
+	})
 	return out
 }
+
+// withSigTokens calls f with the significant tokens of stmt, in a buffer
+// reused across calls: for the classifiers, which keep nothing of them
+// (a runbook's load classifies every check and statement).
+func withSigTokens[T any](stmt string, f func([]sig) T) T {
+	bp := sigPool.Get().(*[]sig)
+	toks := appendSigTokens((*bp)[:0], stmt)
+	r := f(toks)
+	clear(toks) // let go of the texts
+	*bp = toks[:0]
+	sigPool.Put(bp)
+	return r
+}
+
+var sigPool = sync.Pool{New: func() any { return new([]sig) }}
+
+// upperWord is strings.ToUpper of a word, without allocating when the
+// word is a keyword (or already upper case).
+func upperWord(w string) string {
+	var buf [24]byte
+	if len(w) > len(buf) {
+		return strings.ToUpper(w)
+	}
+	lower := false
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+			lower = true
+		} else if c >= 0x80 {
+			return strings.ToUpper(w)
+		}
+		buf[i] = c
+	}
+	if !lower {
+		return w
+	}
+	if k, ok := keywords[string(buf[:len(w)])]; ok {
+		return k
+	}
+	return string(buf[:len(w)])
+}
+
+// keywords are the words the classifiers and the lock analysis read most,
+// kept once in upper case (upperWord).
+var keywords = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range strings.Fields(`ADD ALL ALTER ANALYSE ANALYZE AND ANY AS ASC BEGIN BETWEEN BIGINT BOOLEAN BY CALL
+		CASCADE CASE CAST CHECK COLUMN COMMENT COMMIT CONCURRENTLY CONSTRAINT COPY COUNT CREATE CROSS DEFAULT DELETE
+		DESC DISTINCT DO DROP ELSE END EXISTS EXPLAIN FALSE FOR FOREIGN FROM FULL FUNCTION GRANT GROUP HAVING IF IN
+		INDEX INNER INSERT INT INTEGER INTO IS JOIN KEY LEFT LIKE LIMIT NO NOT NULL OF OFF ON OR ORDER OUTER POLICY
+		PRIMARY REFERENCES RETURNING REVOKE RIGHT ROLLBACK SCHEMA SELECT SET SHARE SHOW TABLE TEXT THEN TO TRUE
+		TRUNCATE UNION UNIQUE UPDATE USING VALID VALUES VERBOSE VIEW WHEN WHERE WITH`) {
+		m[w] = w
+	}
+	return m
+}()
 
 // FirstWords returns the first n bare words (keywords or unquoted
 // identifiers) of stmt, uppercased, skipping comments. It stops early at
@@ -554,11 +606,14 @@ func TransactionFaults(stmt string) (noTx, control string) {
 // Split returns it: it tokenises stmt once, without splitting it again
 // (a sql step's load asks it of every statement of its file).
 func StatementTransactionFaults(stmt string) (noTx, control string) {
-	toks := sigTokens(stmt)
-	if len(toks) == 0 {
-		return "", ""
-	}
-	return noTxReason(toks), transactionControl(toks)
+	type faults struct{ noTx, control string }
+	f := withSigTokens(stmt, func(toks []sig) faults {
+		if len(toks) == 0 {
+			return faults{}
+		}
+		return faults{noTxReason(toks), transactionControl(toks)}
+	})
+	return f.noTx, f.control
 }
 
 func noTxReason(t []sig) string {
@@ -717,8 +772,7 @@ func IsReadOnly(stmt string) bool {
 // it tokenises stmt once, without splitting it again (a runbook's check
 // was already split to prove it is a single statement).
 func ReadOnlyStatement(stmt string) bool {
-	toks := sigTokens(stmt)
-	return len(toks) > 0 && readOnly(toks)
+	return withSigTokens(stmt, func(toks []sig) bool { return len(toks) > 0 && readOnly(toks) })
 }
 
 func readOnly(t []sig) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -294,5 +295,25 @@ func TestCLICheckWeighsLocks(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no high lock-queue finding naming the idle session %d:\n%s", idle.PgConn().PID(), stdout)
+	}
+}
+
+// `handrail check` dials while the runbook loads: a runbook that does not
+// load is reported as before (its problems, exit 2, nothing about the
+// connection), at once even when the server never answers (the dial is
+// stopped: TestCheckDialClose).
+func TestCLICheckBrokenRunbookStopsTheDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "runbook.toml"), []byte("[runbook]\nid = \"x\"\ncolour = \"red\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "check", dir, "--db", "postgres://u:pw@"+ln.Addr().String()+"/db?connect_timeout=600")
+	if code != steps.ExitUsage || !strings.Contains(stderr, `unknown key "colour"`) || strings.Contains(stdout+stderr, "connect") {
+		t.Fatalf("exit %d, want %d with the runbook's problems alone:\n%s%s", code, steps.ExitUsage, stdout, stderr)
 	}
 }

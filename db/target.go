@@ -250,6 +250,24 @@ func (t *Target) sideConn() (conn *pgx.Conn, release func()) {
 // AppName is the application_name of the session's connections.
 func (t *Target) AppName() string { return t.cfg.RuntimeParams["application_name"] }
 
+// SetAppName renames the work connection's session (application_name, as
+// AppName does when connecting; a reconnection uses it too): for a
+// connection dialled before its name was known. Call it before the Target
+// is shared, and only after the identity is verified: it is a statement.
+func (t *Target) SetAppName(ctx context.Context, name string) error {
+	name = cleanAppName(name)
+	t.workMu.Lock()
+	defer t.workMu.Unlock()
+	if t.work == nil || t.work.IsClosed() {
+		return pgconn.ErrConnClosed
+	}
+	if _, err := t.work.PgConn().ExecParams(ctx, "select pg_catalog.set_config('application_name', $1, false)", [][]byte{[]byte(name)}, nil, nil, nil).Close(); err != nil {
+		return err
+	}
+	t.cfg.RuntimeParams["application_name"] = name
+	return nil
+}
+
 // WorkPID is the backend pid of the work connection (it changes on Reconnect).
 func (t *Target) WorkPID() int { return int(t.workPID.Load()) }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -48,8 +49,67 @@ type ChecksReport struct {
 // credential of target is redacted from what it prints (a row or a server
 // message may hold one).
 func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Writer, asJSON bool) int {
+	if rb == nil || target == nil {
+		return RunChecksDialed(ctx, rb, &CheckDial{target: target}, w, asJSON)
+	}
+	return RunChecksDialed(ctx, rb, DialChecks(ctx, target), w, asJSON)
+}
+
+// CheckDial is the one connection of `handrail check`, dialled in the
+// background (DialChecks) so that connecting (a server backend and the
+// authentication exchange) overlaps loading the runbook.
+type CheckDial struct {
+	target *db.ConnTarget
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the dial ended; nil: never dialled
+	t      *db.Target
+	err    error
+}
+
+// checkAppName is the application_name a check's connection dials with;
+// RunChecksDialed adds the runbook's id once the identity is verified.
+const checkAppName = "handrail-check"
+
+// DialChecks starts connecting to target for RunChecksDialed. The
+// connection sends no statement until RunChecksDialed has the runbook: the
+// identity probes are still the first. Close it when the checks will not
+// run (the runbook did not load).
+func DialChecks(ctx context.Context, target *db.ConnTarget) *CheckDial {
+	ctx, cancel := context.WithCancel(ctx)
+	d := &CheckDial{target: target, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		d.t, d.err = db.Connect(ctx, target, db.ConnectOptions{AppName: checkAppName, Single: true})
+	}()
+	return d
+}
+
+// wait waits for the dial and returns its connection.
+func (d *CheckDial) wait() (*db.Target, error) {
+	if d.done == nil {
+		return nil, errors.New("not dialled")
+	}
+	<-d.done
+	return d.t, d.err
+}
+
+// Close stops the dial (or closes its connection) and waits for it.
+func (d *CheckDial) Close() {
+	if d.done == nil {
+		return
+	}
+	d.cancel()
+	if t, err := d.wait(); err == nil {
+		t.Close()
+	}
+}
+
+// RunChecksDialed is RunChecks on a connection DialChecks started; it
+// closes it.
+func RunChecksDialed(ctx context.Context, rb *Runbook, d *CheckDial, w io.Writer, asJSON bool) int {
 	rep := ChecksReport{}
 	red := redact.New(nil)
+	target := d.target
 	if target != nil {
 		rep.DSN = target.Display()
 		red = redact.New(target.Secrets())
@@ -57,19 +117,21 @@ func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Wri
 	finish := func(code int) int { return finishChecks(w, asJSON, redact.Value(red, &rep), code) }
 	switch {
 	case rb == nil:
+		d.Close()
 		rep.Error = "no runbook"
 		return finish(ExitUsage)
 	case target == nil:
+		d.Close()
 		rep.Error = "no target database"
 		return finish(ExitUsage)
 	}
 	rep.Runbook, rep.Target = rb.Meta.ID, fmt.Sprintf("%s (%s)", rb.Target.Name, rb.Target.ProjectID)
-	t, err := db.Connect(ctx, target, db.ConnectOptions{AppName: "handrail-check/" + rb.Meta.ID, Single: true})
+	t, err := d.wait()
 	if err != nil {
 		rep.Error = fmt.Sprintf("cannot connect to %s (from %s): %v", rep.DSN, target.From(), err)
 		return finish(ExitFailed)
 	}
-	defer t.Close()
+	defer d.Close()
 	tg := rb.Target
 	sources, ok, forbidden, reason := t.VerifyIdentity(ctx, db.IdentityConfig{
 		Expected: tg.ProjectID, Forbidden: tg.Forbidden, Sources: tg.Identity, SQL: tg.IdentitySQL,
@@ -79,6 +141,9 @@ func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Wri
 		rep.Error = fmt.Sprintf("identity hard stop: this is not %s (%s): %s; no check was run", tg.Name, tg.ProjectID, reason)
 		return finish(ExitIdentity)
 	}
+	// Named after the runbook now that it is known and the database is
+	// the right one (a failure here shows in the checks that follow).
+	_ = t.SetAppName(ctx, checkAppName+"/"+rb.Meta.ID)
 	rep.Results = runAllChecks(ctx, t, rb)
 	if locks, err := WeighLocks(ctx, t, rb); err != nil {
 		rep.Locks = &LocksReport{Error: err.Error()}

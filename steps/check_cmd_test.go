@@ -3,8 +3,11 @@ package steps
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/handrail-dev/handrail/db"
 )
@@ -76,5 +79,34 @@ title = "Checks"
 	}
 	if n := queryValue[int64](t, dsn, "select count(*) from hits"); n != 0 {
 		t.Errorf("hits has %d rows after check, want 0", n)
+	}
+}
+
+// A check's connection is dialled while the runbook loads; when the checks
+// will not run, Close stops the dial and closes what it connected, even
+// against a server that never answers the startup message.
+func TestCheckDialClose(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	target, _, err := db.Resolve(db.DSNSource{Flag: "postgres://u:pw@" + ln.Addr().String() + "/db?connect_timeout=600&sslmode=disable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DialChecks(engineCtx(t), target)
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d.Close()
+	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		t.Fatalf("the dial's connection was left open: %v", err)
 	}
 }

@@ -57,13 +57,18 @@ var ErrStampConflict = errors.New("database is already stamped with a different 
 // superuser).
 var ErrStampNotPermitted = errors.New("not permitted to stamp this database")
 
-var stampIDPattern = regexp.MustCompile(`^[a-z0-9_-]{1,63}$`)
+// stampIDPattern is a project id without its length limit (maxStampID):
+// written as {1,63}, the expression compiled into some 50 KB and 700
+// allocations in every process's start.
+var stampIDPattern = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
-// stampLinePattern matches a marker line exactly; stampLikePattern matches
-// any line that looks meant as one, so a mistyped marker is reported
-// rather than silently ignored.
+const maxStampID = 63
+
+// stampLinePattern matches a marker line exactly (when its id is at most
+// maxStampID long); stampLikePattern matches any line that looks meant as
+// one, so a mistyped marker is reported rather than silently ignored.
 var (
-	stampLinePattern = regexp.MustCompile(`^` + regexp.QuoteMeta(StampSetting) + `=([a-z0-9_-]{1,63})$`)
+	stampLinePattern = regexp.MustCompile(`^` + regexp.QuoteMeta(StampSetting) + `=([a-z0-9_-]+)$`)
 	stampLikePattern = regexp.MustCompile(`(?i)^\s*` + regexp.QuoteMeta(StampSetting) + `\s*=`)
 )
 
@@ -73,7 +78,7 @@ func ValidateStampID(id string) error {
 	if id == "" {
 		return errors.New("project id is empty")
 	}
-	if !stampIDPattern.MatchString(id) {
+	if len(id) > maxStampID || !stampIDPattern.MatchString(id) {
 		return fmt.Errorf("invalid project id %q: use 1 to 63 characters from a-z, 0-9, '_' and '-'", id)
 	}
 	return nil
@@ -117,7 +122,7 @@ func parseStamp(comment string) (id string, line int, err error) {
 		return "", -1, nil
 	}
 	for i, l := range commentLines(comment) {
-		if m := stampLinePattern.FindStringSubmatch(l); m != nil {
+		if m := stampLinePattern.FindStringSubmatch(l); m != nil && len(m[1]) <= maxStampID {
 			if line >= 0 {
 				return "", -1, fmt.Errorf("ambiguous stamp: the database comment has more than one %s= line (lines %d and %d); "+
 					"fix it with COMMENT ON DATABASE", StampSetting, line+1, i+1)

@@ -396,3 +396,26 @@ func TestStampWorksWithSimpleProtocolConnections(t *testing.T) {
 		t.Fatalf("comment = %q", c)
 	}
 }
+
+// A marker's id is 1 to 63 characters: a longer one is a malformed stamp,
+// as a mistyped one is.
+func TestParseStampIDLength(t *testing.T) {
+	for _, tc := range []struct {
+		comment, id, err string
+	}{
+		{"handrail.project_id=" + strings.Repeat("a", 63), strings.Repeat("a", 63), ""},
+		{"note\nhandrail.project_id=x", "x", ""},
+		{"handrail.project_id=" + strings.Repeat("a", 64), "", "malformed stamp"},
+		{"handrail.project_id=", "", "malformed stamp"},
+	} {
+		id, _, err := parseStamp(tc.comment)
+		if id != tc.id || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("parseStamp(%q) = %q, %v; want %q, %q", tc.comment, id, err, tc.id, tc.err)
+		}
+	}
+	for id, ok := range map[string]bool{strings.Repeat("z", 63): true, strings.Repeat("z", 64): false, "a-b_1": true, "A": false} {
+		if err := ValidateStampID(id); (err == nil) != ok {
+			t.Errorf("ValidateStampID(%q) = %v, want ok %v", id, err, ok)
+		}
+	}
+}

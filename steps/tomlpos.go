@@ -29,11 +29,17 @@ func idxSeg(i int) string {
 // idxSegs are the first index segments, made once: the elements of a
 // runbook's arrays (steps, expected rows) are indexed without allocating.
 var idxSegs = func() []string {
-	s := make([]string, 512)
-	for i := range s {
-		s[i] = idxMark + strconv.Itoa(i)
+	var b []byte
+	ends := make([]int, 512)
+	for i := range ends {
+		b = strconv.AppendInt(append(b, idxMark...), int64(i), 10)
+		ends[i] = len(b)
 	}
-	return s
+	all, segs := string(b), make([]string, len(ends)) // two allocations, not 512
+	for i, end := range ends {
+		segs[i] = all[end-len(idxMark)-len(strconv.Itoa(i)) : end]
+	}
+	return segs
 }()
 
 func isIdxSeg(s string) bool { return strings.HasPrefix(s, idxMark) }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // touchRe finds the relation a write statement names after the words that
@@ -13,9 +14,11 @@ import (
 // included), so it errs on the side of naming more: a name that is not a
 // relation is fingerprinted as absent, which only makes a plan stale if
 // such a relation appears before the apply.
-var touchRe = regexp.MustCompile(`(?i)\b(?:alter\s+table|create\s+table|drop\s+table|truncate(?:\s+table)?|update|insert\s+into|delete\s+from|vacuum(?:\s+full)?(?:\s+analyze)?|analyze|lock\s+table|references|on)\s+(?:if\s+(?:not\s+)?exists\s+)?(?:only\s+)?((?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*))?)`)
+// The expressions are compiled when first used (a plan needs them), not
+// when any command starts.
+var touchRe = lazyRegexp(`(?i)\b(?:alter\s+table|create\s+table|drop\s+table|truncate(?:\s+table)?|update|insert\s+into|delete\s+from|vacuum(?:\s+full)?(?:\s+analyze)?|analyze|lock\s+table|references|on)\s+(?:if\s+(?:not\s+)?exists\s+)?(?:only\s+)?((?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*))?)`)
 
-var placeholderRe = regexp.MustCompile(`"#[0-9]+"`)
+var placeholderRe = lazyRegexp(`"#[0-9]+"`)
 
 // notRelations are words that follow ON (or the other verbs) without being
 // a relation's name.
@@ -60,23 +63,23 @@ func (r *Runbook) TouchedObjects() []string {
 // such as a policy named "Users can update their own avatar", are not
 // SQL) and put back in the names found.
 var (
-	literalRe = regexp.MustCompile(`'(?:[^']|'')*'`)
-	identRe   = regexp.MustCompile(`"(?:[^"]|"")*"`)
+	literalRe = lazyRegexp(`'(?:[^']|'')*'`)
+	identRe   = lazyRegexp(`"(?:[^"]|"")*"`)
 )
 
 func touchedIn(sql string) []string {
 	var out []string
 	var idents []string
-	text := literalRe.ReplaceAllString(stripLineComments(sql), "''")
-	text = identRe.ReplaceAllStringFunc(text, func(q string) string {
+	text := literalRe().ReplaceAllString(stripLineComments(sql), "''")
+	text = identRe().ReplaceAllStringFunc(text, func(q string) string {
 		idents = append(idents, q)
 		return fmt.Sprintf(`"#%d"`, len(idents)-1)
 	})
-	for _, m := range touchRe.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range touchRe().FindAllStringSubmatchIndex(text, -1) {
 		if rest := strings.TrimLeft(text[m[1]:], " \t\n"); rest != "" && strings.ContainsRune("=<>!", rune(rest[0])) {
 			continue // a join condition (ON a.x = b.y), not a relation
 		}
-		raw := placeholderRe.ReplaceAllStringFunc(text[m[2]:m[3]], func(p string) string {
+		raw := placeholderRe().ReplaceAllStringFunc(text[m[2]:m[3]], func(p string) string {
 			n, _ := strconv.Atoi(p[2 : len(p)-1])
 			return idents[n]
 		})
@@ -119,4 +122,9 @@ func normalizeName(n string) string {
 		parts[i] = p
 	}
 	return strings.Join(parts, ".")
+}
+
+// lazyRegexp compiles expr when first called for.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

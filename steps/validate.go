@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,7 +190,7 @@ func (v *validator) validateMeta(r *Runbook) {
 	}
 }
 
-var supabaseRef = regexp.MustCompile(`^[a-z]{20}$`)
+var supabaseRef = lazyRegexp(`^[a-z]{20}$`)
 
 func (v *validator) validateTarget(r *Runbook) {
 	t := &r.Target
@@ -244,7 +243,7 @@ func (v *validator) validateTarget(r *Runbook) {
 		v.checkReadOnlySQL(t.IdentitySQL, addPath(tp, "identity_sql"), "identity_sql")
 	}
 	v.validatePlaceholders(t)
-	if contains(t.Identity, IdentitySupabase) && t.ProjectID != "" && !supabaseRef.MatchString(t.ProjectID) &&
+	if contains(t.Identity, IdentitySupabase) && t.ProjectID != "" && !supabaseRef().MatchString(t.ProjectID) &&
 		!isPlaceholder(t.ProjectID, PlaceholderProjectID) {
 		v.at(addPath(tp, "project_id"), Warning, "a Supabase project ref is 20 lowercase letters",
 			"project_id %q is not a Supabase project ref, so the supabase identity source can never match it", t.ProjectID)
@@ -352,7 +351,7 @@ func ParseMessage(m Message) (*template.Template, error) {
 	return template.New(m.ID).Option("missingkey=error").Parse(m.Body)
 }
 
-var templateLine = regexp.MustCompile(`^template: [^:]*:(\d+):\s*(.*)$`)
+var templateLine = lazyRegexp(`^template: [^:]*:(\d+):\s*(.*)$`)
 
 func (v *validator) validateMessages(r *Runbook) map[string]bool {
 	ids := map[string]bool{}
@@ -386,7 +385,7 @@ func (v *validator) validateMessages(r *Runbook) map[string]bool {
 			pr := v.w.at(bp)
 			pr.Col = 0
 			msg := err.Error()
-			if sm := templateLine.FindStringSubmatch(msg); sm != nil {
+			if sm := templateLine().FindStringSubmatch(msg); sm != nil {
 				if n, err := strconv.Atoi(sm[1]); err == nil {
 					pr = v.w.inText(bp, n, 0)
 				}

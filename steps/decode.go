@@ -398,7 +398,7 @@ func (d *decoder) decodeValue(prim toml.Primitive, v reflect.Value, p []string) 
 	default:
 		// BurntSushi/toml decodes a non-table into a map as an empty map
 		// without an error, so check the shape of maps ourselves.
-		if !shapeOK(d.raw(prim), t) {
+		if hasMap(t) && !shapeOK(d.raw(prim), t) {
 			v.Set(reflect.Zero(t))
 			d.markBad(p)
 			d.at(p, Error, typeHint(t, lastKey(p)), "%s must be %s, not %s", keyDesc(p), typeDesc(t), shapeDesc(d.raw(prim), t))
@@ -452,6 +452,22 @@ func shapeOK(raw any, t reflect.Type) bool {
 		}
 	}
 	return true
+}
+
+// hasMap reports whether t holds a map (through pointers and slices):
+// whether shapeOK can say anything but yes about a value for it, so the
+// value is decoded a second time (d.raw) only then.
+func hasMap(t reflect.Type) bool {
+	for {
+		switch t.Kind() {
+		case reflect.Map:
+			return true
+		case reflect.Pointer, reflect.Slice:
+			t = t.Elem()
+		default:
+			return false
+		}
+	}
 }
 
 // shapeDesc describes raw for a shape mismatch: the value itself, or the

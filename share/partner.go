@@ -54,12 +54,24 @@ func (s *Server) gate(next ssh.Handler) ssh.Handler {
 		}
 		ctx, cancel := context.WithCancel(sess.Context())
 		defer cancel()
+		// Close ends the screen the way q does (the terminal restored),
+		// then says why on the partner's terminal.
+		go func() {
+			select {
+			case <-s.quit:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		sc.ctx = ctx
 		sess.Context().SetValue(screenKey{}, sc)
 		next(sess)
 		sc.sub.Close()
 		why := LeftQuit
 		switch err := sc.failed(); {
+		case s.exiting():
+			why = LeftExited
+			wish.Printf(sess, "%s\r\n", s.exitNote())
 		case err != nil:
 			why = leftReplayFn + err.Error()
 			wish.Errorf(sess, "handrail: %s\r\n", why)
@@ -106,6 +118,16 @@ func (s *Server) admit(sess ssh.Session) (*screen, string) {
 		return nil, "handrail: " + leftReplayFn + err.Error()
 	}
 	return sc, ""
+}
+
+// exiting: Close was called (the operator's handrail is leaving).
+func (s *Server) exiting() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
 }
 
 // reserve takes a partner slot; release gives it back.

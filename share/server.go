@@ -91,6 +91,7 @@ type Server struct {
 	screens int  // partner sessions admitted and not yet gone
 	closed  bool // Close was called
 	openErr error
+	outcome steps.Outcome // the session's, once session_ended is published
 
 	// recording serializes each partner's join and leave with their
 	// records, so the journal never has a leave before its join.
@@ -236,7 +237,24 @@ func (s *Server) Publish(e steps.Event) {
 	if s == nil || s.hub == nil {
 		return
 	}
+	if e.Type == steps.EvSessionEnded {
+		s.mu.Lock()
+		s.outcome = e.Outcome
+		s.mu.Unlock()
+	}
 	s.hub.Publish(e)
+}
+
+// exitNote is the last line on a partner's terminal when the operator's
+// handrail exits: what happened, and what it means for the session.
+func (s *Server) exitNote() string {
+	s.mu.Lock()
+	outcome := s.outcome
+	s.mu.Unlock()
+	if outcome == "" {
+		return "handrail: the operator's handrail exited before the session ended (it can be resumed); this connection closes"
+	}
+	return fmt.Sprintf("handrail: the operator's handrail exited: the session is over (%s); this connection closes", outcome)
 }
 
 // Close stops serving: no one joins any more, every partner still
@@ -270,7 +288,10 @@ func (s *Server) Close(why string) {
 	if s.hub != nil {
 		s.hub.Close()
 	}
-	_ = s.srv.Close()
+	// The partners' screens end (quit told them) and restore their
+	// terminals before the connections close: a connection closed under
+	// a screen leaves the partner's terminal in the alternate screen,
+	// its cursor hidden.
 	done := make(chan struct{})
 	go func() {
 		s.handled.Wait()
@@ -280,6 +301,7 @@ func (s *Server) Close(why string) {
 	case <-done:
 	case <-time.After(2 * time.Second):
 	}
+	_ = s.srv.Close()
 }
 
 // newSSHServer builds the wish server: public keys from the keys file and

@@ -536,3 +536,25 @@ func TestNilServer(t *testing.T) {
 	s.Publish(steps.Event{})
 	s.Close("x")
 }
+
+// TestShareCloseRestoresPartnersTerminal: when the operator's handrail
+// exits, a partner's screen ends like a screen that quits (the terminal
+// leaves the alternate screen and shows its cursor again) and says why the
+// connection closes, with the session's outcome: never a frozen screen
+// with the connection dropped under it.
+func TestShareCloseRestoresPartnersTerminal(t *testing.T) {
+	alice := newPartnerKey(t, "alice approver")
+	srv, rec := startServer(t, Config{}, alice)
+	sess, screen, _ := watch(t, mustDial(t, srv, alice))
+	screen.waitText(t, "WATCHING as alice")
+	rec.emit(steps.Event{Type: steps.EvSessionEnded, Outcome: steps.OutcomeAborted})
+	srv.Close(LeftExited)
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case <-waited:
+	case <-time.After(serverWait):
+		t.Fatal("the partner's session outlived the server")
+	}
+	screen.waitText(t, "\x1b[?1049l", "\x1b[?25h", "the operator's handrail exited", "aborted")
+}

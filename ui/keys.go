@@ -187,7 +187,11 @@ func (m Model) runKeys() []key.Binding {
 	if m.copyable() != "" {
 		keys = append(keys, k.Copy)
 	}
-	keys = append(keys, k.Quit, k.Help)
+	if m.showHelp {
+		keys = append(keys, k.Quit, relabel(k.Help, "?/esc", "close help"))
+	} else {
+		keys = append(keys, k.Quit, k.Help)
+	}
 	if m.browsing() {
 		keys = append(keys, relabel(k.Dismiss, "esc", "back to the current step"))
 	}

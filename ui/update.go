@@ -106,7 +106,8 @@ func (m Model) handleRunKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, m.keys.Quit):
 		return m.askQuit()
-	case key.Matches(msg, m.keys.Help):
+	case key.Matches(msg, m.keys.Help),
+		key.Matches(msg, m.keys.Dismiss) && m.showHelp: // esc closes the help first
 		m.showHelp = !m.showHelp
 		m.layoutPane()
 		return m, nil

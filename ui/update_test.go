@@ -661,3 +661,29 @@ func TestOutboxKeepsOrderAndNeverBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestEscClosesHelp: esc closes the help the way ? does (it is the key a
+// person tries first), before it leaves browsing; the help says so.
+func TestEscClosesHelp(t *testing.T) {
+	m, rec := newLive(toApply())
+	m = update(m, press("?")...)
+	if !m.showHelp {
+		t.Fatal("? opens the help")
+	}
+	mustContain(t, plain(m), "?/esc", "close help")
+	m = update(m, press("esc")...)
+	if m.showHelp {
+		t.Fatal("esc leaves the help open")
+	}
+	m = update(m, press("tab", "?", "esc")...)
+	if m.showHelp || !m.browsing() {
+		t.Fatalf("esc while browsing with the help open: help %v, browsing %v (want the help closed, still browsing)", m.showHelp, m.browsing())
+	}
+	m = update(m, press("esc")...)
+	if m.browsing() {
+		t.Fatal("a second esc returns to the current step")
+	}
+	if len(rec.cmds) != 0 {
+		t.Errorf("view keys sent commands: %+v", rec.cmds)
+	}
+}

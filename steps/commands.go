@@ -214,7 +214,11 @@ func (s *State) acceptsFrom(by *Partner, t CommandType) (bool, string) {
 		return false, "no consent is asked now"
 	}
 	if s.ApprovalAt != "" {
-		return false, "the write of step " + s.ApprovalAt + " waits: " + s.WriteWait() + "; you may quit or roll back meanwhile"
+		meanwhile := "; you may quit meanwhile"
+		if ok, _ := s.rollbackAllowed(); ok {
+			meanwhile = "; you may quit or roll back meanwhile"
+		}
+		return false, "the write of step " + s.ApprovalAt + " waits: " + s.WriteWait() + meanwhile
 	}
 	st := s.CurrentStep()
 	if st == nil {

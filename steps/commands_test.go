@@ -67,6 +67,14 @@ func TestAcceptsByState(t *testing.T) {
 			return s
 		}(), CmdSkipStep, false, "may have left part of its work"},
 		{"consent first", func() State { s := readyState(true, KindSQL, StatusActive); s.ConsentAt = "s"; return s }(), CmdNext, false, "consent is asked first"},
+		// The wait for approval names only what the operator can do now:
+		// nothing written is nothing to roll back.
+		{"approval wait, nothing written", func() State { s := readyState(true, KindSQL, StatusActive); s.ApprovalAt = "s"; return s }(), CmdNext, false, "; you may quit meanwhile"},
+		{"approval wait after a write", func() State {
+			s := readyState(true, KindSQL, StatusActive)
+			s.ApprovalAt, s.Wrote = "s", true
+			return s
+		}(), CmdNext, false, "; you may quit or roll back meanwhile"},
 		{"offline retry", func() State {
 			s := readyState(true, KindSQL, StatusFailed)
 			s.Identity, s.Offline = nil, "down"

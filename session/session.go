@@ -49,6 +49,9 @@ type Spec struct {
 	// RequireApproval is --require-approval: at least this many approvers
 	// approve each write, whatever the runbook's [approval] says.
 	RequireApproval int
+	// resumedApproval is what the session being resumed required (the
+	// most any of its runs did): a resume never asks for fewer.
+	resumedApproval int
 
 	Version        string   // handrail's, for the journal header
 	Environ        []string // base environment of exec steps; USER, SSH_CONNECTION, TMUX
@@ -129,6 +132,7 @@ func (spec *Spec) open(termWidth, termHeight int) (*opened, int) {
 		if spec.Operator == "" {
 			spec.Operator = h.Operator
 		}
+		spec.resumedApproval = approvalRequiredBy(o.prior)
 	} else if o.rb = spec.freshRunbook(); o.rb == nil {
 		return nil, steps.ExitUsage
 	}
@@ -182,7 +186,7 @@ func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 	events := queue.New[steps.Event](256)
 	eng := steps.NewEngine(steps.Config{
 		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Rehearse: spec.Rehearse, Operator: spec.Operator,
-		RequireApproval: spec.RequireApproval, OperatorKeys: share.OperatorKeys(EnvLookup(spec.Environ)("HOME")),
+		RequireApproval: max(spec.RequireApproval, spec.resumedApproval), OperatorKeys: share.OperatorKeys(EnvLookup(spec.Environ)("HOME")),
 		SessionID: o.sessionID, Prior: o.prior, ResumeNote: o.resumeNote, Environ: spec.Environ,
 		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir}),
 		// Journal first, then the screens (the operator's, the partners'):
@@ -293,13 +297,13 @@ func (spec *Spec) freshRunbook() *steps.Runbook {
 // shared, or its keys file names fewer approvers (other than the
 // operator) than it needs.
 func (spec *Spec) checkApproval(rb *steps.Runbook) int {
-	need := max(rb.Approval.Required, spec.RequireApproval)
+	need := max(rb.Approval.Required, spec.RequireApproval, spec.resumedApproval)
 	if need == 0 || !spec.Apply {
 		return 0
 	}
 	if spec.keys == nil {
 		fmt.Fprintf(spec.Stderr, "handrail run: every write of this session needs %d approver(s) (%s), and approvers join over SSH: "+
-			"add --share ADDR --share-keys FILE (see Pair deploy in the README). Nothing was run.\n", need, approvalSource(rb, spec.RequireApproval))
+			"add --share ADDR --share-keys FILE (see Pair deploy in the README). Nothing was run.\n", need, spec.approvalSource(rb))
 		return steps.ExitUsage
 	}
 	n := 0
@@ -310,17 +314,33 @@ func (spec *Spec) checkApproval(rb *steps.Runbook) int {
 	}
 	if n < need {
 		fmt.Fprintf(spec.Stderr, "handrail run: every write of this session needs %d approver(s) (%s), but %s names %d approver(s) other than the operator %s: "+
-			"add a key with the role approver for each (a line: ssh-ed25519 AAAA... NAME approver). Nothing was run.\n", need, approvalSource(rb, spec.RequireApproval), spec.keys.Path, n, spec.Operator)
+			"add a key with the role approver for each (a line: ssh-ed25519 AAAA... NAME approver). Nothing was run.\n", need, spec.approvalSource(rb), spec.keys.Path, n, spec.Operator)
 		return steps.ExitUsage
 	}
 	return 0
 }
 
-func approvalSource(rb *steps.Runbook, flag int) string {
-	if flag >= rb.Approval.Required {
+func (spec *Spec) approvalSource(rb *steps.Runbook) string {
+	flag := spec.RequireApproval
+	switch {
+	case spec.resumedApproval > max(flag, rb.Approval.Required):
+		return fmt.Sprintf("the session being resumed required it, %d per write", spec.resumedApproval)
+	case flag >= rb.Approval.Required:
 		return fmt.Sprintf("--require-approval %d", flag)
 	}
 	return fmt.Sprintf("[approval] required = %d in the runbook", rb.Approval.Required)
+}
+
+// approvalRequiredBy is the most approvals per write that the journaled
+// runs of a session required (its start, and every resume).
+func approvalRequiredBy(prior []steps.Event) int {
+	n := 0
+	for _, e := range prior {
+		if (e.Type == steps.EvSessionStarted || e.Type == steps.EvSessionResumed) && e.Session != nil {
+			n = max(n, e.Session.ApprovalRequired)
+		}
+	}
+	return n
 }
 
 // openShare binds --share before anything is journaled or run, so a

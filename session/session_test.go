@@ -200,3 +200,38 @@ func TestEnvironmentHelpers(t *testing.T) {
 		t.Errorf("an example's name changed to %q", got)
 	}
 }
+
+// A session that required approval (--require-approval on its first run)
+// keeps requiring it when resumed: a resume without --share is refused
+// before anything runs, as a fresh run would be, instead of writing with
+// no approver (reproduced with handrail run --resume after a kill -9).
+func TestResumeKeepsTheApprovalTheSessionRequired(t *testing.T) {
+	dsn, rbDir := setup(t)
+	s, out, errs := spec(t, dsn)
+	rb, problems := LoadRunbook(rbDir)
+	if rb == nil || len(problems.Errors()) > 0 {
+		t.Fatalf("runbook: %v", problems)
+	}
+	w, err := journal.Create(s.LogDir, journal.Header{SessionID: "s1", RunbookID: rb.Meta.ID, RunbookHash: rb.Hash,
+		HandrailVersion: "test", Operator: "tester", TargetName: rb.Target.Name, ProjectID: rb.Target.ProjectID,
+		Apply: true, RunbookPath: RunbookRef(rbDir)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := &steps.SessionInfo{SessionID: "s1", RunbookID: rb.Meta.ID, RunbookHash: rb.Hash, Apply: true, Operator: "tester", ApprovalRequired: 1,
+		Plan: []steps.PlannedStep{{ID: "make", Kind: steps.KindSQL, Phase: "Main", Writes: true}, {ID: "undo", Kind: steps.KindSQL, Rollback: true, Writes: true}}}
+	if err := w.Append(steps.Event{Seq: 1, Type: steps.EvSessionStarted, Session: info}); err != nil {
+		t.Fatal(err)
+	}
+	path := w.Path()
+	w.Close()
+	s.Resume = path
+	if code := Run(s); code != steps.ExitUsage {
+		t.Fatalf("resume without --share of a session that required 1 approver: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, steps.ExitUsage, out, errs)
+	}
+	for _, want := range []string{"needs 1 approver(s)", "the session being resumed required it", "--share"} {
+		if !strings.Contains(errs.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}

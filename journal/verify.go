@@ -42,8 +42,8 @@ type Report struct {
 	MoreProblems int
 	// Verdict is one line for a human.
 	Verdict string
-	// ApprovalRequired is how many approvals each write needed (the last
-	// the session said; 0: none); ApprovedWrites counts the writes
+	// ApprovalRequired is how many approvals each write needed (the most
+	// any run of the session asked: a resume never lowers it; 0: none); ApprovedWrites counts the writes
 	// checked, and Approvals lists each write with its approvers (the
 	// first ones; MoreApprovals counts the rest).
 	ApprovalRequired int

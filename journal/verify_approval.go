@@ -69,7 +69,9 @@ func (a *approvalCheck) event(n int, f approvalFields, problem func(int, string,
 		if f.Session == nil {
 			return
 		}
-		a.required = f.Session.ApprovalRequired
+		// A resume never lowers what the session required: the most any
+		// of its runs asked for holds for every later write.
+		a.required = max(a.required, f.Session.ApprovalRequired)
 		if f.Type == steps.EvSessionStarted {
 			a.rollback = map[string]bool{}
 			for _, p := range f.Session.Plan {

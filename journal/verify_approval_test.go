@@ -85,3 +85,39 @@ func TestVerifyApprovals(t *testing.T) {
 		t.Errorf("verify output:\n%s", out.String())
 	}
 }
+
+// A resume never lowers what the session required: a write after a
+// resume that required fewer approvals (as handrail run --resume without
+// --require-approval did) fails verification, as an unapproved write.
+func TestVerifyApprovalsAcrossAResumeThatDroppedThem(t *testing.T) {
+	w, err := Create(t.TempDir(), Header{RunbookID: "r", SessionID: "s", Started: time.Unix(0, 0)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.noSync = true
+	var b builder
+	b.add(0, steps.Event{Type: steps.EvSessionStarted, Session: &steps.SessionInfo{RunbookID: "r", Apply: true, ApprovalRequired: 1,
+		Plan: []steps.PlannedStep{{ID: "w1", Writes: true}}}})
+	b.add(1, steps.Event{Type: steps.EvStepStarted, Step: "w1"})
+	b.add(1, steps.Event{Type: steps.EvSessionResumed, Session: &steps.SessionInfo{RunbookID: "r", Apply: true}})
+	b.add(1, steps.Event{Type: steps.EvIntent, Step: "w1"})
+	b.add(1, steps.Event{Type: steps.EvStepSucceeded, Step: "w1"})
+	b.add(1, steps.Event{Type: steps.EvSessionEnded, Outcome: steps.OutcomeSucceeded, ExitCode: ptr(0)})
+	for _, e := range b.events {
+		if err := w.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := Verify(w.Path())
+	if r.OK || r.ApprovalRequired != 1 || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "write of step w1 was sent with 0 of the 1 approvals") {
+		t.Fatalf("a write after a resume that dropped the approval: %+v", r)
+	}
+	data, err := os.ReadFile(w.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameReport(t, "resume dropped approval", r, readReport(data))
+}

@@ -248,11 +248,20 @@ func (spec *Spec) report(o *opened, outcome steps.Outcome, wrote bool) {
 	fmt.Fprintf(spec.Stdout, "replay:  handrail replay %s\n", w.Path())
 	if outcome == steps.OutcomeAborted && !spec.Demo {
 		if wrote {
-			fmt.Fprintf(spec.Stdout, "resume:  handrail run --resume %s --db DSN%s\n", w.Path(), map[bool]string{true: " --apply"}[spec.Apply])
+			fmt.Fprintf(spec.Stdout, "resume:  handrail run --resume %s --db DSN%s%s\n", w.Path(), map[bool]string{true: " --apply"}[spec.Apply], spec.resumeShare(o.rb))
 		} else {
 			fmt.Fprintln(spec.Stdout, "nothing was written: run the runbook again to start over")
 		}
 	}
+}
+
+// resumeShare is what a resume of this session needs to be shared: a
+// session that required approval requires it again (checkApproval).
+func (spec *Spec) resumeShare(rb *steps.Runbook) string {
+	if !spec.Apply || max(rb.Approval.Required, spec.RequireApproval, spec.resumedApproval) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" --share %s --share-keys %s", spec.ShareAddr, spec.ShareKeys)
 }
 
 // resumedRunbook loads the runbook a journal records, in its environment,

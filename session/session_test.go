@@ -235,3 +235,22 @@ func TestResumeKeepsTheApprovalTheSessionRequired(t *testing.T) {
 		}
 	}
 }
+
+// The resume line printed after an aborted session that required
+// approval names --share and --share-keys: a resume without them is
+// refused (TestResumeKeepsTheApprovalTheSessionRequired).
+func TestResumeLineOfAnApprovalSessionNamesTheShare(t *testing.T) {
+	rb := &steps.Runbook{}
+	s := Spec{Apply: true, ShareAddr: ":2222", ShareKeys: "partners", RequireApproval: 1}
+	if got := s.resumeShare(rb); got != " --share :2222 --share-keys partners" {
+		t.Errorf("resume line's share: %q", got)
+	}
+	s.RequireApproval, s.resumedApproval = 0, 2
+	if got := s.resumeShare(rb); got == "" {
+		t.Error("a resumed approval session's resume line does not name the share")
+	}
+	s.resumedApproval = 0
+	if got := s.resumeShare(rb); got != "" {
+		t.Errorf("a session without approval: %q", got)
+	}
+}

@@ -123,7 +123,7 @@ func (m Model) viewDialog(scr screen) string {
 	case screenRollbackDialog:
 		body = m.rollbackDialogLines()
 	case screenConfirmQuit:
-		body = m.confirmLines("QUIT?", "Leave handrail? The session is journaled and can be resumed with --resume.", "quit")
+		body = m.confirmLines("QUIT?", m.quitQuestion(), "quit")
 	case screenConfirmCancel:
 		body = m.confirmLines("CANCEL?", "Cancel the running statement? The transaction will roll back; nothing of this step stays written.", "cancel it")
 	case screenInput:
@@ -131,6 +131,16 @@ func (m Model) viewDialog(scr screen) string {
 	}
 	w := m.dialogWidth()
 	return m.styles.Dialog.Width(w).Render(strings.Join(wrapAll(body, w-4), "\n"))
+}
+
+// quitQuestion: what quitting does now. Quitting while a step runs
+// cancels it first (the engine's quit, as ctrl+c's cancel).
+func (m Model) quitQuestion() string {
+	q := "Leave handrail? The session is journaled and can be resumed with --resume."
+	if st := m.state.CurrentStep(); st != nil && st.Status == steps.StatusRunning {
+		q = "Leave handrail? The running step is cancelled first (an open transaction rolls back) and the journal records how it ended; the session can be resumed with --resume."
+	}
+	return q
 }
 
 func (m Model) confirmLines(title, question, yes string) []string {

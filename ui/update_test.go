@@ -687,3 +687,18 @@ func TestEscClosesHelp(t *testing.T) {
 		t.Errorf("view keys sent commands: %+v", rec.cmds)
 	}
 }
+
+// TestQuitWhileRunningSaysTheStepIsCancelled: q during a running statement
+// asks to quit, and says what quitting does to the statement.
+func TestQuitWhileRunningSaysTheStepIsCancelled(t *testing.T) {
+	m, _ := newLive(connectStart(true))
+	m = update(m, press("q")...)
+	mustContain(t, plain(m), "QUIT?")
+	mustNotContain(t, plain(m), "cancelled first")
+	m, _ = newLive(toApply().statement("apply-001", 2, 12, "select pg_sleep(60);"))
+	m = update(m, press("q")...)
+	if m.screen() != screenConfirmQuit {
+		t.Fatalf("q while running: screen %v", m.screen())
+	}
+	mustContain(t, plain(m), "running step is cancelled first", "rolls back")
+}

@@ -198,3 +198,22 @@ func TestWatcherSeesConsentReadOnly(t *testing.T) {
 	mustNotContain(t, s, "xyz")
 	mustNotContain(t, footer(m), "enter")
 }
+
+// A refused command says whose it was on a screen that did not send it:
+// a partner's wrong project id on the operator's and other partners'
+// screens, the operator's refused key on a partner's.
+func TestRefusalNamesWhoseCommandItWas(t *testing.T) {
+	refused := func(f *fake, p *steps.Partner, typ steps.CommandType) *fake {
+		return f.add(steps.Event{Type: steps.EvCommandRefused, Partner: p,
+			Command: &steps.CommandInfo{Type: typ, Step: "pg-dump"}, Text: "the project id typed is not this target's"})
+	}
+	op, _ := newLive(refused(approvalSession(), partner(&bobApprover), steps.CmdApprove))
+	mustContain(t, footer(op), "bob's approve refused")
+	own, _ := partnerScreen(refused(approvalSession(), partner(&bobApprover), steps.CmdApprove), bobApprover)
+	mustContain(t, footer(own), "approve refused")
+	mustNotContain(t, footer(own), "bob's")
+	other, _ := partnerScreen(refused(approvalSession(), partner(&bobApprover), steps.CmdApprove), carolWatch)
+	mustContain(t, footer(other), "bob's approve refused")
+	fromOp, _ := partnerScreen(refused(approvalSession(), nil, steps.CmdNext), bobApprover)
+	mustContain(t, footer(fromOp), "the operator's next refused")
+}

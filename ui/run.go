@@ -468,6 +468,16 @@ func (m Model) noteRefusal(e steps.Event) Model {
 	if e.Command != nil {
 		what = strings.ReplaceAll(string(e.Command.Type), "_", " ")
 	}
+	// Whose command it was, when the screen is not the one that sent it:
+	// a partner's refused approval on the operator's screen is not the
+	// operator's mistake, nor the operator's refused key a partner's.
+	switch {
+	case e.Partner != nil && (m.partner == nil || m.partner.ID != e.Partner.ID):
+		what = e.Partner.Name + "'s " + what
+	case e.Partner != nil: // this partner's own
+	case m.mode == Watch:
+		what = "the operator's " + what
+	}
 	m.flashID++
 	m.flash, m.flashWarn = fmt.Sprintf("%s refused: %s", what, e.Text), true
 	m.flashExpires = e.Mono + refusalShown

@@ -224,11 +224,16 @@ func (s *State) acceptsFrom(by *Partner, t CommandType) (bool, string) {
 	if st == nil {
 		return false, "no step is current yet"
 	}
-	if ok, why, decided := st.lockGate(t, s.Session.Apply || s.Session.Rehearse); decided {
+	if ok, why, decided := st.lockGate(t, s.TakesLocks()); decided {
 		return ok, why
 	}
 	return st.accepts(t, s.Session.Apply)
 }
+
+// TakesLocks: the session's sql steps take their locks on the target
+// (it applies, or rehearses), so a high lock finding waits for its
+// acknowledgement before the step runs.
+func (s *State) TakesLocks() bool { return s.Session.Apply || s.Session.Rehearse }
 
 // lockGate is the rule of the typed acknowledgement of high-severity lock
 // findings, in a session that takes the step's locks (one that applies,

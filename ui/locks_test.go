@@ -63,6 +63,30 @@ func TestHighLockFindingIsAcknowledgedByTyping(t *testing.T) {
 	s = plain(m)
 	mustContain(t, s, "enter run")
 	mustNotContain(t, s, "A acknowledge", "ACKNOWLEDGE before it runs")
+	m = update(m, press("f")...)
+	mustContain(t, plain(m), "acknowledged by the operator: create-index-blocking")
+}
+
+// A rehearsal takes the step's locks, so the engine holds a high finding
+// for its acknowledgement there too (State.TakesLocks): the pane says so,
+// as in an applying session, instead of only the footer's A.
+func TestRehearsalShowsTheAcknowledgementItWaitsFor(t *testing.T) {
+	f := connectStart(false)
+	f.evs[0].Session.Rehearse = true
+	for i := range 4 {
+		f.item(steps.EvItemTicked, "pre-checklist", i, i == 3, "")
+	}
+	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
+		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
+		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
+		stepStarted("apply-001").add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{
+		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}}})
+	m, _ := newLive(f)
+	if st := m.State(); !st.Accepts(steps.CmdAcknowledge).OK {
+		t.Fatal("the engine does not wait for the acknowledgement in a rehearsal")
+	}
+	m = update(m, press("f")...)
+	mustContain(t, strings.Join(strings.Fields(plain(m)), " "), "ACKNOWLEDGE before it runs: create-index-blocking")
 }
 
 // After a failed CREATE INDEX CONCURRENTLY the pane names the INVALID

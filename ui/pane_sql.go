@@ -201,8 +201,11 @@ func (m Model) lockLines(st *steps.StepState, w int) []string {
 	if len(all) == 0 {
 		lines = append(lines, s.Muted.Render("  no lock on an existing relation, no finding"))
 	}
-	if p := st.PendingAcks(); len(p) > 0 && m.state.Session.Apply {
+	if p := st.PendingAcks(); len(p) > 0 && m.state.TakesLocks() {
 		lines = append(lines, wrapAll([]string{s.Danger.Render("ACKNOWLEDGE before it runs: ") + strings.Join(p, ", ") + s.Muted.Render(" (type the rule id)")}, w)...)
+	}
+	if len(st.Acked) > 0 {
+		lines = append(lines, wrapAll([]string{s.Muted.Render("acknowledged by the operator: ") + strings.Join(st.Acked, ", ")}, w)...)
 	}
 	return append(lines, "")
 }

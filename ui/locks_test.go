@@ -85,6 +85,8 @@ func TestRehearsalShowsTheAcknowledgementItWaitsFor(t *testing.T) {
 	if st := m.State(); !st.Accepts(steps.CmdAcknowledge).OK {
 		t.Fatal("the engine does not wait for the acknowledgement in a rehearsal")
 	}
+	// The head is wrapped, not cut: what makes a rehearsal safe is at its end.
+	mustContain(t, strings.Join(strings.Fields(plain(m)), " "), "in a transaction that is rolled back; it takes these")
 	m = update(m, press("f")...)
 	mustContain(t, strings.Join(strings.Fields(plain(m)), " "), "ACKNOWLEDGE before it runs: create-index-blocking")
 }

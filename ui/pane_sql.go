@@ -148,7 +148,9 @@ func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 	case m.state.Session.Apply:
 		head = s.Apply.Render("WRITES") + " " + s.Bold.Render(fmt.Sprintf("enter sends %d statement(s) to %s:", n, orDash(m.state.Session.TargetName)))
 	}
-	fixed := append([]string{head}, m.errorLines(st.Error, w)...)
+	// Wrapped: the rehearsal's head ends with what makes it safe (rolled
+	// back), which a cut line would hide.
+	fixed := append(wrapAll([]string{head}, w), m.errorLines(st.Error, w)...)
 	// The locks come first, then the statements: only the lines on screen
 	// are drawn (window.go).
 	locks := m.lockLines(st, w)

@@ -342,6 +342,15 @@ func (st *StepState) acceptsRunning(t CommandType) (bool, string) {
 func (st *StepState) acceptsFailed(t CommandType) (bool, string) {
 	switch t {
 	case CmdRetry:
+		if len(st.Invalid) > 0 {
+			// The build's INVALID index keeps its name: a retry fails on
+			// it, or with IF NOT EXISTS does nothing and leaves it INVALID.
+			names := make([]string, len(st.Invalid))
+			for i, ix := range st.Invalid {
+				names[i] = ix.Index.String()
+			}
+			return false, fmt.Sprintf("the INVALID index %s that the failed build left is still there: a retry would fail on it (or, with IF NOT EXISTS, keep it INVALID); drop it first (d)", strings.Join(names, ", "))
+		}
 		return true, ""
 	case CmdDropInvalid:
 		if len(st.Invalid) > 0 {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 // readyState is a session past identity and lock, at step "s" of kind k.
@@ -75,6 +77,11 @@ func TestAcceptsByState(t *testing.T) {
 			s.ApprovalAt, s.Wrote = "s", true
 			return s
 		}(), CmdNext, false, "; you may quit or roll back meanwhile"},
+		{"retry with an INVALID index left", func() State {
+			s := readyState(true, KindSQL, StatusFailed)
+			s.Steps[0].Invalid = []lockcheck.InvalidIndex{{Index: lockcheck.Rel{Schema: "public", Name: "ix"}, Table: lockcheck.Rel{Schema: "public", Name: "t"}}}
+			return s
+		}(), CmdRetry, false, "INVALID index public.ix"},
 		{"offline retry", func() State {
 			s := readyState(true, KindSQL, StatusFailed)
 			s.Identity, s.Offline = nil, "down"

@@ -194,6 +194,11 @@ statements = ["select 1", "create unique index concurrently dup_x on dup (x)"]
 	if s := r.e.State(); !s.Accepts(CmdDropInvalid).OK {
 		t.Fatalf("drop_invalid_index refused: %s", s.Accepts(CmdDropInvalid).Reason)
 	}
+	// A retry before the drop would fail on the INVALID index's name
+	// (or, with IF NOT EXISTS, succeed and leave it INVALID): refused.
+	if s := r.e.State(); s.Accepts(CmdRetry).OK || !strings.Contains(s.Accepts(CmdRetry).Reason, "public.dup_x") {
+		t.Fatalf("retry with the INVALID index still there: %+v", s.Accepts(CmdRetry))
+	}
 	r.e.Send(Command{Type: CmdDropInvalid, Step: "unique-x"})
 	drop := r.rec.waitStep(t, EvInvalidIndexDrop, "unique-x")
 	if len(drop.Statements) != 1 || drop.Statements[0].SQL != "DROP INDEX CONCURRENTLY IF EXISTS public.dup_x" {

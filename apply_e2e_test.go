@@ -97,7 +97,21 @@ func TestPlanApplyUnattended(t *testing.T) {
 	if got := readValidationState(t, ctx, prod); got != preMigration {
 		t.Fatalf("a stale plan must write nothing:\n got %+v\nwant %+v", got, preMigration)
 	}
+	if strings.Contains(stderr, `\n`) || !strings.Contains(stderr, "\n  public.business_accounts: definition changed") {
+		t.Errorf("stale plan: each changed object on a line of its own, no escaped newline:\n%s", stderr)
+	}
 	exec1(t, ctx, prod, "alter table public.business_accounts drop column drifted")
+
+	// An answers file that answers nothing: every question on a line of
+	// its own (exit 2, nothing sent).
+	empty := filepath.Join(t.TempDir(), "empty.toml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = a.run("apply", "--plan", plan, "--db", dsn[db.DemoRoleConnectProd], "--confirm", db.DemoProdProjectID, "--answers", empty, "--log-dir", a.logDir)
+	if code != steps.ExitUsage || strings.Contains(stderr, `\n`) || !strings.Contains(stderr, "\n  step confirm-target (confirm) is not answered") {
+		t.Errorf("unanswered questions: exit %d, want %d, each on a line of its own:\n%s\n%s", code, steps.ExitUsage, out, stderr)
+	}
 
 	// A failing check after the migration: on_failure = "rollback" rolls
 	// back (exit 5). This runbook differs from the staged one, so the

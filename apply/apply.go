@@ -57,6 +57,16 @@ func Apply(ctx context.Context, o Options) int {
 	return o.run(ctx, pre)
 }
 
+// safeLines is one line per item, each escaped for the terminal (an
+// item's own newline escaped, the separators kept).
+func safeLines(items []string, sep string) string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = termsafe.Line(it)
+	}
+	return strings.Join(out, sep)
+}
+
 // preflighted is what preflight proved.
 type preflighted struct {
 	plan     *Plan
@@ -80,7 +90,7 @@ func (o *Options) preflight(ctx context.Context) (*preflighted, int) {
 	}
 	rb, problems := o.Load(p.Runbook.Path)
 	if rb == nil || problems.HasErrors() {
-		return o.fail(steps.ExitUsage, "the plan's runbook %s does not load:\n%s", l(p.Runbook.Path), l(problems.Errors().Error()))
+		return o.fail(steps.ExitUsage, "the plan's runbook %s does not load:\n%s", l(p.Runbook.Path), termsafe.Text(problems.Errors().Error()))
 	}
 	env := p.Runbook.Environment
 	if rb, err = rb.ForEnv(env); err != nil {
@@ -99,7 +109,7 @@ func (o *Options) preflight(ctx context.Context) (*preflighted, int) {
 		return o.fail(steps.ExitUsage, "%s", l(err.Error()))
 	}
 	if probs := a.Validate(rb); len(probs) > 0 {
-		return o.fail(steps.ExitUsage, "the answers file does not answer what the runbook asks (nothing was sent):\n  %s", l(strings.Join(probs, "\n  ")))
+		return o.fail(steps.ExitUsage, "the answers file does not answer what the runbook asks (nothing was sent):\n  %s", safeLines(probs, "\n  "))
 	}
 	if code := o.checkDatabase(ctx, p, rb); code != 0 {
 		return nil, code
@@ -136,7 +146,7 @@ func (o *Options) checkDatabase(ctx context.Context, p *Plan, rb *steps.Runbook)
 	}
 	if changed := schemaChanges(p.Objects, objs); len(changed) > 0 {
 		fmt.Fprintf(o.Stderr, "handrail apply: stale plan: the schema changed since the plan was made (fingerprint %s, the plan's %s):\n  %s\nreview the change, plan again, then apply; nothing was written\n",
-			fingerprint(objs)[:12], p.Fingerprint[:min(12, len(p.Fingerprint))], termsafe.Line(strings.Join(changed, "\n  ")))
+			fingerprint(objs)[:12], p.Fingerprint[:min(12, len(p.Fingerprint))], safeLines(changed, "\n  "))
 		return steps.ExitUsage
 	}
 	return 0

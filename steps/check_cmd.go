@@ -127,6 +127,10 @@ func RunChecksDialed(ctx context.Context, rb *Runbook, d *CheckDial, w io.Writer
 	}
 	rep.Runbook, rep.Target = rb.Meta.ID, fmt.Sprintf("%s (%s)", rb.Target.Name, rb.Target.ProjectID)
 	t, err := d.wait()
+	if err != nil && ctx.Err() != nil {
+		rep.Error = fmt.Sprintf("interrupted while connecting to %s (ctrl+c or SIGTERM): nothing was checked", rep.DSN)
+		return finish(ExitFailed)
+	}
 	if err != nil {
 		rep.Error = fmt.Sprintf("cannot connect to %s (from %s): %v", rep.DSN, target.From(), err)
 		return finish(ExitFailed)
@@ -137,6 +141,10 @@ func RunChecksDialed(ctx context.Context, rb *Runbook, d *CheckDial, w io.Writer
 		Expected: tg.ProjectID, Forbidden: tg.Forbidden, Sources: tg.Identity, SQL: tg.IdentitySQL,
 	})
 	rep.Identity = &IdentityReport{Expected: tg.ProjectID, Sources: sources, Forbidden: forbidden, OK: ok, Reason: reason}
+	if !ok && ctx.Err() != nil {
+		rep.Error = "interrupted (ctrl+c or SIGTERM) while proving the identity: nothing was checked"
+		return finish(ExitFailed)
+	}
 	if !ok {
 		rep.Error = fmt.Sprintf("identity hard stop: this is not %s (%s): %s; no check was run", tg.Name, tg.ProjectID, reason)
 		return finish(ExitIdentity)
@@ -145,6 +153,10 @@ func RunChecksDialed(ctx context.Context, rb *Runbook, d *CheckDial, w io.Writer
 	// the right one (a failure here shows in the checks that follow).
 	_ = t.SetAppName(ctx, checkAppName+"/"+rb.Meta.ID)
 	rep.Results = runAllChecks(ctx, t, rb)
+	if ctx.Err() != nil {
+		rep.Error = "interrupted (ctrl+c or SIGTERM) while the checks ran: a check that shows a failure may not have run"
+		return finish(ExitFailed)
+	}
 	if locks, err := WeighLocks(ctx, t, rb); err != nil {
 		rep.Locks = &LocksReport{Error: err.Error()}
 	} else {

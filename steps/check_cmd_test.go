@@ -2,6 +2,7 @@ package steps
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -108,5 +109,34 @@ func TestCheckDialClose(t *testing.T) {
 	}
 	if _, err := io.Copy(io.Discard, c); err != nil {
 		t.Fatalf("the dial's connection was left open: %v", err)
+	}
+}
+
+// ctrl+c (or SIGTERM) while handrail check connects says so, not a
+// driver's "context canceled" as if the server had failed.
+func TestCheckInterruptedWhileConnecting(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	target, _, err := db.Resolve(db.DSNSource{Flag: "postgres://u:pw@" + ln.Addr().String() + "/db?connect_timeout=600&sslmode=disable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(engineCtx(t))
+	d := DialChecks(ctx, target)
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cancel() // the operator's ctrl+c, while the server has not answered
+	rb := &Runbook{Meta: Meta{ID: "r"}, Target: Target{Name: "Prod", ProjectID: "p"}}
+	var out bytes.Buffer
+	code := RunChecksDialed(ctx, rb, d, &out, false)
+	if code != ExitFailed || !strings.Contains(out.String(), "interrupted while connecting to") || strings.Contains(out.String(), "context canceled") {
+		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
 }

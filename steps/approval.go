@@ -195,12 +195,21 @@ func (a ApprovalStatus) Describe() []string {
 	if len(a.Approved) > 0 {
 		out = append(out, "approved by "+PartnerNames(a.Approved))
 	}
-	if len(a.Pending) > 0 {
-		out = append(out, "waiting for "+PartnerNames(a.Pending))
-	} else {
-		out = append(out, "no approver is connected who has not approved")
+	return append(out, a.Waiting("no approver is connected who has not approved"))
+}
+
+// Waiting says whom the write waits for: the connected approvers who
+// have not approved, and how many more must join when they are too few
+// (none: what to say when no approver is connected who could approve).
+func (a ApprovalStatus) Waiting(none string) string {
+	if len(a.Pending) == 0 {
+		return none
 	}
-	return out
+	w := "waiting for " + PartnerNames(a.Pending)
+	if more := a.Missing() - len(a.Pending); more > 0 {
+		w += fmt.Sprintf(" and %d more approver(s) to join", more)
+	}
+	return w
 }
 
 // PartnerNames lists the partners' names, comma-separated.

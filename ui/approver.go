@@ -125,12 +125,7 @@ func (m Model) approvalLines(w int) []string {
 				what += "; approved by " + steps.PartnerNames(a.Approved)
 			}
 			if n := a.Missing(); n > 0 {
-				what += fmt.Sprintf("; missing %d", n)
-				if len(a.Pending) > 0 {
-					what += ": waiting for " + steps.PartnerNames(a.Pending)
-				} else {
-					what += ": no approver connected"
-				}
+				what += fmt.Sprintf("; missing %d: %s", n, a.Waiting("no approver connected"))
 			}
 			lines = append(lines, what)
 		}

@@ -217,3 +217,17 @@ func TestRefusalNamesWhoseCommandItWas(t *testing.T) {
 	fromOp, _ := partnerScreen(refused(approvalSession(), nil, steps.CmdNext), bobApprover)
 	mustContain(t, footer(fromOp), "the operator's next refused")
 }
+
+// A write needing more approvers than are connected says how many more
+// must join, not only "waiting for bob" (which reads as if bob's approval
+// were enough).
+func TestApprovalLineSaysMoreMustJoin(t *testing.T) {
+	f := approvalSession()
+	f.evs[0].Session.ApprovalRequired = 2
+	m, _ := newLive(f)
+	mustContain(t, strings.Join(strings.Fields(plain(m)), " "), "APPROVAL of step pg-dump: 0 of 2; missing 2: waiting for bob and 1 more approver(s) to join")
+	st := m.State()
+	if w := st.WriteWaitFor("pg-dump"); !strings.Contains(w, "waiting for bob and 1 more approver(s) to join") {
+		t.Errorf("the engine's reason: %q", w)
+	}
+}

@@ -258,6 +258,11 @@ func (m Model) verification() string {
 // sessionNow is the session's elapsed time: the clock in a live session,
 // the last event's offset in a replay or once it ended.
 func (m Model) sessionNow() time.Duration {
+	if m.operatorGone() && (m.aliveSeen || m.fed) && !m.state.Started.IsZero() {
+		// Stopped where it was when the watcher noticed: the operator
+		// was there until then, whatever the last event's time.
+		return max(m.state.Now, m.goneAt.Sub(m.state.Started))
+	}
 	if m.mode == Replay || m.state.Ended || m.result != nil || m.state.Started.IsZero() || m.watchStopped() {
 		return m.state.Now
 	}

@@ -197,6 +197,7 @@ type Model struct {
 	watchProblem *WatchProblem // following stopped: the error screen
 	writerGone   bool          // the operator's handrail is gone
 	goneAt       time.Time     // when the watcher noticed
+	aliveSeen    bool          // the watcher saw the operator's handrail hold the journal
 }
 
 // New builds the screen. It does no I/O; Init starts reading events.

@@ -95,6 +95,7 @@ func (m Model) handleWatchStatus(s WatchStatus) (tea.Model, tea.Cmd) {
 	if s.WriterGone && !m.writerGone {
 		m.goneAt = m.clock
 	}
+	m.aliveSeen = m.aliveSeen || !s.WriterGone
 	m.writerGone = s.WriterGone
 	m.layoutPane()
 	return m, m.waitForWatch()
@@ -195,7 +196,7 @@ func (m Model) refold(events []steps.Event) Model {
 	r.send, r.events, r.stop, r.doneFn, r.headFn = m.send, m.events, m.stop, m.doneFn, m.headFn
 	r.width, r.height, r.isDark = m.width, m.height, m.isDark
 	r.showHelp, r.full, r.banner, r.clock = m.showHelp, m.full, m.banner, m.clock
-	r.fed, r.watch, r.watchProblem, r.writerGone, r.goneAt = m.fed, m.watch, m.watchProblem, m.writerGone, m.goneAt
+	r.fed, r.watch, r.watchProblem, r.writerGone, r.goneAt, r.aliveSeen = m.fed, m.watch, m.watchProblem, m.writerGone, m.goneAt, m.aliveSeen
 	r.restyle()
 	r.layoutPane()
 	return r

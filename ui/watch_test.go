@@ -150,3 +150,29 @@ func TestWatchStatusIsRead(t *testing.T) {
 		t.Error("without a channel nothing waits")
 	}
 }
+
+// TestWatchGoneClockStopsWhereItWas: the clock of a watcher that saw the
+// operator's handrail alive stops when it notices it gone, where it was:
+// it does not jump back to the last journaled event (minutes earlier when
+// the operator sat on a step). A watcher that never saw it alive only
+// knows the last event.
+func TestWatchGoneClockStopsWhereItWas(t *testing.T) {
+	m := newWatch(connectStart(true))
+	m = update(m, WatchStatus{WriterGone: false}) // the follower's first probe: alive
+	later := t0.Add(10 * time.Minute)
+	m.now = func() time.Time { return later }
+	m = update(m, clockMsg{})
+	running := m.sessionNow()
+	m = update(m, WatchStatus{WriterGone: true})
+	if got := m.sessionNow(); got < running {
+		t.Errorf("the clock went back from %v to %v when the operator was noticed gone", running, got)
+	}
+	mustContain(t, plain(m), clockText(running))
+
+	late := newWatch(connectStart(true)) // started after the crash
+	late.now = func() time.Time { return later }
+	late = update(late, WatchStatus{WriterGone: true})
+	if got := late.sessionNow(); got != late.state.Now {
+		t.Errorf("a watcher that never saw the operator shows %v, want the last event's %v", got, late.state.Now)
+	}
+}

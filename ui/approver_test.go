@@ -231,3 +231,34 @@ func TestApprovalLineSaysMoreMustJoin(t *testing.T) {
 		t.Errorf("the engine's reason: %q", w)
 	}
 }
+
+// A rollback dialog that opens by itself (an approver's proposal, the
+// engine's offer after a failed check) takes only y: the operator's enter,
+// typed for the step as the dialog appeared, never rolls back. One the
+// operator opened with R takes y or enter, as before.
+func TestUnbiddenRollbackDialogTakesOnlyY(t *testing.T) {
+	f := toApply().on(steps.EvStepSucceeded, "apply-001")
+	f.add(steps.Event{Type: steps.EvRollbackProposed, Partner: partner(&bobApprover), Text: "the error rate doubled"})
+	m, rec := newLive(f)
+	if m.screen() != screenRollbackDialog {
+		t.Fatalf("the proposal opens the rollback dialog on the operator's screen: screen %v", m.screen())
+	}
+	mustContain(t, plain(m), "y roll back now", "proposed by: bob (approver)")
+	mustNotContain(t, plain(m), "y/enter")
+	m = update(m, press("enter")...)
+	if len(rec.cmds) != 0 || m.screen() != screenRollbackDialog {
+		t.Fatalf("enter on a proposed rollback: commands %+v, screen %v; want nothing sent, the dialog still open", rec.cmds, m.screen())
+	}
+	m = update(m, press("y")...)
+	if len(rec.cmds) != 1 || rec.cmds[0].Type != steps.CmdRollback {
+		t.Fatalf("y on a proposed rollback: %+v", rec.cmds)
+	}
+
+	m, rec = newLive(toApply().on(steps.EvStepSucceeded, "apply-001"))
+	m = update(m, press("R")...)
+	mustContain(t, plain(m), "y/enter")
+	m = update(m, press("enter")...)
+	if len(rec.cmds) != 1 || rec.cmds[0].Type != steps.CmdRollback {
+		t.Fatalf("enter on the rollback dialog the operator opened: %+v", rec.cmds)
+	}
+}

@@ -165,6 +165,8 @@ func (m Model) rollbackDialogLines() []string {
 	lines := []string{s.Danger.Render("ROLL BACK?"), ""}
 	if r := m.state.Rollback.Offered; r != "" {
 		lines = append(lines, s.Warn.Render("offered: ")+r, "")
+	} else if p := m.state.Rollback.Proposed; m.unbidden && p != "" {
+		lines = append(lines, s.Warn.Render("proposed by: ")+safe(p), "")
 	}
 	if when := m.state.Session.RollbackWhen; len(when) > 0 {
 		lines = append(lines, s.Bold.Render("Roll back when:"))
@@ -175,8 +177,12 @@ func (m Model) rollbackDialogLines() []string {
 	}
 	lines = append(lines, s.Bold.Render("Rollback steps:"))
 	lines = append(lines, m.rollbackStepLines()...)
+	yes := "y/enter"
+	if m.unbidden {
+		yes = "y" // it opened by itself: an enter meant for the step does not count
+	}
 	return append(lines, "",
-		s.Bold.Render("y/enter")+" roll back now   "+s.Bold.Render("n/esc")+" not now")
+		s.Bold.Render(yes)+" roll back now   "+s.Bold.Render("n/esc")+" not now")
 }
 
 func (m Model) rollbackStepLines() []string {

@@ -47,10 +47,11 @@ type KeyMap struct {
 	AskRollback key.Binding
 
 	// Dialogs.
-	Yes    key.Binding
-	No     key.Binding
-	Submit key.Binding
-	Back   key.Binding
+	Yes     key.Binding
+	YesOnly key.Binding // y alone: a dialog that opened by itself
+	No      key.Binding
+	Submit  key.Binding
+	Back    key.Binding
 
 	// Leaving.
 	Quit      key.Binding
@@ -99,10 +100,11 @@ func DefaultKeyMap() KeyMap {
 		Release:     b([]string{"h"}, "h", "release the hold"),
 		AskRollback: b([]string{"R", "shift+r"}, "R", "ask for ROLLBACK"),
 
-		Yes:    b([]string{"y", "enter"}, "y", "yes"),
-		No:     b([]string{"n", "esc"}, "n/esc", "no"),
-		Submit: b([]string{"enter"}, "enter", "submit"),
-		Back:   b([]string{"esc"}, "esc", "cancel"),
+		Yes:     b([]string{"y", "enter"}, "y", "yes"),
+		YesOnly: b([]string{"y"}, "y", "yes"),
+		No:      b([]string{"n", "esc"}, "n/esc", "no"),
+		Submit:  b([]string{"enter"}, "enter", "submit"),
+		Back:    b([]string{"esc"}, "esc", "cancel"),
 
 		Quit:      b([]string{"q"}, "q", "quit"),
 		Interrupt: b([]string{"ctrl+c"}, "ctrl+c", "cancel/quit"),
@@ -140,6 +142,9 @@ func (m Model) keysNow(scr screen) []key.Binding {
 	case screenHardStop, screenLockHeld, screenTooSmall, screenLoading, screenWatchError:
 		return []key.Binding{k.Quit}
 	case screenRollbackDialog:
+		if m.unbidden {
+			return []key.Binding{relabel(k.YesOnly, "y", "roll back"), relabel(k.No, "n/esc", "not now")}
+		}
 		return []key.Binding{relabel(k.Yes, "y/enter", "roll back"), relabel(k.No, "n/esc", "not now")}
 	case screenConfirmQuit, screenConfirmCancel:
 		return []key.Binding{relabel(k.Yes, "y/enter", "yes"), k.No}

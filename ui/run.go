@@ -159,8 +159,12 @@ type Model struct {
 	// from it; nothing else may change either.
 	shown   steps.State
 	overlay screen
-	input   *inputDialog
-	consent *textinput.Model
+	// unbidden: the rollback dialog opened by itself (an approver's
+	// proposal, the engine's offer), not by the operator's R: only y
+	// confirms it, so an enter typed for the step never rolls back.
+	unbidden bool
+	input    *inputDialog
+	consent  *textinput.Model
 	// override is the promotion gate's typed reason.
 	override *textinput.Model
 
@@ -440,7 +444,7 @@ func (m Model) noteEvent(e steps.Event) Model {
 		}
 	case steps.EvRollbackOffered, steps.EvRollbackProposed:
 		if m.mode == Live && m.overlay == screenNone && m.state.CanRollback() {
-			m.overlay = screenRollbackDialog
+			m.overlay, m.unbidden = screenRollbackDialog, true
 		}
 	case steps.EvConsentRequired, steps.EvConsentRejected:
 		m.consent = clone(m.consent)

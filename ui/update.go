@@ -245,7 +245,7 @@ func nextOpenItem(items []steps.ItemState, i int) int {
 // engine says why not.
 func (m Model) askRollback() (tea.Model, tea.Cmd) {
 	if m.state.Accepts(steps.CmdRollback).OK {
-		m.overlay = screenRollbackDialog
+		m.overlay, m.unbidden = screenRollbackDialog, false
 		return m, nil
 	}
 	m.command(steps.Command{Type: steps.CmdRollback, Text: m.rollbackReason()})
@@ -254,6 +254,8 @@ func (m Model) askRollback() (tea.Model, tea.Cmd) {
 
 func (m Model) handleRollbackKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
+	case m.unbidden && key.Matches(msg, m.keys.Yes) && !key.Matches(msg, m.keys.YesOnly):
+		return m, nil // enter: typed for the step, not for a dialog that just opened
 	case key.Matches(msg, m.keys.Yes):
 		m.overlay = screenNone
 		m.command(steps.Command{Type: steps.CmdRollback, Text: m.rollbackReason()})
@@ -266,6 +268,9 @@ func (m Model) handleRollbackKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 func (m Model) rollbackReason() string {
 	if r := m.state.Rollback.Offered; r != "" {
 		return r
+	}
+	if p := m.state.Rollback.Proposed; m.unbidden && p != "" {
+		return "operator accepted the rollback proposed by " + p
 	}
 	return "operator chose rollback (R)"
 }

@@ -321,7 +321,11 @@ func TestRollbackOfferedOpensAtOnce(t *testing.T) {
 		t.Fatalf("rollback_offered should open the dialog; screen = %v", m.screen())
 	}
 	mustContain(t, plain(m), "offered: rate_limits RLS is off failed")
-	update(m, press("enter")...)
+	m = update(m, press("enter")...) // a second enter meant for the failed check
+	if len(rec.cmds) != 0 {
+		t.Fatalf("enter on an offered rollback sent %+v; only y confirms a dialog that opened by itself", rec.cmds)
+	}
+	update(m, press("y")...)
 	wantCmds(t, rec, steps.Command{Type: steps.CmdRollback, Text: "rate_limits RLS is off failed"})
 }
 

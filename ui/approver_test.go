@@ -250,14 +250,14 @@ func TestUnbiddenRollbackDialogTakesOnlyY(t *testing.T) {
 		t.Fatalf("enter on a proposed rollback: commands %+v, screen %v; want nothing sent, the dialog still open", rec.cmds, m.screen())
 	}
 	m = update(m, press("y")...)
-	if len(rec.cmds) != 1 || rec.cmds[0].Type != steps.CmdRollback {
-		t.Fatalf("y on a proposed rollback: %+v", rec.cmds)
+	if len(rec.cmds) != 1 || rec.cmds[0].Type != steps.CmdRollback || !strings.Contains(rec.cmds[0].Text, "proposed by bob (approver)") || m.screen() == screenRollbackDialog {
+		t.Fatalf("y on a proposed rollback: %+v, screen %v", rec.cmds, m.screen())
 	}
 
 	m, rec = newLive(toApply().on(steps.EvStepSucceeded, "apply-001"))
 	m = update(m, press("R")...)
 	mustContain(t, plain(m), "y/enter")
-	m = update(m, press("enter")...)
+	update(m, press("enter")...)
 	if len(rec.cmds) != 1 || rec.cmds[0].Type != steps.CmdRollback {
 		t.Fatalf("enter on the rollback dialog the operator opened: %+v", rec.cmds)
 	}

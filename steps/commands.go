@@ -345,11 +345,7 @@ func (st *StepState) acceptsFailed(t CommandType) (bool, string) {
 		if len(st.Invalid) > 0 {
 			// The build's INVALID index keeps its name: a retry fails on
 			// it, or with IF NOT EXISTS does nothing and leaves it INVALID.
-			names := make([]string, len(st.Invalid))
-			for i, ix := range st.Invalid {
-				names[i] = ix.Index.String()
-			}
-			return false, fmt.Sprintf("the INVALID index %s that the failed build left is still there: a retry would fail on it (or, with IF NOT EXISTS, keep it INVALID); drop it first (d)", strings.Join(names, ", "))
+			return false, fmt.Sprintf("the INVALID index %s that the failed build left is still there: a retry would fail on it (or, with IF NOT EXISTS, keep it INVALID); drop it first (d)", invalidNames(st))
 		}
 		return true, ""
 	case CmdDropInvalid:
@@ -358,6 +354,11 @@ func (st *StepState) acceptsFailed(t CommandType) (bool, string) {
 		}
 		return false, noInvalid(st)
 	case CmdSkipStep:
+		if len(st.Invalid) > 0 {
+			// Skipped, the INVALID index would stay: updated on every
+			// write, used by no query.
+			return false, fmt.Sprintf("the INVALID index %s that the failed build left is still there, slowing every write to its table: drop it first (d), then skip", invalidNames(st))
+		}
 		if !st.Kind.Writes() || (st.Error != nil && st.Error.RolledBack) {
 			return true, ""
 		}
@@ -392,6 +393,15 @@ func (st *StepState) acceptsReadOnly(t CommandType) (bool, string) {
 		return true, ""
 	}
 	return false, fmt.Sprintf("step %q waits for enter", st.ID)
+}
+
+// invalidNames lists the INVALID indexes a failed build of st left.
+func invalidNames(st *StepState) string {
+	names := make([]string, len(st.Invalid))
+	for i, ix := range st.Invalid {
+		names[i] = ix.Index.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 func noInvalid(st *StepState) string {

@@ -82,6 +82,12 @@ func TestAcceptsByState(t *testing.T) {
 			s.Steps[0].Invalid = []lockcheck.InvalidIndex{{Index: lockcheck.Rel{Schema: "public", Name: "ix"}, Table: lockcheck.Rel{Schema: "public", Name: "t"}}}
 			return s
 		}(), CmdRetry, false, "INVALID index public.ix"},
+		{"skip with an INVALID index left", func() State {
+			s := readyState(true, KindSQL, StatusFailed)
+			s.Steps[0].Error = &ErrorInfo{RolledBack: true}
+			s.Steps[0].Invalid = []lockcheck.InvalidIndex{{Index: lockcheck.Rel{Schema: "public", Name: "ix"}, Table: lockcheck.Rel{Schema: "public", Name: "t"}}}
+			return s
+		}(), CmdSkipStep, false, "drop it first (d), then skip"},
 		{"offline retry", func() State {
 			s := readyState(true, KindSQL, StatusFailed)
 			s.Identity, s.Offline = nil, "down"

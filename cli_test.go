@@ -317,3 +317,24 @@ func TestCLICheckBrokenRunbookStopsTheDial(t *testing.T) {
 		t.Fatalf("exit %d, want %d with the runbook's problems alone:\n%s%s", code, steps.ExitUsage, stdout, stderr)
 	}
 }
+
+// handrail check --json that stops before connecting (the runbook does not
+// load, the connection string is unreadable) still writes one JSON object
+// with the error and the exit code: a script reading stdout always gets
+// one, as it does for a connection that fails.
+func TestCLICheckJSONWhenItStopsEarly(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "runbook.toml"), []byte("[runbook]\nid = \"b\"\ntitle = \"B\"\nversion = \"1\"\n[target]\nname = \"n\"\nproject_id = \"p\"\nidentiy = [\"stamp\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"check", dir, "--json", "--db", "postgres://u@127.0.0.1:1/x"},
+		{"check", "connect-rls-hardening", "--json", "--db", "mysql://root:pw@localhost:3306/app"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		var rep steps.ChecksReport
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != steps.ExitUsage || rep.ExitCode != steps.ExitUsage || rep.Error == "" || stderr == "" {
+			t.Errorf("%q: exit %d, JSON %v %+v\nstdout:\n%s\nstderr:\n%s", args, code, err, rep, stdout, stderr)
+		}
+	}
+}

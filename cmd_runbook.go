@@ -229,10 +229,10 @@ func cmdCheck(c *cli, args []string) int {
 			dial.Close()
 		}
 		steps.FormatProblems(c.stderr, problems)
-		return steps.ExitUsage
+		return steps.CheckStoppedEarly(c.stdout, *asJSON, arg, "the runbook does not load: "+problems.Errors().Error(), steps.ExitUsage)
 	}
 	if code := c.targetResolved("check", warnings, rerr); code != 0 {
-		return code
+		return steps.CheckStoppedEarly(c.stdout, *asJSON, arg, rerr.Error(), code)
 	}
 	return steps.RunChecksDialed(ctx, rb, dial, c.stdout, *asJSON)
 }

@@ -91,6 +91,11 @@ func Run(spec Spec) int {
 		return code
 	}
 	defer o.w.Close()
+	if shared != nil {
+		// Said once the session will run: a session refused before
+		// (approval, runbook) never announced a share.
+		shared.Describe(spec.Stderr)
+	}
 	return spec.run(o, shared, frontend)
 }
 
@@ -371,7 +376,6 @@ func (spec *Spec) openShare() (*share.Server, int) {
 		fmt.Fprintf(spec.Stderr, "handrail: %v\nNothing was run.\n", err)
 		return nil, steps.ExitUsage
 	}
-	sh.Describe(spec.Stderr)
 	return sh, 0
 }
 

@@ -254,3 +254,27 @@ func TestResumeLineOfAnApprovalSessionNamesTheShare(t *testing.T) {
 		t.Errorf("a session without approval: %q", got)
 	}
 }
+
+// A session refused before it starts (here: it needs an approver and the
+// keys file names only an observer) does not first announce that it is
+// shared: the share banner comes once the session will run.
+func TestRefusedSessionDoesNotAnnounceTheShare(t *testing.T) {
+	rbDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(rbDir, steps.RunbookFile), []byte(testRunbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(t.TempDir(), "partners")
+	line := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMcEKf4PNW3YldSQC81YWNkTUf51cIiZe2zkBFk6bAW9 alice observer\n"
+	if err := os.WriteFile(keys, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, out, errs := spec(t, "postgres://u@127.0.0.1:1/x")
+	s.RunbookArg, s.ShareAddr, s.ShareKeys, s.RequireApproval = rbDir, "127.0.0.1:0", keys, 1
+	s.Environ = append(s.Environ, "XDG_STATE_HOME="+t.TempDir())
+	if code := Run(s); code != steps.ExitUsage {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, steps.ExitUsage, out, errs)
+	}
+	if !strings.Contains(errs.String(), "names 0 approver(s)") || strings.Contains(errs.String(), "sharing this session") {
+		t.Errorf("stderr:\n%s", errs)
+	}
+}

@@ -21,6 +21,10 @@ func (e *encoder) encodeEvent(el eventLine) ([]byte, error) {
 	if b, ok := e.fastLine(el); ok {
 		return b, nil
 	}
+	if b, ok := e.listingLine(el); ok {
+		return b, nil
+	}
+	el.Listing.fill()
 	return e.encode(el)
 }
 

@@ -24,6 +24,11 @@ type listing struct {
 	// Line holds each statement's line minus the line of the one before
 	// (the first: its line), when any statement has a line.
 	Line []int `json:"line,omitempty"`
+
+	// On the writer's side (newListing): the statements listed, and
+	// whether any has a line, until fill sets SQL and Line from them.
+	from  []steps.StatementInfo
+	lines bool
 }
 
 // stmtTable is, per step, the statements of its last listing: what the
@@ -74,11 +79,13 @@ func sameStatements(a, b []steps.StatementInfo) bool {
 }
 
 // newListing lists ss compactly when it is a plain listing (index k at k,
-// count len(ss), one file, no result fields); ok false otherwise.
+// count len(ss), one file, no result fields); ok false otherwise. The
+// listing refers to ss (from) until fill copies its SQL and lines out:
+// the writer writes the line from ss itself (appendListing), so a step of
+// a million statements is not copied into a second list of them to be
+// encoded. ss is only read.
 func newListing(ss []steps.StatementInfo) (*listing, bool) {
-	l := &listing{Count: len(ss), SQL: make([]string, len(ss))}
-	lines, prev := make([]int, len(ss)), 0
-	anyLine := false
+	l := &listing{Count: len(ss), from: ss}
 	for k, s := range ss {
 		if s.Index != k || s.Count != len(ss) || s.SQL == "" || s.Tag != "" || s.RowsAffected != 0 || s.Elapsed != 0 {
 			return nil, false
@@ -88,14 +95,30 @@ func newListing(ss []steps.StatementInfo) (*listing, bool) {
 		} else if s.File != l.File {
 			return nil, false
 		}
-		l.SQL[k] = s.SQL
-		lines[k], prev = s.Line-prev, s.Line
-		anyLine = anyLine || s.Line != 0
-	}
-	if anyLine {
-		l.Line = lines
+		l.lines = l.lines || s.Line != 0
 	}
 	return l, true
+}
+
+// full: l lists statements (rather than referring to the step's last
+// listing).
+func (l *listing) full() bool { return l != nil && (l.SQL != nil || l.from != nil) }
+
+// fill sets SQL and Line from the statements l was made from, for
+// encoding/json (nil-safe; a no-op once filled or for a listing read).
+func (l *listing) fill() {
+	if l == nil || l.from == nil || l.SQL != nil {
+		return
+	}
+	l.SQL = make([]string, len(l.from))
+	lines, prev := make([]int, len(l.from)), 0
+	for k, s := range l.from {
+		l.SQL[k] = s.SQL
+		lines[k], prev = s.Line-prev, s.Line
+	}
+	if l.lines {
+		l.Line = lines
+	}
 }
 
 // expand puts back what compact left out of e (read from a format 2

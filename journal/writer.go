@@ -355,6 +355,7 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 	rec := e
 	secret := w.red.InJSON(line)
 	if secret {
+		el.Listing.fill() // redact.Value copies exported fields only
 		rec = redact.Value(w.red, e)
 		line, err = w.enc.encode(redact.Value(w.red, el))
 		if err != nil {
@@ -398,7 +399,7 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 // is returned redacted, as the reader will show it. It records, for each
 // listing written, whether its line held a secret.
 func (w *Writer) redactRefs(e steps.Event, el eventLine, rec steps.Event, secret bool) steps.Event {
-	listed := (el.Listing != nil && el.Listing.SQL != nil) || el.Statements != nil
+	listed := el.Listing.full() || el.Statements != nil
 	if listed {
 		w.secretSQL[e.Step] = secret
 		return rec

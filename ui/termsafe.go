@@ -102,7 +102,12 @@ func (c *renderCache) escapeStep(st *steps.StepState, planned *steps.PlannedStep
 		cp.PlannedStep = *planned
 	}
 	cp.Rows = c.escapedRows(rows)
-	cp.WouldRun = c.escapedStatements(wouldRun)
+	// The statement list stays the fold's own (read-only, shared with the
+	// event and the engine): a file of a million statements is not
+	// copied because one of them has a tab. The would-run pane, its one
+	// reader, escapes each statement it counts or draws (window.go:
+	// escapedStatement).
+	cp.WouldRun = wouldRun
 	return cp
 }
 
@@ -160,34 +165,6 @@ func extends(rows, src [][]string) bool {
 		}
 	}
 	return true
-}
-
-// stmtsMemo: a statement list and its escaped form. The fold never
-// changes a list in place (see sameList).
-type stmtsMemo struct {
-	exact, out []steps.StatementInfo
-}
-
-func (c *renderCache) escapedStatements(stmts []steps.StatementInfo) []steps.StatementInfo {
-	if len(stmts) == 0 {
-		return stmts
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.stmts {
-		if sameList(e.exact, stmts) {
-			return e.out
-		}
-	}
-	out := stmts
-	if v, changed := escapeSlice(reflect.ValueOf(stmts), false); changed {
-		out = v.Interface().([]steps.StatementInfo)
-	}
-	if len(c.stmts) == maxCachedIndexes {
-		c.stmts = append(c.stmts[:0], c.stmts[1:]...)
-	}
-	c.stmts = append(c.stmts, stmtsMemo{exact: stmts, out: out})
-	return out
 }
 
 var (

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -45,7 +46,8 @@ func (ix *stmtIndex) block(k int, styles *Styles, draw func(*steps.StatementInfo
 	if lines, ok := ix.drawn[k]; ok {
 		return lines
 	}
-	lines := draw(&ix.stmts[k])
+	st := escapedStatement(ix.stmts[k])
+	lines := draw(&st)
 	ix.drawn[k] = lines
 	return lines
 }
@@ -58,8 +60,7 @@ type renderCache struct {
 	mu      sync.Mutex
 	indexes []*stmtIndex // most recent last
 	// For the escaped state (termsafe.go).
-	rows  rowsMemo
-	stmts []stmtsMemo // most recent last
+	rows rowsMemo
 }
 
 const maxCachedIndexes = 4
@@ -94,11 +95,24 @@ func newStmtIndex(stmts []steps.StatementInfo, w int) *stmtIndex {
 	n := 0
 	for k := range stmts {
 		ix.start[k] = int32(n)
-		n += 1 + sqlLineCount(stmts[k].SQL, w)
+		n += 1 + sqlLineCount(markText(stmts[k].SQL, sqlIsText), w) // as escapedStatement escapes it
 	}
 	ix.start[len(stmts)] = int32(n)
 	return ix
 }
+
+// escapedStatement is st with its strings escaped for the screen. The
+// shown state's statement lists are the fold's, unescaped (termsafe.go,
+// escapeStep): the index counts, and block draws, through this.
+func escapedStatement(st steps.StatementInfo) steps.StatementInfo {
+	if v, changed := escapeValue(reflect.ValueOf(st), false); changed {
+		return v.Interface().(steps.StatementInfo)
+	}
+	return st
+}
+
+// sqlIsText: StatementInfo.SQL is escaped as text (textFields).
+var sqlIsText = textFields["SQL"]
 
 // lines is the length of the list.
 func (ix *stmtIndex) lines() int { return int(ix.start[len(ix.stmts)]) }

@@ -12,10 +12,11 @@ import (
 
 // fullWouldRun is the would-run pane's body drawn whole, as the pane drew
 // it before it drew only the lines on screen: the locks, then every
-// statement.
+// statement, each escaped (the shown state's list is the fold's).
 func fullWouldRun(m Model, st *steps.StepState, w int) []string {
 	body := m.lockLines(st, w)
-	for _, stmt := range st.WouldRun {
+	for _, raw := range st.WouldRun {
+		stmt := escapedStatement(raw)
 		where := ""
 		if stmt.File != "" {
 			where = fmt.Sprintf(" %s:%d", stmt.File, stmt.Line)

@@ -183,14 +183,14 @@ func journaled(an *lockcheck.Analysis) *lockcheck.Analysis {
 	for _, f := range an.Findings {
 		about[f.Statement] = true
 	}
-	renum := make(map[int]int, len(an.Statements))
 	var kept []lockcheck.StatementLocks
+	var from []int // from[j]: the index in an.Statements of kept[j]
 	for k, sl := range an.Statements {
 		if !about[k] && sl.Unknown == "" && len(sl.Maybe) == 0 && len(sl.WaitsFor) == 0 &&
 			!slices.ContainsFunc(sl.Locks, func(l lockcheck.Lock) bool { return !l.New && l.Mode != lockcheck.NoLock }) {
 			continue
 		}
-		renum[k] = len(kept)
+		from = append(from, k)
 		kept = append(kept, sl)
 	}
 	if len(kept) == len(an.Statements) {
@@ -200,7 +200,7 @@ func journaled(an *lockcheck.Analysis) *lockcheck.Analysis {
 	out.Statements = kept
 	out.Findings = slices.Clone(an.Findings)
 	for i := range out.Findings {
-		out.Findings[i].Statement = renum[out.Findings[i].Statement]
+		out.Findings[i].Statement, _ = slices.BinarySearch(from, out.Findings[i].Statement) // kept: about
 	}
 	return &out
 }

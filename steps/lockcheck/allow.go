@@ -50,9 +50,10 @@ func (a *analyzer) collectAllows() map[int][]int {
 	prevEnd, prevFile := -1, ""
 	for i := range a.res.Statements {
 		sl := &a.res.Statements[i]
-		sql := sl.Statement.SQL
-		first := a.firstTok[i]
-		for _, c := range a.comments[i] {
+		sql := sl.SQL
+		cs := a.comments[i]
+		first := cs.first
+		for _, c := range cs.list {
 			rules, reason, ok := parseAllow(c.text)
 			if !ok {
 				continue

@@ -325,7 +325,7 @@ func (at *alterTable) validate(c *cursor) {
 		at.s.a.notNullProof(at.rel, col)
 	}
 	if i, ok := at.s.a.notValid[key]; ok {
-		where := at.s.a.res.Statements[i].Statement.Where()
+		where := at.s.a.res.Statements[i].Where()
 		at.s.find(RuleValidateSameTx, at.rel, false, fmt.Sprintf(
 			"constraint %s was added NOT VALID at %s in the same transaction: its ACCESS EXCLUSIVE lock is still held, so this validation scans %s while every read and write of it waits",
 			quoteIdent(name), where, at.rel))

@@ -27,6 +27,7 @@ func Analyze(stmts []sqlscan.Statement, o Options) *Analysis {
 
 		notNullProved:     map[string]bool{},
 		notNullCheckNames: map[string]string{},
+		comments:          map[int]stmtComments{},
 	}
 	for i, st := range stmts {
 		a.statement(i, st)
@@ -64,9 +65,16 @@ type analyzer struct {
 	// notNullCheckNames maps such NOT VALID checks to their column.
 	notNullProved     map[string]bool
 	notNullCheckNames map[string]string
-	// comments per statement, for allow comments.
-	comments [][]comment
-	firstTok []int // offset of each statement's first significant token
+	// comments of each statement that has any, for allow comments (a
+	// million inserts without a comment keep nothing here).
+	comments map[int]stmtComments
+}
+
+// stmtComments are a statement's comments, with the offset of its first
+// significant token.
+type stmtComments struct {
+	first int
+	list  []comment
 }
 
 // aeLock is a relation some statement takes ACCESS EXCLUSIVE on; ofIndex:
@@ -90,14 +98,15 @@ type stmt struct {
 func (a *analyzer) statement(i int, st sqlscan.Statement) {
 	toks, comments := lexStatement(st.SQL, a.upper, a.tokBuf)
 	a.tokBuf = toks
-	a.res.Statements = append(a.res.Statements, StatementLocks{Statement: st, File: st.File, Line: st.Line})
+	a.res.Statements = append(a.res.Statements, StatementLocks{SQL: st.SQL, File: st.File, Line: st.Line})
 	sl := &a.res.Statements[len(a.res.Statements)-1]
-	a.comments = append(a.comments, comments)
-	first := len(st.SQL)
-	if len(toks) > 0 {
-		first = toks[0].off
+	if len(comments) > 0 {
+		first := len(st.SQL)
+		if len(toks) > 0 {
+			first = toks[0].off
+		}
+		a.comments[i] = stmtComments{first: first, list: comments}
 	}
-	a.firstTok = append(a.firstTok, first)
 	if !a.res.Transactional {
 		// Each statement commits on its own: a NOT VALID constraint of an
 		// earlier statement is no longer held under its lock.
@@ -327,7 +336,7 @@ func (a *analyzer) lockHeldUntilCommit() {
 		}
 		s.find(RuleLockHeldUntilCommit, r, false, fmt.Sprintf(
 			"%s takes ACCESS EXCLUSIVE on %s, and the step runs in one transaction: the lock is held until COMMIT, through the %d statement%s after it (to %s), while every read and write of it waits",
-			st.Command, on, after, plural(after), last.Statement.Where()))
+			st.Command, on, after, plural(after), last.Where()))
 	}
 }
 

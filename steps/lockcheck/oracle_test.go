@@ -148,20 +148,20 @@ func (o *oracle) runStep(ctx context.Context, stmts []sqlscan.Statement, tx bool
 		sl := an.Statements[k]
 		if slices.Contains(unknown, k) {
 			if sl.Unknown == "" {
-				o.t.Errorf("%s: want its locks reported unknown, got %+v", sl.Statement.Where(), sl.Locks)
+				o.t.Errorf("%s: want its locks reported unknown, got %+v", sl.Where(), sl.Locks)
 			}
 		}
 		if sl.Unknown != "" {
 			tally.unknownStmts++
 		}
 		tally.statements++
-		if sqlscan.NoTransactionReason(sl.Statement.SQL) != "" {
+		if sqlscan.NoTransactionReason(sl.SQL) != "" {
 			o.measureQueued(ctx, sl, tally) // applies it too
 			continue
 		}
 		o.measure(ctx, sl, tally)
 		if !o.commit && sl.Command != "LOCK" { // LOCK outside a transaction block is an error, and a no-op anyway
-			o.exec(ctx, o.conn, sl.Statement.SQL)
+			o.exec(ctx, o.conn, sl.SQL)
 		}
 	}
 	return first
@@ -229,12 +229,12 @@ func (o *oracle) measure(ctx context.Context, sl StatementLocks, tally *oracleTa
 	defer tx.Rollback(ctx)
 	before := o.relStates(ctx, tx)
 	predicted := o.resolve(ctx, tx, sl)
-	if _, err := tx.Conn().PgConn().Exec(ctx, sl.Statement.SQL).ReadAll(); err != nil {
-		o.t.Fatalf("%s: %s: %v", sl.Statement.Where(), sl.Statement.SQL, err)
+	if _, err := tx.Conn().PgConn().Exec(ctx, sl.SQL).ReadAll(); err != nil {
+		o.t.Fatalf("%s: %s: %v", sl.Where(), sl.SQL, err)
 	}
 	held := o.heldModes(ctx, tx)
 	after := o.relStates(ctx, tx)
-	where := fmt.Sprintf("%q", sl.Statement.SQL)
+	where := fmt.Sprintf("%q", sl.SQL)
 	for oid, p := range predicted {
 		got := held[oid]
 		tally.locks++
@@ -310,7 +310,7 @@ func (o *oracle) resolve(ctx context.Context, q Querier, sl StatementLocks) map[
 	out := map[uint32]Lock{}
 	for _, l := range sl.Locks {
 		if l.OnTableOf {
-			o.t.Errorf("%s: the table of index %s was not resolved", sl.Statement.Where(), l.Rel)
+			o.t.Errorf("%s: the table of index %s was not resolved", sl.Where(), l.Rel)
 			continue
 		}
 		var oid *uint32
@@ -370,7 +370,7 @@ func (o *oracle) measureQueued(ctx context.Context, sl StatementLocks, tally *or
 		}
 	}
 	if table.Rel.IsZero() {
-		o.t.Errorf("%s: no table lock predicted for %q", sl.Statement.Where(), sl.Statement.SQL)
+		o.t.Errorf("%s: no table lock predicted for %q", sl.Where(), sl.SQL)
 		return
 	}
 	block := AccessShare
@@ -387,7 +387,7 @@ func (o *oracle) measureQueued(ctx context.Context, sl StatementLocks, tally *or
 	}
 	pid := o.conn.PgConn().PID()
 	done := make(chan error, 1)
-	go func() { _, err := o.conn.PgConn().Exec(ctx, sl.Statement.SQL).ReadAll(); done <- err }()
+	go func() { _, err := o.conn.PgConn().Exec(ctx, sl.SQL).ReadAll(); done <- err }()
 	var rel, mode string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -399,12 +399,12 @@ where pid = $1 and locktype = 'relation' and not granted`, []any{pid}, &rel, &mo
 		select {
 		case err := <-done:
 			o.t.Errorf("%q did not queue behind %s on %s (it finished: %v): it takes a weaker lock than the predicted %s",
-				sl.Statement.SQL, block, table.Rel, err, table.Mode)
+				sl.SQL, block, table.Rel, err, table.Mode)
 			return
 		default:
 		}
 		if !errors.Is(err, pgx.ErrNoRows) || time.Now().After(deadline) {
-			o.t.Fatalf("%s: waiting for %q to queue: %v", sl.Statement.Where(), sl.Statement.SQL, err)
+			o.t.Fatalf("%s: waiting for %q to queue: %v", sl.Where(), sl.SQL, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -412,7 +412,7 @@ where pid = $1 and locktype = 'relation' and not granted`, []any{pid}, &rel, &mo
 		o.t.Fatal(err)
 	}
 	if err := <-done; err == nil {
-		o.t.Fatalf("%s: the statement finished although it was queued and cancelled", sl.Statement.Where())
+		o.t.Fatalf("%s: the statement finished although it was queued and cancelled", sl.Where())
 	}
 	if err := btx.Rollback(ctx); err != nil {
 		o.t.Fatal(err)
@@ -421,7 +421,7 @@ where pid = $1 and locktype = 'relation' and not granted`, []any{pid}, &rel, &mo
 	tally.locks++
 	got, _ := ParsePgLocksMode(mode)
 	if got != table.Mode {
-		o.t.Errorf("%q: %s: predicted %s, it queued for %s on %s", sl.Statement.SQL, table.Rel, table.Mode, got, rel)
+		o.t.Errorf("%q: %s: predicted %s, it queued for %s on %s", sl.SQL, table.Rel, table.Mode, got, rel)
 	}
 	o.checkAppliedRewrite(ctx, sl, table, tally)
 }
@@ -434,7 +434,7 @@ func (o *oracle) checkAppliedRewrite(ctx context.Context, sl StatementLocks, l L
 	if err := queryRow(ctx, o.conn, q, []any{l.Rel.String()}, &before); err != nil {
 		o.t.Fatal(err)
 	}
-	o.exec(ctx, o.conn, sl.Statement.SQL)
+	o.exec(ctx, o.conn, sl.SQL)
 	if err := queryRow(ctx, o.conn, q, []any{l.Rel.String()}, &after); err != nil {
 		o.t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func (o *oracle) checkAppliedRewrite(ctx context.Context, sl StatementLocks, l L
 	}
 	tally.rewrites++
 	if (after != before) != (l.Rewrite == Yes) {
-		o.t.Errorf("%q: %s: predicted rewrite %v, relfilenode %d -> %d", sl.Statement.SQL, l.Rel, l.Rewrite, before, after)
+		o.t.Errorf("%q: %s: predicted rewrite %v, relfilenode %d -> %d", sl.SQL, l.Rel, l.Rewrite, before, after)
 	}
 }
 

@@ -30,9 +30,11 @@ type Analysis struct {
 
 // StatementLocks is the prediction for one statement.
 type StatementLocks struct {
-	Statement sqlscan.Statement `json:"-"`
-	File      string            `json:"file,omitempty"`
-	Line      int               `json:"line"`
+	// SQL is the statement's text as Analyze was given it (a view into the
+	// runbook's file, not a copy); File and Line say where it is.
+	SQL  string `json:"-"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line"`
 	// Command is the statement's kind as its leading keywords say it
 	// ("ALTER TABLE", "CREATE INDEX", "DO").
 	Command string `json:"command"`
@@ -51,6 +53,11 @@ type StatementLocks struct {
 	// WaitsFor lists, after Weigh, the transactions a CONCURRENTLY command
 	// will wait for before it can finish (see ConcurrentWaiters).
 	WaitsFor []Session `json:"waits_for,omitempty"`
+}
+
+// Where returns "file:line" (or "line N" without a file) for messages.
+func (sl *StatementLocks) Where() string {
+	return sqlscan.Statement{File: sl.File, Line: sl.Line}.Where()
 }
 
 // Lock is one predicted table-level lock.

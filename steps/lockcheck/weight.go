@@ -152,7 +152,7 @@ func (w *weigher) heldWeight(an *Analysis, f *Finding, wt *Weight) Level {
 				what = "rewrites"
 			}
 			wt.Reasons = append(wt.Reasons, fmt.Sprintf("%s %s %s (%s) while the lock is held",
-				an.Statements[j].Statement.Where(), what, l.Rel, info.SizeText()))
+				an.Statements[j].Where(), what, l.Rel, info.SizeText()))
 			level = max(level, lv)
 		}
 	}

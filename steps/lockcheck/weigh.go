@@ -275,7 +275,30 @@ func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) erro
 	}
 	sl.Locks = mergeLocks(locks)
 	sl.Maybe = maybes
+	an.shareWeighed(i)
 	return nil
+}
+
+// shareWeighed lets statement i hold statement i-1's weighed locks and
+// maybes when they are equal, as Analyze shares its prediction: a million
+// inserts into one table hold one array, not a million. Nothing changes a
+// statement's locks after this but queue, which sets each lock's Waits
+// from the holders cached per relation: the same for equal locks.
+func (an *Analysis) shareWeighed(i int) {
+	if i == 0 {
+		return
+	}
+	prev, sl := &an.Statements[i-1], &an.Statements[i]
+	if len(sl.Locks) > 0 && slices.EqualFunc(prev.Locks, sl.Locks, sameLock) {
+		sl.Locks = prev.Locks
+	} else {
+		sl.Locks = slices.Clip(sl.Locks)
+	}
+	if len(sl.Maybe) > 0 && slices.Equal(prev.Maybe, sl.Maybe) {
+		sl.Maybe = prev.Maybe
+	} else {
+		sl.Maybe = slices.Clip(sl.Maybe)
+	}
 }
 
 // mergeLocks keeps one lock per relation (the strongest).

@@ -144,6 +144,7 @@ func cmdDemo(c *cli, args []string) int {
 	}
 	spec := c.sessionSpec()
 	spec.RunbookArg, spec.Apply, spec.Operator, spec.LogDir, spec.Demo, spec.Env = name, *apply, "demo", *logDir, true, *env
+	spec.Loaded = own // loaded once (nil for an example: the session loads it)
 	spec.Rehearse = *rehearse
 	spec.ShareAddr, spec.ShareKeys, spec.RequireApproval = *shareAddr, *shareKeys, *requireApproval
 	if code := checkRequireApproval(c, *requireApproval); code != 0 {

@@ -33,9 +33,14 @@ type Frontend func(eng *steps.Engine, rb *steps.Runbook, opts ui.Options) (steps
 // Spec is what `run` and `demo` ask for.
 type Spec struct {
 	RunbookArg string // RUNBOOK as given (a path or an example name)
-	Resume     string // journal to resume
-	Target     *db.ConnTarget
-	Apply      bool
+	// Loaded is RunbookArg loaded already, without errors (the demo loads
+	// its own runbook to check its project id): a new session uses it
+	// rather than load it again (a runbook of a 50 MB file is loaded
+	// once, not held twice). Nil: the session loads RunbookArg.
+	Loaded *steps.Runbook
+	Resume string // journal to resume
+	Target *db.ConnTarget
+	Apply  bool
 	// Rehearse: run --rehearse (see steps.Config.Rehearse); not with Apply.
 	Rehearse bool
 	Operator string
@@ -293,10 +298,14 @@ func (spec *Spec) resumedRunbook(h journal.Header) *steps.Runbook {
 // freshRunbook loads RUNBOOK for a new session in its environment; nil
 // (having said why) if it does not load or has no such environment.
 func (spec *Spec) freshRunbook() *steps.Runbook {
-	rb, problems := LoadRunbook(spec.RunbookArg)
-	if rb == nil || len(problems.Errors()) > 0 {
-		steps.FormatProblems(spec.Stderr, problems)
-		return nil
+	rb := spec.Loaded
+	if rb == nil {
+		var problems steps.Problems
+		rb, problems = LoadRunbook(spec.RunbookArg)
+		if rb == nil || len(problems.Errors()) > 0 {
+			steps.FormatProblems(spec.Stderr, problems)
+			return nil
+		}
 	}
 	rb, err := rb.ForEnv(spec.Env)
 	if err != nil {

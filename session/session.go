@@ -101,6 +101,7 @@ func Run(spec Spec) int {
 		// (approval, runbook) never announced a share.
 		shared.Describe(spec.Stderr)
 	}
+	setMemoryLimit(o.rb)
 	return spec.run(o, shared, frontend)
 }
 

@@ -399,3 +399,14 @@ func (r *Runbook) KeepRows() int {
 	}
 	return DefaultKeepRows
 }
+
+// FileBytes is the size of the files the runbook's steps refer to (SQL
+// migrations, scripts), as read at load: what a session holds of them,
+// for sizing its memory (see session's memory limit).
+func (r *Runbook) FileBytes() int64 {
+	var n int64
+	for _, s := range r.files {
+		n += int64(len(s))
+	}
+	return n
+}

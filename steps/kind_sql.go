@@ -195,12 +195,13 @@ func (v *validator) checkSQLSource(s *Step, sc sqlSource) (int, bool) {
 	stmts, issue := sqlscan.Split(sc.text)
 	if sc.rel != "" && v.r.splits != nil {
 		// StepStatements answers from this: a long migration is
-		// split once, not again for the plan and for the run.
-		cached := slices.Clone(stmts)
-		for i := range cached {
-			cached[i].File = sc.rel
+		// split once, not again for the plan and for the run. The split
+		// itself is kept (with its File set), not a copy: for a file of
+		// a million statements, a copy was 53 MB more while it loads.
+		for i := range stmts {
+			stmts[i].File = sc.rel
 		}
-		v.r.splits[sc.rel] = cached
+		v.r.splits[sc.rel] = slices.Clip(stmts) // an append copies
 	}
 	li := sqlscan.NewLineIndex(sc.text)
 	if issue != nil {

@@ -1,0 +1,41 @@
+package journal
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
+// BenchmarkListingLine: the format 2 line of a step_would_run listing n
+// statements shaped like the 53 MB file of issue 15 (inserts, one with
+// tabs), encoded as the writer encodes it. B/op is what a listing costs
+// in memory beyond the engine's statements.
+func BenchmarkListingLine(b *testing.B) {
+	for _, n := range []int{20_000, 200_000} {
+		b.Run(fmt.Sprintf("statements=%d", n), func(b *testing.B) {
+			ss := make([]steps.StatementInfo, n)
+			for k := range ss {
+				ss[k] = steps.StatementInfo{Index: k, Count: n, SQL: fmt.Sprintf("insert into bench.items (id) values (%d)", k), File: "migrations/0001_bench.sql", Line: k + 8}
+			}
+			ss[1].SQL = "create table bench.items (\n\tid int primary key,\n\tname text not null\n)"
+			e := steps.Event{Seq: 7, Time: time.Unix(1764583200, 0), Type: steps.EvStepWouldRun, Step: "0001_bench", Statements: ss}
+			prev := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+			enc := newEncoder()
+			b.ReportAllocs()
+			b.ResetTimer()
+			size := 0
+			for range b.N {
+				c, lst := stmtTable{}.compact(e)
+				line, err := enc.encodeEvent(eventLine{Event: c, Listing: lst, Prev: &prev})
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(line)
+				enc.shrink()
+			}
+			b.ReportMetric(float64(size)/1e6, "line-MB")
+		})
+	}
+}

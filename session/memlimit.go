@@ -3,8 +3,10 @@ package session
 import (
 	"os"
 	"runtime/debug"
+	"unsafe"
 
 	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 // A step of a large migration file (53 MB, 1.16M statements) holds, while
@@ -12,21 +14,35 @@ import (
 // collector's default goal (GOGC=100) lets the heap grow to twice what is
 // live before it collects, so the process's peak was twice what the step
 // needs (issue 15). A session whose runbook's files are that large gets a
-// soft memory limit (runtime/debug.SetMemoryLimit) of memLimitPerByte
-// times them, above what such a step holds live: the collector works
-// sooner, and only for such a runbook. Below memLimitFloor (files under
-// 32 MB) there is no limit, so an ordinary runbook (a 20,000-statement
-// migration peaks under 100 MB) collects as it always did. A GOMEMLIMIT
-// the user set wins.
+// soft memory limit (runtime/debug.SetMemoryLimit) a quarter above what
+// such a step holds live (stepLive), plus memLimitBase for the rest of the
+// process: the collector works sooner, and only for such a runbook. Below memLimitFloor there is no limit, so an
+// ordinary runbook (a 20,000-statement migration peaks under 100 MB)
+// collects as it always did. A GOMEMLIMIT the user set wins.
 const (
-	memLimitFloor   = 256 << 20
-	memLimitPerByte = 8
+	memLimitFloor = 256 << 20
+	memLimitBase  = 32 << 20 // the screen, the connections, stacks
 )
 
-// memoryLimit is the soft memory limit for a runbook whose files total
-// files bytes; 0 for none.
-func memoryLimit(files int64) int64 {
-	if l := files * memLimitPerByte; l >= memLimitFloor {
+// stepLive estimates the most a session holds live for a runbook of files
+// of bytes bytes split into statements statements: the files and their
+// split statements, then the largest of a step's lock analysis (while it
+// is weighed) and its statement list with the step_would_run line (about
+// the file) that lists it. For the 53 MB file: 299 MiB estimated, 312 MiB
+// measured (the largest live heap, from runtime/metrics), so a limit of
+// 406 MiB.
+func stepLive(bytes int64, statements int) int64 {
+	n := int64(statements)
+	split := n * int64(unsafe.Sizeof(steps.Statement{}))
+	analysis := n * int64(unsafe.Sizeof(lockcheck.StatementLocks{}))
+	listed := n*int64(unsafe.Sizeof(steps.StatementInfo{})) + bytes
+	return bytes + split + max(analysis, listed)
+}
+
+// memoryLimit is the soft memory limit for a runbook of files of bytes
+// bytes split into statements statements; 0 for none.
+func memoryLimit(bytes int64, statements int) int64 {
+	if l := stepLive(bytes, statements)*5/4 + memLimitBase; l >= memLimitFloor {
 		return l
 	}
 	return 0
@@ -37,7 +53,7 @@ func setMemoryLimit(rb *steps.Runbook) {
 	if os.Getenv("GOMEMLIMIT") != "" || rb == nil {
 		return
 	}
-	if l := memoryLimit(rb.FileBytes()); l > 0 {
+	if l := memoryLimit(rb.FileSizes()); l > 0 {
 		debug.SetMemoryLimit(l)
 	}
 }

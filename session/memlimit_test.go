@@ -3,17 +3,22 @@ package session
 import "testing"
 
 // TestMemoryLimit: a runbook of ordinary files gets no limit (the 20k
-// migration's GC is untouched); one of a 53 MB file gets 8 times it.
+// migration's GC is untouched); the 53 MB file of 1.16M statements gets
+// a fifth to a half more than what its step holds live at most; a file of as many
+// bytes but four times the statements gets more, not a limit below
+// what it holds (the collector would run without end).
 func TestMemoryLimit(t *testing.T) {
-	for _, c := range []struct{ files, want int64 }{
-		{0, 0},
-		{1_500_000, 0},          // the 20,000-statement migration
-		{32<<20 - 1, 0},         // just under the floor
-		{32 << 20, 256 << 20},   // the floor
-		{53_409_043, 427272344}, // the 1.16M-statement file
-	} {
-		if got := memoryLimit(c.files); got != c.want {
-			t.Errorf("memoryLimit(%d) = %d, want %d", c.files, got, c.want)
-		}
+	if got := memoryLimit(1_500_000, 20_001); got != 0 {
+		t.Errorf("the 20k migration: limit %d, want none", got)
+	}
+	if got := memoryLimit(0, 0); got != 0 {
+		t.Errorf("no files: limit %d, want none", got)
+	}
+	m50 := memoryLimit(53_409_043, 1_160_002)
+	if live := int64(312 << 20); m50 < live*6/5 || m50 > live*3/2 {
+		t.Errorf("the 53 MB file: limit %d MiB, want a fifth to a half above its 312 MiB live", m50>>20)
+	}
+	if tiny := memoryLimit(53_409_043, 4*1_160_002); tiny <= m50*2 {
+		t.Errorf("4x the statements: limit %d MiB, not above twice the 53 MB file's %d MiB", tiny>>20, m50>>20)
 	}
 }

@@ -400,13 +400,16 @@ func (r *Runbook) KeepRows() int {
 	return DefaultKeepRows
 }
 
-// FileBytes is the size of the files the runbook's steps refer to (SQL
-// migrations, scripts), as read at load: what a session holds of them,
-// for sizing its memory (see session's memory limit).
-func (r *Runbook) FileBytes() int64 {
-	var n int64
+// FileSizes is the size of the files the runbook's steps refer to (SQL
+// migrations, scripts) as read at load, and how many statements its SQL
+// files split into: what a session holds of them, for sizing its memory
+// (see session's memory limit).
+func (r *Runbook) FileSizes() (bytes int64, statements int) {
 	for _, s := range r.files {
-		n += int64(len(s))
+		bytes += int64(len(s))
 	}
-	return n
+	for _, stmts := range r.splits {
+		statements += len(stmts)
+	}
+	return bytes, statements
 }

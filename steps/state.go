@@ -72,7 +72,10 @@ type StepState struct {
 	PlannedStep
 	Status Status `json:"status"`
 
-	// sql / check
+	// sql / check. WouldRun is the step_would_run event's list itself:
+	// one list, read-only, shared by the engine, the event, this fold, the
+	// journal writer and the screen (a step of a million statements is
+	// not copied for each); nothing changes it in place.
 	WouldRun   []StatementInfo `json:"would_run,omitempty"`
 	Statement  *StatementInfo  `json:"statement,omitempty"` // current or last statement
 	Done       int             `json:"done,omitempty"`      // statements finished

@@ -247,7 +247,7 @@ func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 	if outcome == "" {
 		outcome = uiOutcome
 	}
-	spec.report(o, outcome, eng.State().Wrote)
+	spec.report(o, outcome, eng.Wrote())
 	return outcome.ExitCode()
 }
 

@@ -77,8 +77,8 @@ create table never_made (x int);
 			t.Fatal("a statement started before the intent was recorded")
 		}
 	}
-	if st := r.e.State(); st.Steps[0].Status != StatusFailed || !st.Wrote {
-		t.Fatalf("state: status %s wrote %v", st.Steps[0].Status, st.Wrote)
+	if st := r.e.State(); st.Steps[0].Status != StatusFailed || !st.Wrote || !r.e.Wrote() {
+		t.Fatalf("state: status %s wrote %v, Wrote() %v", st.Steps[0].Status, st.Wrote, r.e.Wrote())
 	}
 	r.quit(t)
 	assertFoldMatches(t, r)

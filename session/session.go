@@ -194,7 +194,7 @@ func (spec *Spec) defaults() int {
 // run runs the engine on its own goroutine, journals every event before
 // the screens see it, and shows the frontend until the operator leaves.
 func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
-	events := queue.New[steps.Event](256)
+	events := queue.New[steps.Event](ui.EventBuffer)
 	eng := steps.NewEngine(steps.Config{
 		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Rehearse: spec.Rehearse, Operator: spec.Operator,
 		RequireApproval: max(spec.RequireApproval, spec.resumedApproval), OperatorKeys: share.OperatorKeys(EnvLookup(spec.Environ)("HOME")),

@@ -537,37 +537,81 @@ func (m Model) waitForEvents() tea.Cmd {
 		}
 		pace.wait()
 		msg := drain(ch, e)
-		pace.delivered()
+		pace.delivered(gapAfter(msg))
 		return msg
 	}
 }
 
-// minBatchGap is the least time between two deliveries of events: a
-// running step emits thousands of events a second and each delivery
-// costs an Update and a View, while the renderer shows at most 60 frames
-// a second (Bubble Tea's default rate). What arrives in between waits
-// (at most this long) and comes with the next batch. The first event
-// after a quiet spell is delivered at once.
-const minBatchGap = time.Second / 60
+// minBatchGap is the least time between two deliveries of events: each
+// delivery costs an Update, a View and a frame of the renderer, while the
+// renderer shows at most 60 frames a second (Bubble Tea's default rate).
+// What arrives in between waits (at most this long) and comes with the
+// next batch. The first event after a quiet spell is delivered at once.
+//
+// streamGap is the gap after a delivery that carried a statement stream
+// (statements starting and finishing, rows): a step of thousands of
+// statements emits tens of thousands of events a second, and redrawing
+// its progress 60 times a second cost about a fifth of the process's CPU
+// (issue 15: the renderer's diff and output, Update and View) for a
+// counter nobody reads at that rate. 20 updates a second still look live.
+// Keys are not paced: the wait happens in the command's goroutine, outside
+// the program's loop, so a key's Update and frame come at once whatever
+// the events' pace (bench/RESULTS.md measures key to frame during a run).
+const (
+	minBatchGap = time.Second / 60
+	streamGap   = time.Second / 20
+)
 
-// pacer spaces deliveries of events by minBatchGap. Only the one pending
-// wait-for-events command uses it at a time; the atomic keeps the race
+// gapAfter is the least time before the delivery after msg (a delivery of
+// drain).
+func gapAfter(msg tea.Msg) time.Duration {
+	switch msg := msg.(type) {
+	case stepEventMsg:
+		if streamEvent(msg.Type) {
+			return streamGap
+		}
+	case eventBatchMsg:
+		for i := range msg {
+			if streamEvent(msg[i].Type) {
+				return streamGap
+			}
+		}
+	}
+	return minBatchGap
+}
+
+// streamEvent reports whether t is one of the events a running sql or
+// check step emits by the thousand.
+func streamEvent(t steps.EventType) bool {
+	switch t {
+	case steps.EvStatementStarted, steps.EvStatementFinished, steps.EvRows:
+		return true
+	}
+	return false
+}
+
+// pacer spaces deliveries of events (see minBatchGap). Only the one pending
+// wait-for-events command uses it at a time; the atomics keep the race
 // detector's view simple across the commands' goroutines.
-type pacer struct{ last atomic.Int64 } // UnixNano of the last delivery
+type pacer struct {
+	last atomic.Int64 // UnixNano of the last delivery
+	gap  atomic.Int64 // least time before the next one
+}
 
 func (p *pacer) wait() {
 	if p == nil {
 		return
 	}
 	if last := p.last.Load(); last != 0 {
-		if d := minBatchGap - time.Since(time.Unix(0, last)); d > 0 {
+		if d := time.Duration(p.gap.Load()) - time.Since(time.Unix(0, last)); d > 0 {
 			time.Sleep(d)
 		}
 	}
 }
 
-func (p *pacer) delivered() {
+func (p *pacer) delivered(gap time.Duration) {
 	if p != nil {
+		p.gap.Store(int64(gap))
 		p.last.Store(time.Now().UnixNano())
 	}
 }
@@ -576,6 +620,13 @@ func (p *pacer) delivered() {
 // (paced, a delivery holds what arrived in minBatchGap: a statement step
 // emits tens of thousands of events a second).
 const maxBatch = 4096
+
+// EventBuffer is the capacity Options.Events should have for a live
+// screen: a delivery takes what the channel holds, so with a smaller
+// buffer a flood is delivered a buffer at a time, and the screen falls
+// behind the session (a 256-event buffer, paced at 20 deliveries a
+// second, showed a 20,000-statement step's progress seconds late).
+const EventBuffer = maxBatch
 
 func drain(ch <-chan steps.Event, first steps.Event) tea.Msg {
 	var batch eventBatchMsg

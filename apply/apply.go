@@ -220,6 +220,16 @@ func (o *Options) run(ctx context.Context, pre *preflighted) int {
 			pr.event(rec)
 			return nil
 		},
+		SinkBatch: func(evs []steps.Event) error {
+			recs, err := w.RecordAll(evs)
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				pr.event(rec)
+			}
+			return nil
+		},
 	})
 	fmt.Fprintf(o.Stderr, "handrail apply: plan %s, journal %s\n", pre.planHash[:12], termsafe.Line(w.Path()))
 	outcome, runErr := drive(ctx, eng, &answerer{rb: rb, answers: pre.answers, confirm: o.Confirm, stderr: o.Stderr}, o.Interrupt)

@@ -36,6 +36,11 @@ type ExecOptions struct {
 	// new columns slice and a total counting from zero.
 	OnRows          func(i int, columns []string, batch [][]any, total int64)
 	OnStatementDone func(i int, tag string, rowsAffected int64, elapsed time.Duration)
+	// OnStatementNext, when set, is called instead of OnStatementDone(i,
+	// ...) then OnStatementStart(i+1) where statement i+1 starts as
+	// statement i finishes (statements sent together in one message), so
+	// the caller can record both at once.
+	OnStatementNext func(i int, tag string, rowsAffected int64, elapsed time.Duration)
 	// OnLockWait is called with the blocking backends while statement i
 	// waits on a lock (when they change), then once with none when the
 	// wait ends.
@@ -466,9 +471,18 @@ func (t *Target) runChunk(ctx context.Context, conn *pgx.Conn, lw *lockWatcher, 
 			err = rerr
 			continue
 		}
-		t.statementDone(o, i, ct.String(), ct.RowsAffected(), time.Since(began))
 		done++
-		if done < len(stmts) {
+		switch {
+		case done == len(stmts):
+			t.statementDone(o, i, ct.String(), ct.RowsAffected(), time.Since(began))
+		case o.OnStatementNext != nil:
+			elapsed := time.Since(began)
+			t.callback(func() { o.OnStatementNext(i, ct.String(), ct.RowsAffected(), elapsed) })
+			lw.begin(i + 1)
+			began = time.Now()
+			running = true
+		default:
+			t.statementDone(o, i, ct.String(), ct.RowsAffected(), time.Since(began))
 			start(done)
 			running = true
 		}

@@ -24,34 +24,74 @@ func manyInserts(n int, extra map[int]string) []string {
 
 // A step of many statements goes to the server in chunks; every statement
 // is still reported on its own, in order, with its rows, and the step
-// commits entirely.
+// commits entirely. With OnStatementNext, a statement's end and the next
+// one's start inside a chunk come as one call, and the order is the same.
 func TestRunTransactionPipelinedReportsEachStatement(t *testing.T) {
 	t.Parallel()
 	env := tgNewEnv(t, SandboxOptions{})
-	dbname := env.database(t)
-	tg := env.connect(t, dbname, ConnectOptions{})
-	const n = 300
-	stmts := manyInserts(n, map[int]string{150: "/* mid-step look */ select id, note from piped where id <= 3 order by id"})
-	var rec tgRecorder
-	if err := tg.RunTransaction(tgCtx(t), stmts, rec.options(ExecOptions{LockTimeout: time.Second, StatementTimeout: 10 * time.Second})); err != nil {
-		t.Fatal(err)
-	}
-	want := make([]int, n)
-	for i := range want {
-		want[i] = i
-	}
-	if !slices.Equal(rec.started, want) || len(rec.done) != n {
-		t.Fatalf("started %d statements (in order: %v), done %d; want %d", len(rec.started), slices.Equal(rec.started, want), len(rec.done), n)
-	}
-	if rec.done[0] != "CREATE TABLE" || rec.done[1] != "INSERT 0 1" || rec.done[150] != "SELECT 3" {
-		t.Errorf("tags: %q %q %q", rec.done[0], rec.done[1], rec.done[150])
-	}
-	if got := rec.rows[150]; len(got) != 3 || got[2][1] != "row; 3" || len(rec.rows) != 1 {
-		t.Errorf("rows of statement 151: %v (rows reported for %d statements)", got, len(rec.rows))
-	}
-	var count int
-	if err := env.admin(t, dbname).QueryRow(tgCtx(t), "select count(*) from piped").Scan(&count); err != nil || count != n-2 {
-		t.Fatalf("committed %d rows (%v), want %d", count, err, n-2)
+	for _, next := range []bool{false, true} {
+		t.Run(fmt.Sprintf("OnStatementNext set %v", next), func(t *testing.T) {
+			dbname := env.database(t)
+			tg := env.connect(t, dbname, ConnectOptions{})
+			const n = 300
+			stmts := manyInserts(n, map[int]string{150: "/* mid-step look */ select id, note from piped where id <= 3 order by id"})
+			var rec tgRecorder
+			o := rec.options(ExecOptions{LockTimeout: time.Second, StatementTimeout: 10 * time.Second})
+			var order []string // "s<i>" started, "d<i>" done, "r<i>" rows
+			pairs := 0
+			o.OnStatementStart = func(i int) { order = append(order, fmt.Sprint("s", i)); rec.started = append(rec.started, i) }
+			done := o.OnStatementDone
+			o.OnStatementDone = func(i int, tag string, n int64, d time.Duration) {
+				order = append(order, fmt.Sprint("d", i))
+				done(i, tag, n, d)
+			}
+			rows := o.OnRows
+			o.OnRows = func(i int, cols []string, batch [][]any, total int64) {
+				order = append(order, fmt.Sprint("r", i))
+				rows(i, cols, batch, total)
+			}
+			if next {
+				o.OnStatementNext = func(i int, tag string, n int64, d time.Duration) {
+					pairs++
+					o.OnStatementDone(i, tag, n, d)
+					o.OnStatementStart(i + 1)
+				}
+			}
+			if err := tg.RunTransaction(tgCtx(t), stmts, o); err != nil {
+				t.Fatal(err)
+			}
+			want := make([]int, n)
+			var wantOrder []string
+			for i := range want {
+				want[i] = i
+				wantOrder = append(wantOrder, fmt.Sprint("s", i))
+				if i == 150 {
+					wantOrder = append(wantOrder, "r150")
+				}
+				wantOrder = append(wantOrder, fmt.Sprint("d", i))
+			}
+			if !slices.Equal(rec.started, want) || len(rec.done) != n {
+				t.Fatalf("started %d statements (in order: %v), done %d; want %d", len(rec.started), slices.Equal(rec.started, want), len(rec.done), n)
+			}
+			if !slices.Equal(order, wantOrder) {
+				t.Errorf("callbacks in the order %v, want %v", order, wantOrder)
+			}
+			// 300 statements go in chunks of at most 128: every statement
+			// but the last of a chunk is followed by the next at once.
+			if next && (pairs < n-1-(n/chunkMaxStatements+1) || pairs > n-2) {
+				t.Errorf("%d statements ended with the next one's start, want %d or so", pairs, n-3)
+			}
+			if rec.done[0] != "CREATE TABLE" || rec.done[1] != "INSERT 0 1" || rec.done[150] != "SELECT 3" {
+				t.Errorf("tags: %q %q %q", rec.done[0], rec.done[1], rec.done[150])
+			}
+			if got := rec.rows[150]; len(got) != 3 || got[2][1] != "row; 3" || len(rec.rows) != 1 {
+				t.Errorf("rows of statement 151: %v (rows reported for %d statements)", got, len(rec.rows))
+			}
+			var count int
+			if err := env.admin(t, dbname).QueryRow(tgCtx(t), "select count(*) from piped").Scan(&count); err != nil || count != n-2 {
+				t.Fatalf("committed %d rows (%v), want %d", count, err, n-2)
+			}
+		})
 	}
 }
 

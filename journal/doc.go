@@ -88,12 +88,17 @@
 // # Torn tail
 //
 // Each line is written with one write(2) call, newline last, so a crash
-// can leave at most the final line incomplete. A final line without a
-// newline, or a final line that is not valid JSON, is a torn tail: Read
-// reports it (Log.TornTail, Log.TornLine) and drops it, and OpenAppend
-// truncates it away before continuing the chain. Such a line was never
-// acknowledged to the engine (Append had not returned), so nothing acted
-// on it. Anything wrong before the last line is an error (*VerifyError),
+// can leave at most the final line incomplete. Events that happen together
+// (a statement finishing as the next one starts, sent in one message;
+// Writer.RecordAll) are written as several whole lines in one write(2)
+// call: a crash of handrail writes all of them or none of them, a crash
+// of the machine can still leave only the file's last line cut, and a
+// follower, which reads up to a newline, sees whole lines. A final line
+// without a newline, or a final line that is not valid JSON, is a torn
+// tail: Read reports it (Log.TornTail, Log.TornLine) and drops it, and
+// OpenAppend truncates it away before continuing the chain. Such a line
+// was never acknowledged to the engine (Append had not returned), so
+// nothing acted on it. Anything wrong before the last line is an error (*VerifyError),
 // and so is a last line that is valid JSON but not an event (a value of
 // the wrong type): a crash cuts a line short, it does not retype a value.
 //
@@ -124,7 +129,8 @@
 //
 // Append writes every event to the file at once (no user-space buffer, so
 // a follower sees it immediately, and a crash of handrail itself loses
-// nothing that Append accepted). fsync only adds durability against a
+// nothing that Append accepted; RecordAll writes its events at once, and
+// fsyncs once after the write if any of them is fsynced). fsync only adds durability against a
 // crash of the machine; Append fsyncs the file before returning for
 //
 //   - intent (write-ahead: before a writing step's statements are sent);
@@ -160,7 +166,7 @@
 //
 // A journal is only ever appended to, by one process: the writer holds an
 // exclusive flock on it from Create (or OpenAppend) to Close. Before every
-// line the writer checks that the file still has the size it wrote and is
+// write (one line, or RecordAll's lines) the writer checks that the file still has the size it wrote and is
 // still linked, and before every fsynced event that its path still names
 // it; if not (truncated, appended to by another process, deleted,
 // replaced, moved) Append fails with ErrJournalChanged, the engine stops

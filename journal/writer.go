@@ -92,6 +92,7 @@ type Writer struct {
 	timer    *time.Timer         // fsyncs unsynced events after maxUnsynced
 	inFlight map[string]struct{} // steps with an intent and no result yet
 	stmts    stmtTable           // format 2: each step's last statement listing
+	batch    []byte              // RecordAll's lines, kept for the next batch
 	// secretSQL (format 2): the step's last listing held a secret.
 	secretSQL map[string]bool
 	syncs     int   // fsyncs done (Syncs)
@@ -326,62 +327,84 @@ func (w *Writer) Append(e steps.Event) error {
 // screen may show, so that it shows exactly what the journal holds and
 // never a secret.
 func (w *Writer) Record(e steps.Event) (steps.Event, error) {
+	recs, err := w.RecordAll([]steps.Event{e})
+	if len(recs) == 0 {
+		return e, err
+	}
+	return recs[0], err
+}
+
+// RecordAll records events that happen together (a statement finishing
+// and the next one starting, sent in one message) as Record records each,
+// in order, their lines written with one write(2) call: a follower sees
+// whole lines (it reads up to a newline), a crash of handrail writes all
+// of them or none, and a crash of the machine can cut only the last line
+// (see the package documentation). Their fsyncs are one, after the write,
+// if any of them is fsynced. It returns the events as recorded; on an
+// error nothing more is written (the same as Append's).
+func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return e, ErrClosed
+		return nil, ErrClosed
 	}
 	if w.err != nil {
-		return e, w.err
+		return nil, w.err
 	}
-	if e.Seq != w.seq+1 {
-		return e, fmt.Errorf("journal: event %s has seq %d, want %d", e.Type, e.Seq, w.seq+1)
+	if len(events) == 0 {
+		return nil, nil
 	}
-	if e.Type == "" {
-		return e, fmt.Errorf("journal: event %d has no type", e.Seq)
-	}
-	if e.Secret && e.Text != "" {
-		e.Text = Redacted
-	}
-	prev := w.head
-	el := eventLine{Event: e, Prev: &prev}
-	if w.header.Format >= 2 {
-		el.Event, el.Listing = w.stmts.compact(e)
-	}
-	line, err := w.enc.encodeEvent(el)
-	if err != nil {
-		return e, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
-	}
-	rec := e
-	secret := w.red.InJSON(line)
-	if secret {
-		el.Listing.fill() // redact.Value copies exported fields only
-		rec = redact.Value(w.red, e)
-		line, err = w.enc.encode(redact.Value(w.red, el))
-		if err != nil {
-			return rec, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+	var (
+		recs    = make([]steps.Event, 0, len(events))
+		out     = w.batch[:0] // the lines, when more than one
+		head    = w.head
+		atPath  bool
+		line    []byte
+		failure error
+	)
+	for i, e := range events {
+		if e.Seq != w.seq+1+int64(i) {
+			return nil, fmt.Errorf("journal: event %s has seq %d, want %d", e.Type, e.Seq, w.seq+1+int64(i))
+		}
+		var rec steps.Event
+		line, rec, failure = w.encodeLine(e, head)
+		if failure != nil {
+			return nil, failure
+		}
+		recs = append(recs, rec)
+		head = lineHash(line[:len(line)-1])
+		atPath = atPath || w.willSync(e)
+		if len(events) > 1 {
+			out = append(out, line...) // line is the encoder's until the next
 		}
 	}
-	if w.header.Format >= 2 {
-		rec = w.redactRefs(e, el, rec, secret)
+	if len(events) == 1 {
+		out = line
+	} else if cap(out) <= maxKeptBuffer {
+		w.batch = out
 	}
-	if err := w.unchanged(w.willSync(e)); err != nil {
-		w.err = fmt.Errorf("journal: not recording event %d (%s): %w", e.Seq, e.Type, err)
-		return rec, w.err
+	last := events[len(events)-1]
+	if err := w.unchanged(atPath); err != nil {
+		w.err = fmt.Errorf("journal: not recording event %d (%s): %w", last.Seq, last.Type, err)
+		return recs, w.err
 	}
-	if _, err := w.f.Write(line); err != nil {
-		w.err = fmt.Errorf("journal: writing event %d (%s) to %s: %w", e.Seq, e.Type, w.path, err)
-		return rec, w.err
+	if _, err := w.f.Write(out); err != nil {
+		w.err = fmt.Errorf("journal: writing event %d (%s) to %s: %w", last.Seq, last.Type, w.path, err)
+		return recs, w.err
 	}
-	w.size += int64(len(line))
-	w.head = lineHash(line[:len(line)-1])
-	w.seq = e.Seq
-	w.lines++
+	w.size += int64(len(out))
+	w.head = head
+	w.seq = last.Seq
+	w.lines += len(events)
 	w.enc.shrink()
-	if w.mustSync(e) {
+	sync := false
+	for _, e := range events {
+		sync = w.mustSync(e) || sync
+	}
+	if sync {
 		if err := w.sync(); err != nil {
-			w.err = fmt.Errorf("journal: fsync after event %d (%s) of %s: %w", e.Seq, e.Type, w.path, err)
-			return rec, w.err
+			w.err = fmt.Errorf("journal: fsync after event %d (%s) of %s: %w", last.Seq, last.Type, w.path, err)
+			return recs, w.err
 		}
 	} else if !w.unsynced {
 		w.unsynced = true
@@ -391,7 +414,41 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 			w.timer.Reset(maxUnsynced)
 		}
 	}
-	return rec, nil
+	return recs, nil
+}
+
+// encodeLine encodes e as the line after the line hashed prev: redacted,
+// compacted (format 2). The line is the encoder's until its next use. rec
+// is e as recorded (see Record).
+func (w *Writer) encodeLine(e steps.Event, prev string) (line []byte, rec steps.Event, err error) {
+	if e.Type == "" {
+		return nil, e, fmt.Errorf("journal: event %d has no type", e.Seq)
+	}
+	if e.Secret && e.Text != "" {
+		e.Text = Redacted
+	}
+	el := eventLine{Event: e, Prev: &prev}
+	if w.header.Format >= 2 {
+		el.Event, el.Listing = w.stmts.compact(e)
+	}
+	line, err = w.enc.encodeEvent(el)
+	if err != nil {
+		return nil, e, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+	}
+	rec = e
+	secret := w.red.InJSON(line)
+	if secret {
+		el.Listing.fill() // redact.Value copies exported fields only
+		rec = redact.Value(w.red, e)
+		line, err = w.enc.encode(redact.Value(w.red, el))
+		if err != nil {
+			return nil, rec, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+		}
+	}
+	if w.header.Format >= 2 {
+		rec = w.redactRefs(e, el, rec, secret)
+	}
+	return line, rec, nil
 }
 
 // redactRefs keeps Record's promise for format 2: an event that refers
@@ -423,7 +480,8 @@ var ErrJournalChanged = errors.New("the journal was changed under this session")
 // would end with a head hash that verify rejects; so the session must
 // stop, before its next write to the database.
 //
-// The size and the link count (an fstat) are checked before every line;
+// The size and the link count (an fstat) are checked before every write
+// (a line, or RecordAll's lines);
 // the path (a stat, which costs a path lookup) before every fsynced event:
 // an intent precedes every write to the database.
 func (w *Writer) unchanged(atPath bool) error {

@@ -212,6 +212,19 @@ func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 			shared.Publish(rec)
 			return nil
 		},
+		// Events that happen together (a statement ends as the next one
+		// starts) go to the journal in one write.
+		SinkBatch: func(evs []steps.Event) error {
+			recs, err := o.w.RecordAll(evs)
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				events.Push(rec)
+				shared.Publish(rec)
+			}
+			return nil
+		},
 	})
 	shared.Start(eng, o.prior, o.w.Path())
 	ctx, stop := signalContext()

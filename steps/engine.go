@@ -18,6 +18,13 @@ import (
 // engine at once: handrail never acts unrecorded.
 type Sink func(Event) error
 
+// BatchSink receives events the engine emits together (a statement
+// finishing and the next one starting, sent to the server in one
+// message), in order, before anything acts on them, as Sink receives one:
+// the journal records them in one write (journal.Writer.RecordAll). An
+// error stops the engine at once.
+type BatchSink func([]Event) error
+
 // Config configures an Engine.
 type Config struct {
 	Runbook *Runbook
@@ -33,6 +40,9 @@ type Config struct {
 	Operator  string
 	SessionID string
 	Sink      Sink
+	// SinkBatch, when set, receives the events the engine emits together;
+	// nil: Sink receives them one by one.
+	SinkBatch BatchSink
 	// Now is the wall clock for event times; default time.Now.
 	Now func() time.Time
 	// Prior are the events of the journal being resumed (nil for a new session).
@@ -327,6 +337,34 @@ func (e *Engine) emit(ev Event) error {
 	if e.sinkErr != nil {
 		return e.sinkErr
 	}
+	ev = e.stamp(ev)
+	return e.recorded(ev, e.cfg.Sink(ev))
+}
+
+// emitTogether emits events that happen at once, in order, through
+// Config.SinkBatch (one write of the journal) when it is set.
+func (e *Engine) emitTogether(evs ...Event) error {
+	if e.cfg.SinkBatch == nil {
+		for _, ev := range evs {
+			if err := e.emit(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sinkErr != nil {
+		return e.sinkErr
+	}
+	for i := range evs {
+		evs[i] = e.stamp(evs[i])
+	}
+	return e.recorded(evs[len(evs)-1], e.cfg.SinkBatch(evs))
+}
+
+// stamp numbers ev as the next event, times it and folds it (e.mu held).
+func (e *Engine) stamp(ev Event) Event {
 	ev.Seq = e.state.Seq + 1
 	ev.Time = e.cfg.Now().Round(0)
 	ev.Mono = e.monoBase + time.Since(e.start)
@@ -334,14 +372,19 @@ func (e *Engine) emit(ev Event) error {
 		ev.Mono = e.state.Now
 	}
 	e.state = Apply(e.state, ev)
-	if err := e.cfg.Sink(ev); err != nil {
-		e.sinkErr = fmt.Errorf("recording event %d (%s) failed, handrail stopped: %w", ev.Seq, ev.Type, err)
-		if e.stopRun != nil {
-			e.stopRun()
-		}
-		return e.sinkErr
+	return ev
+}
+
+// recorded stops the engine if the sink failed to record ev (e.mu held).
+func (e *Engine) recorded(ev Event, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	e.sinkErr = fmt.Errorf("recording event %d (%s) failed, handrail stopped: %w", ev.Seq, ev.Type, err)
+	if e.stopRun != nil {
+		e.stopRun()
+	}
+	return e.sinkErr
 }
 
 func (e *Engine) sinkFailed() error {

@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,4 +235,45 @@ func waitActive(t testing.TB, dsn, pattern string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no backend ran %q within %s", pattern, waitLimit)
+}
+
+// A step of many statements is sent in chunks: a statement's end and the
+// next one's start reach the sink together, in one batch (one write of the
+// journal), and the record is the same sequence as one event at a time:
+// each statement started, then finished, in order.
+func TestPipelinedStatementsRecordedInPairs(t *testing.T) {
+	t.Parallel()
+	_, dsn := atomicSetup(t)
+	var sql strings.Builder
+	sql.WriteString("create table piped (id int);\n")
+	const n = 200
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&sql, "insert into piped values (%d);\n", i)
+	}
+	rb := sqlRunbook(t, `file = "change.sql"`, map[string]string{"change.sql": sql.String()})
+	r := startEngine(t, Config{Runbook: rb, Target: testTarget(t, dsn), Apply: true}, nil)
+	r.rec.waitStep(t, EvStepWouldRun, "change")
+	r.e.Send(Command{Type: CmdNext})
+	r.rec.waitStep(t, EvStepSucceeded, "change")
+	var got []string
+	for _, ev := range r.rec.all() {
+		if ev.Type == EvStatementStarted || ev.Type == EvStatementFinished {
+			got = append(got, fmt.Sprint(ev.Type, " ", ev.Statement.Index))
+		}
+	}
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprint(EvStatementStarted, " ", i), fmt.Sprint(EvStatementFinished, " ", i))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("statement events %v, want %v", got, want)
+	}
+	r.rec.mu.Lock()
+	pairs := len(r.rec.batches)
+	r.rec.mu.Unlock()
+	if pairs < n/2 {
+		t.Errorf("%d batches for %d pipelined statements: the ends and starts were not recorded together", pairs, n)
+	}
+	r.quit(t)
+	assertFoldMatches(t, r)
 }

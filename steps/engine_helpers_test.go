@@ -34,6 +34,7 @@ type evRecorder struct {
 	// (after recording it or not, per failRecord).
 	failOn     func(Event) bool
 	failRecord bool
+	batches    []int // the sizes of the batches sinkBatch got
 }
 
 func newEvRecorder() *evRecorder { return &evRecorder{changed: make(chan struct{})} }
@@ -53,6 +54,20 @@ func (r *evRecorder) sink(ev Event) error {
 	r.events = append(r.events, ev)
 	close(r.changed)
 	r.changed = make(chan struct{})
+	return nil
+}
+
+// sinkBatch records events the engine emits together, as the journal
+// does (Config.SinkBatch): in order, stopping at the first refused.
+func (r *evRecorder) sinkBatch(evs []Event) error {
+	r.mu.Lock()
+	r.batches = append(r.batches, len(evs))
+	r.mu.Unlock()
+	for _, ev := range evs {
+		if err := r.sink(ev); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -156,7 +171,7 @@ func startEngine(t testing.TB, cfg Config, rec *evRecorder) *engineRun {
 	if rec == nil {
 		rec = newEvRecorder()
 	}
-	cfg.Sink = rec.sink
+	cfg.Sink, cfg.SinkBatch = rec.sink, rec.sinkBatch // as handrail run wires the journal
 	if cfg.Operator == "" {
 		cfg.Operator = "tester"
 	}

@@ -124,6 +124,18 @@ func (e *Engine) execOptions(id string, infos []StatementInfo) db.ExecOptions {
 			st.Tag, st.RowsAffected, st.Elapsed = tag, affected, elapsed
 			_ = e.emit(Event{Type: EvStatementFinished, Step: id, Statement: &st})
 		},
+		OnStatementNext: func(k int, tag string, affected int64, elapsed time.Duration) {
+			mu.Lock()
+			if rows != nil {
+				rows.flush()
+			}
+			rows = newRowTracker(e, id, keep)
+			mu.Unlock()
+			done, next := infos[k], infos[k+1]
+			done.Tag, done.RowsAffected, done.Elapsed = tag, affected, elapsed
+			_ = e.emitTogether(Event{Type: EvStatementFinished, Step: id, Statement: &done},
+				Event{Type: EvStatementStarted, Step: id, Statement: &next})
+		},
 		OnLockWait: func(k int, blockers []db.Blocker) {
 			if len(blockers) > 0 {
 				e.mu.Lock()

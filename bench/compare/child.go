@@ -125,6 +125,13 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 			res.Events++
 			return nil
 		},
+		SinkBatch: func(evs []steps.Event) error {
+			if _, err := w.RecordAll(evs); err != nil {
+				return err
+			}
+			res.Events += len(evs)
+			return nil
+		},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()

@@ -11,10 +11,15 @@ import "sync"
 type Queue[T any] struct {
 	mu     sync.Mutex
 	buf    []T
+	spare  []T // the pump's last batch, emptied, for buf to grow into again
 	closed bool
 	wake   chan struct{}
 	out    chan T
 }
+
+// maxSpare is the largest batch whose array is kept for the next pushes:
+// a flood's backlog is not held for the quiet that follows.
+const maxSpare = 1 << 12
 
 // New returns a queue whose Out channel buffers up to size items.
 func New[T any](size int) *Queue[T] {
@@ -30,9 +35,14 @@ func (q *Queue[T]) Push(v T) {
 		q.mu.Unlock()
 		return
 	}
+	pending := len(q.buf) > 0
 	q.buf = append(q.buf, v)
 	q.mu.Unlock()
-	q.signal()
+	if !pending {
+		// A push onto a non-empty buf needs no signal: the push that
+		// made it non-empty signalled, and the pump takes buf whole.
+		q.signal()
+	}
 }
 
 // Close lets what was pushed drain, then closes Out.
@@ -58,10 +68,20 @@ func (q *Queue[T]) pump() {
 	for {
 		q.mu.Lock()
 		batch, closed := q.buf, q.closed
-		q.buf = nil
+		q.buf, q.spare = q.spare, nil
 		q.mu.Unlock()
 		for _, v := range batch {
 			q.out <- v
+		}
+		if cap(batch) > 0 && cap(batch) <= maxSpare {
+			clear(batch) // let the values go
+			q.mu.Lock()
+			if q.buf == nil {
+				q.buf = batch[:0]
+			} else {
+				q.spare = batch[:0]
+			}
+			q.mu.Unlock()
 		}
 		if closed && len(batch) == 0 {
 			close(q.out)

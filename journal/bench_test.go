@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,11 +253,14 @@ func BenchmarkFold100k(b *testing.B) {
 // step_would_run, the intent, and statement_started and
 // statement_finished for each statement. It reports the journal's bytes
 // per byte of SQL before the first statement ("before/sql") and after the
-// step ("total/sql"), and the journal time per statement.
+// step ("total/sql"), and the journal time per statement. The -paired
+// variants record a statement's end and the next one's start with one
+// RecordAll, as the engine emits a pipelined step's statements.
 func BenchmarkMigrationJournal(b *testing.B) {
 	const n = 20_000
-	for _, size := range []string{"long", "short"} {
-		b.Run(size, func(b *testing.B) {
+	for _, name := range []string{"long", "short", "long-paired", "short-paired"} {
+		size, paired := strings.CutSuffix(name, "-paired")
+		b.Run(name, func(b *testing.B) {
 			infos := make([]steps.StatementInfo, n)
 			sqlBytes := 0
 			line := 1
@@ -287,11 +291,27 @@ func BenchmarkMigrationJournal(b *testing.B) {
 				add(steps.Event{Type: steps.EvStepWouldRun, Statements: infos})
 				add(steps.Event{Type: steps.EvIntent, Statements: infos})
 				before = w.size
+				stamp := func(e steps.Event) steps.Event {
+					seq++
+					e.Seq, e.Time, e.Step = seq, time.Now(), "migrate"
+					return e
+				}
 				for k := range infos {
 					st := infos[k]
-					add(steps.Event{Type: steps.EvStatementStarted, Statement: &st})
+					if !paired || k == 0 {
+						add(steps.Event{Type: steps.EvStatementStarted, Statement: &st})
+					}
 					st.Tag, st.RowsAffected, st.Elapsed = "ALTER TABLE", 0, 1234*time.Microsecond
-					add(steps.Event{Type: steps.EvStatementFinished, Statement: &st})
+					if !paired || k == n-1 {
+						add(steps.Event{Type: steps.EvStatementFinished, Statement: &st})
+						continue
+					}
+					next := infos[k+1]
+					pair := []steps.Event{stamp(steps.Event{Type: steps.EvStatementFinished, Statement: &st}),
+						stamp(steps.Event{Type: steps.EvStatementStarted, Statement: &next})}
+					if _, err := w.RecordAll(pair); err != nil {
+						b.Fatal(err)
+					}
 				}
 				total = w.size
 				w.Close()

@@ -79,6 +79,7 @@ type options struct {
 	only       []string
 	verbose    bool
 	cpuProfile string // directory for the handrail side's CPU profiles
+	keys       bool   // probe key-to-frame latency during migration-tty's step
 	psql       string
 	fixtures   string
 }
@@ -91,6 +92,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.warmup, "warmup", 1, "unmeasured rounds before the measured ones")
 	only := fs.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(allWorkloads, ", "))
 	fs.BoolVar(&o.verbose, "v", false, "print every run")
+	fs.BoolVar(&o.keys, "keys", false, "migration-tty: while the step runs, toggle the help with ? and time each key to its frame (the probing loads the machine: measure CPU in a run without it)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the handrail side's first measured run of each workload into this directory")
 	fs.StringVar(&o.psql, "psql", "", "psql binary (default: the sandbox server's, else psql on PATH)")
 	fs.StringVar(&o.fixtures, "fixtures", "", "the demo fixtures directory (default: testdata/fixtures of the module)")
@@ -266,6 +268,12 @@ func compare(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	report(stdout, results, fsync)
+	if len(r.keyLatency) > 0 {
+		k := slices.Clone(r.keyLatency)
+		slices.Sort(k)
+		fmt.Fprintf(stdout, "\nkey to frame during migration-tty's step (? toggling the help, tmux): %d keys, median %s, p90 %s, max %s\n",
+			len(k), fmtDur(k[len(k)/2]), fmtDur(k[len(k)*9/10]), fmtDur(k[len(k)-1]))
+	}
 	return nil
 }
 
@@ -418,6 +426,9 @@ type runner struct {
 	tmp      string
 	stderr   io.Writer
 	runs     int
+	// keyLatency: each key's time to its frame during migration-tty's
+	// step, over every round (-keys).
+	keyLatency []time.Duration
 }
 
 // measure runs the warm-up rounds, then the measured rounds, rotating

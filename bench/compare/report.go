@@ -11,6 +11,7 @@ import (
 // Targets of issue 6 (2-core machine).
 const (
 	targetMigrationRatio = 1.05
+	targetTTYCPURatio    = 2.0 // migration-tty: handrail's CPU (screen included) against psql's
 	targetCheck1MRatio   = 1.0
 	targetCheck1MRSS     = 60 << 20 // bytes
 	targetCheck1MRSSFrac = 5        // handrail RSS at most psql's / 5
@@ -128,6 +129,16 @@ func targets(sums map[string]summary) []verdict {
 	var out []verdict
 	if s, ok := sums[wlMigration]; ok {
 		out = append(out, verdict{fmt.Sprintf("migration: time ratio <= %.2f", targetMigrationRatio), fmt.Sprintf("%.3f", s.ratio), s.ratio <= targetMigrationRatio})
+	}
+	if s, ok := sums[wlMigrationTTY]; ok {
+		cpu := 0.0
+		if s.pCPU > 0 {
+			cpu = float64(s.hCPU) / float64(s.pCPU)
+		}
+		out = append(out,
+			verdict{fmt.Sprintf("migration-tty: step time ratio <= %.2f", targetMigrationRatio), fmt.Sprintf("%.3f", s.ratio), s.ratio <= targetMigrationRatio},
+			verdict{fmt.Sprintf("migration-tty: client CPU <= %.0fx psql's", targetTTYCPURatio),
+				fmt.Sprintf("%.2fx (%s vs %s)", cpu, fmtDur(s.hCPU), fmtDur(s.pCPU)), cpu > 0 && cpu <= targetTTYCPURatio})
 	}
 	if s, ok := sums[wlCheck1M]; ok {
 		out = append(out,

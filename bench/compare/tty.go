@@ -68,6 +68,52 @@ func (t *ttyTerm) waitText(ctx context.Context, texts ...string) error {
 	}
 }
 
+// Key to frame while the step runs (-keys): ? toggles the full help, whose
+// lines of keys refused "not now" show only then, and the short help line
+// ("? help •") only when it is closed. Each probe sends the key, then
+// polls the pane until the frame shows its effect: the time is the key's
+// trip through tmux, Update, the renderer's next frame and tmux again,
+// measured at the resolution of a capture-pane (a few ms).
+const (
+	helpOpen   = "not now:"
+	helpClosed = "? help •"
+)
+
+// probeKeys toggles the help until the step ends (or 40 probes) and
+// returns each key's time to its frame.
+func (t *ttyTerm) probeKeys(ctx context.Context) ([]time.Duration, error) {
+	if err := t.waitText(ctx, "statement ", helpClosed); err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	want := helpOpen
+	for len(out) < 40 {
+		start := time.Now()
+		if _, err := t.run(ctx, "send-keys", "-t", "hr", "?"); err != nil {
+			return out, err
+		}
+		for {
+			s, err := t.run(ctx, "capture-pane", "-p", "-t", "hr")
+			if err != nil {
+				return out, err
+			}
+			if strings.Contains(s, want) {
+				break
+			}
+			if strings.Contains(s, "SUCCEEDED") || time.Since(start) > ttyWait {
+				return out, nil // the step ended before the frame: not a sample
+			}
+		}
+		out = append(out, time.Since(start))
+		if want == helpOpen {
+			want = helpClosed
+		} else {
+			want = helpOpen
+		}
+	}
+	return out, nil
+}
+
 // handrailTTY is the handrail side of a tty workload.
 func (r *runner) handrailTTY(ctx context.Context, w *workload) (sample, error) {
 	tmux, err := exec.LookPath("tmux")
@@ -97,6 +143,14 @@ func (r *runner) handrailTTY(ctx context.Context, w *workload) (sample, error) {
 		func() error { return t.waitText(ctx, "TYPED CONSENT") },
 		func() error { _, err := t.run(ctx, "send-keys", "-t", "hr", "-l", benchProjectID); return err },
 		func() error { _, err := t.run(ctx, "send-keys", "-t", "hr", "Enter"); return err },
+		func() error {
+			if !r.o.keys {
+				return nil
+			}
+			lat, err := t.probeKeys(ctx)
+			r.keyLatency = append(r.keyLatency, lat...)
+			return err
+		},
 		func() error { return t.waitText(ctx, "SUCCEEDED") },
 		func() error { _, err := t.run(ctx, "send-keys", "-t", "hr", "q"); return err },
 		func() error { return t.waitText(ctx, "handrail exited with 0") },

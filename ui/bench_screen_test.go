@@ -178,3 +178,28 @@ func BenchmarkStatementEventsInLongStep(b *testing.B) {
 		})
 	}
 }
+
+// During the step, paced: one delivery of 1,000 statements' events (2,000:
+// what ~35 ms of a pipelined step emits), folded by Update, then a frame.
+func BenchmarkStatementBatchInLongStep(b *testing.B) {
+	const n, batch = 20_000, 1_000
+	stmts := migrationStatements(n)
+	m := promptModelOf(b, stmts, 120, 40)
+	m = update(m, stepEventMsg{steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: stmts, Seq: m.state.Seq + 1}})
+	_ = m.View()
+	events := make(eventBatchMsg, 0, 2*batch)
+	for k := range batch {
+		st := stmts[k]
+		fin := st
+		fin.Tag, fin.Elapsed = "INSERT 0 1", time.Millisecond
+		events = append(events,
+			steps.Event{Type: steps.EvStatementStarted, Step: "apply-001", Statement: &st},
+			steps.Event{Type: steps.EvStatementFinished, Step: "apply-001", Statement: &fin})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		next, _ := m.Update(events)
+		_ = next.(Model).View()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(events)), "ns/event")
+}

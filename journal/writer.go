@@ -93,6 +93,7 @@ type Writer struct {
 	inFlight map[string]struct{} // steps with an intent and no result yet
 	stmts    stmtTable           // format 2: each step's last statement listing
 	batch    []byte              // RecordAll's lines, kept for the next batch
+	prev     string              // the line being encoded's prev (encodeLine)
 	// secretSQL (format 2): the step's last listing held a secret.
 	secretSQL map[string]bool
 	syncs     int   // fsyncs done (Syncs)
@@ -427,7 +428,8 @@ func (w *Writer) encodeLine(e steps.Event, prev string) (line []byte, rec steps.
 	if e.Secret && e.Text != "" {
 		e.Text = Redacted
 	}
-	el := eventLine{Event: e, Prev: &prev}
+	w.prev = prev // Prev points into the writer: no allocation per line
+	el := eventLine{Event: e, Prev: &w.prev}
 	if w.header.Format >= 2 {
 		el.Event, el.Listing = w.stmts.compact(e)
 	}

@@ -208,10 +208,11 @@ func (m *Model) updateOverride(msg tea.Msg) tea.Cmd {
 
 // promotionLines is the pane of the promotion gate: the first write to
 // [target] waits for staging proof; what is missing, and the typed
-// reason that overrides it (journaled as an override).
-func (m Model) promotionLines() []string {
+// reason that overrides it (journaled as an override). The input is the
+// tail, kept on screen when the rest does not fit.
+func (m Model) promotionLines() (lines, tail []string) {
 	s, ses := m.styles, m.state.Session
-	lines := []string{s.Danger.Render("PROMOTION GATE: NO STAGING PROOF"), ""}
+	lines = []string{s.Danger.Render("PROMOTION GATE: NO STAGING PROOF"), ""}
 	staging := "staging"
 	if ses.StagingProjectID != "" {
 		staging += " (" + ses.StagingProjectID + ")"
@@ -230,15 +231,15 @@ func (m Model) promotionLines() []string {
 	}
 	lines = append(lines, "",
 		"Run it on staging first (handrail run RUNBOOK --env staging --apply), then quit and run this again;",
-		"or type why this must go on without proof. The override is journaled and shown as one.", "",
-		m.answerLine(m.override.View()))
-	return lines
+		"or type why this must go on without proof. The override is journaled and shown as one.")
+	return lines, []string{"", m.answerLine(m.override.View())}
 }
 
-// consentLines is the pane of the typed-consent gate (SPEC 4.8).
-func (m Model) consentLines() []string {
+// consentLines is the pane of the typed-consent gate (SPEC 4.8); the
+// input and its rejection are the tail, kept on screen.
+func (m Model) consentLines() (lines, tail []string) {
 	s, ses := m.styles, m.state.Session
-	lines := []string{s.Danger.Render("PRODUCTION: TYPED CONSENT"), ""}
+	lines = []string{s.Danger.Render("PRODUCTION: TYPED CONSENT"), ""}
 	if ses.Rehearse {
 		lines = append(lines, "The next step is rehearsed on the production target "+s.Bold.Render(ses.TargetName)+
 			": it runs in a transaction that is always rolled back, but it takes the write's locks while it runs.")
@@ -248,12 +249,12 @@ func (m Model) consentLines() []string {
 	if i := m.state.StepIndex(m.state.ConsentAt); i >= 0 {
 		lines = append(lines, "step: "+m.state.Steps[i].Title)
 	}
-	lines = append(lines, "", "Type the project id to continue: "+s.Bold.Render(ses.ProjectID), "",
-		m.answerLine(m.consent.View()))
+	lines = append(lines, "", "Type the project id to continue: "+s.Bold.Render(ses.ProjectID))
+	tail = []string{"", m.answerLine(m.consent.View())}
 	if r := m.state.ConsentRejected; r != nil {
-		lines = append(lines, "", s.Bad.Render("REJECTED: ")+quote(*r)+" is not the project id. Nothing was written.")
+		tail = append(tail, "", s.Bad.Render("REJECTED: ")+quote(*r)+" is not the project id. Nothing was written.")
 	}
-	return lines
+	return lines, tail
 }
 
 // hardStopLines is the identity mismatch screen (SPEC 4.1): expected vs

@@ -32,9 +32,9 @@ func textPane(fixed, body []string) paneContent {
 func (m Model) paneLines(w, h int) []string {
 	switch m.screen() {
 	case screenConsent:
-		return block(wrapAll(m.consentLines(), w), w, h)
+		return pinTail(m.consentLines, w, h)
 	case screenPromotion:
-		return block(wrapAll(m.promotionLines(), w), w, h)
+		return pinTail(m.promotionLines, w, h)
 	}
 	st := m.shownStep()
 	if st == nil {
@@ -55,6 +55,20 @@ func (m Model) paneLines(w, h int) []string {
 		lines[len(lines)-1] = m.styles.Muted.Render(fmt.Sprintf("  ... %d more lines (pgdn)", pc.n-end+1))
 	}
 	return block(lines, w, h)
+}
+
+// pinTail draws a gate's text and, below it, its input (the tail); when
+// both do not fit in h lines the text is cut, never the input: at 80x24
+// the promotion gate's explanation used to push the reason being typed
+// below the last row.
+func pinTail(lines func() (text, tail []string), w, h int) []string {
+	text, tail := lines()
+	text, tail = wrapAll(text, w), wrapAll(tail, w)
+	if room := h - len(tail); len(text) > room && room > 0 {
+		cut := len(text) - room + 1
+		text = append(text[:room-1:room-1], fmt.Sprintf("  ... %d more lines (a larger terminal shows them)", cut))
+	}
+	return block(append(text, tail...), w, h)
 }
 
 // bodyOffset clamps the scroll and keeps the focus line in view.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	tea "charm.land/bubbletea/v2"
 	"testing"
 	"time"
 
@@ -41,4 +42,19 @@ func TestStagingProofItemShowsTheProof(t *testing.T) {
 			Head: "0123456789abcdef0123", Operator: "bob", Ended: time.Date(2025, 3, 13, 17, 0, 0, 0, time.UTC)}).Summary()}})
 	m, _ := newLive(f)
 	mustContain(t, plain(m), "proof: staging journal", "/srv/journals/staging.jsonl", "0123456789abcdef", "2025-03-13T17:00:00Z", "operator bob")
+}
+
+// At 80x24 the gate's explanation fills the pane: the reason being typed
+// stays on screen (it was drawn below the last row, so the operator typed
+// blind), and so does the consent's answer.
+func TestPromotionGateInputVisibleAt80x24(t *testing.T) {
+	f := connectStart(true).on(steps.EvStepSucceeded, "pre-checklist").stepStarted("apply-001").
+		add(steps.Event{Type: steps.EvPromotionChecked, Promotion: &steps.PromotionProof{Searched: "log directory /tmp/qa2/state/handrail/demo-sessions",
+			Problems: []string{"no journal in /tmp/qa2/state/handrail/demo-sessions of runbook connect-rls-hardening (sha256 3bbb32b76b26) on staging Connect-Staging (mohctrsopquwoyfweadl): run it there first (handrail run connect-rls-hardening --env staging --apply), or give --staging-journal"}}}).
+		add(steps.Event{Type: steps.EvPromotionRequired, Step: "apply-001", Text: "no proof"})
+	m, _ := newLive(f)
+	m = update(m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	m = update(m, press("enter")...)
+	m = typeText(m, "hotfix INC-42")
+	mustContain(t, plain(m), "> hotfix INC-42", "enter override with this reason")
 }

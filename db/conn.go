@@ -33,6 +33,9 @@ type ConnTarget struct {
 	// tls are the libpq TLS settings pgx applied but does not expose
 	// (PGSSLMODE=..., PGSSLROOTCERT=...), for exec steps.
 	tls []string
+	// passwordFrom says where the password pgx chose came from ("" when
+	// none was given), for the error when the server refuses it.
+	passwordFrom string
 }
 
 // pgConnEnv are the libpq variables that, set on their own, say which
@@ -112,8 +115,8 @@ func parseTarget(conn, from string) (*ConnTarget, error) {
 		}
 	}
 	raw := connStringSettings(conn)
-	svc := serviceSettings(raw)
-	t := &ConnTarget{config: cfg, from: from}
+	svc, svcPath := serviceSettings(raw)
+	t := &ConnTarget{config: cfg, from: from, passwordFrom: passwordFrom(raw, svc, svcPath, cfg.Password, from)}
 	setting := func(key, env string) string {
 		if v, ok := lastSetting(raw, key); ok {
 			return v
@@ -175,39 +178,79 @@ func appendSecrets(secrets []string, more ...string) []string {
 // serviceSettings reads the service the settings name (service=, else
 // PGSERVICE) from the service file pgx read it from (servicefile=, else
 // PGSERVICEFILE, else ~/.pg_service.conf). pgx has already read it
-// successfully; nil when there is none.
-func serviceSettings(raw []connSetting) map[string]string {
+// successfully; nil when there is none. path is the file's.
+func serviceSettings(raw []connSetting) (settings map[string]string, path string) {
 	name, ok := lastSetting(raw, "service")
 	if !ok {
 		name = os.Getenv("PGSERVICE")
 	}
 	if name == "" {
-		return nil
+		return nil, ""
 	}
-	path, ok := lastSetting(raw, "servicefile")
+	path, ok = lastSetting(raw, "servicefile")
 	if !ok {
 		path = os.Getenv("PGSERVICEFILE")
 	}
 	if path == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return nil
+			return nil, ""
 		}
 		path = filepath.Join(home, ".pg_service.conf")
 	}
 	sf, err := pgservicefile.ReadServicefile(path)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	svc, err := sf.GetService(name)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	out := make(map[string]string, len(svc.Settings))
 	for k, v := range svc.Settings {
 		out[canonicalKey(k)] = v
 	}
-	return out
+	return out, path
+}
+
+// explainAuth adds to a refused password (28P01) where it came from and
+// what to do: the server's "password authentication failed" does not say
+// which of the places libpq reads a password from was used.
+func (t *ConnTarget) explainAuth(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
+		return err
+	}
+	if t.passwordFrom == "" {
+		return fmt.Errorf("%w; no password was given: put it in the connection string, PGPASSWORD or the password file (~/.pgpass or PGPASSFILE)", err)
+	}
+	return fmt.Errorf("%w; the password from %s was refused: correct it there", err, t.passwordFrom)
+}
+
+// passwordFrom says where the password pgx chose came from, in pgx's
+// (libpq's) order: the connection string, the service file, PGPASSWORD,
+// the password file (read only when the others gave none). "" when none.
+func passwordFrom(raw []connSetting, svc map[string]string, svcPath, chosen, from string) string {
+	if chosen == "" {
+		return ""
+	}
+	if _, ok := lastSetting(raw, "password"); ok {
+		return "the connection string (" + from + ")"
+	}
+	if _, ok := svc["password"]; ok {
+		return "the service file " + svcPath
+	}
+	if os.Getenv("PGPASSWORD") != "" {
+		return "PGPASSWORD"
+	}
+	path, ok := lastSetting(raw, "passfile")
+	if !ok {
+		path = os.Getenv("PGPASSFILE")
+	}
+	if path == "" {
+		path = "~/.pgpass"
+	}
+	return "the password file " + path
 }
 
 // display is the target as a URL without any password: what the screen,

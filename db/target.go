@@ -196,7 +196,7 @@ func (t *Target) dial(ctx context.Context, work bool) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		// pgx's ConnectError names user and database, never the password.
-		return nil, err
+		return nil, t.conn.explainAuth(err)
 	}
 	return conn, nil
 }

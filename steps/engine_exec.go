@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/handrail-dev/handrail/internal/redact"
 )
 
 // execChunk is the largest piece of output one exec_output event carries.
@@ -107,7 +109,11 @@ func exitCode(cmd *exec.Cmd) int {
 // streamOutput turns the command's output into exec_output events.
 func (e *Engine) streamOutput(step string, r io.Reader) {
 	buf := make([]byte, execChunk)
-	var text execText
+	var secrets []string
+	if e.cfg.Target != nil {
+		secrets = e.cfg.Target.Secrets()
+	}
+	text := execText{red: redact.New(secrets)}
 	for {
 		n, err := r.Read(buf)
 		if t := text.next(buf[:n], err != nil); t != "" {

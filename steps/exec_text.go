@@ -3,6 +3,8 @@ package steps
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/handrail-dev/handrail/internal/redact"
 )
 
 // execText turns a command's output, read in pieces, into the text of
@@ -11,7 +13,14 @@ import (
 // journal (JSON) would record for it: the live fold then holds exactly
 // what a replay of the journal holds, and a rune cut by a read is not
 // recorded as two replacement characters.
-type execText struct{ held []byte }
+//
+// The start of a secret at the end of a piece is held too (red says what
+// a secret is): each piece becomes an event that the journal redacts on
+// its own, so a secret split between two would be recorded in halves.
+type execText struct {
+	held []byte
+	red  *redact.Redactor
+}
 
 // next is the text of p, less an incomplete rune at its end (held for the
 // next call); final flushes what is held.
@@ -22,7 +31,7 @@ func (x *execText) next(p []byte, final bool) string {
 		x.held = nil
 	}
 	if !final {
-		if k := incompleteRune(data); k > 0 {
+		if k := max(incompleteRune(data), x.red.Partial(data)); k > 0 {
 			x.held = append([]byte(nil), data[len(data)-k:]...)
 			data = data[:len(data)-k]
 		}

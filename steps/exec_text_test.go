@@ -2,8 +2,11 @@ package steps
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/handrail-dev/handrail/internal/redact"
 )
 
 // jsonText is what the journal records for s: encoding/json's text.
@@ -66,5 +69,28 @@ func TestOutputTailKeepsWholeRunes(t *testing.T) {
 	s = Apply(s, Event{Type: EvExecOutput, Step: "x", Text: "x"}) // one byte over: the cut falls inside é
 	if out := s.Steps[0].Output; !utf8.ValidString(out) || len(out) > MaxOutputBytes {
 		t.Fatalf("tail of %d bytes, valid %v", len(out), utf8.ValidString(out))
+	}
+}
+
+// A secret cut between two reads is held until it is whole: each
+// exec_output event is redacted on its own, so a password split between
+// two events reached the journal in two halves, and the screen, which
+// joins the events' text, showed it whole.
+func TestExecTextNeverSplitsASecret(t *testing.T) {
+	const secret = "7d6d9240660001dba30e3403e449f755"
+	red := redact.New([]string{secret})
+	data := []byte("line 292 x\nline 293 " + secret + "\nline 294 " + secret[:10])
+	for cut := range len(data) + 1 {
+		x := execText{red: red}
+		pieces := []string{x.next(data[:cut], false), x.next(data[cut:], true)}
+		if got := pieces[0] + pieces[1]; got != string(data) {
+			t.Fatalf("cut at %d: %q, want %q", cut, got, data)
+		}
+		if r := red.String(pieces[0]); strings.Contains(r, secret[:6]) {
+			t.Fatalf("cut at %d: the first piece %q shows the start of the secret", cut, r)
+		}
+		if r := red.String(pieces[1]); strings.Contains(r, secret[len(secret)-6:]) {
+			t.Fatalf("cut at %d: the second piece %q shows the end of the secret", cut, r)
+		}
 	}
 }

@@ -30,6 +30,8 @@ type Redactor struct {
 	// encoded are the JSON spellings of the variants, to find out cheaply
 	// whether an encoded line holds a secret at all.
 	encoded [][]byte
+	// variants are the spellings replaced, longest first.
+	variants []string
 }
 
 // New returns a redactor for secrets and their other spellings
@@ -67,6 +69,7 @@ func New(secrets []string) *Redactor {
 		args = append(args, v, Mask)
 		r.encoded = append(r.encoded, JSONString(v))
 	}
+	r.variants = vs
 	r.rep = strings.NewReplacer(args...)
 	return r
 }
@@ -77,6 +80,27 @@ func (r *Redactor) String(s string) string {
 		return s
 	}
 	return r.rep.Replace(s)
+}
+
+// Partial is how many bytes at the end of p start a secret (in any of its
+// spellings) that the bytes after p may complete. Whoever cuts a stream
+// into pieces that are redacted one by one (a command's output read in
+// chunks) holds them for the next piece: a secret split between two
+// pieces would be in neither, and both halves would be recorded.
+func (r *Redactor) Partial(p []byte) int {
+	if r == nil {
+		return 0
+	}
+	held := 0
+	for _, v := range r.variants {
+		for k := min(len(v)-1, len(p)); k > held; k-- {
+			if string(p[len(p)-k:]) == v[:k] {
+				held = k
+				break
+			}
+		}
+	}
+	return held
 }
 
 // JSONString is s as the line encoder spells it inside a JSON string

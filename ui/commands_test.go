@@ -134,3 +134,20 @@ func TestSummarySaysWhy(t *testing.T) {
 	m, _ := newLive(f)
 	mustContain(t, plain(m), "FAILED", "why: cannot connect to", "connection refused")
 }
+
+// A monitor window that was open when handrail was killed is not running
+// after --resume (the engine waits for enter to open it again): the pane
+// said "1:42 left · e ends early", counting down while nothing sampled,
+// and e was refused.
+func TestMonitorResumedIsNotCountingDown(t *testing.T) {
+	f := toApply().on(steps.EvStepSucceeded, "apply-001").stepStarted("monitor")
+	f.add(steps.Event{Type: steps.EvMonitorTick, Step: "monitor", Monitor: &steps.MonitorSample{Query: 0, Title: "q", Remaining: 15 * time.Minute}})
+	f.wait(20 * time.Second)
+	f.stepStarted("monitor") // what a resumed session emits
+	m, _ := newLive(f)
+	s := plain(m)
+	mustContain(t, s, "window of 0:15:00", "enter opens it")
+	if strings.Contains(s, "left of") || strings.Contains(s, "e ends early") {
+		t.Fatalf("a window that is not open counts down:\n%s", s)
+	}
+}

@@ -53,6 +53,12 @@ func (m Model) countdownLine(st *steps.StepState) string {
 	if len(st.Monitor) == 0 {
 		return s.Bold.Render("window of "+clockText(st.Duration)) + s.Muted.Render(" · enter opens it")
 	}
+	if st.Status != steps.StatusRunning {
+		// Samples of a window that is closed: it was open when handrail
+		// stopped, and a resumed session opens it anew on enter.
+		return s.Bold.Render("window of "+clockText(st.Duration)) +
+			s.Muted.Render(" · not open: enter opens it again (the samples below are from before handrail stopped)")
+	}
 	left := st.Monitor[0].Remaining - (m.sessionNow() - m.monitorAt)
 	return s.Bold.Render(clockText(left)+" left") + s.Muted.Render(" of "+clockText(st.Duration)+" · e ends early")
 }

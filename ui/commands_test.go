@@ -151,3 +151,22 @@ func TestMonitorResumedIsNotCountingDown(t *testing.T) {
 		t.Fatalf("a window that is not open counts down:\n%s", s)
 	}
 }
+
+// The end summary does not mark a step left unfinished (the operator
+// rolled back from it) with ">", the mark of the step being worked on.
+func TestEndSummaryUnfinishedStep(t *testing.T) {
+	f := toApply().on(steps.EvStepSucceeded, "apply-001").stepStarted("monitor").
+		add(steps.Event{Type: steps.EvRollbackStarted, Text: "operator chose rollback (R)"}).
+		add(steps.Event{Type: steps.EvRollbackFinished, Pass: ptr(true)}).
+		add(steps.Event{Type: steps.EvSessionEnded, Outcome: steps.OutcomeRolledBack})
+	m, _ := newLive(f)
+	var line string
+	for l := range strings.SplitSeq(plain(m), "\n") {
+		if strings.Contains(l, "Monitor for") && !strings.Contains(l, "│") {
+			line = l
+		}
+	}
+	if strings.Contains(line, ">") || !strings.Contains(line, "not finished") {
+		t.Fatalf("summary line of the unfinished step: %q", line)
+	}
+}

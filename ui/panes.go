@@ -379,6 +379,10 @@ func (m Model) rollbackSummary() []string {
 func (m Model) stepSummary(st *steps.StepState) string {
 	line := m.styles.StepMark(st) + " " + st.Title
 	switch {
+	case st.Status == steps.StatusActive:
+		// The session ended on it (a rollback, a quit): ">" would say
+		// it is being worked on.
+		line = m.styles.Mark(steps.StatusPending) + " " + st.Title + m.styles.Muted.Render(" - not finished when the session ended")
 	case st.Error != nil:
 		line += m.styles.Muted.Render(" - ") + st.Error.Message
 	case st.Check != nil && st.Passed != nil:

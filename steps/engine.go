@@ -92,6 +92,7 @@ type Engine struct {
 	// lastBlockers are the sessions the running step last waited for.
 	lastBlockers []db.Blocker
 	stopRun      context.CancelFunc
+	runCtx       context.Context // Run's: when it ended, why (see interrupted)
 
 	qmu   sync.Mutex
 	queue []Command
@@ -198,6 +199,7 @@ func (e *Engine) Run(ctx context.Context) (out Outcome, err error) {
 	defer cancel()
 	e.mu.Lock()
 	e.stopRun = cancel
+	e.runCtx = ctx
 	e.start = time.Now()
 	e.mu.Unlock()
 	defer e.closeTarget()
@@ -295,11 +297,38 @@ func (e *Engine) session(ctx context.Context) (out Outcome, quit bool, err error
 // the session when it has not ended yet.
 func (e *Engine) outcomeOf(f flow) Outcome {
 	if !e.ended() {
-		e.end(OutcomeAborted, "the operator quit; the journal can be resumed with --resume")
+		if why := e.interrupted(); why != "" {
+			e.end(OutcomeAborted, "session interrupted: "+why+"; the journal can be resumed with --resume")
+		} else {
+			e.end(OutcomeAborted, "the operator quit; the journal can be resumed with --resume")
+		}
 	}
 	var o Outcome
 	e.with(func(s *State) { o = s.Outcome })
 	return o
+}
+
+// interrupted is why Run's context ended (the terminal hung up, SIGTERM),
+// or "" while it has not: what was stopped then was not stopped by the
+// operator, and the journal must not say so (the screen's quit after a
+// hangup included).
+func (e *Engine) interrupted() string {
+	e.mu.Lock()
+	ctx := e.runCtx
+	e.mu.Unlock()
+	if ctx == nil || ctx.Err() == nil {
+		return ""
+	}
+	return context.Cause(ctx).Error()
+}
+
+// cancelledBy says who cancelled what ran: "by the operator", or, when
+// Run's context ended, because of what.
+func (e *Engine) cancelledBy() string {
+	if why := e.interrupted(); why != "" {
+		return "because " + why
+	}
+	return "by the operator"
 }
 
 // end emits session_ended and releases the deploy lock.

@@ -52,7 +52,7 @@ func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass 
 	id := e.plan[i].info.ID
 	if isCancelled(err) {
 		return flowFailed, e.emit(Event{Type: EvStepCancelled, Step: id, Error: &ErrorInfo{
-			Message: "check cancelled by the operator", Where: e.stepWhere(i), RolledBack: true,
+			Message: "check cancelled " + e.cancelledBy(), Where: e.stepWhere(i), RolledBack: true,
 			Hint: "retry the check, skip it with a reason, roll back, or quit",
 		}})
 	}

@@ -137,7 +137,7 @@ func (e *Engine) execResult(i int, code int, err error) (flow, error) {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return flowFailed, e.emit(Event{Type: EvStepCancelled, Step: id, Error: &ErrorInfo{
-			Message: "command cancelled by the operator: its process group was killed",
+			Message: "command cancelled " + e.cancelledBy() + ": its process group was killed",
 			Where:   where,
 			Hint:    "whatever the command did before it was killed stays; check, then retry, roll back, or quit",
 		}})

@@ -199,7 +199,7 @@ func (e *Engine) sqlFailure(infos []StatementInfo, transactional bool, err error
 		info.Hint = "handrail cannot know whether the step was applied: check the database, then mark the step applied or not applied (with a reason); it is never re-run automatically"
 		return Event{Type: EvStepOutcomeUnknown, Error: info}
 	case ee.Cancelled:
-		info.Message = fmt.Sprintf("cancelled by the operator during %s; %s", at, left)
+		info.Message = fmt.Sprintf("cancelled %s during %s; %s", e.cancelledBy(), at, left)
 		if ee.ConnectionLost {
 			info.Message += " (the server did not answer the cancel request in time, so the connection was closed)"
 		}

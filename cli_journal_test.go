@@ -73,3 +73,37 @@ func TestCLIVerifyExitCodes(t *testing.T) {
 		t.Errorf("verify without a journal: exit %d, want %d", code, steps.ExitUsage)
 	}
 }
+
+// replay --plain answers a journal it cannot read as verify does: a
+// missing file or one from a newer handrail is not checked (exit 2, with
+// what to do), a damaged one is a failure (exit 1). It exited 1 for a
+// missing file, where verify exits 2.
+func TestCLIReplayUnreadableJournal(t *testing.T) {
+	whole, err := os.ReadFile(recordedSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	future := filepath.Join(dir, "future.jsonl")
+	if err := os.WriteFile(future, bytes.Replace(whole, []byte(`"format":2`), []byte(`"format":9`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(dir, "edited.jsonl")
+	if err := os.WriteFile(edited, bytes.Replace(whole, []byte(`"operator":"alice"`), []byte(`"operator":"mallory"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{filepath.Join(dir, "nope.jsonl"), steps.ExitUsage, "JOURNAL NOT FOUND"},
+		{future, steps.ExitUsage, "JOURNAL FROM A NEWER HANDRAIL"},
+		{edited, steps.ExitFailed, "line 1"},
+	} {
+		code, _, stderr := runCLI(t, "replay", "--plain", c.path)
+		if code != c.code || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "What to do: ") {
+			t.Errorf("replay --plain %s: exit %d, want %d, with %q and what to do:\n%s", filepath.Base(c.path), code, c.code, c.want, stderr)
+		}
+	}
+}

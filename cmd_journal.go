@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/handrail-dev/handrail/journal"
@@ -22,8 +24,7 @@ func cmdReplay(c *cli, args []string) int {
 	}
 	log, err := journal.Read(arg)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
-		return steps.ExitFailed
+		return replayUnread(c, arg, err)
 	}
 	if log.TornTail {
 		fmt.Fprintf(c.stderr, "handrail replay: line %d was torn (the session crashed); it is not shown\n", log.TornLine)
@@ -40,6 +41,19 @@ func cmdReplay(c *cli, args []string) int {
 		return steps.ExitFailed
 	}
 	return steps.ExitOK
+}
+
+// replayUnread says why replay cannot show the journal and what to do, and
+// exits as verify does: 2 (not checked) for a file it cannot read or
+// whose format is newer, 1 for a damaged one.
+func replayUnread(c *cli, path string, err error) int {
+	tr := journal.Explain(path, err)
+	fmt.Fprintf(c.stderr, "handrail replay: %s: %s\nWhat to do: %s\n", tr.Title, tr.Detail, tr.Advice)
+	var fe *journal.FormatError
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.As(err, &fe) {
+		return steps.ExitUsage
+	}
+	return steps.ExitFailed
 }
 
 func cmdWatch(c *cli, args []string) int {

@@ -673,6 +673,12 @@ func (st *StepState) ExpectedInDryRun() bool {
 	return st.Status == StatusFailed && st.Error != nil && st.Error.DryRun
 }
 
+// Rehearsed: a --rehearse run ran the step in a transaction and rolled it
+// back (it is recorded as skipped: nothing of it stays).
+func (st *StepState) Rehearsed() bool {
+	return st.Status == StatusSkipped && st.Rehearsal != nil && st.Rehearsal.Skipped == "" && st.Rehearsal.Error == ""
+}
+
 // applyPromotion folds the promotion gate's events.
 func (s *State) applyPromotion(e Event) {
 	switch e.Type {

@@ -161,3 +161,24 @@ func TestLockFindingWrapsUnderItsIndent(t *testing.T) {
 		t.Fatalf("no wrapped finding on screen:\n%s", plain(m))
 	}
 }
+
+// A rehearsed step is marked "reh" in the step list, not "skip": the
+// rehearsal ran it and rolled it back (a step that was not rehearsed,
+// transaction = false, stays "skip").
+func TestRehearsedStepMark(t *testing.T) {
+	f := toApply().statement("apply-001", 0, 1, "alter table public.rate_limits disable row level security;")
+	f.add(steps.Event{Type: steps.EvRehearsed, Step: "apply-001", Rehearsal: &steps.Rehearsal{Elapsed: 300 * time.Millisecond}})
+	f.add(steps.Event{Type: steps.EvStepSkipped, Step: "apply-001", Text: "dry run: rehearsed in a transaction that was rolled back; nothing of it stays"})
+	m, _ := newLive(f)
+	var line string
+	for l := range strings.SplitSeq(plain(m), "\n") {
+		if left, _, _ := strings.Cut(l, "│"); strings.Contains(left, "Apply migration 001") {
+			line = left
+			break
+		}
+	}
+	if !strings.HasPrefix(strings.TrimSpace(line), "reh ") {
+		t.Fatalf("step list line of the rehearsed step: %q, want it marked reh", line)
+	}
+	mustContain(t, plain(m), "[sql] Apply migration 001 · rehearsed, rolled back")
+}

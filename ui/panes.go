@@ -123,6 +123,8 @@ func (m Model) paneTitle(st *steps.StepState) string {
 	switch {
 	case st.ExpectedInDryRun():
 		status = "failed as a dry run expects"
+	case st.Rehearsed():
+		status = "rehearsed, rolled back"
 	case st.Status == steps.StatusFailed || st.Status == steps.StatusUnknown || st.Status == steps.StatusCancelled:
 		status, style = strings.ToUpper(status), s.Bad
 	}

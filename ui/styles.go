@@ -57,6 +57,7 @@ type Styles struct {
 	marks    map[steps.Status]lipgloss.Style
 	markText map[steps.Status]string
 	dryMark  string
+	rehMark  string
 }
 
 // NewStyles builds the styles for a dark or light background; noColor
@@ -127,16 +128,21 @@ func (s Styles) Mark(st steps.Status) string {
 
 // StepMark is the step's mark: its status's, but "dry" for a check that
 // failed as a dry run expects (the writes it verifies were only shown),
-// so it does not read as a real FAIL.
+// so it does not read as a real FAIL, and "reh" for a step a --rehearse
+// run ran and rolled back, so it does not read as skipped.
 func (s Styles) StepMark(st *steps.StepState) string {
 	if st.ExpectedInDryRun() {
 		return s.dryMark
+	}
+	if st.Rehearsed() {
+		return s.rehMark
 	}
 	return s.Mark(st.Status)
 }
 
 func (s *Styles) renderMarks() {
 	s.dryMark = s.Muted.Render("dry") + strings.Repeat(" ", markWidth-len("dry"))
+	s.rehMark = s.Good.Render("reh") + strings.Repeat(" ", markWidth-len("reh"))
 	s.markText = make(map[steps.Status]string)
 	for _, st := range []steps.Status{steps.StatusPending, steps.StatusActive, steps.StatusRunning, steps.StatusSucceeded,
 		steps.StatusFailed, steps.StatusSkipped, steps.StatusCancelled, steps.StatusUnknown} {

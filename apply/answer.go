@@ -216,7 +216,13 @@ func progressLine(e steps.Event) string {
 		return fmt.Sprintf("statement %d/%d: %s", e.Statement.Index+1, e.Statement.Count, oneLine(e.Statement.SQL, 100))
 	case steps.EvCheckPassed, steps.EvCheckFailed:
 		return strings.ToUpper(strings.TrimPrefix(string(e.Type), "check_")) + ": " + e.Check.Summary
-	case steps.EvItemTicked, steps.EvItemSkipped, steps.EvItemCheckFailed, steps.EvConfirmed, steps.EvManualResult,
+	case steps.EvItemTicked:
+		msg := "item ticked by " + e.TickedBy() + textOf(e)
+		if e.Auto && e.Check != nil {
+			msg += ": " + oneLine(e.Check.Summary, 200)
+		}
+		return msg
+	case steps.EvItemSkipped, steps.EvItemCheckFailed, steps.EvConfirmed, steps.EvManualResult,
 		steps.EvStepSucceeded, steps.EvStepSkipped, steps.EvConsentGiven, steps.EvMonitorEnded, steps.EvMonitorAlert,
 		steps.EvRollbackStarted, steps.EvRollbackOffered, steps.EvCommandRefused, steps.EvPromotionRequired, steps.EvPromotionOverridden:
 		return strings.ReplaceAll(string(e.Type), "_", " ") + textOf(e)

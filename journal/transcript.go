@@ -437,11 +437,7 @@ func (t *transcript) verdictEvent(e steps.Event) bool {
 		}
 		t.check(e.Check)
 	case steps.EvItemTicked:
-		how := "ticked by the operator"
-		if e.Auto {
-			how = "ticked by its query"
-		}
-		t.line(e, "item %s %s", t.item(e), how)
+		t.line(e, "item %s ticked by %s", t.item(e), e.TickedBy())
 		if e.Text != "" {
 			t.more("note: %s", e.Text)
 		}

@@ -119,3 +119,23 @@ func TestFirstLineSkipsLeadingComments(t *testing.T) {
 		}
 	}
 }
+
+// A staging_proof item ticks itself from the staging journal, not from a
+// query: the transcript says which (it said "ticked by its query").
+func TestTranscriptStagingProofTick(t *testing.T) {
+	item := 0
+	plan := []steps.PlannedStep{{ID: "c", Kind: steps.KindChecklist, Items: []string{"run on staging"}}}
+	log := &Log{Header: Header{RunbookID: "rb", Apply: true}, Events: []steps.Event{
+		{Seq: 1, Type: steps.EvSessionStarted, Session: &steps.SessionInfo{RunbookID: "rb", Apply: true, Plan: plan}},
+		{Seq: 2, Type: steps.EvStepStarted, Step: "c", Text: "checklist"},
+		{Seq: 3, Type: steps.EvItemTicked, Step: "c", Item: &item, Auto: true, Check: &steps.CheckReport{
+			Expect: "a verified journal of this runbook that succeeded on staging", Summary: "staging journal /j.jsonl (head 0123)"}},
+	}}
+	var out bytes.Buffer
+	if err := Transcript(&out, log); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, `item 1 "run on staging" ticked by its staging proof`) {
+		t.Errorf("want the item ticked by its staging proof in:\n%s", s)
+	}
+}

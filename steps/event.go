@@ -463,6 +463,19 @@ type PromotionProof struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// TickedBy says who ticked a checklist item (item_ticked): "the
+// operator", "its query" (an item with sql, Auto), or "its staging
+// proof" (a staging_proof item, Auto: its check has no sql).
+func (e Event) TickedBy() string {
+	switch {
+	case !e.Auto:
+		return "the operator"
+	case e.Check != nil && e.Check.SQL == "":
+		return "its staging proof"
+	}
+	return "its query"
+}
+
 // Summary says in one line what the proof is, or what is missing.
 func (p *PromotionProof) Summary() string {
 	if p == nil {

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -151,6 +152,11 @@ func relInside(runbookDir, migDir string) (string, error) {
 	return filepath.ToSlash(rel), nil
 }
 
+// supabaseMigration is the Supabase CLI's pattern for a migration file
+// name; it skips the others (and so does handrail new in a Supabase
+// project, so the runbook runs what supabase db push would).
+var supabaseMigration = regexp.MustCompile(`^([0-9]+)_(.*)\.sql$`)
+
 // readMigrations lists migDir in lexical order (byte order of the names,
 // as the Supabase CLI and most migration tools apply them) and reads
 // every .sql file.
@@ -168,6 +174,10 @@ func (p *Plan) readMigrations(migDir, rel, after string) error {
 			continue
 		case !strings.EqualFold(filepath.Ext(name), ".sql"):
 			p.Skipped = append(p.Skipped, Skipped{name, "not a .sql file"})
+			continue
+		case p.Supabase && !supabaseMigration.MatchString(name):
+			p.Skipped = append(p.Skipped, Skipped{name, "the Supabase CLI skips it: it applies only files named <version>_<name>.sql " +
+				"(digits, an underscore, lower-case .sql); rename it to make it a migration"})
 			continue
 		case !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0:
 			p.Skipped = append(p.Skipped, Skipped{name, "not a regular file"})

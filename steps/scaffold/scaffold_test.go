@@ -298,3 +298,38 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+// In a Supabase project (supabase/migrations), a file the Supabase CLI
+// would not apply (its name is not <version>_<name>.sql, lower-case .sql)
+// does not become a step: handrail new took 20240102000000_x.SQL and
+// seed.sql, which supabase db push skips, so the runbook would have run
+// a migration production never gets through the CLI.
+func TestSupabaseSkipsWhatTheCLISkips(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{
+		"supabase/migrations/20240101000000_create.sql": "create table t (a int);",
+		"supabase/migrations/20240102000000_upper.SQL":  "create table u (a int);",
+		"supabase/migrations/seed.sql":                  "insert into t values (1);",
+		"supabase/migrations/20240103000000.sql":        "create table v (a int);",
+	})
+	p, err := Make(Options{Migrations: filepath.Join(root, "supabase", "migrations")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, m := range p.Migrations {
+		files = append(files, m.Name)
+	}
+	if want := []string{"20240101000000_create.sql"}; !slices.Equal(files, want) {
+		t.Errorf("steps %q, want %q", files, want)
+	}
+	skipped := map[string]string{}
+	for _, s := range p.Skipped {
+		skipped[s.Name] = s.Why
+	}
+	for _, name := range []string{"20240102000000_upper.SQL", "seed.sql", "20240103000000.sql"} {
+		if !strings.Contains(skipped[name], "the Supabase CLI skips it") {
+			t.Errorf("skipped %s: %q, want it skipped as the Supabase CLI does", name, skipped[name])
+		}
+	}
+}

@@ -112,3 +112,26 @@ func TestRunWithoutTerminalRefusesBeforeJournaling(t *testing.T) {
 		t.Errorf("a journal directory was created (%v)", err)
 	}
 }
+
+// replay and watch without a terminal say so and what to do instead (exit
+// 2), as run does: they printed bubbletea's "error opening TTY" and exited 1.
+func TestReplayAndWatchWithoutTerminal(t *testing.T) {
+	for _, c := range []struct{ args, want string }{
+		{"replay " + recordedSession, "replay --plain"},
+		{"watch " + recordedSession, "needs a terminal"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCLIHelperProcess$")
+		cmd.Env = append(os.Environ(), cliHelperEnv+"="+c.args)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal: /dev/tty cannot open
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != steps.ExitUsage {
+			t.Errorf("%s without a terminal: %v, want exit %d\n%s", c.args, err, steps.ExitUsage, stderr.String())
+		}
+		if s := stderr.String(); !strings.Contains(s, "needs a terminal") || !strings.Contains(s, c.want) || strings.Contains(s, "bubbletea") {
+			t.Errorf("%s: stderr does not explain:\n%s", c.args, s)
+		}
+	}
+}

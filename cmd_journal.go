@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/journal"
+	"github.com/handrail-dev/handrail/session"
 	"github.com/handrail-dev/handrail/steps"
 	"github.com/handrail-dev/handrail/ui"
 )
@@ -36,7 +37,14 @@ func cmdReplay(c *cli, args []string) int {
 		}
 		return steps.ExitOK
 	}
-	if _, err := ui.Run(ui.Options{Mode: ui.Replay, Initial: log.Events, Speed: *speed, IdleLimit: *idle}); err != nil {
+	screen, closeScreen, err := session.Screen()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail replay: the replay needs a terminal (%v).\n"+
+			"Run it from an interactive shell (over SSH, inside tmux or screen), or print a transcript: handrail replay --plain %s\n", err, arg)
+		return steps.ExitUsage
+	}
+	defer closeScreen()
+	if _, err := ui.Run(ui.Options{Mode: ui.Replay, Initial: log.Events, Speed: *speed, IdleLimit: *idle}, screen...); err != nil {
 		fmt.Fprintf(c.stderr, "handrail replay: %v\n", err)
 		return steps.ExitFailed
 	}
@@ -74,6 +82,14 @@ hangs up. Exit codes: 0 left with q, 1 the journal could not be followed.
 	if !ok {
 		return code
 	}
+	screen, closeScreen, err := session.Screen()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail watch: watching needs a terminal (%v).\n"+
+			"Run it from an interactive shell: a second SSH login, or a tmux pane beside the operator's; "+
+			"to read the session so far without one: handrail replay --plain %s\n", err, arg)
+		return steps.ExitUsage
+	}
+	defer closeScreen()
 	// A hangup (the watcher's SSH connection dropped) ends the context,
 	// and with it the screen and the follower: no orphan keeps running.
 	ctx, stop := signalContext()
@@ -83,10 +99,10 @@ hangs up. Exit codes: 0 left with q, 1 the journal could not be followed.
 	left := make(chan struct{})
 	stopped := make(chan error, 1)
 	go func() { stopped <- relayWatch(arg, follow, news, left) }()
-	_, uiErr := ui.Run(ui.Options{Mode: ui.Watch, Events: events, Watch: news, Context: ctx, JournalPath: arg})
+	_, uiErr := ui.Run(ui.Options{Mode: ui.Watch, Events: events, Watch: news, Context: ctx, JournalPath: arg}, screen...)
 	close(left)
 	stop()
-	err := <-stopped
+	err = <-stopped
 	if uiErr != nil {
 		fmt.Fprintf(c.stderr, "handrail watch: %v\n", uiErr)
 		return steps.ExitFailed

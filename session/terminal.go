@@ -77,6 +77,19 @@ func openScreen() (*screenTTY, error) {
 	return s, nil
 }
 
+// Screen opens the terminal a replay or a watch is drawn on, as the
+// operator's screen is (stdin and stdout when they are the terminal, else
+// /dev/tty for whichever is redirected): the program options to draw on
+// it, and a close to call after the program has returned. An error means
+// there is no terminal at all.
+func Screen() (opts []tea.ProgramOption, closeScreen func(), err error) {
+	s, err := openScreen()
+	if err != nil {
+		return nil, func() {}, err
+	}
+	return s.opts, s.close, nil
+}
+
 // frontend is the operator's screen: the Bubble Tea program on the terminal.
 func (s *screenTTY) frontend(_ *steps.Engine, _ *steps.Runbook, opts ui.Options) (steps.Outcome, error) {
 	return ui.Run(opts, s.opts...)

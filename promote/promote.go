@@ -33,6 +33,10 @@ type Request struct {
 	Dir string
 	// Now is the clock the proof's age is measured with; default time.Now.
 	Now func() time.Time
+	// StagingRun is the command that records a staging journal, for the
+	// message when there is none; default handrail run ID --env staging
+	// --apply (the demo's is handrail demo ... --env staging --apply).
+	StagingRun string
 }
 
 // Prover returns the function the engine calls to look for the proof.
@@ -84,8 +88,12 @@ func search(ctx context.Context, req Request) *steps.PromotionProof {
 		}
 	}
 	if len(cands) == 0 {
-		msg := fmt.Sprintf("no journal in %s of runbook %s (sha256 %s) on staging %s (%s): run it there first (handrail run %s --env staging --apply), or give --staging-journal",
-			req.Dir, rb.Meta.ID, short(rb.Hash), rb.Staging.Name, rb.Staging.ProjectID, rb.Meta.ID)
+		run := req.StagingRun
+		if run == "" {
+			run = "handrail run " + rb.Meta.ID + " --env staging --apply"
+		}
+		msg := fmt.Sprintf("no journal in %s of runbook %s (sha256 %s) on staging %s (%s): run it there first (%s), or give --staging-journal",
+			req.Dir, rb.Meta.ID, short(rb.Hash), rb.Staging.Name, rb.Staging.ProjectID, run)
 		return &steps.PromotionProof{Searched: where, Problems: append([]string{msg}, other...)}
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].h.Started.After(cands[j].h.Started) })

@@ -93,6 +93,12 @@ func TestPromotionProof(t *testing.T) {
 	if p.OK || !strings.Contains(p.Problems[0], "no journal in "+w.dir) {
 		t.Fatalf("without a staging journal: %+v", p)
 	}
+	// The demo's records its staging journal with handrail demo, not
+	// handrail run: the message gives the command that works there.
+	p = Prove(context.Background(), Request{Runbook: w.rb, Dir: w.dir, StagingRun: "handrail demo --env staging --apply"})
+	if !strings.Contains(p.Problems[0], "run it there first (handrail demo --env staging --apply)") {
+		t.Fatalf("the demo's command is not given: %+v", p)
+	}
 
 	// A staging session that rolled back does not prove anything.
 	rolledBack := func(s *steps.State) (steps.Command, bool) {

@@ -67,6 +67,20 @@ type Spec struct {
 	keys *share.Keys // --share-keys as read (nil without --share)
 }
 
+// stagingRun is the command that records this runbook's staging journal,
+// for the promotion gate's message: a demo's is handrail demo, which
+// runs on the demo's sandbox ("" for handrail run's default).
+func (spec *Spec) stagingRun() string {
+	if !spec.Demo {
+		return ""
+	}
+	arg := ""
+	if spec.RunbookArg != "" {
+		arg = " " + spec.RunbookArg
+	}
+	return "handrail demo" + arg + " --env staging --apply"
+}
+
 // opened is what Run sets up before the engine starts.
 type opened struct {
 	rb         *steps.Runbook
@@ -199,7 +213,7 @@ func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Rehearse: spec.Rehearse, Operator: spec.Operator,
 		RequireApproval: max(spec.RequireApproval, spec.resumedApproval), OperatorKeys: share.OperatorKeys(EnvLookup(spec.Environ)("HOME")),
 		SessionID: o.sessionID, Prior: o.prior, ResumeNote: o.resumeNote, Environ: spec.Environ,
-		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir}),
+		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir, StagingRun: spec.stagingRun()}),
 		// Journal first, then the screens (the operator's, the partners'):
 		// nothing is shown that is not recorded, and shown as recorded,
 		// every secret redacted (an exec step's output may print PGPASSWORD).

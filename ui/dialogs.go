@@ -230,7 +230,7 @@ func (m Model) promotionLines() (lines, tail []string) {
 		}
 	}
 	lines = append(lines, "",
-		"Run it on staging first (handrail run RUNBOOK --env staging --apply), then quit and run this again;",
+		"Run it on staging first (the command is above), then quit and run this again;",
 		"or type why this must go on without proof. The override is journaled and shown as one.")
 	return lines, []string{"", m.answerLine(m.override.View())}
 }

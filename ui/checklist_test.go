@@ -46,3 +46,16 @@ func TestChecklistNoteGoesWithTheStep(t *testing.T) {
 	mustContain(t, plain(m), "[confirm] Environment verification")
 	mustNotContain(t, plain(m), "still open")
 }
+
+// Resumed at a checklist with items ticked before the crash, the cursor
+// is on the first open item: it was on the first item, ticked, so the
+// operator's first space unticked it.
+func TestChecklistResumedCursorOnFirstOpenItem(t *testing.T) {
+	f := connectStart(false)
+	f.item(steps.EvItemTicked, "pre-checklist", 0, false, "")
+	f.item(steps.EvItemTicked, "pre-checklist", 1, false, "")
+	f.stepStarted("pre-checklist") // the resumed session starts the step again
+	m, rec := newLive(f)
+	update(m, press("space")...)
+	wantCmds(t, rec, steps.Command{Type: steps.CmdTick, Step: "pre-checklist", Item: 2})
+}

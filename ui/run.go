@@ -421,7 +421,9 @@ func (m *Model) foldEvent(e steps.Event) {
 	prev := m.state.Current
 	m.state = steps.Apply(m.state, e)
 	m.noteEvent(e)
-	if m.state.Current != prev {
+	// A step started again (a resumed session, a retry) is new too: its
+	// items ticked before are not where the cursor belongs.
+	if m.state.Current != prev || e.Type == steps.EvStepStarted {
 		*m = m.stepChanged()
 	}
 	if m.overlay == screenConfirmCancel && !m.state.Running() {

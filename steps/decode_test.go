@@ -519,6 +519,19 @@ body = "ok"
 			{"runbook.toml", 20, Error, `message "m": bad template`},
 			{"runbook.toml", 22, Error, `duplicate message id "m"`},
 		}},
+		{name: "template fields that do not exist", body: `[[phase.step]]
+kind = "manual"
+[[messages]]
+id = "m"
+when = "rollback"
+body = """
+line one
+{{.Nope}}"""
+`, want: []problemLine{
+			// It parsed, and failed when the rollback announcement was
+			// rendered, in the middle of a rollback.
+			{"runbook.toml", 17, Error, `message "m": bad template: executing "m" at <.Nope>: can't evaluate field Nope`},
+		}},
 		{name: "check must read only, one statement", body: `[[phase.step]]
 kind = "check"
 sql = "delete from t"

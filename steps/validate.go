@@ -3,6 +3,7 @@ package steps
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"reflect"
@@ -348,10 +349,21 @@ func (v *validator) validateSettings(r *Runbook) {
 // ParseMessage parses a message body as a Go text/template (the renderer
 // and lint share it).
 func ParseMessage(m Message) (*template.Template, error) {
-	return template.New(m.ID).Option("missingkey=error").Parse(m.Body)
+	t, err := template.New(m.ID).Option("missingkey=error").Parse(m.Body)
+	if err != nil {
+		return nil, err
+	}
+	// Rendered once with every fact set, so that a field that does not
+	// exist ({{.Nope}}) or an action MessageFacts cannot take is found by
+	// lint, not when the message is due (a rollback's announcement).
+	sample := MessageFacts{Target: "t", ProjectID: "p", Operator: "o", Runbook: "r", Started: "s", Finished: "f", Outcome: "o"}
+	if err := t.Execute(io.Discard, sample); err != nil {
+		return nil, fmt.Errorf("%w (the fields are .Target .ProjectID .Operator .Runbook .Started .Finished .Outcome)", err)
+	}
+	return t, nil
 }
 
-var templateLine = lazyRegexp(`^template: [^:]*:(\d+):\s*(.*)$`)
+var templateLine = lazyRegexp(`^template: [^:]*:(\d+)(?::\d+)?:\s*(.*)$`)
 
 func (v *validator) validateMessages(r *Runbook) map[string]bool {
 	ids := map[string]bool{}

@@ -326,10 +326,10 @@ const watchingAnswer = "(the operator answers this on their screen)"
 // answerLine is the input of a question only the operator answers, or,
 // on a screen that watches, who answers it.
 func (m Model) answerLine(input string) string {
-	if m.canCommand() {
-		return input
+	if h := m.hint(hintAnswer); h != "" {
+		return m.styles.Muted.Render(h)
 	}
-	return m.styles.Muted.Render(watchingAnswer)
+	return input
 }
 
 func quote(s string) string { return `"` + s + `"` }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -238,6 +239,24 @@ var (
 	// The input of the operator's question (consent, promotion override)
 	// is the operator's; a replay says who answers it.
 	answerLine = regexp.MustCompile(`│(> .*|` + regexp.QuoteMeta(watchingAnswer) + `)$`)
+	// A hint naming a key only the operator's screen takes says, on a
+	// watching screen, who acts (hints.go): either text of a hint becomes
+	// that hint's mark, so the rest of the line is still compared, and a
+	// hint drawn in place of another still differs. Longest text first,
+	// since a watching text may be the start of the operator's.
+	hintsBack = func() *strings.Replacer {
+		var pairs [][2]string
+		for i, h := range paneHints {
+			mark := fmt.Sprintf("‹hint %d›", i)
+			pairs = append(pairs, [2]string{h.operator, mark}, [2]string{h.watching, mark})
+		}
+		slices.SortStableFunc(pairs, func(a, b [2]string) int { return len(b[0]) - len(a[0]) })
+		var flat []string
+		for _, p := range pairs {
+			flat = append(flat, p[0], p[1])
+		}
+		return strings.NewReplacer(flat...)
+	}()
 )
 
 // normalised is the screen as text with those differences taken out. The
@@ -254,6 +273,7 @@ func normalised(m Model, withFooter bool) []string {
 		lines[i] = countdown.ReplaceAllString(lines[i], "H:MM:SS left of")
 		lines[i] = cursorMark.ReplaceAllString(lines[i], "│  [")
 		lines[i] = answerLine.ReplaceAllString(lines[i], "│ANSWER")
+		lines[i] = hintsBack.Replace(lines[i])
 	}
 	if !withFooter {
 		lines = lines[:len(lines)-m.footerHeight(equivWidth)]

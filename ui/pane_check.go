@@ -37,7 +37,7 @@ func (m Model) checkPane(st *steps.StepState, w int) paneContent {
 		return textPane(fixed, m.checkDiffLines(c, w))
 	}
 	if st.Status == steps.StatusActive && m.state.Accepts(steps.CmdNext).OK {
-		fixed = append(fixed, s.Warn.Render("report: read it, then press enter to go on"))
+		fixed = append(fixed, s.Warn.Render(m.hint(hintReport)))
 	}
 	if len(c.Columns) == 0 {
 		return textPane(fixed, nil)
@@ -64,7 +64,7 @@ func (m Model) verdictLine(st *steps.StepState) string {
 	case st.Passed == nil && st.Status == steps.StatusRunning:
 		return s.Warn.Render("running...")
 	case st.Passed == nil:
-		return s.Muted.Render("not run yet: enter runs it")
+		return s.Muted.Render("not run yet: " + m.hint(hintRunCheck))
 	case *st.Passed:
 		return s.BigPass.Render("PASS") + " " + summaryOf(st)
 	case st.ExpectedInDryRun():

@@ -49,7 +49,7 @@ func (m Model) moveCursor(msg tea.KeyPressMsg, st *steps.StepState) (Model, bool
 
 func (m Model) checklistPane(st *steps.StepState, w int) paneContent {
 	fixed := notesLines(st, w)
-	fixed = append(fixed, m.styles.Muted.Render("tick every item, or skip it with a reason"))
+	fixed = append(fixed, m.styles.Muted.Render(m.hint(hintTickItems)))
 	var body []string
 	focus := -1
 	// The cursor is the live operator's own; it is not in the journal, so

@@ -33,9 +33,9 @@ func (m Model) confirmPane(st *steps.StepState, w int) paneContent {
 	case st.Status.Done():
 		lines = append(lines, s.Good.Render("confirmed"))
 	case st.TypeText != "":
-		lines = append(lines, "type "+s.Bold.Render(st.TypeText)+" exactly to confirm (enter opens the input)")
+		lines = append(lines, m.hint(hintType)+" "+s.Bold.Render(st.TypeText)+" "+m.hint(hintTypeToConfirm))
 	default:
-		lines = append(lines, "press enter to confirm")
+		lines = append(lines, m.hint(hintConfirm))
 	}
 	if st.Rejected != nil {
 		lines = append(lines, "", s.Bad.Render("REJECTED: ")+"you typed "+quote(*st.Rejected)+", expected "+quote(st.TypeText))

@@ -26,7 +26,7 @@ func (m Model) manualPane(st *steps.StepState, w int) paneContent {
 	lines := notesLines(st, w)
 	switch {
 	case st.Passed == nil:
-		lines = append(lines, "do the test, then record it: "+s.Bold.Render("p")+" pass, "+s.Bold.Render("f")+" fail (with a note)")
+		lines = append(lines, m.hint(hintManual))
 	case *st.Passed:
 		lines = append(lines, s.BigPass.Render("PASS")+" "+st.Note)
 	default:

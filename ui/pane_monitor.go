@@ -51,16 +51,16 @@ func (m Model) countdownLine(st *steps.StepState) string {
 		return s.Bold.Render("monitoring window over: " + clockText(st.Duration) + " elapsed")
 	}
 	if len(st.Monitor) == 0 {
-		return s.Bold.Render("window of "+clockText(st.Duration)) + s.Muted.Render(" · enter opens it")
+		return s.Bold.Render("window of "+clockText(st.Duration)) + s.Muted.Render(" · "+m.hint(hintOpenWindow))
 	}
 	if st.Status != steps.StatusRunning {
 		// Samples of a window that is closed: it was open when handrail
 		// stopped, and a resumed session opens it anew on enter.
 		return s.Bold.Render("window of "+clockText(st.Duration)) +
-			s.Muted.Render(" · not open: enter opens it again (the samples below are from before handrail stopped)")
+			s.Muted.Render(" · not open: "+m.hint(hintReopenWindow)+" (the samples below are from before handrail stopped)")
 	}
 	left := st.Monitor[0].Remaining - (m.sessionNow() - m.monitorAt)
-	return s.Bold.Render(clockText(left)+" left") + s.Muted.Render(" of "+clockText(st.Duration)+" · e ends early")
+	return s.Bold.Render(clockText(left)+" left") + s.Muted.Render(" of "+clockText(st.Duration)+" · "+m.hint(hintEndEarly))
 }
 
 func (m Model) sampleLines(q steps.MonitorSample, w int) []string {

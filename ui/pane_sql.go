@@ -142,11 +142,11 @@ func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 	head := s.DryRun.Render("DRY RUN") + " " + s.Bold.Render(fmt.Sprintf("nothing is sent; would run %d statement(s):", n))
 	switch {
 	case m.state.Session.Rehearse && transactional(st):
-		head = s.DryRun.Render("REHEARSAL") + " " + s.Bold.Render(fmt.Sprintf("enter runs %d statement(s) on %s in a transaction that is rolled back; it takes these locks:", n, orDash(m.state.Session.TargetName)))
+		head = s.DryRun.Render("REHEARSAL") + " " + s.Bold.Render(fmt.Sprintf("%s %d statement(s) on %s in a transaction that is rolled back; it takes these locks:", m.hint(hintRehearse), n, orDash(m.state.Session.TargetName)))
 	case m.state.Session.Rehearse:
 		head = s.DryRun.Render("REHEARSAL") + " " + s.Bold.Render(fmt.Sprintf("transaction = false: not rehearsed, nothing is sent; would run %d statement(s):", n))
 	case m.state.Session.Apply:
-		head = s.Apply.Render("WRITES") + " " + s.Bold.Render(fmt.Sprintf("enter sends %d statement(s) to %s:", n, orDash(m.state.Session.TargetName)))
+		head = s.Apply.Render("WRITES") + " " + s.Bold.Render(fmt.Sprintf("%s %d statement(s) to %s:", m.hint(hintSend), n, orDash(m.state.Session.TargetName)))
 	}
 	// Wrapped: the rehearsal's head ends with what makes it safe (rolled
 	// back), which a cut line would hide.
@@ -204,7 +204,7 @@ func (m Model) lockLines(st *steps.StepState, w int) []string {
 		lines = append(lines, s.Muted.Render("  no lock on an existing relation, no finding"))
 	}
 	if p := st.PendingAcks(); len(p) > 0 && m.state.TakesLocks() {
-		lines = append(lines, wrapAll([]string{s.Danger.Render("ACKNOWLEDGE before it runs: ") + strings.Join(p, ", ") + s.Muted.Render(" (type the rule id)")}, w)...)
+		lines = append(lines, wrapAll([]string{s.Danger.Render("ACKNOWLEDGE before it runs: ") + strings.Join(p, ", ") + s.Muted.Render(" "+m.hint(hintAck))}, w)...)
 	}
 	if len(st.Acked) > 0 {
 		lines = append(lines, wrapAll([]string{s.Muted.Render("acknowledged by the operator: ") + strings.Join(st.Acked, ", ")}, w)...)

@@ -285,7 +285,7 @@ func (m Model) errorLines(e *steps.ErrorInfo, w int) []string {
 		lines = append(lines, s.Good.Render("rolled back: ")+"the database is as it was before this step")
 	}
 	if e.Retryable {
-		lines = append(lines, s.Warn.Render("press r to retry the step"))
+		lines = append(lines, s.Warn.Render(m.hint(hintRetry)))
 	}
 	return wrapAll(lines, w)
 }

@@ -81,6 +81,17 @@ func (spec *Spec) stagingRun() string {
 	return "handrail demo" + arg + " --env staging --apply"
 }
 
+// identityFix is what the identity hard stop tells a demo's operator to
+// do: handrail demo has no --db, and its staging sandbox (--target
+// staging) is there to show the stop ("" for handrail run's default).
+func (spec *Spec) identityFix() string {
+	if !spec.Demo {
+		return ""
+	}
+	return "handrail demo has no --db: it runs on its own sandbox, and --target staging points it at the " +
+		"sandbox's staging database to show this stop. Run handrail demo without --target staging to go on."
+}
+
 // opened is what Run sets up before the engine starts.
 type opened struct {
 	rb         *steps.Runbook
@@ -256,6 +267,7 @@ func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 	uiOutcome, uiErr := frontend(eng, o.rb, ui.Options{
 		Mode: ui.Live, Send: eng.Send, Events: events.Out(), Initial: o.prior,
 		SSHWarning: sshWarning(spec.Environ), JournalPath: o.w.Path(), Head: o.w.Head, Context: ctx,
+		IdentityFix: spec.identityFix(),
 		Done: func() ui.Result {
 			<-ran
 			return ui.Result{Outcome: outcome, Err: runErr, Journal: o.w.Path(), Head: o.w.Head()}

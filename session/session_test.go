@@ -278,3 +278,15 @@ func TestRefusedSessionDoesNotAnnounceTheShare(t *testing.T) {
 		t.Errorf("stderr:\n%s", errs)
 	}
 }
+
+// The demo's identity hard stop must not send its operator to a --db
+// flag handrail demo does not have.
+func TestDemoIdentityFixNamesNoDBFlag(t *testing.T) {
+	if fix := (&Spec{}).identityFix(); fix != "" {
+		t.Fatalf("handrail run's hard stop advice replaced by %q", fix)
+	}
+	fix := (&Spec{Demo: true}).identityFix()
+	if !strings.Contains(fix, "handrail demo") || strings.Contains(fix, "Check the --db") {
+		t.Fatalf("demo's hard stop advice: %q", fix)
+	}
+}

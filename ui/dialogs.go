@@ -275,7 +275,15 @@ func (m Model) hardStopLines() []string {
 	}
 	return append(lines, "",
 		s.Bold.Render("Nothing was written.")+" No statement other than the identity probes ran.",
-		"Check the --db connection string and the target in the runbook.", "", "press q to quit")
+		m.identityFixLine(), "", "press q to quit")
+}
+
+// identityFixLine says what to do about an identity mismatch.
+func (m Model) identityFixLine() string {
+	if m.identityFix != "" {
+		return m.identityFix
+	}
+	return "Check the --db connection string and the target in the runbook."
 }
 
 // identityTable: what each identity source found, and how.

@@ -79,6 +79,10 @@ type Options struct {
 	// hold, release, ask for the rollback) as State.AcceptsFrom allows,
 	// and sends them with Send.
 	Partner *steps.Partner
+	// IdentityFix is what the identity hard stop tells the operator to
+	// do; "" for handrail run's (check --db and the runbook's target).
+	// handrail demo has no --db: its sandbox stops on purpose.
+	IdentityFix string
 }
 
 // Result is how the engine's Run returned, plus what the end summary shows
@@ -195,6 +199,7 @@ type Model struct {
 
 	// Watch mode (watch.go).
 	viewer       string         // Options.Viewer
+	identityFix  string         // Options.IdentityFix
 	partner      *steps.Partner // Options.Partner
 	fed          bool           // fed by FeedMsg (a pair partner's screen), not a journal's follower
 	watch        <-chan WatchStatus
@@ -216,17 +221,18 @@ func New(opts Options) Model {
 		state:   steps.NewState(),
 		shown:   steps.NewState(),
 		banner:  opts.SSHWarning, clock: opts.Now(),
-		journal:  JournalMsg{Path: opts.JournalPath},
-		execView: ptr(viewport.New()),
-		cache:    &renderCache{},
-		pace:     &pacer{},
-		consent:  ptr(newTextInput("project id")),
-		override: ptr(newTextInput("reason")),
-		input:    &inputDialog{ti: newTextInput("")},
-		viewing:  -1,
-		watch:    opts.Watch,
-		viewer:   opts.Viewer,
-		partner:  opts.Partner,
+		journal:     JournalMsg{Path: opts.JournalPath},
+		execView:    ptr(viewport.New()),
+		cache:       &renderCache{},
+		pace:        &pacer{},
+		consent:     ptr(newTextInput("project id")),
+		override:    ptr(newTextInput("reason")),
+		input:       &inputDialog{ti: newTextInput("")},
+		viewing:     -1,
+		watch:       opts.Watch,
+		viewer:      opts.Viewer,
+		partner:     opts.Partner,
+		identityFix: opts.IdentityFix,
 	}
 	if opts.Context != nil {
 		m.stop = opts.Context.Done()

@@ -2,9 +2,11 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/handrail-dev/handrail/steps"
@@ -70,4 +72,20 @@ func TestStopEndsTheProgram(t *testing.T) {
 	if !ok || !final.quitting {
 		t.Fatalf("final model %T did not leave", final)
 	}
+}
+
+// handrail demo has no --db: its identity hard stop says what to do in
+// the demo (Options.IdentityFix), not to check a flag it does not have.
+func TestDemoHardStopSaysWhatToDoInTheDemo(t *testing.T) {
+	f := new(fake).start(false).mismatch()
+	fix := "handrail demo has no --db: it runs on its own sandbox, and --target staging points it at the " +
+		"sandbox's staging database to show this stop. Run handrail demo without --target staging to go on."
+	m := update(New(Options{Mode: Live, Send: func(steps.Command) {}, Initial: f.evs, IdentityFix: fix,
+		Now: func() time.Time { return t0.Add(f.mono) }}), tea.WindowSizeMsg{Width: 80, Height: 24})
+	s := strings.Join(strings.Fields(plain(m)), " ")
+	mustContain(t, s, "HARD STOP", fix)
+	mustNotContain(t, s, "Check the --db connection string")
+
+	run, _ := newLive(f)
+	mustContain(t, plain(run), "Check the --db connection string")
 }

@@ -5,6 +5,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -78,7 +79,7 @@ func (m Model) itemLines(it steps.ItemState, cursor bool, w int) []string {
 	case it.Ticked:
 		box = s.Good.Render("[x]")
 	case it.Skipped:
-		box, suffix = s.Muted.Render("[-]"), s.Muted.Render(" skipped: "+it.Reason)
+		box = s.Muted.Render("[-]")
 	case it.Check != nil:
 		box = s.Bad.Render("[!]")
 	}
@@ -91,14 +92,28 @@ func (m Model) itemLines(it steps.ItemState, cursor bool, w int) []string {
 	for _, l := range text[1:] {
 		lines = append(lines, strings.Repeat(" ", itemIndent)+l)
 	}
+	// What the item's text is followed by (why it was skipped, what the
+	// check found, the proof) goes on lines of its own under the text,
+	// wrapped as the text is: a reason glued to the text or cut at the
+	// edge reads as part of the item.
+	under := func(label, text string, labelStyle, textStyle lipgloss.Style) {
+		for i, l := range wrapAll([]string{label + text}, max(10, w-itemIndent)) {
+			if i == 0 {
+				l = labelStyle.Render(label) + textStyle.Render(strings.TrimPrefix(l, label))
+			} else {
+				l = textStyle.Render(l)
+			}
+			lines = append(lines, strings.Repeat(" ", itemIndent)+l)
+		}
+	}
 	switch {
+	case it.Skipped:
+		under("skipped: ", it.Reason, s.Muted, s.Muted)
 	case it.Check != nil && !it.Ticked:
-		lines = append(lines, "      "+s.Bad.Render("check: ")+it.Check.Summary)
+		under("check: ", it.Check.Summary, s.Bad, lipgloss.NewStyle())
 	case it.Check != nil && it.Auto && it.Check.SQL == "":
 		// Ticked by evidence, not a query (the staging journal): say which.
-		for _, l := range wrapAll([]string{"proof: " + it.Check.Summary}, max(10, w-itemIndent)) {
-			lines = append(lines, strings.Repeat(" ", itemIndent)+s.Muted.Render(l))
-		}
+		under("proof: ", it.Check.Summary, s.Muted, s.Muted)
 	}
 	return lines
 }

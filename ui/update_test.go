@@ -67,7 +67,28 @@ func TestChecklistRendersSkippedAndFailedItems(t *testing.T) {
 	i := 2
 	f.add(steps.Event{Type: steps.EvItemCheckFailed, Step: "pre-checklist", Item: &i, Check: &steps.CheckReport{Summary: "deploy_freeze is true"}})
 	m, _ := newLive(f)
-	mustContain(t, plain(m), "[-] Team notified in #deploys skipped: not needed", "[!] No deploy freeze", "check: deploy_freeze is true")
+	mustContain(t, plain(m), "[-] Team notified in #deploys", "[!] No deploy freeze", "check: deploy_freeze is true")
+	mustNotContain(t, plain(m), "#deploys skipped")
+}
+
+// At 80 columns a skip reason stands on its own line under the item's
+// text, and a check's reason wraps under it as the text does, not cut.
+func TestChecklistReasonsWrapOnTheirOwnLines(t *testing.T) {
+	long := "no journal in /tmp/qa2/state/handrail/demo-sessions of runbook connect-rls-hardening on staging"
+	f := connectStart(false).item(steps.EvItemSkipped, "pre-checklist", 1, false, "demo, no staging")
+	i := 2
+	f.add(steps.Event{Type: steps.EvItemCheckFailed, Step: "pre-checklist", Item: &i, Check: &steps.CheckReport{Summary: long}})
+	m, _ := newLive(f)
+	var pane []string
+	for _, l := range strings.Split(plain(m), "\n") {
+		if _, p, ok := strings.Cut(l, "│"); ok {
+			pane = append(pane, strings.TrimSpace(p))
+		}
+	}
+	s := strings.Join(pane, "\n")
+	mustContain(t, s, "[-] Team notified in #deploys\nskipped: demo, no staging")
+	mustNotContain(t, s, "…")
+	mustContain(t, strings.Join(strings.Fields(s), " "), "check: "+long)
 }
 
 func TestConfirmWithoutTypedText(t *testing.T) {

@@ -158,7 +158,7 @@ func scriptedOperator(hold, dsn string) func(*steps.Engine, *steps.Runbook, ui.O
 				return steps.Command{}, false
 			}
 			switch {
-			case st.ID == hold && st.Status == steps.StatusActive && len(st.WouldRun) > 0:
+			case st.ID == hold && st.Status == steps.StatusActive && st.WouldRun.Len() > 0:
 				fmt.Fprintf(os.Stderr, "crash helper: holding at the gate of %s (seq %d)\n", st.ID, s.Seq)
 				select { // until killed, or the session ends without us (a hangup)
 				case <-ctx.Done():

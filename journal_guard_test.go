@@ -54,7 +54,7 @@ func TestRunStopsWhenItsJournalIsTruncated(t *testing.T) {
 		}()
 		intercept := func(s *steps.State) (steps.Command, bool) {
 			st := s.CurrentStep()
-			if !truncated && st != nil && st.ID == "slow" && st.Status == steps.StatusActive && len(st.WouldRun) > 0 {
+			if !truncated && st != nil && st.ID == "slow" && st.Status == steps.StatusActive && st.WouldRun.Len() > 0 {
 				if err := os.Truncate(opts.JournalPath, 0); err != nil {
 					t.Error(err)
 				}

@@ -211,7 +211,7 @@ func progressLine(e steps.Event) string {
 	case steps.EvStepStarted:
 		return "started (" + e.Text + ")"
 	case steps.EvIntent:
-		return fmt.Sprintf("intent recorded: %d statement(s)", len(e.Statements))
+		return fmt.Sprintf("intent recorded: %d statement(s)", e.Statements.Len())
 	case steps.EvStatementStarted:
 		return fmt.Sprintf("statement %d/%d: %s", e.Statement.Index+1, e.Statement.Count, oneLine(e.Statement.SQL, 100))
 	case steps.EvCheckPassed, steps.EvCheckFailed:

@@ -20,7 +20,7 @@ func BenchmarkListingLine(b *testing.B) {
 				ss[k] = steps.StatementInfo{Index: k, Count: n, SQL: fmt.Sprintf("insert into bench.items (id) values (%d)", k), File: "migrations/0001_bench.sql", Line: k + 8}
 			}
 			ss[1].SQL = "create table bench.items (\n\tid int primary key,\n\tname text not null\n)"
-			e := steps.Event{Seq: 7, Time: time.Unix(1764583200, 0), Type: steps.EvStepWouldRun, Step: "0001_bench", Statements: ss}
+			e := steps.Event{Seq: 7, Time: time.Unix(1764583200, 0), Type: steps.EvStepWouldRun, Step: "0001_bench", Statements: steps.ListOf(ss)}
 			prev := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 			enc := newEncoder()
 			b.ReportAllocs()

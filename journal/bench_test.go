@@ -49,7 +49,7 @@ func (s *synth) next(n int64) steps.Event {
 	case s.i == 0:
 		e.Type = steps.EvStepStarted
 	case s.i == 1:
-		e.Type, e.Statements = steps.EvIntent, []steps.StatementInfo{*st}
+		e.Type, e.Statements = steps.EvIntent, steps.ListOf([]steps.StatementInfo{*st})
 	case s.i == 2:
 		e.Type, e.Statement = steps.EvStatementStarted, st
 	case s.i < 15:
@@ -138,7 +138,7 @@ func BenchmarkAppend(b *testing.B) {
 					e.Rows = &steps.RowBatch{Rows: [][]string{{"1", "alice", "true"}, {"2", "bob", "false"}}, Total: 2}
 				case "intent":
 					e.Type, e.Rows, e.Statement, e.Notice = steps.EvIntent, nil, nil, nil
-					e.Statements = []steps.StatementInfo{{Index: 0, Count: 1, SQL: "update accounts set flag = true"}}
+					e.Statements = steps.ListOf([]steps.StatementInfo{{Index: 0, Count: 1, SQL: "update accounts set flag = true"}})
 				}
 				if err := w.Append(e); err != nil {
 					b.Fatal(err)
@@ -288,8 +288,8 @@ func BenchmarkMigrationJournal(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				add(steps.Event{Type: steps.EvStepWouldRun, Statements: infos})
-				add(steps.Event{Type: steps.EvIntent, Statements: infos})
+				add(steps.Event{Type: steps.EvStepWouldRun, Statements: steps.ListOf(infos)})
+				add(steps.Event{Type: steps.EvIntent, Statements: steps.ListOf(infos)})
 				before = w.size
 				stamp := func(e steps.Event) steps.Event {
 					seq++
@@ -332,7 +332,7 @@ func BenchmarkEncodeStatementLine(b *testing.B) {
 	}
 	defer w.Close()
 	st := steps.StatementInfo{Index: 7, Count: 20000, SQL: "insert into app.items values (7, 'n7');", File: "migrations/bench.sql", Line: 15}
-	if _, err := w.Record(steps.Event{Seq: 1, Time: time.Now(), Type: steps.EvIntent, Step: "migrate", Statements: []steps.StatementInfo{st}}); err != nil {
+	if _, err := w.Record(steps.Event{Seq: 1, Time: time.Now(), Type: steps.EvIntent, Step: "migrate", Statements: steps.ListOf([]steps.StatementInfo{st})}); err != nil {
 		b.Fatal(err)
 	}
 	fin := st

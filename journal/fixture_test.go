@@ -145,10 +145,10 @@ func fixtureEvents() []steps.Event {
 		Check: &steps.CheckReport{SQL: "select current_database()", Expect: "1 row: postgres", Summary: "1 row as expected", Columns: []string{"current_database"}, Actual: [][]string{{"postgres"}}, Expected: [][]string{{"postgres"}}}})
 	b.add(2*sec, steps.Event{Type: steps.EvStepSucceeded, Step: "verify-env"})
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "backup", Text: "exec"})
-	b.add(3*ms, steps.Event{Type: steps.EvStepWouldRun, Step: "backup", Statements: []steps.StatementInfo{{Index: 0, Count: 1, SQL: "pg_dump --schema-only -f backup.sql"}}})
+	b.add(3*ms, steps.Event{Type: steps.EvStepWouldRun, Step: "backup", Statements: steps.ListOf([]steps.StatementInfo{{Index: 0, Count: 1, SQL: "pg_dump --schema-only -f backup.sql"}})})
 	b.add(2*ms, steps.Event{Type: steps.EvStepSkipped, Step: "backup", Text: "dry run"})
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "apply-001", Text: "sql"})
-	b.add(3*ms, steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: stmts})
+	b.add(3*ms, steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf(stmts)})
 	b.add(2*ms, steps.Event{Type: steps.EvStepSkipped, Step: "apply-001", Text: "dry run"})
 	b.add(4*sec, steps.Event{Type: steps.EvSessionEnded, Outcome: steps.OutcomeAborted, ExitCode: ptr(1), Text: "the operator quit; the journal can be resumed with --resume"})
 
@@ -207,11 +207,11 @@ func fixtureEvents() []steps.Event {
 	b.add(2*ms, steps.Event{Type: steps.EvConsentRequired, Step: "backup"})
 	b.add(5*sec, steps.Event{Type: steps.EvConsentRejected, Step: "backup", Text: "rxlqtyfhsocxnsnnnlwI"})
 	b.add(4*sec, steps.Event{Type: steps.EvConsentGiven, Step: "backup"})
-	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "backup", Statements: []steps.StatementInfo{{Index: 0, Count: 1, SQL: "pg_dump --schema-only -f backup.sql"}}})
+	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "backup", Statements: steps.ListOf([]steps.StatementInfo{{Index: 0, Count: 1, SQL: "pg_dump --schema-only -f backup.sql"}})})
 	b.add(300*ms, steps.Event{Type: steps.EvExecOutput, Step: "backup", Text: "pg_dump: last built-in OID is 16383\npg_dump: reading extensions\n"})
 	b.add(30*sec, steps.Event{Type: steps.EvStepCancelled, Step: "backup", Error: &steps.ErrorInfo{Message: "cancelled by the operator (ctrl+c); the command was stopped"}})
 	b.add(3*sec, steps.Event{Type: steps.EvStepStarted, Step: "backup", Text: "exec"})
-	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "backup", Statements: []steps.StatementInfo{{Index: 0, Count: 1, SQL: "pg_dump --schema-only -f backup.sql"}}})
+	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "backup", Statements: steps.ListOf([]steps.StatementInfo{{Index: 0, Count: 1, SQL: "pg_dump --schema-only -f backup.sql"}})})
 	b.add(250*ms, steps.Event{Type: steps.EvExecOutput, Step: "backup", Text: "pg_dump: connecting with PGPASSWORD=" + fixturePassword + "\npg_dump: dumping contents of table \"public.rate_limits\"\n"})
 	b.add(2*sec, steps.Event{Type: steps.EvExecExited, Step: "backup", ExitCode: ptr(0)})
 	b.add(1*ms, steps.Event{Type: steps.EvStepSucceeded, Step: "backup"})
@@ -229,14 +229,14 @@ func fixtureEvents() []steps.Event {
 		},
 		Wrong: []string{"public.rate_limit_log: the server held ROW EXCLUSIVE, which the prediction does not name"}}})
 	b.add(0, steps.Event{Type: steps.EvLockAcknowledged, Step: "apply-001", Text: "lock-held-until-commit"})
-	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: stmts})
+	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: steps.ListOf(stmts)})
 	b.add(3*ms, steps.Event{Type: steps.EvStatementStarted, Step: "apply-001", Statement: st(0)})
 	b.add(1*sec, steps.Event{Type: steps.EvLockWait, Step: "apply-001", Blockers: []steps.Blocker{{PID: 6011, State: "idle in transaction", Query: "update rate_limits set hits = hits + 1 where key = $1",
 		ApplicationName: "api", User: "app", For: 95 * time.Second, Waited: time.Second}}})
 	b.add(4*sec, steps.Event{Type: steps.EvStepFailed, Step: "apply-001", Error: &steps.ErrorInfo{Message: "canceling statement due to lock timeout", SQLState: "55P03",
 		Where: "migrations/001_rls_hardening.sql:4", Hint: "pid 6011 (api) held the lock; retry when it is gone", RolledBack: true, Retryable: true}})
 	b.add(20*sec, steps.Event{Type: steps.EvStepStarted, Step: "apply-001", Text: "sql"})
-	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: stmts})
+	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: steps.ListOf(stmts)})
 	b.add(3*ms, steps.Event{Type: steps.EvStatementStarted, Step: "apply-001", Statement: st(0)})
 	b.add(200*ms, steps.Event{Type: steps.EvLockWait, Step: "apply-001"})
 	b.add(10*ms, steps.Event{Type: steps.EvStatementFinished, Step: "apply-001", Statement: done(0, "ALTER TABLE", 0, 212*ms)})
@@ -254,7 +254,7 @@ func fixtureEvents() []steps.Event {
 	// VACUUM outside a transaction: the connection drops.
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "vacuum", Text: "sql"})
 	vac := steps.StatementInfo{Index: 0, Count: 1, SQL: "vacuum analyze public.rate_limits;", File: "migrations/002_vacuum.sql", Line: 1}
-	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "vacuum", Statements: []steps.StatementInfo{vac}})
+	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "vacuum", Statements: steps.ListOf([]steps.StatementInfo{vac})})
 	b.add(2*ms, steps.Event{Type: steps.EvStatementStarted, Step: "vacuum", Statement: &vac})
 	b.add(9*sec, steps.Event{Type: steps.EvStepOutcomeUnknown, Step: "vacuum", Error: &steps.ErrorInfo{Message: "the connection was lost while the statement ran", Where: "migrations/002_vacuum.sql:1",
 		Detail: "unexpected EOF", Hint: "check pg_stat_user_tables.last_vacuum, then mark the step"}})
@@ -269,7 +269,7 @@ func fixtureEvents() []steps.Event {
 	bad := lockcheck.InvalidIndex{Index: lockcheck.Rel{Schema: "public", Name: "rate_limits_key_idx"}, Table: lockcheck.Rel{Schema: "public", Name: "rate_limits"},
 		Def: "CREATE UNIQUE INDEX rate_limits_key_idx ON public.rate_limits USING btree (key)", Bytes: 16384}
 	b.add(0, steps.Event{Type: steps.EvInvalidIndexFound, Step: "vacuum", Invalid: []lockcheck.InvalidIndex{bad}})
-	b.add(0, steps.Event{Type: steps.EvInvalidIndexDrop, Step: "vacuum", Statements: []steps.StatementInfo{{Index: 0, Count: 1, SQL: bad.DropSQL()}}})
+	b.add(0, steps.Event{Type: steps.EvInvalidIndexDrop, Step: "vacuum", Statements: steps.ListOf([]steps.StatementInfo{{Index: 0, Count: 1, SQL: bad.DropSQL()}})})
 	b.add(0, steps.Event{Type: steps.EvInvalidIndexDropped, Step: "vacuum", Pass: ptr(true), Text: "public.rate_limits_key_idx"})
 
 	// Validation fails: rollback offered.
@@ -298,7 +298,7 @@ func fixtureEvents() []steps.Event {
 	b.add(5*ms, steps.Event{Type: steps.EvRollbackStarted, Text: "API errors after migration 001"})
 	b.add(5*ms, steps.Event{Type: steps.EvStepStarted, Step: "rollback-001", Text: "sql"})
 	rb := steps.StatementInfo{Index: 0, Count: 1, SQL: "alter table public.business_accounts drop column is_public;", File: "rollback/001_rls_hardening_rollback.sql", Line: 3}
-	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "rollback-001", Statements: []steps.StatementInfo{rb}})
+	b.add(1*ms, steps.Event{Type: steps.EvIntent, Step: "rollback-001", Statements: steps.ListOf([]steps.StatementInfo{rb})})
 	b.add(2*ms, steps.Event{Type: steps.EvStatementStarted, Step: "rollback-001", Statement: &rb})
 	rbDone := rb
 	rbDone.Tag, rbDone.Elapsed = "ALTER TABLE", 31*ms

@@ -99,7 +99,7 @@ func TestFormat2StatementsOnce(t *testing.T) {
 		if e.Statement != nil && e.Statement.SQL == sql {
 			seen++
 		}
-		for _, s := range e.Statements {
+		for _, s := range e.Statements.All() {
 			if s.SQL == "" {
 				t.Errorf("event %d (%s): a statement without its SQL", e.Seq, e.Type)
 			}

@@ -124,11 +124,14 @@ func TestRedaction(t *testing.T) {
 	// A secret in a statement's SQL: format 2 writes it once (redacted),
 	// and Record must redact the events that refer to it as well.
 	for i := range events {
-		events[i].Statements = slices.Clone(events[i].Statements)
-		for k := range events[i].Statements {
-			if events[i].Statements[k].Index == 0 {
-				events[i].Statements[k].SQL += " -- " + fixturePassword
+		if l := events[i].Statements; l != nil {
+			ss := l.Infos()
+			for k := range ss {
+				if ss[k].Index == 0 {
+					ss[k].SQL += " -- " + fixturePassword
+				}
 			}
+			events[i].Statements = steps.ListOf(ss)
 		}
 		if s := events[i].Statement; s != nil && s.Index == 0 {
 			cp := *s

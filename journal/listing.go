@@ -27,14 +27,14 @@ type listing struct {
 
 	// On the writer's side (newListing): the statements listed, and
 	// whether any has a line, until fill sets SQL and Line from them.
-	from  []steps.StatementInfo
+	from  *steps.StatementList
 	lines bool
 }
 
 // stmtTable is, per step, the statements of its last listing: what the
 // writer may refer to and what the reader resolves references with. The
 // writer and the reader update it on the same lines, so they agree.
-type stmtTable map[string][]steps.StatementInfo
+type stmtTable map[string]*steps.StatementList
 
 // compact returns e as a format 2 line writes it: its Statements as a
 // listing (nil when e has none), and a Statement that repeats the step's
@@ -43,7 +43,7 @@ func (t stmtTable) compact(e steps.Event) (steps.Event, *listing) {
 	var lst *listing
 	if e.Statements != nil {
 		if sameStatements(t[e.Step], e.Statements) {
-			lst = &listing{Count: len(e.Statements)}
+			lst = &listing{Count: e.Statements.Len()}
 			e.Statements = nil
 		} else {
 			t[e.Step] = e.Statements
@@ -54,8 +54,8 @@ func (t stmtTable) compact(e steps.Event) (steps.Event, *listing) {
 		}
 	}
 	if s := e.Statement; s != nil && s.SQL != "" {
-		if l := t[e.Step]; s.Index >= 0 && s.Index < len(l) && s.Count == len(l) &&
-			l[s.Index].SQL == s.SQL && l[s.Index].File == s.File && l[s.Index].Line == s.Line {
+		if l := t[e.Step]; s.Index >= 0 && s.Index < l.Len() && s.Count == l.Len() &&
+			l.At(s.Index).SQL == s.SQL && l.At(s.Index).File == s.File && l.At(s.Index).Line == s.Line {
 			cp := *s
 			cp.SQL, cp.File, cp.Line = "", "", 0
 			e.Statement = &cp
@@ -66,16 +66,8 @@ func (t stmtTable) compact(e steps.Event) (steps.Event, *listing) {
 
 // sameStatements: b lists the same statements as a (a listing, as
 // newListing or a format 1 line records them).
-func sameStatements(a, b []steps.StatementInfo) bool {
-	if a == nil || len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if a[k] != b[k] {
-			return false
-		}
-	}
-	return true
+func sameStatements(a, b *steps.StatementList) bool {
+	return a != nil && a.Equal(b)
 }
 
 // newListing lists ss compactly when it is a plain listing (index k at k,
@@ -84,10 +76,10 @@ func sameStatements(a, b []steps.StatementInfo) bool {
 // the writer writes the line from ss itself (appendListing), so a step of
 // a million statements is not copied into a second list of them to be
 // encoded. ss is only read.
-func newListing(ss []steps.StatementInfo) (*listing, bool) {
-	l := &listing{Count: len(ss), from: ss}
-	for k, s := range ss {
-		if s.Index != k || s.Count != len(ss) || s.SQL == "" || s.Tag != "" || s.RowsAffected != 0 || s.Elapsed != 0 {
+func newListing(ss *steps.StatementList) (*listing, bool) {
+	l := &listing{Count: ss.Len(), from: ss}
+	for k, s := range ss.All() {
+		if s.Index != k || s.Count != ss.Len() || s.SQL == "" || s.Tag != "" || s.RowsAffected != 0 || s.Elapsed != 0 {
 			return nil, false
 		}
 		if k == 0 {
@@ -110,9 +102,9 @@ func (l *listing) fill() {
 	if l == nil || l.from == nil || l.SQL != nil {
 		return
 	}
-	l.SQL = make([]string, len(l.from))
-	lines, prev := make([]int, len(l.from)), 0
-	for k, s := range l.from {
+	l.SQL = make([]string, l.from.Len())
+	lines, prev := make([]int, l.from.Len()), 0
+	for k, s := range l.from.All() {
 		l.SQL[k] = s.SQL
 		lines[k], prev = s.Line-prev, s.Line
 	}
@@ -130,10 +122,10 @@ func (l *listing) fill() {
 func (t stmtTable) expand(e *steps.Event, lst *listing) {
 	switch {
 	case lst != nil && lst.SQL == nil && lst.Count > 0:
-		if l := t[e.Step]; len(l) == lst.Count {
+		if l := t[e.Step]; l.Len() == lst.Count {
 			e.Statements = l
 		} else {
-			e.Statements = make([]steps.StatementInfo, lst.Count)
+			e.Statements = steps.ListOf(make([]steps.StatementInfo, lst.Count))
 		}
 	case lst != nil:
 		ss, line := make([]steps.StatementInfo, lst.Count), 0
@@ -147,15 +139,16 @@ func (t stmtTable) expand(e *steps.Event, lst *listing) {
 				ss[k].Line = line
 			}
 		}
-		e.Statements = ss
-		t[e.Step] = ss
+		e.Statements = steps.ListOf(ss)
+		t[e.Step] = e.Statements
 	case e.Statements != nil:
 		t[e.Step] = e.Statements
 	}
 	if s := e.Statement; s != nil && s.SQL == "" {
-		if l := t[e.Step]; s.Index >= 0 && s.Index < len(l) && s.Count == len(l) {
+		if l := t[e.Step]; s.Index >= 0 && s.Index < l.Len() && s.Count == l.Len() {
 			cp := *s
-			cp.SQL, cp.File, cp.Line = l[s.Index].SQL, l[s.Index].File, l[s.Index].Line
+			at := l.At(s.Index)
+			cp.SQL, cp.File, cp.Line = at.SQL, at.File, at.Line
 			e.Statement = &cp
 		}
 	}

@@ -47,11 +47,11 @@ func (e *encoder) listingLine(el eventLine) (line []byte, ok bool) {
 // is plainJSON and no line delta has more than two digits.
 func listingSize(l *listing) int {
 	n := 64 + len(l.File)
-	for _, s := range l.from {
-		n += len(s.SQL) + 3
+	for k := range l.from.Len() {
+		n += len(l.from.SQL(k)) + 3
 	}
 	if l.lines {
-		n += 3 * len(l.from)
+		n += 3 * l.from.Len()
 	}
 	return n
 }
@@ -63,24 +63,24 @@ func appendListing(b []byte, l *listing) []byte {
 	if l.File != "" {
 		b = appendJSONString(append(b, `,"file":`...), l.File)
 	}
-	if len(l.from) > 0 {
+	if l.from.Len() > 0 {
 		b = append(b, `,"sql":[`...)
-		for k := range l.from {
+		for k := range l.from.Len() {
 			if k > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, l.from[k].SQL)
+			b = appendJSONString(b, l.from.SQL(k))
 		}
 		b = append(b, ']')
 	}
-	if l.lines && len(l.from) > 0 {
+	if l.lines && l.from.Len() > 0 {
 		b = append(b, `,"line":[`...)
 		prev := 0
-		for k := range l.from {
+		for k := range l.from.Len() {
 			if k > 0 {
 				b = append(b, ',')
 			}
-			line := l.from[k].Line
+			line := l.from.Line(k)
 			b = strconv.AppendInt(b, int64(line-prev), 10)
 			prev = line
 		}

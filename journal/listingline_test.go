@@ -20,7 +20,7 @@ func listingEvent(sqls []string, file string, noLines bool) eventLine {
 			ss[k].Line = 1 + 3*k
 		}
 	}
-	e := steps.Event{Seq: 9, Time: time.Date(2026, 12, 1, 11, 0, 0, 5, time.UTC), Mono: 12345, Type: steps.EvStepWouldRun, Step: "migrate", Statements: ss}
+	e := steps.Event{Seq: 9, Time: time.Date(2026, 12, 1, 11, 0, 0, 5, time.UTC), Mono: 12345, Type: steps.EvStepWouldRun, Step: "migrate", Statements: steps.ListOf(ss)}
 	prev := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	c, lst := stmtTable{}.compact(e)
 	return eventLine{Event: c, Listing: lst, Prev: &prev}

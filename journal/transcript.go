@@ -371,17 +371,17 @@ func (t *transcript) statementEvent(e steps.Event) bool {
 		if t.apply {
 			// In apply mode this is what the operator was shown before
 			// letting it run; the intent follows when it does.
-			t.line(e, "shown to the operator before running: %s", count(len(e.Statements), "statement"))
+			t.line(e, "shown to the operator before running: %s", count(e.Statements.Len(), "statement"))
 		} else {
-			t.line(e, "dry run: would run %s", count(len(e.Statements), "statement"))
+			t.line(e, "dry run: would run %s", count(e.Statements.Len(), "statement"))
 		}
-		for _, s := range e.Statements {
+		for _, s := range e.Statements.All() {
 			t.more("statement %d/%d%s", s.Index+1, s.Count, at(s.File, s.Line))
 			t.block(s.SQL)
 		}
 	case steps.EvIntent:
-		t.line(e, "INTENT: about to run %s (recorded and fsynced before sending)", count(len(e.Statements), "statement"))
-		for _, s := range e.Statements {
+		t.line(e, "INTENT: about to run %s (recorded and fsynced before sending)", count(e.Statements.Len(), "statement"))
+		for _, s := range e.Statements.All() {
 			t.more("%d/%d%s: %s", s.Index+1, s.Count, at(s.File, s.Line), firstLine(s.SQL))
 		}
 	case steps.EvStatementStarted:

@@ -24,7 +24,7 @@ func (t *transcript) lockEvent(e steps.Event) bool {
 		}
 	case steps.EvInvalidIndexDrop:
 		t.line(e, "INTENT: dropping the INVALID index (recorded and fsynced before sending)")
-		for _, s := range e.Statements {
+		for _, s := range e.Statements.All() {
 			t.block(s.SQL)
 		}
 	case steps.EvInvalidIndexDropped:

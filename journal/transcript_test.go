@@ -81,7 +81,7 @@ func TestTranscriptTorn(t *testing.T) {
 func TestTranscriptWouldRunMode(t *testing.T) {
 	plan := []steps.PlannedStep{{ID: "w", Kind: steps.KindSQL, Writes: true, Statements: 1}}
 	shown := steps.Event{Seq: 3, Type: steps.EvStepWouldRun, Step: "w",
-		Statements: []steps.StatementInfo{{Count: 1, SQL: "create table t (x int)"}}}
+		Statements: steps.ListOf([]steps.StatementInfo{{Count: 1, SQL: "create table t (x int)"}})}
 	for _, tc := range []struct {
 		apply      bool
 		want, deny string

@@ -271,7 +271,7 @@ func approxSize(e steps.Event) int64 {
 	if r := e.Rows; r != nil {
 		n += cellsSize(r.Rows) + stringsSize(r.Columns)
 	}
-	for _, st := range e.Statements {
+	for _, st := range e.Statements.All() {
 		n += int64(len(st.SQL)) + 64
 	}
 	if st := e.Statement; st != nil {

@@ -59,13 +59,12 @@ func BenchmarkLoadWouldRunLargeFile(b *testing.B) {
 					b.Fatal(err)
 				}
 				kept := journaled(an)
-				stmts, _, err := rb.stepStatements(s)
+				infos, err := rb.stepList(s) // what the engine lists
 				if err != nil {
 					b.Fatal(err)
 				}
-				infos := statementInfos(stmts)
-				if len(infos) != n+2 || kept == nil {
-					b.Fatalf("%d statements", len(infos))
+				if infos.Len() != n+2 || kept == nil {
+					b.Fatalf("%d statements", infos.Len())
 				}
 				b.StopTimer()
 				var m runtime.MemStats

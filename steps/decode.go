@@ -212,7 +212,7 @@ func load(fsys fs.FS, fsDir, name, showDir string, show func(rel string) string)
 	r.where = &fileWhere{loc: d.loc, file: tomlPath, present: d.present, failed: d.failed}
 	r.files = map[string]string{}
 	r.stmtBase = map[string][]int{}
-	r.splits = map[string][]Statement{}
+	r.splits = map[string]*StatementList{}
 	r.loaded = true
 	v := newValidator(r)
 	v.validate()

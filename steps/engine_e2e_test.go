@@ -79,7 +79,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		if s.Writes && !s.Rollback && (s.Status != StatusSkipped || !strings.HasPrefix(s.Note, "dry run")) {
 			t.Errorf("write step %s: %s %q", s.ID, s.Status, s.Note)
 		}
-		if s.Writes && !s.Rollback && len(s.WouldRun) == 0 {
+		if s.Writes && !s.Rollback && s.WouldRun.Len() == 0 {
 			t.Errorf("write step %s did not show what it would run", s.ID)
 		}
 	}

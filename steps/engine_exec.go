@@ -22,7 +22,7 @@ const execChunk = 4 << 10
 func (e *Engine) runExec(ctx context.Context, i int, run bool) (flow, error) {
 	id := e.plan[i].info.ID
 	s := e.plan[i].step
-	cmdInfo := []StatementInfo{{Index: 0, Count: 1, SQL: s.Command, File: e.runbookFile(), Line: s.Line}}
+	cmdInfo := ListOf([]StatementInfo{{Index: 0, Count: 1, SQL: s.Command, File: e.runbookFile(), Line: s.Line}})
 	if err := e.emit(Event{Type: EvStepWouldRun, Step: id, Statements: cmdInfo}); err != nil {
 		return flowQuit, err
 	}

@@ -201,7 +201,7 @@ statements = ["select 1", "create unique index concurrently dup_x on dup (x)"]
 	}
 	r.e.Send(Command{Type: CmdDropInvalid, Step: "unique-x"})
 	drop := r.rec.waitStep(t, EvInvalidIndexDrop, "unique-x")
-	if len(drop.Statements) != 1 || drop.Statements[0].SQL != "DROP INDEX CONCURRENTLY IF EXISTS public.dup_x" {
+	if drop.Statements.Len() != 1 || drop.Statements.At(0).SQL != "DROP INDEX CONCURRENTLY IF EXISTS public.dup_x" {
 		t.Fatalf("drop intent %+v", drop.Statements)
 	}
 	if done := r.rec.waitStep(t, EvInvalidIndexDropped, "unique-x"); done.Pass == nil || !*done.Pass || done.Text != "public.dup_x" {

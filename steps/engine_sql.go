@@ -19,7 +19,7 @@ const rowBatchSize = 100
 // or records what would have run (dry run).
 func (e *Engine) runSQL(ctx context.Context, i int, run bool) (flow, error) {
 	id := e.plan[i].info.ID
-	stmts, _, err := e.rb.stepStatements(e.plan[i].step) // only read: statementInfos copies what it needs
+	infos, err := e.rb.stepList(e.plan[i].step) // the runbook's list, shared read-only with the events
 	if err != nil {
 		return flowFailed, e.emit(Event{Type: EvStepFailed, Step: id, Error: &ErrorInfo{
 			Message: "cannot read the step's statements: " + err.Error(),
@@ -30,7 +30,6 @@ func (e *Engine) runSQL(ctx context.Context, i int, run bool) (flow, error) {
 	if f, err := e.weighLocks(ctx, i); err != nil || f != flowNext {
 		return f, err
 	}
-	infos := statementInfos(stmts)
 	if err := e.emit(Event{Type: EvStepWouldRun, Step: id, Statements: infos}); err != nil {
 		return flowQuit, err
 	}
@@ -42,7 +41,7 @@ func (e *Engine) runSQL(ctx context.Context, i int, run bool) (flow, error) {
 	}
 	if !e.cfg.Apply {
 		return flowNext, e.emit(Event{Type: EvStepSkipped, Step: id,
-			Text: fmt.Sprintf("dry run: would run %s", plural(len(stmts), "statement"))})
+			Text: fmt.Sprintf("dry run: would run %s", plural(infos.Len(), "statement"))})
 	}
 	if f, err := e.beforeWrite(ctx, i); err != nil || f != flowNext {
 		return f, err
@@ -61,15 +60,12 @@ func statementInfos(stmts []Statement) []StatementInfo {
 // execSQL records the intent (the sink has made it durable when emit
 // returns), then sends the statements with live events, then records the
 // result.
-func (e *Engine) execSQL(ctx context.Context, i int, infos []StatementInfo) (flow, error) {
+func (e *Engine) execSQL(ctx context.Context, i int, infos *StatementList) (flow, error) {
 	id := e.plan[i].info.ID
 	if err := e.emit(Event{Type: EvIntent, Step: id, Statements: infos}); err != nil {
 		return flowQuit, err // never act unrecorded
 	}
-	sqls := make([]string, len(infos))
-	for k, s := range infos {
-		sqls[k] = s.SQL
-	}
+	sqls := infos.SQLs()
 	e.mu.Lock()
 	e.lastBlockers = nil
 	e.mu.Unlock()
@@ -89,7 +85,7 @@ func (e *Engine) execSQL(ctx context.Context, i int, infos []StatementInfo) (flo
 }
 
 // execOptions wires the statement callbacks to events of step id.
-func (e *Engine) execOptions(id string, infos []StatementInfo) db.ExecOptions {
+func (e *Engine) execOptions(id string, infos *StatementList) db.ExecOptions {
 	keep := e.rb.KeepRows()
 	var mu sync.Mutex
 	var rows *rowTracker
@@ -102,7 +98,7 @@ func (e *Engine) execOptions(id string, infos []StatementInfo) db.ExecOptions {
 			mu.Lock()
 			rows = newRowTracker(e, id, keep)
 			mu.Unlock()
-			st := infos[k]
+			st := infos.At(k)
 			_ = e.emit(Event{Type: EvStatementStarted, Step: id, Statement: &st})
 		},
 		OnRows: func(k int, columns []string, batch [][]any, total int64) {
@@ -120,7 +116,7 @@ func (e *Engine) execOptions(id string, infos []StatementInfo) db.ExecOptions {
 			}
 			rows = nil
 			mu.Unlock()
-			st := infos[k]
+			st := infos.At(k)
 			st.Tag, st.RowsAffected, st.Elapsed = tag, affected, elapsed
 			_ = e.emit(Event{Type: EvStatementFinished, Step: id, Statement: &st})
 		},
@@ -131,7 +127,7 @@ func (e *Engine) execOptions(id string, infos []StatementInfo) db.ExecOptions {
 			}
 			rows = newRowTracker(e, id, keep)
 			mu.Unlock()
-			done, next := infos[k], infos[k+1]
+			done, next := infos.At(k), infos.At(k+1)
 			done.Tag, done.RowsAffected, done.Elapsed = tag, affected, elapsed
 			_ = e.emitTogether(Event{Type: EvStatementFinished, Step: id, Statement: &done},
 				Event{Type: EvStatementStarted, Step: id, Statement: &next})
@@ -148,7 +144,7 @@ func (e *Engine) execOptions(id string, infos []StatementInfo) db.ExecOptions {
 }
 
 // sqlResult records how the statements ended and decides what follows.
-func (e *Engine) sqlResult(ctx context.Context, i int, infos []StatementInfo, transactional bool, err error) (flow, error) {
+func (e *Engine) sqlResult(ctx context.Context, i int, infos *StatementList, transactional bool, err error) (flow, error) {
 	id := e.plan[i].info.ID
 	if err == nil {
 		return e.succeed(i)
@@ -163,8 +159,8 @@ func (e *Engine) sqlResult(ctx context.Context, i int, infos []StatementInfo, tr
 		f = flowUnknown
 	}
 	var ee *db.ExecError
-	if !transactional && ev.Type == EvStepFailed && !isConnLost(err) && errors.As(err, &ee) && ee.Index >= 0 && ee.Index < len(infos) {
-		if err := e.findInvalidLeft(ctx, i, infos[ee.Index]); err != nil {
+	if !transactional && ev.Type == EvStepFailed && !isConnLost(err) && errors.As(err, &ee) && ee.Index >= 0 && ee.Index < infos.Len() {
+		if err := e.findInvalidLeft(ctx, i, infos.At(ee.Index)); err != nil {
 			return flowQuit, err
 		}
 	}
@@ -178,7 +174,7 @@ func (e *Engine) sqlResult(ctx context.Context, i int, infos []StatementInfo, tr
 
 // sqlFailure turns an execution error into the event that records it:
 // what happened, where, what it left behind, and what to do.
-func (e *Engine) sqlFailure(infos []StatementInfo, transactional bool, err error) Event {
+func (e *Engine) sqlFailure(infos *StatementList, transactional bool, err error) Event {
 	var ee *db.ExecError
 	if !errors.As(err, &ee) {
 		return Event{Type: EvStepFailed, Error: &ErrorInfo{
@@ -234,19 +230,19 @@ func (e *Engine) sqlFailure(infos []StatementInfo, transactional bool, err error
 }
 
 // statementAt names statement k: "statement 2 of 5 (migrations/001.sql:14)".
-func (e *Engine) statementAt(infos []StatementInfo, k int) (at, where string) {
+func (e *Engine) statementAt(infos *StatementList, k int) (at, where string) {
 	switch {
-	case k == len(infos):
+	case k == infos.Len():
 		return "COMMIT", ""
-	case k < 0 || k > len(infos):
+	case k < 0 || k > infos.Len():
 		return "the step's setup (BEGIN, SET)", ""
 	}
-	s := infos[k]
+	s := infos.At(k)
 	where = Statement{File: s.File, Line: s.Line}.Where()
 	if s.File == "" && s.Line == 0 {
 		where = ""
 	}
-	at = fmt.Sprintf("statement %d of %d", k+1, len(infos))
+	at = fmt.Sprintf("statement %d of %d", k+1, infos.Len())
 	if where != "" {
 		at += " (" + where + ")"
 	}

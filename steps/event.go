@@ -121,7 +121,7 @@ type Event struct {
 	Session    *SessionInfo             `json:"session,omitempty"`
 	Identity   *IdentityReport          `json:"identity,omitempty"`
 	Lock       *LockInfo                `json:"lock,omitempty"`
-	Statements []StatementInfo          `json:"statements,omitempty"`
+	Statements *StatementList           `json:"statements,omitempty"` // read-only, shared: a sql step's is the runbook's own list
 	Statement  *StatementInfo           `json:"statement,omitempty"`
 	Rows       *RowBatch                `json:"rows,omitempty"`
 	Notice     *Notice                  `json:"notice,omitempty"`

@@ -8,7 +8,6 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 
 	"github.com/handrail-dev/handrail/steps/sqlscan"
@@ -119,18 +118,14 @@ func (r *Runbook) readFile(rel string) ([]byte, error) {
 // is: for a file, the line in that file; for inline SQL, the line in
 // runbook.toml when r was loaded, else the line within the string. Steps
 // without SQL return nil.
+//
+// The slice is the caller's: a loaded runbook keeps a file's statements
+// as one list (stepList) and makes them from it.
 func (r *Runbook) StepStatements(s Step) ([]Statement, error) {
-	stmts, shared, err := r.stepStatements(s)
-	if shared {
-		return slices.Clone(stmts), err
-	}
-	return stmts, err
+	return r.stepStatements(s)
 }
 
-// stepStatements is StepStatements without the copy: shared reports that
-// the slice is the loaded runbook's own, for callers that only read it
-// (a step of a million statements is not copied to be analysed).
-func (r *Runbook) stepStatements(s Step) (stmts []Statement, shared bool, err error) {
+func (r *Runbook) stepStatements(s Step) ([]Statement, error) {
 	name := r.tomlName
 	if name == "" {
 		name = RunbookFile
@@ -152,24 +147,42 @@ func (r *Runbook) stepStatements(s Step) (stmts []Statement, shared bool, err er
 	switch {
 	case s.File != "":
 		if rel, err := cleanRel(s.File); err == nil && r.loaded {
-			if stmts, ok := r.splits[rel]; ok {
-				return stmts, true, nil
+			if l, ok := r.splits[rel]; ok {
+				return l.statements(), nil
 			}
 		}
 		b, err := r.FileContent(s.File)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		rel, _ := cleanRel(s.File)
 		stmts := sqlscan.SplitStatements(b)
 		for i := range stmts {
 			stmts[i].File = rel
 		}
-		return stmts, false, nil
+		return stmts, nil
 	case len(s.Statements) > 0:
-		return inline(s.Statements), false, nil
+		return inline(s.Statements), nil
 	case s.SQL != "":
-		return inline([]string{s.SQL}), false, nil
+		return inline([]string{s.SQL}), nil
 	}
-	return nil, false, nil
+	return nil, nil
+}
+
+// stepList returns the statements of step s as the list its events carry:
+// for a file of a loaded runbook, the runbook's own list (views into the
+// file, shared read-only); otherwise a new list.
+func (r *Runbook) stepList(s Step) (*StatementList, error) {
+	if s.File != "" && r.loaded {
+		if rel, err := cleanRel(s.File); err == nil {
+			if l, ok := r.splits[rel]; ok {
+				return l, nil
+			}
+		}
+	}
+	stmts, err := r.stepStatements(s)
+	if err != nil {
+		return nil, err
+	}
+	return ListOf(statementInfos(stmts)), nil
 }

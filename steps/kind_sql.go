@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"strings"
 
 	"github.com/handrail-dev/handrail/steps/sqlscan"
@@ -194,16 +193,16 @@ func (v *validator) checkSQLSource(s *Step, sc sqlSource) (int, bool) {
 	}
 	stmts, issue := sqlscan.Split(sc.text)
 	if sc.rel != "" && v.r.splits != nil {
-		// StepStatements answers from this: a long migration is
-		// split once, not again for the plan and for the run. It is
-		// kept at its size (a split grown by append has up to a quarter
-		// more room: 12 MB for a file of a million statements), and
-		// validated from the kept copy, so the split is dropped at once.
-		stmts = slices.Clone(stmts)
+		// StepStatements and stepList answer from this: a long
+		// migration is split once, not again for the plan and for the
+		// run. It is kept as views into the file (12 bytes a
+		// statement), the list the step's events share.
 		for i := range stmts {
 			stmts[i].File = sc.rel
 		}
-		v.r.splits[sc.rel] = stmts
+		if l := listOfFile(sc.text, sc.rel, stmts); l != nil && l.spans != nil {
+			v.r.splits[sc.rel] = l
+		}
 	}
 	li := sqlscan.NewLineIndex(sc.text)
 	if issue != nil {

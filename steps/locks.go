@@ -20,7 +20,7 @@ func (r *Runbook) StepLocks(s Step) (*lockcheck.Analysis, error) {
 	if !s.Kind.WritesSQL() {
 		return nil, nil
 	}
-	stmts, _, err := r.stepStatements(s) // Analyze only reads them
+	stmts, err := r.stepStatements(s)
 	if err != nil {
 		return nil, err
 	}

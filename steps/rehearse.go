@@ -59,7 +59,7 @@ type RehearsedLock struct {
 // step is then recorded as skipped (nothing of it stays), or failed when
 // a statement failed. A step with transaction = false cannot be rolled
 // back: it is skipped with the reason on the record.
-func (e *Engine) rehearseSQL(ctx context.Context, i int, infos []StatementInfo) (flow, error) {
+func (e *Engine) rehearseSQL(ctx context.Context, i int, infos *StatementList) (flow, error) {
 	id := e.plan[i].info.ID
 	if !e.plan[i].step.IsTransactional() {
 		if err := e.emit(Event{Type: EvRehearsed, Step: id, Rehearsal: &Rehearsal{
@@ -71,11 +71,8 @@ func (e *Engine) rehearseSQL(ctx context.Context, i int, infos []StatementInfo) 
 	if f, err := e.beforeWrite(ctx, i); err != nil || f != flowNext {
 		return f, err
 	}
-	sqls := make([]string, len(infos))
-	for k, s := range infos {
-		sqls[k] = s.SQL
-	}
-	smp := &lockSampler{e: e, starts: make([]time.Time, len(infos)), seen: map[string]*sampledLock{}}
+	sqls := infos.SQLs()
+	smp := &lockSampler{e: e, starts: make([]time.Time, infos.Len()), seen: map[string]*sampledLock{}}
 	opts := e.execOptions(id, infos)
 	opts.Rehearse = true
 	start, done := opts.OnStatementStart, opts.OnStatementDone

@@ -50,8 +50,9 @@ type Runbook struct {
 	files    map[string]string // referenced files by clean relative path
 	stmtBase map[string][]int  // step id -> runbook.toml line of each inline SQL string
 	// splits holds the statements of each referenced file, split once at
-	// load time (read-only afterwards).
-	splits map[string][]Statement
+	// load time, as views into the file (read-only afterwards): the list
+	// a sql step of the file lists (stepList).
+	splits map[string]*StatementList
 
 	// Env is the environment this copy of the runbook runs against: ""
 	// for [target] (production), EnvStaging for [staging] (see ForEnv).
@@ -408,8 +409,8 @@ func (r *Runbook) FileSizes() (bytes int64, statements int) {
 	for _, s := range r.files {
 		bytes += int64(len(s))
 	}
-	for _, stmts := range r.splits {
-		statements += len(stmts)
+	for _, l := range r.splits {
+		statements += l.Len()
 	}
 	return bytes, statements
 }

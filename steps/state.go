@@ -76,7 +76,7 @@ type StepState struct {
 	// one list, read-only, shared by the engine, the event, this fold, the
 	// journal writer and the screen (a step of a million statements is
 	// not copied for each); nothing changes it in place.
-	WouldRun   []StatementInfo `json:"would_run,omitempty"`
+	WouldRun   *StatementList  `json:"would_run,omitempty"`
 	Statement  *StatementInfo  `json:"statement,omitempty"` // current or last statement
 	Done       int             `json:"done,omitempty"`      // statements finished
 	Columns    []string        `json:"columns,omitempty"`

@@ -27,7 +27,7 @@ func approvalSession() *fake {
 	f.add(steps.Event{Type: steps.EvPartnerJoined, Partner: partner(&carolWatch)})
 	f.stepStarted("pg-dump")
 	return f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "pg-dump",
-		Statements: []steps.StatementInfo{{Count: 1, SQL: "pg_dump --schema-only -f before.sql"}}})
+		Statements: steps.ListOf([]steps.StatementInfo{{Count: 1, SQL: "pg_dump --schema-only -f before.sql"}})})
 }
 
 // partnerScreen is p's screen over SSH at 100x30.

@@ -60,7 +60,7 @@ func promptModelOf(tb testing.TB, stmts []steps.StatementInfo, w, h int) Model {
 	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
 		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
 		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
-		stepStarted("apply-001").add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: stmts})
+		stepStarted("apply-001").add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf(stmts)})
 	m := New(Options{Mode: Live, Send: func(steps.Command) {}, Initial: f.evs, Now: func() time.Time { return t0.Add(f.mono) }})
 	m = update(m, tea.WindowSizeMsg{Width: w, Height: h})
 	if got := plain(m); !strings.Contains(got, fmt.Sprintf("enter sends %d statement(s)", n)) {
@@ -159,7 +159,7 @@ func BenchmarkStatementEventsInLongStep(b *testing.B) {
 		b.Run(fmt.Sprintf("stmts=%d", n), func(b *testing.B) {
 			stmts := migrationStatements(n)
 			m := promptModelOf(b, stmts, 120, 40)
-			m = update(m, stepEventMsg{steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: stmts, Seq: m.state.Seq + 1}})
+			m = update(m, stepEventMsg{steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: steps.ListOf(stmts), Seq: m.state.Seq + 1}})
 			_ = m.View()
 			b.ReportAllocs()
 			k := 0
@@ -185,7 +185,7 @@ func BenchmarkStatementBatchInLongStep(b *testing.B) {
 	const n, batch = 20_000, 1_000
 	stmts := migrationStatements(n)
 	m := promptModelOf(b, stmts, 120, 40)
-	m = update(m, stepEventMsg{steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: stmts, Seq: m.state.Seq + 1}})
+	m = update(m, stepEventMsg{steps.Event{Type: steps.EvIntent, Step: "apply-001", Statements: steps.ListOf(stmts), Seq: m.state.Seq + 1}})
 	_ = m.View()
 	events := make(eventBatchMsg, 0, 2*batch)
 	for k := range batch {

@@ -20,7 +20,7 @@ func hintSessions() []struct {
 	wouldRun := func(step string) *fake {
 		f := new(fake).start(true).verified().stepStarted(step)
 		return f.add(steps.Event{Type: steps.EvStepWouldRun, Step: step,
-			Statements: []steps.StatementInfo{{Count: 1, SQL: "alter table public.rate_limits disable row level security"}}})
+			Statements: steps.ListOf([]steps.StatementInfo{{Count: 1, SQL: "alter table public.rate_limits disable row level security"}})})
 	}
 	report := toApply().on(steps.EvStepSucceeded, "apply-001").stepStarted("policy-count")
 	report.add(steps.Event{Type: steps.EvCheckPassed, Step: "policy-count", Check: &steps.CheckReport{

@@ -38,8 +38,8 @@ func TestHighLockFindingIsAcknowledgedByTyping(t *testing.T) {
 	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
 		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
 		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
-		stepStarted("apply-001").add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{
-		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}}})
+		stepStarted("apply-001").add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
+		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}})})
 	m, rec := newLive(f)
 	m = update(m, press("f")...) // full screen: the whole pane
 	s := plain(m)
@@ -79,8 +79,8 @@ func TestRehearsalShowsTheAcknowledgementItWaitsFor(t *testing.T) {
 	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
 		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
 		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
-		stepStarted("apply-001").add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{
-		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}}})
+		stepStarted("apply-001").add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
+		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}})})
 	m, _ := newLive(f)
 	if st := m.State(); !st.Accepts(steps.CmdAcknowledge).OK {
 		t.Fatal("the engine does not wait for the acknowledgement in a rehearsal")
@@ -141,8 +141,8 @@ func TestRehearsalConsentSaysWhatItTakes(t *testing.T) {
 func TestLockFindingWrapsUnderItsIndent(t *testing.T) {
 	f := toApply()
 	f.evs = f.evs[:len(f.evs)-2] // before the consent and the intent: the prompt
-	f.add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{
-		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}}})
+	f.add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
+		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}})})
 	m, _ := newLive(f)
 	seen := false
 	for _, l := range strings.Split(plain(m), "\n") {

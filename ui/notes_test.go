@@ -70,11 +70,11 @@ func TestManualNotesListStaysAligned(t *testing.T) {
 // its tail would read as SQL.
 func TestWouldRunWrapsCommentsUnderTheirText(t *testing.T) {
 	f := connectStart(true).stepStarted("apply-001")
-	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{{
+	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{{
 		Index: 0, Count: 1, File: "migrations/001.sql", Line: 1,
 		SQL: "-- Runs as one transaction (handrail sql step with the default transaction = true): it commits entirely or not at all.\n" +
 			"alter table public.rate_limits disable row level security;",
-	}}})
+	}})})
 	m, _ := newLive(f)
 	var comment []string
 	for _, l := range strings.Split(plain(m), "\n") {

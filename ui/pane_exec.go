@@ -40,7 +40,7 @@ func (m Model) execPane(st *steps.StepState, w int) paneContent {
 	default:
 		fixed = append(fixed, s.Muted.Render("not started"))
 	}
-	if len(st.WouldRun) > 0 && !m.state.Session.Apply {
+	if st.WouldRun.Len() > 0 && !m.state.Session.Apply {
 		fixed[1] = s.DryRun.Render("DRY RUN") + " not run"
 	}
 	fixed = append(fixed, m.errorLines(st.Error, w)...)

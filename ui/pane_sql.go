@@ -45,7 +45,7 @@ func runLabel(m Model) string {
 }
 
 func (m Model) sqlPane(st *steps.StepState, w int) paneContent {
-	if st.Statement == nil && len(st.WouldRun) > 0 {
+	if st.Statement == nil && st.WouldRun.Len() > 0 {
 		return m.wouldRunPane(st, w)
 	}
 	fixed := m.statementLines(st)
@@ -138,7 +138,7 @@ func (m Model) rowCountLine(st *steps.StepState) string {
 // would run (nothing is sent), in apply what enter will send.
 func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 	s := m.styles
-	n := len(st.WouldRun)
+	n := st.WouldRun.Len()
 	head := s.DryRun.Render("DRY RUN") + " " + s.Bold.Render(fmt.Sprintf("nothing is sent; would run %d statement(s):", n))
 	switch {
 	case m.state.Session.Rehearse && transactional(st):

@@ -172,6 +172,8 @@ var (
 	stringsT   = reflect.TypeFor[[]string]()
 	rowsT      = reflect.TypeFor[[][]string]()
 	stringType = reflect.TypeFor[string]()
+	// statementListT holds strings in unexported fields (escapeList).
+	statementListT = reflect.TypeFor[*steps.StatementList]()
 )
 
 // escapeValue returns v with every string in it escaped, copying only what
@@ -196,6 +198,9 @@ func escapeValue(v reflect.Value, text bool) (reflect.Value, bool) {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return v, false
+		}
+		if l, ok := v.Interface().(*steps.StatementList); ok && v.Kind() == reflect.Pointer {
+			return escapeList(l)
 		}
 		e, changed := escapeValue(v.Elem(), text)
 		if !changed {
@@ -265,6 +270,9 @@ func stringFieldsOf(t reflect.Type) []stringField {
 // mayHoldString reports whether a value of type t can hold a string (an
 // interface can hold anything; time.Time holds none worth escaping).
 func mayHoldString(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == statementListT {
+		return true // in unexported fields (escapeList)
+	}
 	switch t.Kind() {
 	case reflect.String, reflect.Interface:
 		return true
@@ -395,3 +403,24 @@ func markText(s string, text bool) string {
 // safe escapes one line that does not come from the fold (an error the
 // engine returned, the journal's path, a banner) for the views.
 func safe(s string) string { return termsafe.MarkLine(s) }
+
+// escapeList is a statement list escaped: the list itself when clean,
+// else a new list of its statements escaped (a StatementList keeps its
+// statements in unexported fields, which escapeStruct does not reach).
+func escapeList(l *steps.StatementList) (reflect.Value, bool) {
+	var out []steps.StatementInfo
+	for k, s := range l.All() {
+		e := escapedStatement(s)
+		if out == nil && e == s {
+			continue
+		}
+		if out == nil {
+			out = l.Infos()
+		}
+		out[k] = e
+	}
+	if out == nil {
+		return reflect.ValueOf(l), false
+	}
+	return reflect.ValueOf(steps.ListOf(out)), true
+}

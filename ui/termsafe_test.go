@@ -92,9 +92,9 @@ func (h hostile) stages() [][]steps.Event {
 	cut()
 	f.on(steps.EvStepSkipped, "dump").stepStarted("sql")
 	stmts := []steps.StatementInfo{{Index: 0, Count: 2, SQL: t, File: v, Line: 1}, {Index: 1, Count: 2, SQL: m + "\r\n" + t, File: v, Line: 3}}
-	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "sql", Statements: stmts})
+	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "sql", Statements: steps.ListOf(stmts)})
 	cut()
-	f.add(steps.Event{Type: steps.EvIntent, Step: "sql", Statements: stmts})
+	f.add(steps.Event{Type: steps.EvIntent, Step: "sql", Statements: steps.ListOf(stmts)})
 	s := stmts[1]
 	s.Tag = v
 	f.add(steps.Event{Type: steps.EvStatementStarted, Step: "sql", Statement: &s})

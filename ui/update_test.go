@@ -148,10 +148,10 @@ func TestSQLScrollShowsOnlyVisibleRows(t *testing.T) {
 
 func TestSQLDryRunShowsWouldRun(t *testing.T) {
 	f := connectStart(false).stepStarted("apply-001")
-	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: []steps.StatementInfo{
+	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
 		{Index: 0, Count: 2, SQL: "alter table public.rate_limits disable row level security;", File: "migrations/001.sql", Line: 3},
 		{Index: 1, Count: 2, SQL: "alter table public.business_accounts add column is_public boolean default true;", File: "migrations/001.sql", Line: 5},
-	}}).add(steps.Event{Type: steps.EvStepSkipped, Step: "apply-001", Text: "dry run"})
+	})}).add(steps.Event{Type: steps.EvStepSkipped, Step: "apply-001", Text: "dry run"})
 	m, _ := newLive(f)
 	mustContain(t, plain(m), "nothing is sent; would run 2 statement(s)", "-- 1/2 migrations/001.sql:3", "add column", "is_public boolean default true;")
 }

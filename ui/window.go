@@ -21,7 +21,7 @@ import (
 // wrapped) starts in the list at one width: start[k] is the block's first
 // line, start[len] the list's length.
 type stmtIndex struct {
-	stmts []steps.StatementInfo
+	stmts *steps.StatementList
 	w     int
 	start []int32
 
@@ -46,7 +46,7 @@ func (ix *stmtIndex) block(k int, styles *Styles, draw func(*steps.StatementInfo
 	if lines, ok := ix.drawn[k]; ok {
 		return lines
 	}
-	st := escapedStatement(ix.stmts[k])
+	st := escapedStatement(ix.stmts.At(k))
 	lines := draw(&st)
 	ix.drawn[k] = lines
 	return lines
@@ -67,11 +67,11 @@ const maxCachedIndexes = 4
 
 // stmtIndexOf returns the index of stmts at width w, from the cache or
 // computed now.
-func (c *renderCache) stmtIndexOf(stmts []steps.StatementInfo, w int) *stmtIndex {
+func (c *renderCache) stmtIndexOf(stmts *steps.StatementList, w int) *stmtIndex {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ix := range c.indexes {
-		if ix.w == w && sameList(ix.stmts, stmts) {
+		if ix.w == w && ix.stmts == stmts {
 			return ix
 		}
 	}
@@ -83,21 +83,16 @@ func (c *renderCache) stmtIndexOf(stmts []steps.StatementInfo, w int) *stmtIndex
 	return ix
 }
 
-// sameList: the fold never changes a statement list in place (a new
-// step_would_run brings a new slice), so the same first element and length
-// is the same list.
-func sameList(a, b []steps.StatementInfo) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-func newStmtIndex(stmts []steps.StatementInfo, w int) *stmtIndex {
-	ix := &stmtIndex{stmts: stmts, w: w, start: make([]int32, len(stmts)+1)}
+// The fold never changes a statement list (a new step_would_run brings a
+// new list), so the same pointer is the same list.
+func newStmtIndex(stmts *steps.StatementList, w int) *stmtIndex {
+	ix := &stmtIndex{stmts: stmts, w: w, start: make([]int32, stmts.Len()+1)}
 	n := 0
-	for k := range stmts {
+	for k := range stmts.Len() {
 		ix.start[k] = int32(n)
-		n += 1 + sqlLineCount(markText(stmts[k].SQL, sqlIsText), w) // as escapedStatement escapes it
+		n += 1 + sqlLineCount(markText(stmts.SQL(k), sqlIsText), w) // as escapedStatement escapes it
 	}
-	ix.start[len(stmts)] = int32(n)
+	ix.start[stmts.Len()] = int32(n)
 	return ix
 }
 
@@ -115,11 +110,11 @@ func escapedStatement(st steps.StatementInfo) steps.StatementInfo {
 var sqlIsText = textFields["SQL"]
 
 // lines is the length of the list.
-func (ix *stmtIndex) lines() int { return int(ix.start[len(ix.stmts)]) }
+func (ix *stmtIndex) lines() int { return int(ix.start[ix.stmts.Len()]) }
 
 // at returns the statement whose block holds line i, and i's line in it.
 func (ix *stmtIndex) at(i int) (k, j int) {
-	k = sort.Search(len(ix.stmts), func(k int) bool { return int(ix.start[k+1]) > i })
+	k = sort.Search(ix.stmts.Len(), func(k int) bool { return int(ix.start[k+1]) > i })
 	return k, i - int(ix.start[k])
 }
 

@@ -15,7 +15,7 @@ import (
 // statement, each escaped (the shown state's list is the fold's).
 func fullWouldRun(m Model, st *steps.StepState, w int) []string {
 	body := m.lockLines(st, w)
-	for _, raw := range st.WouldRun {
+	for _, raw := range st.WouldRun.All() {
 		stmt := escapedStatement(raw)
 		where := ""
 		if stmt.File != "" {
@@ -44,7 +44,7 @@ func TestWouldRunWindowIsTheWholeList(t *testing.T) {
 	m := promptModelOf(t, stmts, 120, 40)
 	d := m.drawn()
 	st := d.state.CurrentStep()
-	if got := st.WouldRun[10+7].SQL; got != "   " {
+	if got := st.WouldRun.At(10 + 7).SQL; got != "   " {
 		t.Fatalf("the odd statements are not in the fold: %q", got)
 	}
 	// Other styles (a light background): the statements drawn already are

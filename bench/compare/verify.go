@@ -62,7 +62,7 @@ func synthEvent(seq, n int64, t0 time.Time) steps.Event {
 	case i == 0:
 		e.Type = steps.EvStepStarted
 	case i == 1:
-		e.Type, e.Statements = steps.EvIntent, []steps.StatementInfo{*st}
+		e.Type, e.Statements = steps.EvIntent, steps.ListOf([]steps.StatementInfo{*st})
 	case i == 2:
 		e.Type, e.Statement = steps.EvStatementStarted, st
 	case i < 15:

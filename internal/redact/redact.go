@@ -131,6 +131,15 @@ func (r *Redactor) InJSON(line []byte) bool {
 
 var timeType = reflect.TypeFor[time.Time]()
 
+// Mapper is a value that keeps text other than in exported fields (a
+// list held compactly): MapStrings returns it with f applied to each of
+// its strings, and whether any changed (else it returns itself).
+type Mapper interface {
+	MapStrings(f func(string) string) (any, bool)
+}
+
+var mapperType = reflect.TypeFor[Mapper]()
+
 // Value returns v with every string in it redacted. v is not modified:
 // what changes is copied (the engine keeps using the event it emitted).
 func Value[T any](r *Redactor, v T) T {
@@ -158,6 +167,13 @@ func (r *Redactor) value(v reflect.Value) (reflect.Value, bool) {
 	case reflect.Pointer:
 		if v.IsNil() {
 			return v, false
+		}
+		if v.Type().Implements(mapperType) && v.CanInterface() {
+			nv, ch := v.Interface().(Mapper).MapStrings(r.rep.Replace)
+			if !ch {
+				return v, false
+			}
+			return reflect.ValueOf(nv), true
 		}
 		ne, ch := r.value(v.Elem())
 		if !ch {

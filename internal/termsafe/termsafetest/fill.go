@@ -4,9 +4,21 @@
 package termsafetest
 
 import (
+	"encoding/json"
 	"reflect"
 	"time"
 )
+
+// mapper is a value that keeps its text other than in exported fields (a
+// list held compactly, internal/redact.Mapper): Fill reads it from a
+// one-element JSON array and sets its strings through MapStrings, and
+// Strings visits them through MapStrings.
+type mapper interface {
+	json.Unmarshaler
+	MapStrings(f func(string) string) (any, bool)
+}
+
+var mapperType = reflect.TypeFor[mapper]()
 
 // Fill sets every string reachable from ptr (a pointer) to successive
 // results of pick, allocating pointers and one-element slices and maps on
@@ -40,6 +52,14 @@ func fill(v reflect.Value, pick func() string) {
 		}
 	case reflect.Pointer:
 		v.Set(reflect.New(v.Type().Elem()))
+		if m, ok := v.Interface().(mapper); ok {
+			if err := m.UnmarshalJSON([]byte("[{}]")); err != nil {
+				panic(err)
+			}
+			nv, _ := m.MapStrings(func(string) string { return pick() })
+			v.Set(reflect.ValueOf(nv))
+			return
+		}
 		fill(v.Elem(), pick)
 	case reflect.Slice:
 		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
@@ -69,9 +89,14 @@ func walk(v reflect.Value, path string, visit func(path, s string)) {
 			}
 		}
 	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			walk(v.Elem(), path, visit)
+		if v.IsNil() {
+			return
 		}
+		if v.Type().Implements(mapperType) && v.CanInterface() {
+			v.Interface().(mapper).MapStrings(func(s string) string { visit(path+"[]", s); return s })
+			return
+		}
+		walk(v.Elem(), path, visit)
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
 			walk(v.Index(i), path+"[]", visit)

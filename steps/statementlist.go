@@ -1,0 +1,206 @@
+package steps
+
+import (
+	"bytes"
+	"encoding/json"
+	"iter"
+	"math"
+)
+
+// StatementList is a step's statements as one read-only list: what
+// step_would_run and the intent list, shared as it is by the runbook, the
+// engine, the state's fold, the journal and the screen (issue 15: a step
+// of 1.16M statements held them as the runbook's split, 56 bytes each,
+// and again as the event's []StatementInfo, 88 bytes each). A file's
+// statements are views into the file's text: per statement its offset,
+// length and line (12 bytes), the file's name once; Index and Count come
+// from the position and the length. Other lists (inline SQL, a check's
+// query, an exec's command, a journal read back) hold their
+// StatementInfos. Nothing changes a list once made; the nil list is empty.
+// In JSON it is the array of its StatementInfos, as before.
+type StatementList struct {
+	src   string // the file's text (spans)
+	file  string
+	spans []stmtSpan
+	infos []StatementInfo // when not spans
+}
+
+// stmtSpan is one statement of a file: src[off:off+n], at line.
+type stmtSpan struct{ off, n, line uint32 }
+
+// ListOf returns a list of ss, which it keeps (the caller no longer
+// changes ss); nil when ss is empty.
+func ListOf(ss []StatementInfo) *StatementList {
+	if len(ss) == 0 {
+		return nil
+	}
+	return &StatementList{infos: ss}
+}
+
+// listOfFile returns the statements stmts of a file as views into its
+// text src: each statement's SQL must be src[Offset:Offset+len(SQL)] and
+// its File file (else a list of their StatementInfos).
+func listOfFile(src, file string, stmts []Statement) *StatementList {
+	if len(stmts) == 0 {
+		return nil
+	}
+	spans := make([]stmtSpan, len(stmts))
+	for k, s := range stmts {
+		end := s.Offset + len(s.SQL)
+		if s.File != file || s.Offset < 0 || end > len(src) || end > math.MaxUint32 || s.Line < 0 || s.Line > math.MaxUint32 ||
+			src[s.Offset:end] != s.SQL {
+			return ListOf(statementInfos(stmts))
+		}
+		spans[k] = stmtSpan{off: uint32(s.Offset), n: uint32(len(s.SQL)), line: uint32(s.Line)}
+	}
+	return &StatementList{src: src, file: file, spans: spans}
+}
+
+// Len is the number of statements.
+func (l *StatementList) Len() int {
+	if l == nil {
+		return 0
+	}
+	if l.spans != nil {
+		return len(l.spans)
+	}
+	return len(l.infos)
+}
+
+// At returns statement k (0 <= k < Len()).
+func (l *StatementList) At(k int) StatementInfo {
+	if l.spans == nil {
+		return l.infos[k]
+	}
+	s := l.spans[k]
+	return StatementInfo{Index: k, Count: len(l.spans), SQL: l.src[s.off : s.off+s.n], File: l.file, Line: int(s.line)}
+}
+
+// All yields each statement with its position.
+func (l *StatementList) All() iter.Seq2[int, StatementInfo] {
+	return func(yield func(int, StatementInfo) bool) {
+		for k := range l.Len() {
+			if !yield(k, l.At(k)) {
+				return
+			}
+		}
+	}
+}
+
+// Infos returns the statements as a new slice.
+func (l *StatementList) Infos() []StatementInfo {
+	out := make([]StatementInfo, l.Len())
+	for k := range out {
+		out[k] = l.At(k)
+	}
+	return out
+}
+
+// SQLs returns each statement's SQL, in order.
+func (l *StatementList) SQLs() []string {
+	out := make([]string, l.Len())
+	for k := range out {
+		out[k] = l.SQL(k)
+	}
+	return out
+}
+
+// Equal reports whether l and m list the same statements.
+func (l *StatementList) Equal(m *StatementList) bool {
+	if l == m {
+		return true
+	}
+	if l.Len() != m.Len() {
+		return false
+	}
+	if l != nil && m != nil && l.spans != nil && m.spans != nil && l.src == m.src && l.file == m.file {
+		for k := range l.spans {
+			if l.spans[k] != m.spans[k] {
+				return false
+			}
+		}
+		return true
+	}
+	for k := range l.Len() {
+		if l.At(k) != m.At(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalJSON writes the list as the array of its StatementInfos, byte
+// for byte as encoding/json writes a []StatementInfo.
+func (l *StatementList) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("null"), nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the outer encoder escapes as it was told
+	var err error
+	if l.spans == nil {
+		err = enc.Encode(l.infos)
+	} else {
+		err = enc.Encode(l.Infos())
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
+}
+
+// UnmarshalJSON reads the array MarshalJSON writes.
+func (l *StatementList) UnmarshalJSON(b []byte) error {
+	var ss []StatementInfo
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return err
+	}
+	*l = StatementList{infos: ss}
+	return nil
+}
+
+// statements returns a file's list (listOfFile's) as its split statements.
+func (l *StatementList) statements() []Statement {
+	out := make([]Statement, len(l.spans))
+	for k, s := range l.spans {
+		out[k] = Statement{SQL: l.src[s.off : s.off+s.n], Line: int(s.line), Offset: int(s.off), File: l.file}
+	}
+	return out
+}
+
+// SQL returns statement k's SQL (At(k).SQL without the rest).
+func (l *StatementList) SQL(k int) string {
+	if l.spans == nil {
+		return l.infos[k].SQL
+	}
+	s := l.spans[k]
+	return l.src[s.off : s.off+s.n]
+}
+
+// Line returns statement k's line (At(k).Line).
+func (l *StatementList) Line(k int) int {
+	if l.spans == nil {
+		return l.infos[k].Line
+	}
+	return int(l.spans[k].line)
+}
+
+// MapStrings returns the list with f applied to each statement's SQL,
+// File and Tag, as a new list when any changed (else l itself, changed
+// false): the journal's redaction (internal/redact.Mapper).
+func (l *StatementList) MapStrings(f func(string) string) (any, bool) {
+	var out []StatementInfo
+	for k := range l.Len() {
+		s := l.At(k)
+		sql, file, tag := f(s.SQL), f(s.File), f(s.Tag)
+		if out == nil && sql == s.SQL && file == s.File && tag == s.Tag {
+			continue
+		}
+		if out == nil {
+			out = l.Infos()
+		}
+		out[k].SQL, out[k].File, out[k].Tag = sql, file, tag
+	}
+	if out == nil {
+		return l, false
+	}
+	return ListOf(out), true
+}

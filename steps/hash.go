@@ -146,10 +146,8 @@ func (r *Runbook) stepStatements(s Step) ([]Statement, error) {
 	}
 	switch {
 	case s.File != "":
-		if rel, err := cleanRel(s.File); err == nil && r.loaded {
-			if l, ok := r.splits[rel]; ok {
-				return l.statements(), nil
-			}
+		if l := r.fileList(s); l != nil {
+			return l.statements(), nil
 		}
 		b, err := r.FileContent(s.File)
 		if err != nil {
@@ -173,16 +171,25 @@ func (r *Runbook) stepStatements(s Step) ([]Statement, error) {
 // for a file of a loaded runbook, the runbook's own list (views into the
 // file, shared read-only); otherwise a new list.
 func (r *Runbook) stepList(s Step) (*StatementList, error) {
-	if s.File != "" && r.loaded {
-		if rel, err := cleanRel(s.File); err == nil {
-			if l, ok := r.splits[rel]; ok {
-				return l, nil
-			}
-		}
+	if l := r.fileList(s); l != nil {
+		return l, nil
 	}
 	stmts, err := r.stepStatements(s)
 	if err != nil {
 		return nil, err
 	}
 	return ListOf(statementInfos(stmts)), nil
+}
+
+// fileList is the loaded runbook's list of step s's file; nil when s has
+// no file or r keeps no list of it.
+func (r *Runbook) fileList(s Step) *StatementList {
+	if s.File == "" || !r.loaded {
+		return nil
+	}
+	rel, err := cleanRel(s.File)
+	if err != nil {
+		return nil
+	}
+	return r.splits[rel]
 }

@@ -20,11 +20,15 @@ func (r *Runbook) StepLocks(s Step) (*lockcheck.Analysis, error) {
 	if !s.Kind.WritesSQL() {
 		return nil, nil
 	}
+	o := lockcheck.Options{Transactional: s.IsTransactional()}
+	if l := r.fileList(s); l != nil {
+		return lockcheck.AnalyzeSeq(l.statementSeq(), l.Len(), o), nil // no []Statement of a long file
+	}
 	stmts, err := r.stepStatements(s)
 	if err != nil {
 		return nil, err
 	}
-	return lockcheck.Analyze(stmts, lockcheck.Options{Transactional: s.IsTransactional()}), nil
+	return lockcheck.Analyze(stmts, o), nil
 }
 
 // showPath is a runbook-relative file's path for messages.

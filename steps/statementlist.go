@@ -204,3 +204,15 @@ func (l *StatementList) MapStrings(f func(string) string) (any, bool) {
 	}
 	return ListOf(out), true
 }
+
+// statementSeq yields a file's list (listOfFile's) as its split
+// statements, one at a time.
+func (l *StatementList) statementSeq() iter.Seq2[int, Statement] {
+	return func(yield func(int, Statement) bool) {
+		for k, s := range l.spans {
+			if !yield(k, Statement{SQL: l.src[s.off : s.off+s.n], Line: int(s.line), Offset: int(s.off), File: l.file}) {
+				return
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package lockcheck
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -14,8 +15,15 @@ import (
 // new: locking them bothers nobody, so rules about existing tables skip
 // them. Analyze never fails: what it cannot read is Unknown.
 func Analyze(stmts []sqlscan.Statement, o Options) *Analysis {
+	return AnalyzeSeq(slices.All(stmts), len(stmts), o)
+}
+
+// AnalyzeSeq is Analyze of the n statements stmts yields in order (index
+// 0 to n-1): a caller that keeps its statements in another form (a
+// step's StatementList) does not make a []sqlscan.Statement of them.
+func AnalyzeSeq(stmts iter.Seq2[int, sqlscan.Statement], n int, o Options) *Analysis {
 	a := &analyzer{
-		res:      &Analysis{Transactional: o.Transactional, Statements: make([]StatementLocks, 0, len(stmts))},
+		res:      &Analysis{Transactional: o.Transactional, Statements: make([]StatementLocks, 0, n)},
 		created:  map[string]bool{},
 		notValid: map[string]int{},
 		aeFirst:  map[string]int{},

@@ -26,17 +26,15 @@ const (
 
 // stepLive estimates the most a session holds live for a runbook of files
 // of bytes bytes split into statements statements: the files and their
-// split statements, then the largest of a step's lock analysis (while it
-// is weighed) and its statement list with the step_would_run line (about
-// the file) that lists it. For the 53 MB file: 299 MiB estimated, 312 MiB
-// measured (the largest live heap, from runtime/metrics), so a limit of
-// 406 MiB.
+// statement lists (views into the files, shared by the events), then the
+// larger of a step's lock analysis (while it is analysed and weighed) and
+// the step_would_run line (about the file) that lists it. For the 53 MB
+// file: 250 MiB estimated, 277 MiB measured (the largest live heap, from
+// GODEBUG=gctrace=1), so a limit of 345 MiB.
 func stepLive(bytes int64, statements int) int64 {
 	n := int64(statements)
-	split := n * int64(unsafe.Sizeof(steps.Statement{}))
 	analysis := n * int64(unsafe.Sizeof(lockcheck.StatementLocks{}))
-	listed := n*int64(unsafe.Sizeof(steps.StatementInfo{})) + bytes
-	return bytes + split + max(analysis, listed)
+	return bytes + steps.ListBytes(statements) + max(analysis, bytes)
 }
 
 // memoryLimit is the soft memory limit for a runbook of files of bytes

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"iter"
 	"math"
+	"unsafe"
 )
 
 // StatementList is a step's statements as one read-only list: what
@@ -27,6 +28,10 @@ type StatementList struct {
 
 // stmtSpan is one statement of a file: src[off:off+n], at line.
 type stmtSpan struct{ off, n, line uint32 }
+
+// ListBytes is what a file's list of n statements holds besides the
+// file's text (for sizing a session's memory).
+func ListBytes(n int) int64 { return int64(n) * int64(unsafe.Sizeof(stmtSpan{})) }
 
 // ListOf returns a list of ss, which it keeps (the caller no longer
 // changes ss); nil when ss is empty.

@@ -2,6 +2,8 @@ package lockcheck
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,12 +49,10 @@ func parseAllow(text string) (rules []string, reason string, ok bool) {
 // one ("create index ...; -- handrail:allow ..." accepts the index).
 func (a *analyzer) collectAllows() map[int][]int {
 	at := map[int][]int{}
-	prevEnd, prevFile := -1, ""
-	for i := range a.res.Statements {
-		sl := &a.res.Statements[i]
-		sql := sl.SQL
+	for _, i := range slices.Sorted(maps.Keys(a.comments)) { // in statement order
 		cs := a.comments[i]
-		first := cs.first
+		sl := &a.res.Statements[i]
+		sql, first, prevEnd, prevFile := cs.sql, cs.first, cs.prevEnd, cs.prevFile
 		for _, c := range cs.list {
 			rules, reason, ok := parseAllow(c.text)
 			if !ok {
@@ -70,8 +70,6 @@ func (a *analyzer) collectAllows() map[int][]int {
 			}
 			a.addAllow(at, owner, rules, reason, sl.File, line)
 		}
-		prevEnd = sl.Line + strings.Count(sql[min(first, len(sql)):], "\n")
-		prevFile = sl.File
 	}
 	return at
 }

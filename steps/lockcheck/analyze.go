@@ -36,6 +36,7 @@ func AnalyzeSeq(stmts iter.Seq2[int, sqlscan.Statement], n int, o Options) *Anal
 		notNullProved:     map[string]bool{},
 		notNullCheckNames: map[string]string{},
 		comments:          map[int]stmtComments{},
+		prevEnd:           -1,
 	}
 	for i, st := range stmts {
 		a.statement(i, st)
@@ -76,13 +77,21 @@ type analyzer struct {
 	// comments of each statement that has any, for allow comments (a
 	// million inserts without a comment keep nothing here).
 	comments map[int]stmtComments
+	// prevEnd and prevFile: the line the statement analysed last ends
+	// on, and its file (for an allow comment on that line).
+	prevEnd  int
+	prevFile string
 }
 
 // stmtComments are a statement's comments, with the offset of its first
-// significant token.
+// significant token, its text, and where the statement before it ended
+// (the line and file of its last token; -1 and "" for the first).
 type stmtComments struct {
-	first int
-	list  []comment
+	first    int
+	list     []comment
+	sql      string
+	prevEnd  int
+	prevFile string
 }
 
 // aeLock is a relation some statement takes ACCESS EXCLUSIVE on; ofIndex:
@@ -106,15 +115,18 @@ type stmt struct {
 func (a *analyzer) statement(i int, st sqlscan.Statement) {
 	toks, comments := lexStatement(st.SQL, a.upper, a.tokBuf)
 	a.tokBuf = toks
-	a.res.Statements = append(a.res.Statements, StatementLocks{SQL: st.SQL, File: st.File, Line: st.Line})
+	a.res.Statements = append(a.res.Statements, StatementLocks{File: st.File, Line: st.Line})
 	sl := &a.res.Statements[len(a.res.Statements)-1]
+	first := 0 // a statement without comments starts with its first token
 	if len(comments) > 0 {
-		first := len(st.SQL)
+		first = len(st.SQL)
 		if len(toks) > 0 {
 			first = toks[0].off
 		}
-		a.comments[i] = stmtComments{first: first, list: comments}
+		a.comments[i] = stmtComments{first: first, list: comments, sql: st.SQL, prevEnd: a.prevEnd, prevFile: a.prevFile}
 	}
+	a.prevEnd = st.Line + strings.Count(st.SQL[min(first, len(st.SQL)):], "\n")
+	a.prevFile = st.File
 	if !a.res.Transactional {
 		// Each statement commits on its own: a NOT VALID constraint of an
 		// earlier statement is no longer held under its lock.

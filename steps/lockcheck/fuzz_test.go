@@ -50,7 +50,7 @@ func FuzzAnalyze(f *testing.F) {
 			t.Fatalf("%d statements analysed, %d given", len(an.Statements), len(stmts))
 		}
 		for i, sl := range an.Statements {
-			if sl.SQL != stmts[i].SQL || sl.File != stmts[i].File || sl.Line != stmts[i].Line || sl.Command == "" {
+			if sl.File != stmts[i].File || sl.Line != stmts[i].Line || sl.Command == "" {
 				t.Fatalf("statement %d: %+v, given %+v", i, sl, stmts[i])
 			}
 			for _, l := range sl.Locks {

@@ -145,7 +145,7 @@ func (o *oracle) runStep(ctx context.Context, stmts []sqlscan.Statement, tx bool
 		if k > 0 {
 			an = o.weighed(ctx, stmts, tx)
 		}
-		sl := an.Statements[k]
+		sl := oStmt{an.Statements[k], stmts[k].SQL}
 		if slices.Contains(unknown, k) {
 			if sl.Unknown == "" {
 				o.t.Errorf("%s: want its locks reported unknown, got %+v", sl.Where(), sl.Locks)
@@ -221,7 +221,7 @@ func (o *oracle) relStates(ctx context.Context, q Querier) map[uint32]relState {
 
 // measure runs the statement in BEGIN ... ROLLBACK (or COMMIT, with
 // o.commit) and compares.
-func (o *oracle) measure(ctx context.Context, sl StatementLocks, tally *oracleTally) {
+func (o *oracle) measure(ctx context.Context, sl oStmt, tally *oracleTally) {
 	tx, err := o.conn.Begin(ctx)
 	if err != nil {
 		o.t.Fatal(err)
@@ -279,7 +279,7 @@ func (o *oracle) measure(ctx context.Context, sl StatementLocks, tally *oracleTa
 // unpredicted fails for a lock the server took on an existing user table
 // that the prediction does not name, unless the statement said its locks
 // are not fully known (Unknown, or a Maybe naming it or naming nothing).
-func (o *oracle) unpredicted(sl StatementLocks, before map[uint32]relState, held map[uint32]Mode, predicted map[uint32]Lock, where string) {
+func (o *oracle) unpredicted(sl oStmt, before map[uint32]relState, held map[uint32]Mode, predicted map[uint32]Lock, where string) {
 	for oid, m := range held {
 		b, existed := before[oid]
 		if !existed || b.system || !strings.Contains("rpmvf", b.kind) {
@@ -306,7 +306,7 @@ func modeText(m Mode) string {
 
 // resolve maps the predicted locks to relation oids (before the statement
 // runs: a DROP removes the name).
-func (o *oracle) resolve(ctx context.Context, q Querier, sl StatementLocks) map[uint32]Lock {
+func (o *oracle) resolve(ctx context.Context, q Querier, sl oStmt) map[uint32]Lock {
 	out := map[uint32]Lock{}
 	for _, l := range sl.Locks {
 		if l.OnTableOf {
@@ -356,7 +356,7 @@ where pid = pg_backend_pid() and locktype = 'relation' and granted
 // takes first, such as VACUUM's ACCESS SHARE while it looks up the table,
 // pass); the statement queues, and pg_locks shows the mode it waits for.
 // It is then cancelled, and applied for real to check its rewrite.
-func (o *oracle) measureQueued(ctx context.Context, sl StatementLocks, tally *oracleTally) {
+func (o *oracle) measureQueued(ctx context.Context, sl oStmt, tally *oracleTally) {
 	var table Lock
 	for _, l := range sl.Locks {
 		var kind string
@@ -428,7 +428,7 @@ where pid = $1 and locktype = 'relation' and not granted`, []any{pid}, &rel, &mo
 
 // checkAppliedRewrite applies the statement and compares relfilenode
 // around it.
-func (o *oracle) checkAppliedRewrite(ctx context.Context, sl StatementLocks, l Lock, tally *oracleTally) {
+func (o *oracle) checkAppliedRewrite(ctx context.Context, sl oStmt, l Lock, tally *oracleTally) {
 	var before, after uint32
 	q := "select relfilenode from pg_class where oid = to_regclass($1)"
 	if err := queryRow(ctx, o.conn, q, []any{l.Rel.String()}, &before); err != nil {
@@ -566,4 +566,10 @@ func TestOracleMigrationsDir(t *testing.T) {
 	}
 	t.Logf("%d files: %d statements, %d locks, %d rewrites and %d scans compared; %d statements unknown, %d answers unknown",
 		len(files), tally.statements, tally.locks, tally.rewrites, tally.scans, tally.unknownStmts, tally.unknownAnswers)
+}
+
+// oStmt is a statement's prediction with its text.
+type oStmt struct {
+	StatementLocks
+	SQL string
 }

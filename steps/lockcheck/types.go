@@ -30,9 +30,8 @@ type Analysis struct {
 
 // StatementLocks is the prediction for one statement.
 type StatementLocks struct {
-	// SQL is the statement's text as Analyze was given it (a view into the
-	// runbook's file, not a copy); File and Line say where it is.
-	SQL  string `json:"-"`
+	// File and Line say where the statement is (its text is the caller's:
+	// the statement of the same index Analyze was given).
 	File string `json:"file,omitempty"`
 	Line int    `json:"line"`
 	// Command is the statement's kind as its leading keywords say it

@@ -272,8 +272,9 @@ func (s *Server) Close(why string) {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	close(s.quit)
-	s.ln.Close()
+	// The leaves are recorded before the screens are told to end (quit):
+	// a screen that ended first would record its own leave, and the
+	// record's order would be the screens' race, not the partners' order.
 	s.recording.Lock()
 	left := make([]steps.Partner, 0, len(s.partners))
 	for id, p := range s.partners {
@@ -285,6 +286,8 @@ func (s *Server) Close(why string) {
 		_ = s.eng.PartnerLeft(p, why)
 	}
 	s.recording.Unlock()
+	close(s.quit)
+	s.ln.Close()
 	if s.hub != nil {
 		s.hub.Close()
 	}

@@ -173,7 +173,12 @@ func (a *analyzer) share(i int) {
 	if i == 0 || len(a.res.Statements) != i+1 {
 		return
 	}
-	prev, sl := &a.res.Statements[i-1], &a.res.Statements[i]
+	shareWithPrev(&a.res.Statements[i-1], &a.res.Statements[i])
+}
+
+// shareWithPrev makes sl's Locks and Maybe prev's when they are equal,
+// and clips them otherwise, so that no append writes into a shared array.
+func shareWithPrev(prev, sl *StatementLocks) {
 	if len(sl.Locks) > 0 && slices.EqualFunc(prev.Locks, sl.Locks, sameLock) {
 		sl.Locks = prev.Locks
 	} else {

@@ -288,17 +288,7 @@ func (an *Analysis) shareWeighed(i int) {
 	if i == 0 {
 		return
 	}
-	prev, sl := &an.Statements[i-1], &an.Statements[i]
-	if len(sl.Locks) > 0 && slices.EqualFunc(prev.Locks, sl.Locks, sameLock) {
-		sl.Locks = prev.Locks
-	} else {
-		sl.Locks = slices.Clip(sl.Locks)
-	}
-	if len(sl.Maybe) > 0 && slices.Equal(prev.Maybe, sl.Maybe) {
-		sl.Maybe = prev.Maybe
-	} else {
-		sl.Maybe = slices.Clip(sl.Maybe)
-	}
+	shareWithPrev(&an.Statements[i-1], &an.Statements[i])
 }
 
 // mergeLocks keeps one lock per relation (the strongest).

@@ -139,6 +139,11 @@ func (s *State) Admit(c Command) (reason string, ok bool) {
 	if c.Type == CmdOverride && strings.TrimSpace(c.Text) == "" {
 		return "an override of the promotion gate needs a reason: say why this runs without staging proof", false
 	}
+	if c.Type == CmdOverride && s.Session.ProjectID != "" && strings.TrimSpace(c.Text) == s.Session.ProjectID {
+		// The typed consent that follows the gate asks for the project id;
+		// typed here, it would pass the gate with no reason on the record.
+		return "the project id is not a reason: the promotion gate asks why this runs without staging proof (the project id is asked next, for the consent)", false
+	}
 	return s.admitArgs(c, st)
 }
 

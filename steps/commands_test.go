@@ -163,3 +163,18 @@ func TestResumeClockCountsDowntime(t *testing.T) {
 		t.Fatalf("first event after the resume: %s at %s, want session_resumed at 2h or later", ev.Type, ev.Mono)
 	}
 }
+
+// The promotion gate is followed by the typed consent, which asks for the
+// project id: the project id typed at the gate is not taken as the
+// override's reason (it would pass the gate with no reason recorded).
+func TestOverrideReasonIsNotTheProjectID(t *testing.T) {
+	s := readyState(true, KindSQL, StatusActive)
+	s.PromotionAt = s.Steps[0].ID
+	s.Session.ProjectID = "rxlqtyfhsocxnsnnnlwl"
+	if why, ok := s.Admit(Command{Type: CmdOverride, Text: " rxlqtyfhsocxnsnnnlwl "}); ok || !strings.Contains(why, "the project id is not a reason") {
+		t.Errorf("override with the project id as its reason: %q, %v; want refused", why, ok)
+	}
+	if why, ok := s.Admit(Command{Type: CmdOverride, Text: "hotfix for INC-42; staging is being rebuilt"}); !ok {
+		t.Errorf("override with a reason refused: %q", why)
+	}
+}

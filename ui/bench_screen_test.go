@@ -53,14 +53,8 @@ func promptModel(tb testing.TB, n, w, h int) Model {
 func promptModelOf(tb testing.TB, stmts []steps.StatementInfo, w, h int) Model {
 	tb.Helper()
 	n := len(stmts)
-	f := connectStart(true)
-	for i := range 4 {
-		f.item(steps.EvItemTicked, "pre-checklist", i, i == 3, "")
-	}
-	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
-		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
-		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
-		stepStarted("apply-001").add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf(stmts)})
+	f := toApplyStart(true)
+	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf(stmts)})
 	m := New(Options{Mode: Live, Send: func(steps.Command) {}, Initial: f.evs, Now: func() time.Time { return t0.Add(f.mono) }})
 	m = update(m, tea.WindowSizeMsg{Width: w, Height: h})
 	if got := plain(m); !strings.Contains(got, fmt.Sprintf("enter sends %d statement(s)", n)) {

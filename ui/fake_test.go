@@ -136,16 +136,21 @@ func connectStart(apply bool) *fake {
 		item(steps.EvItemTicked, "pre-checklist", 3, true, "")
 }
 
-// toApply: up to the first statement of the migration, with consent given.
-func toApply() *fake {
-	f := connectStart(true)
+// toApplyStart: the steps before the migration done, apply-001 started.
+func toApplyStart(apply bool) *fake {
+	f := connectStart(apply)
 	for i := range 4 {
 		f.item(steps.EvItemTicked, "pre-checklist", i, i == 3, "")
 	}
-	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
+	return f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
 		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
 		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
-		stepStarted("apply-001").on(steps.EvConsentGiven, "apply-001")
+		stepStarted("apply-001")
+}
+
+// toApply: up to the first statement of the migration, with consent given.
+func toApply() *fake {
+	f := toApplyStart(true).on(steps.EvConsentGiven, "apply-001")
 	return f.add(steps.Event{Type: steps.EvIntent, Step: "apply-001"})
 }
 

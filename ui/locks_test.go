@@ -31,14 +31,8 @@ func weighedHigh() steps.Event {
 // acknowledgement the footer offers A, not enter (State.Accepts), and A
 // asks for the rule id and sends it as the acknowledgement.
 func TestHighLockFindingIsAcknowledgedByTyping(t *testing.T) {
-	f := connectStart(true)
-	for i := range 4 {
-		f.item(steps.EvItemTicked, "pre-checklist", i, i == 3, "")
-	}
-	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
-		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
-		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
-		stepStarted("apply-001").add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
+	f := toApplyStart(true)
+	f.add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
 		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}})})
 	m, rec := newLive(f)
 	m = update(m, press("f")...) // full screen: the whole pane
@@ -71,15 +65,9 @@ func TestHighLockFindingIsAcknowledgedByTyping(t *testing.T) {
 // for its acknowledgement there too (State.TakesLocks): the pane says so,
 // as in an applying session, instead of only the footer's A.
 func TestRehearsalShowsTheAcknowledgementItWaitsFor(t *testing.T) {
-	f := connectStart(false)
+	f := toApplyStart(false)
 	f.evs[0].Session.Rehearse = true
-	for i := range 4 {
-		f.item(steps.EvItemTicked, "pre-checklist", i, i == 3, "")
-	}
-	f.on(steps.EvStepSucceeded, "pre-checklist").stepStarted("verify-env").on(steps.EvConfirmed, "verify-env").
-		on(steps.EvStepSucceeded, "verify-env").stepStarted("backup").on(steps.EvConfirmed, "backup").
-		on(steps.EvStepSucceeded, "backup").stepStarted("pg-dump").on(steps.EvStepSucceeded, "pg-dump").
-		stepStarted("apply-001").add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
+	f.add(weighedHigh()).add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
 		{Index: 0, Count: 1, SQL: "create index orders_x on public.orders (x);", File: "migrations/001_rls_hardening.sql", Line: 10}})})
 	m, _ := newLive(f)
 	if st := m.State(); !st.Accepts(steps.CmdAcknowledge).OK {

@@ -326,18 +326,4 @@ func (m Model) lockHeldLines() []string {
 // quote puts text the operator typed or must type in quotes. It does not
 // escape: the views escape every string they draw (termsafe.go), and %q
 // would escape those escapes again.
-// watchingAnswer stands, on a screen that watches (replay, watch, a pair
-// partner's), where the operator's screen has the input of a question
-// only the operator answers.
-const watchingAnswer = "(the operator answers this on their screen)"
-
-// answerLine is the input of a question only the operator answers, or,
-// on a screen that watches, who answers it.
-func (m Model) answerLine(input string) string {
-	if h := m.hint(hintAnswer); h != "" {
-		return m.styles.Muted.Render(h)
-	}
-	return input
-}
-
 func quote(s string) string { return `"` + s + `"` }

@@ -40,3 +40,17 @@ func (m Model) hint(h hint) string {
 	}
 	return h.watching
 }
+
+// watchingAnswer stands, on a screen that watches (replay, watch, a pair
+// partner's), where the operator's screen has the input of a question
+// only the operator answers.
+const watchingAnswer = "(the operator answers this on their screen)"
+
+// answerLine is the input of a question only the operator answers, or,
+// on a screen that watches, who answers it.
+func (m Model) answerLine(input string) string {
+	if h := m.hint(hintAnswer); h != "" {
+		return m.styles.Muted.Render(h)
+	}
+	return input
+}

@@ -338,3 +338,19 @@ func TestCLICheckJSONWhenItStopsEarly(t *testing.T) {
 		}
 	}
 }
+
+// --rehearse with --apply is refused before anything runs, by run and by
+// demo alike, with what to drop.
+func TestCLIRehearseWithApplyRefused(t *testing.T) {
+	for _, cmd := range []string{"run", "demo"} {
+		args := []string{cmd, "--rehearse", "--apply"}
+		if cmd == "run" {
+			args = append(args, "runbooks/connect-rls-hardening")
+		}
+		code, _, stderr := runCLI(t, args...)
+		if code != steps.ExitUsage || !strings.Contains(stderr, "handrail "+cmd+": --rehearse applies nothing") ||
+			!strings.Contains(stderr, "drop --apply to rehearse") {
+			t.Errorf("%s --rehearse --apply: exit %d, want %d\n%s", cmd, code, steps.ExitUsage, stderr)
+		}
+	}
+}

@@ -35,10 +35,10 @@ func cmdRun(c *cli, args []string) int {
 	}
 	spec := c.sessionSpec()
 	spec.Apply, spec.Operator, spec.LogDir, spec.Env, spec.StagingJournal = *apply, *operator, *logDir, *env, *stagingJournal
-	if spec.Rehearse = *rehearse; spec.Rehearse && spec.Apply {
-		fmt.Fprintln(c.stderr, "handrail run: --rehearse applies nothing (every transactional sql step is rolled back): it cannot be combined with --apply")
-		return steps.ExitUsage
+	if code := checkRehearse(c, "run", *rehearse, *apply); code != 0 {
+		return code
 	}
+	spec.Rehearse = *rehearse
 	spec.ShareAddr, spec.ShareKeys, spec.RequireApproval = *shareAddr, *shareKeys, *requireApproval
 	if code := checkRequireApproval(c, *requireApproval); code != 0 {
 		return code
@@ -90,9 +90,8 @@ func cmdDemo(c *cli, args []string) int {
 		fs.Usage()
 		return steps.ExitUsage
 	}
-	if *rehearse && *apply {
-		fmt.Fprintln(c.stderr, "handrail demo: --rehearse applies nothing (every transactional sql step is rolled back): it cannot be combined with --apply")
-		return steps.ExitUsage
+	if code := checkRehearse(c, "demo", *rehearse, *apply); code != 0 {
+		return code
 	}
 	if *target != "prod" && *target != "staging" {
 		fmt.Fprintf(c.stderr, "handrail demo: --target must be prod or staging, not %q\n", *target)
@@ -230,6 +229,16 @@ func shareFlags(fs *flag.FlagSet) (addr, keys *string, approvals *int) {
 	approvals = fs.Int("require-approval", 0, "every write waits until N approvers (partners with the approver role, never the operator)\n"+
 		"typed the project id on their own screens; at least the runbook's [approval] required. Needs --share")
 	return addr, keys, approvals
+}
+
+// checkRehearse refuses --rehearse with --apply (run's and demo's).
+func checkRehearse(c *cli, cmd string, rehearse, apply bool) int {
+	if rehearse && apply {
+		fmt.Fprintf(c.stderr, "handrail %s: --rehearse applies nothing (every transactional sql step is rolled back): it cannot be combined with --apply. "+
+			"Nothing was run: drop --apply to rehearse, or --rehearse to apply.\n", cmd)
+		return steps.ExitUsage
+	}
+	return 0
 }
 
 // checkRequireApproval refuses a --require-approval out of range.

@@ -209,27 +209,11 @@ func (o *Options) run(ctx context.Context, pre *preflighted) int {
 	}
 	defer w.Close()
 	pr := &progress{w: o.Stdout, json: o.JSON}
+	sink, batch := w.Sinks(pr.event)
 	eng := steps.NewEngine(steps.Config{
 		Runbook: rb, Target: o.Target, Apply: true, Operator: operator, SessionID: id, Environ: o.Environ,
 		ProveStaging: promote.Prover(promote.Request{Runbook: rb, Journal: o.StagingJournal, Dir: o.LogDir, Now: o.Now}),
-		Sink: func(e steps.Event) error {
-			rec, err := w.Record(e)
-			if err != nil {
-				return err
-			}
-			pr.event(rec)
-			return nil
-		},
-		SinkBatch: func(evs []steps.Event) error {
-			recs, err := w.RecordAll(evs)
-			if err != nil {
-				return err
-			}
-			for _, rec := range recs {
-				pr.event(rec)
-			}
-			return nil
-		},
+		Sink:         sink, SinkBatch: batch,
 	})
 	fmt.Fprintf(o.Stderr, "handrail apply: plan %s, journal %s\n", pre.planHash[:12], termsafe.Line(w.Path()))
 	outcome, runErr := drive(ctx, eng, &answerer{rb: rb, answers: pre.answers, confirm: o.Confirm, stderr: o.Stderr}, o.Interrupt)

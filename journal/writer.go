@@ -335,6 +335,32 @@ func (w *Writer) Record(e steps.Event) (steps.Event, error) {
 	return recs[0], err
 }
 
+// Sinks returns an engine's Sink and SinkBatch (steps.Config) that record
+// through w and hand each event, as recorded (secrets redacted), to then:
+// what a screen, a partner or a progress line may show. then may be nil.
+func (w *Writer) Sinks(then func(steps.Event)) (steps.Sink, steps.BatchSink) {
+	sink := func(e steps.Event) error {
+		rec, err := w.Record(e)
+		if err == nil && then != nil {
+			then(rec)
+		}
+		return err
+	}
+	batch := func(evs []steps.Event) error {
+		recs, err := w.RecordAll(evs)
+		if err != nil {
+			return err
+		}
+		if then != nil {
+			for _, rec := range recs {
+				then(rec)
+			}
+		}
+		return nil
+	}
+	return sink, batch
+}
+
 // RecordAll records events that happen together (a statement finishing
 // and the next one starting, sent in one message) as Record records each,
 // in order, their lines written with one write(2) call: a follower sees

@@ -220,36 +220,21 @@ func (spec *Spec) defaults() int {
 // the screens see it, and shows the frontend until the operator leaves.
 func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 	events := queue.New[steps.Event](ui.EventBuffer)
+	// Journal first, then the screens (the operator's, the partners'):
+	// nothing is shown that is not recorded, and shown as recorded, every
+	// secret redacted (an exec step's output may print PGPASSWORD). Events
+	// that happen together (a statement ends as the next one starts) go to
+	// the journal in one write.
+	sink, batch := o.w.Sinks(func(rec steps.Event) {
+		events.Push(rec)
+		shared.Publish(rec)
+	})
 	eng := steps.NewEngine(steps.Config{
 		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Rehearse: spec.Rehearse, Operator: spec.Operator,
 		RequireApproval: max(spec.RequireApproval, spec.resumedApproval), OperatorKeys: share.OperatorKeys(EnvLookup(spec.Environ)("HOME")),
 		SessionID: o.sessionID, Prior: o.prior, ResumeNote: o.resumeNote, Environ: spec.Environ,
 		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir, StagingRun: spec.stagingRun()}),
-		// Journal first, then the screens (the operator's, the partners'):
-		// nothing is shown that is not recorded, and shown as recorded,
-		// every secret redacted (an exec step's output may print PGPASSWORD).
-		Sink: func(e steps.Event) error {
-			rec, err := o.w.Record(e)
-			if err != nil {
-				return err
-			}
-			events.Push(rec)
-			shared.Publish(rec)
-			return nil
-		},
-		// Events that happen together (a statement ends as the next one
-		// starts) go to the journal in one write.
-		SinkBatch: func(evs []steps.Event) error {
-			recs, err := o.w.RecordAll(evs)
-			if err != nil {
-				return err
-			}
-			for _, rec := range recs {
-				events.Push(rec)
-				shared.Publish(rec)
-			}
-			return nil
-		},
+		Sink:         sink, SinkBatch: batch,
 	})
 	shared.Start(eng, o.prior, o.w.Path())
 	ctx, stop := signalContext()

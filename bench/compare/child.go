@@ -109,6 +109,7 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 		res.Head = w.Head()
 	}()
 
+	sink, batch := w.Sinks(func(steps.Event) { res.Events++ })
 	eng := steps.NewEngine(steps.Config{
 		Runbook: rb, Target: target, Apply: apply, Operator: "bench", SessionID: sessionID,
 		// The journal is the sink, as in `handrail run` (which then hands
@@ -118,20 +119,7 @@ func runSession(runbookDir, journalDir, dsn string, apply bool, cpuProfile strin
 		// bench has none there, so the autopilot skips the item and
 		// overrides the gate, both on the record).
 		ProveStaging: promote.Prover(promote.Request{Runbook: rb, Dir: journalDir}),
-		Sink: func(e steps.Event) error {
-			if err := w.Append(e); err != nil {
-				return err
-			}
-			res.Events++
-			return nil
-		},
-		SinkBatch: func(evs []steps.Event) error {
-			if _, err := w.RecordAll(evs); err != nil {
-				return err
-			}
-			res.Events += len(evs)
-			return nil
-		},
+		Sink:         sink, SinkBatch: batch,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()

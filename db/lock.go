@@ -25,6 +25,11 @@ func LockKey(projectID string) int64 {
 
 const lockTimeout = 10 * time.Second
 
+// errSingleNoLock is TryDeployLock's refusal on a Single target, which
+// dials no lock connection: "conn closed" would send an operator looking
+// for a dropped connection that never existed.
+var errSingleNoLock = errors.New("deploy lock: this connection was opened for read-only checks (ConnectOptions.Single) and has no lock connection; connect without Single to take the deploy lock")
+
 // TryDeployLock takes the session-level advisory lock key on the dedicated
 // lock connection with pg_try_advisory_lock, which never waits. If another
 // session holds it, ok is false and holder says who (pid,
@@ -33,6 +38,9 @@ const lockTimeout = 10 * time.Second
 // Taking a lock this Target already holds returns ok without stacking a
 // second hold.
 func (t *Target) TryDeployLock(ctx context.Context, key int64) (ok bool, holder *LockInfo, err error) {
+	if t.single {
+		return false, nil, errSingleNoLock
+	}
 	t.lockMu.Lock()
 	defer t.lockMu.Unlock()
 	if t.lock == nil || t.lock.IsClosed() {

@@ -259,10 +259,10 @@ func (t *Target) SetAppName(ctx context.Context, name string) error {
 	t.workMu.Lock()
 	defer t.workMu.Unlock()
 	if t.work == nil || t.work.IsClosed() {
-		return pgconn.ErrConnClosed
+		return fmt.Errorf("set application_name: %w", pgconn.ErrConnClosed)
 	}
 	if _, err := t.work.PgConn().ExecParams(ctx, "select pg_catalog.set_config('application_name', $1, false)", [][]byte{[]byte(name)}, nil, nil, nil).Close(); err != nil {
-		return err
+		return fmt.Errorf("set application_name %q on the work connection: %w", name, err)
 	}
 	t.cfg.RuntimeParams["application_name"] = name
 	return nil

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"net/url"
 	"testing"
 	"time"
 )
@@ -59,5 +60,34 @@ func TestStringSpellings(t *testing.T) {
 	}
 	if New([]string{"abc"}) != nil {
 		t.Error("New with only short secrets should return nil")
+	}
+}
+
+// Partial holds back exactly the end of a piece that starts a secret, in
+// any of its spellings, so a secret cut between two pieces is redacted
+// whole (SPEC 4.6); a piece with no such end holds nothing back.
+func TestPartialHoldsTheStartOfASecret(t *testing.T) {
+	const pw = `p@ss w/rd'\x`
+	r := New([]string{pw})
+	for _, spelling := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw)} {
+		for c := 1; c < len(spelling); c++ {
+			piece := "output: " + spelling[:c]
+			if got := r.Partial([]byte(piece)); got != c {
+				t.Errorf("Partial(%q) = %d, want %d", piece, got, c)
+			}
+			held := r.Partial([]byte(piece))
+			first := r.String(piece[:len(piece)-held])
+			rest := r.String(piece[len(piece)-held:] + spelling[c:] + " done")
+			if first != "output: " || rest != Mask+" done" {
+				t.Errorf("cut after %d bytes of %q: recorded %q + %q", c, spelling, first, rest)
+			}
+		}
+	}
+	if got := r.Partial([]byte("nothing secret here")); got != 0 {
+		t.Errorf("Partial of plain text = %d, want 0", got)
+	}
+	var none *Redactor
+	if none.Partial([]byte(pw[:3])) != 0 {
+		t.Error("a nil Redactor must hold nothing back")
 	}
 }

@@ -254,3 +254,43 @@ func TestRecordAllSync(t *testing.T) {
 		t.Errorf("a batch holding an intent: %d fsyncs, want 1", n)
 	}
 }
+
+// A batch refused before its write (here: a wrong seq after a new
+// listing) leaves the writer's statement table as the file is: the next
+// statement line keeps its own SQL rather than referring to a listing
+// never written, which the reader would resolve to the older one's SQL.
+func TestRecordAllRefusedLeavesNoListingBehind(t *testing.T) {
+	w, err := Create(t.TempDir(), fixtureHeader(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	list := func(sql string) *steps.StatementList {
+		return steps.ListOf([]steps.StatementInfo{{Index: 0, Count: 1, SQL: sql}})
+	}
+	if _, err := w.Record(steps.Event{Seq: 1, Time: now, Type: steps.EvStepWouldRun, Step: "s", Statements: list("select 1")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.RecordAll([]steps.Event{
+		{Seq: 2, Time: now, Type: steps.EvStepWouldRun, Step: "s", Statements: list("drop table t")},
+		{Seq: 9, Time: now, Type: steps.EvStepSkipped, Step: "s"},
+	})
+	if err == nil {
+		t.Fatal("RecordAll with a wrong seq: no error")
+	}
+	started := steps.Event{Seq: 2, Time: now, Type: steps.EvStatementStarted, Step: "s", Statement: &steps.StatementInfo{Index: 0, Count: 1, SQL: "drop table t"}}
+	if _, err := w.Record(started); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log, err := Read(w.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := log.Events[len(log.Events)-1]
+	if last.Statement == nil || last.Statement.SQL != "drop table t" {
+		t.Fatalf("the statement read back: %+v, want drop table t", last.Statement)
+	}
+}

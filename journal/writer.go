@@ -389,13 +389,16 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 		line    []byte
 		failure error
 	)
+	undo := w.refsUndo(events)
 	for i, e := range events {
 		if e.Seq != w.seq+1+int64(i) {
+			undo()
 			return nil, fmt.Errorf("journal: event %s has seq %d, want %d", e.Type, e.Seq, w.seq+1+int64(i))
 		}
 		var rec steps.Event
 		line, rec, failure = w.encodeLine(e, head)
 		if failure != nil {
+			undo()
 			return nil, failure
 		}
 		recs = append(recs, rec)
@@ -442,6 +445,42 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 		}
 	}
 	return recs, nil
+}
+
+// refsUndo returns a function that puts back the format 2 tables (stmts,
+// secretSQL) of events' steps as they are now. A batch refused before its
+// write must leave them as its lines would have: the reader's table
+// follows the lines written, and a later line referring to a listing
+// never written would be read with another listing's SQL, or none.
+func (w *Writer) refsUndo(events []steps.Event) func() {
+	type saved struct {
+		list           *steps.StatementList
+		listed, secret bool
+		secretKnown    bool
+	}
+	before := map[string]saved{}
+	for _, e := range events {
+		if _, ok := before[e.Step]; !ok {
+			var s saved
+			s.list, s.listed = w.stmts[e.Step]
+			s.secret, s.secretKnown = w.secretSQL[e.Step]
+			before[e.Step] = s
+		}
+	}
+	return func() {
+		for step, s := range before {
+			if s.listed {
+				w.stmts[step] = s.list
+			} else {
+				delete(w.stmts, step)
+			}
+			if s.secretKnown {
+				w.secretSQL[step] = s.secret
+			} else {
+				delete(w.secretSQL, step)
+			}
+		}
+	}
 }
 
 // encodeLine encodes e as the line after the line hashed prev: redacted,

@@ -367,8 +367,11 @@ func (w *Writer) Sinks(then func(steps.Event)) (steps.Sink, steps.BatchSink) {
 // whole lines (it reads up to a newline), a crash of handrail writes all
 // of them or none, and a crash of the machine can cut only the last line
 // (see the package documentation). Their fsyncs are one, after the write,
-// if any of them is fsynced. It returns the events as recorded; on an
-// error nothing more is written (the same as Append's).
+// if any of them is fsynced. It returns the events as recorded. An event
+// it refuses (out of sequence, not encodable) writes nothing of the batch
+// and leaves the writer as it was; an error of the file (the write, the
+// fsync, the file changed under it) stops every later write, as Append's.
+// The engine stops at either (steps.Engine.emit).
 func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

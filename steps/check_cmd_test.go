@@ -88,21 +88,7 @@ title = "Checks"
 // against a server that never answers the startup message.
 func TestCheckDialClose(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	target, _, err := db.Resolve(db.DSNSource{Flag: "postgres://u:pw@" + ln.Addr().String() + "/db?connect_timeout=600&sslmode=disable"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := DialChecks(engineCtx(t), target)
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	d, c := dialSilentServer(t, engineCtx(t))
 	d.Close()
 	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -116,22 +102,8 @@ func TestCheckDialClose(t *testing.T) {
 // driver's "context canceled" as if the server had failed.
 func TestCheckInterruptedWhileConnecting(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	target, _, err := db.Resolve(db.DSNSource{Flag: "postgres://u:pw@" + ln.Addr().String() + "/db?connect_timeout=600&sslmode=disable"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(engineCtx(t))
-	d := DialChecks(ctx, target)
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	d, _ := dialSilentServer(t, ctx)
 	cancel() // the operator's ctrl+c, while the server has not answered
 	rb := &Runbook{Meta: Meta{ID: "r"}, Target: Target{Name: "Prod", ProjectID: "p"}}
 	var out bytes.Buffer
@@ -139,4 +111,28 @@ func TestCheckInterruptedWhileConnecting(t *testing.T) {
 	if code != ExitFailed || !strings.Contains(out.String(), "interrupted while connecting to") || strings.Contains(out.String(), "context canceled") {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
+}
+
+// dialSilentServer starts DialChecks against a local listener that
+// accepts the connection and never answers the startup message, and
+// returns the dial and the server's side of the connection (both closed
+// when the test ends).
+func dialSilentServer(t *testing.T, ctx context.Context) (*CheckDial, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	target, _, err := db.Resolve(db.DSNSource{Flag: "postgres://u:pw@" + ln.Addr().String() + "/db?connect_timeout=600&sslmode=disable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DialChecks(ctx, target)
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return d, c
 }

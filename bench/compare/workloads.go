@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/handrail-dev/handrail/bench/checkset"
 	"github.com/handrail-dev/handrail/steps"
 )
 
@@ -135,44 +136,10 @@ title = "Validation"
 `, n, rowsQuery(n), n)
 }
 
-// smallCheck is one catalog query with its expectation, as TOML, true of
-// a Connect database before migration 001 (the demo's connect_staging).
-type smallCheck struct {
-	title, sql, expect string
-}
-
-var smallChecks = []smallCheck{
-	{"Supabase schemas present",
-		`select nspname::text as schema from pg_namespace where nspname in ('auth', 'storage')`,
-		`expect = [{ schema = "auth" }, { schema = "storage" }]`},
-	{"rate_limits RLS is on",
-		`select tablename::text as tablename, rowsecurity from pg_tables where schemaname = 'public' and tablename = 'rate_limits'`,
-		`expect = [{ tablename = "rate_limits", rowsecurity = true }]`},
-	{"business_accounts.is_public does not exist yet",
-		`select a.attname::text as column_name, format_type(a.atttypid, a.atttypmod) as data_type from pg_attribute a where a.attrelid = 'public.business_accounts'::regclass and a.attname = 'is_public' and not a.attisdropped`,
-		`expect_empty = true`},
-	{"old business_accounts policy in place",
-		`select policyname::text as policyname, cmd from pg_policies where schemaname = 'public' and tablename = 'business_accounts' and policyname in ('Users can view public or owned business accounts', 'Users can view business accounts')`,
-		`expect = [{ policyname = "Users can view business accounts", cmd = "SELECT" }]`},
-	{"buckets private, no size limit",
-		`select id, public, file_size_limit is null as no_size_limit from storage.buckets where id in ('avatars', 'chat-media')`,
-		`expect = [{ id = "avatars", public = false, no_size_limit = true }, { id = "chat-media", public = false, no_size_limit = true }]`},
-	{"no storage.objects policies yet",
-		`select count(*) as n from pg_policies where schemaname = 'storage' and tablename = 'objects' and policyname like 'Users can %'`,
-		`expect = [{ n = 0 }]`},
-}
-
-// checksRunbook is a runbook of n check steps cycling through smallChecks,
-// against connect_staging.
+// checksRunbook is a runbook of n check steps cycling through the
+// checkset's small checks, against connect_staging.
 func checksRunbook(n int, t target) string {
-	var b strings.Builder
-	b.WriteString(runbookHead(fmt.Sprintf("bench-checks-%d", n), fmt.Sprintf("Bench: %d small checks", n), t))
-	b.WriteString("\n[[phase]]\ntitle = \"Validation\"\n")
-	for i := range n {
-		c := smallChecks[i%len(smallChecks)]
-		fmt.Fprintf(&b, "\n  [[phase.step]]\n  kind = \"check\"\n  id = \"check-%03d\"\n  title = %q\n  sql = '''%s'''\n  %s\n", i+1, c.title, c.sql, c.expect)
-	}
-	return b.String()
+	return runbookHead(fmt.Sprintf("bench-checks-%d", n), fmt.Sprintf("Bench: %d small checks", n), t) + checkset.Steps(n)
 }
 
 // writeRunbook writes runbook.toml and files into dir.

@@ -29,15 +29,16 @@ func idxSeg(i int) string {
 // idxSegs are the first index segments, made once: the elements of a
 // runbook's arrays (steps, expected rows) are indexed without allocating.
 var idxSegs = func() []string {
+	const n = 512
 	var b []byte
-	ends := make([]int, 512)
-	for i := range ends {
+	bounds := make([]int, n+1) // segment i is b[bounds[i]:bounds[i+1]]
+	for i := range n {
 		b = strconv.AppendInt(append(b, idxMark...), int64(i), 10)
-		ends[i] = len(b)
+		bounds[i+1] = len(b)
 	}
-	all, segs := string(b), make([]string, len(ends)) // two allocations, not 512
-	for i, end := range ends {
-		segs[i] = all[end-len(idxMark)-len(strconv.Itoa(i)) : end]
+	all, segs := string(b), make([]string, n) // two allocations, not 512
+	for i := range segs {
+		segs[i] = all[bounds[i]:bounds[i+1]]
 	}
 	return segs
 }()

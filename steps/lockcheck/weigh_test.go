@@ -303,3 +303,43 @@ func TestWeighOnce(t *testing.T) {
 		t.Errorf("a second Weigh after Once: %v, want an error saying it was weighed once", err)
 	}
 }
+
+// Statements with equal locks share one weighed list, and queue writes
+// each lock's Waits into it: every sharer must still list the holder it
+// waits for, and a statement on another table (its own list) none.
+func TestWeighSharedLocksKeepTheirWaits(t *testing.T) {
+	sb, conn := weighDB(t, `create table small (id int, x int); create table other (id int);`)
+	ctx := context.Background()
+	idle := connect(t, sb)
+	if _, err := idle.Exec(ctx, "begin; insert into small values (0, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	pid := int(idle.PgConn().PID())
+	waitIdleInTransaction(t, conn, pid)
+
+	an := weigh(t, conn, "create index on small (x); create index on small (x); create index on other (id)", WeighOptions{LockTimeout: 5 * time.Second})
+	s := an.Statements
+	if len(s) != 3 {
+		t.Fatalf("statements: %+v", s)
+	}
+	if len(s[0].Locks) > 0 && len(s[1].Locks) > 0 && &s[0].Locks[0] != &s[1].Locks[0] {
+		t.Error("the two statements on small do not share their weighed locks: this test no longer covers sharing")
+	}
+	for i := range 2 {
+		if l := s[i].Locks; len(l) != 1 || len(l[0].Waits) != 1 || l[0].Waits[0].PID != pid {
+			t.Errorf("statement %d on small: locks %+v, want one waiting for pid %d", i+1, l, pid)
+		}
+	}
+	if l := s[2].Locks; len(l) != 1 || l[0].Rel.Name != "other" || len(l[0].Waits) != 0 {
+		t.Errorf("statement 3 on other: locks %+v, want one waiting for nobody", l)
+	}
+	queued := 0
+	for _, f := range an.Findings {
+		if f.Rule == RuleLockQueue {
+			queued++
+		}
+	}
+	if queued != 2 {
+		t.Errorf("%d lock-queue findings, want one per statement on small: %s", queued, findingSummary(an))
+	}
+}

@@ -129,12 +129,7 @@ func highFinding(an *lockcheck.Analysis) *lockcheck.Finding {
 // REPEATABLE READ snapshot) is listed.
 func TestEngineDropsTheInvalidIndexAFailedConcurrentBuildLeft(t *testing.T) {
 	t.Parallel()
-	sb := db.NewTestSandbox(t, db.SandboxOptions{})
-	dsn := testDatabase(t, sb, "cic", "test-project", `
-create table dup (id int, x int);
-insert into dup select g, g % 50 from generate_series(1, 200) g;
-create table other (id int);
-analyze dup;`)
+	dsn := dupTableDB(t, "cic", "create table other (id int);")
 	// An older INVALID index on the same table: not this step's to drop.
 	admin := adminConn(t, dsn)
 	ctx := engineCtx(t)
@@ -240,11 +235,7 @@ func slicesContainText(lines []LockLine, sub string) bool {
 // offered for a drop (the drop is IF EXISTS); nothing is sent by itself.
 func TestResumeAfterAnUnrecordedDropSaysItsOutcomeIsUnknown(t *testing.T) {
 	t.Parallel()
-	sb := db.NewTestSandbox(t, db.SandboxOptions{})
-	dsn := testDatabase(t, sb, "cicresume", "test-project", `
-create table dup (id int, x int);
-insert into dup select g, g % 50 from generate_series(1, 200) g;
-analyze dup;`)
+	dsn := dupTableDB(t, "cicresume", "")
 	rb := writeTestRunbook(t, `
 [[phase]]
 title = "Index"
@@ -295,4 +286,17 @@ statements = ["create unique index concurrently dup_x on dup (x)"]
 	// The whole journal (both sessions) folds to the resumed engine's state.
 	whole := &evRecorder{events: append(prior, second.rec.all()...), changed: make(chan struct{})}
 	assertFoldMatches(t, &engineRun{e: second.e, rec: whole})
+}
+
+// dupTableDB makes database name in a new sandbox with table dup (200
+// rows, x repeating every 50: a unique index on x fails), plus extra SQL,
+// and returns its DSN.
+func dupTableDB(t *testing.T, name, extra string) string {
+	t.Helper()
+	sb := db.NewTestSandbox(t, db.SandboxOptions{})
+	return testDatabase(t, sb, name, "test-project", `
+create table dup (id int, x int);
+insert into dup select g, g % 50 from generate_series(1, 200) g;
+`+extra+`
+analyze dup;`)
 }

@@ -194,8 +194,11 @@ func readReport(p string) (sample, error) {
 // journal in dir, its event count and size.
 func stepTiming(dir string) (time.Duration, int, int64, error) {
 	ms, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-	if err != nil || len(ms) != 1 {
-		return 0, 0, 0, fmt.Errorf("journals in %s: %v %v", dir, ms, err)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("listing the tty session's journals in %s: %w", dir, err)
+	}
+	if len(ms) != 1 {
+		return 0, 0, 0, fmt.Errorf("the tty session left %d journals in %s (%v), want exactly one: with none, handrail did not start its session (run the workload's command by hand in a terminal to see why)", len(ms), dir, ms)
 	}
 	log, err := journal.Read(ms[0])
 	if err != nil {

@@ -587,24 +587,10 @@ func NoTransactionReason(stmt string) string {
 	return ""
 }
 
-// TransactionFaults is NoTransactionReason and TransactionControl of stmt
-// from one pass over its tokens (a sql step's load asks both of every
-// statement).
-func TransactionFaults(stmt string) (noTx, control string) {
-	for _, toks := range statementsOf(stmt) {
-		if noTx == "" {
-			noTx = noTxReason(toks)
-		}
-		if control == "" {
-			control = transactionControl(toks)
-		}
-	}
-	return noTx, control
-}
-
-// StatementTransactionFaults is TransactionFaults for one statement as
-// Split returns it: it tokenises stmt once, without splitting it again
-// (a sql step's load asks it of every statement of its file).
+// StatementTransactionFaults is NoTransactionReason and TransactionControl
+// of one statement as Split returns it, from one pass over its tokens,
+// without splitting it again (a sql step's load asks both of every
+// statement of its file).
 func StatementTransactionFaults(stmt string) (noTx, control string) {
 	type faults struct{ noTx, control string }
 	f := withSigTokens(stmt, func(toks []sig) faults {

@@ -340,10 +340,6 @@ func FuzzSplitStatements(f *testing.F) {
 			if noTx, tc := StatementTransactionFaults(s.SQL); noTx != NoTransactionReason(s.SQL) || tc != TransactionControl(s.SQL) {
 				t.Fatalf("StatementTransactionFaults(%q) = %q, %q; want %q, %q", s.SQL, noTx, tc, NoTransactionReason(s.SQL), TransactionControl(s.SQL))
 			}
-			// TransactionFaults is the two classifiers in one pass.
-			if noTx, tc := TransactionFaults(s.SQL); noTx != NoTransactionReason(s.SQL) || tc != TransactionControl(s.SQL) {
-				t.Fatalf("TransactionFaults(%q) = %q, %q; want %q, %q", s.SQL, noTx, tc, NoTransactionReason(s.SQL), TransactionControl(s.SQL))
-			}
 			_ = FirstWords(s.SQL, 4)
 		}
 		// Splitting a statement again yields the same statement (it has no top-level ';').

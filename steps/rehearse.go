@@ -49,8 +49,7 @@ type RehearsedLock struct {
 
 // rehearseSQL runs sql step i in a rehearsal (run --rehearse): after the
 // production consent and the approvals (it takes the same locks as the
-// write), its
-// statements run in one transaction that is always rolled back, with the
+// write), its statements run in one transaction that is always rolled back, with the
 // usual live events; after each statement the side connection reads
 // pg_locks for the work connection's backend. The locks seen (the
 // strongest mode per relation, from the statement that first held it,
@@ -100,17 +99,10 @@ func (e *Engine) rehearseSQL(ctx context.Context, i int, infos *StatementList) (
 		f, ferr := flowNext, e.emit(Event{Type: EvStepSkipped, Step: id, Text: "dry run: rehearsed in a transaction that was rolled back; nothing of it stays"})
 		return afterDuring(f, ferr, then)
 	}
-	ev := e.sqlFailure(infos, true, err)
-	ev.Step = id
-	if err := e.emit(ev); err != nil {
-		return flowQuit, err
-	}
-	if isConnLost(err) {
-		if rf, rerr := e.recoverConnection(ctx); rerr != nil || rf != flowNext {
-			return rf, rerr
-		}
-	}
-	return afterDuring(flowFailed, nil, then)
+	// A failure is recorded as a write's (what, where, what to do; the
+	// reconnect after a lost connection).
+	f, ferr := e.sqlResult(ctx, i, infos, true, err)
+	return afterDuring(f, ferr, then)
 }
 
 // lockSampler collects what pg_locks shows of the work connection's

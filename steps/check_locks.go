@@ -104,12 +104,20 @@ func (rep *LocksReport) HighFindings() int {
 	n := 0
 	for _, s := range rep.Steps {
 		for _, f := range s.Analysis.Findings {
-			if f.Allowed == nil && f.Weight != nil && f.Weight.Level == lockcheck.High {
+			if HighUnaccepted(f) {
 				n++
 			}
 		}
 	}
 	return n
+}
+
+// HighUnaccepted reports whether finding f weighs high on the target and
+// no allow comment accepts it: `handrail check` counts it, and a session
+// that takes the step's locks waits for its typed acknowledgement
+// (StepState.PendingAcks).
+func HighUnaccepted(f lockcheck.Finding) bool {
+	return f.Allowed == nil && f.Weight != nil && f.Weight.Level == lockcheck.High
 }
 
 // Print writes the report as `handrail check` does (see printLocks).

@@ -133,10 +133,7 @@ func (st *StepState) PendingAcks() []string {
 	}
 	var out []string
 	for _, f := range st.Locks.Analysis.Findings {
-		if f.Allowed != nil || f.Weight == nil || f.Weight.Level != lockcheck.High {
-			continue
-		}
-		if !slices.Contains(st.Acked, f.Rule) && !slices.Contains(out, f.Rule) {
+		if HighUnaccepted(f) && !slices.Contains(st.Acked, f.Rule) && !slices.Contains(out, f.Rule) {
 			out = append(out, f.Rule)
 		}
 	}

@@ -39,48 +39,62 @@ type StepLocksReport struct {
 // what the catalog settles, and who holds conflicting locks now.
 func WeighLocks(ctx context.Context, t *db.Target, rb *Runbook) (*LocksReport, error) {
 	rep := &LocksReport{}
-	var analyses []*lockcheck.Analysis
 	for _, s := range rb.AllSteps() {
-		if err := rep.add(rb, s, false, &analyses); err != nil {
+		if err := rep.add(rb, s, false); err != nil {
 			return nil, err
 		}
 	}
 	for _, s := range rb.Rollback.Steps {
-		if err := rep.add(rb, s, true, &analyses); err != nil {
+		if err := rep.add(rb, s, true); err != nil {
 			return nil, err
 		}
 	}
-	if len(analyses) == 0 {
+	if len(rep.Steps) == 0 {
 		return rep, nil
 	}
-	o := lockcheck.WeighOptions{IgnorePIDs: t.PIDs(), LockTimeout: rb.LockTimeout(), Once: true}
-	err := t.Inspect(ctx, func(tx pgx.Tx) error {
-		if err := lockcheck.Weigh(ctx, tx, o, analyses...); err != nil {
-			return err
-		}
-		for i := range rep.Steps {
-			bad, err := lockcheck.InvalidIndexes(ctx, tx, lockedTables(rep.Steps[i].Analysis)...)
-			if err != nil {
-				return err
-			}
-			rep.Steps[i].InvalidIndexes = bad
-		}
-		return nil
-	})
-	if err != nil {
+	steps := make([]*StepLocksReport, len(rep.Steps))
+	for i := range rep.Steps {
+		steps[i] = &rep.Steps[i]
+	}
+	if err := weighSteps(ctx, t, rb, steps...); err != nil {
 		return nil, fmt.Errorf("weighing the locks on the target: %w", err)
 	}
 	return rep, nil
 }
 
-func (rep *LocksReport) add(rb *Runbook, s Step, rollback bool, analyses *[]*lockcheck.Analysis) error {
+func (rep *LocksReport) add(rb *Runbook, s Step, rollback bool) error {
 	an, err := rb.StepLocks(s)
 	if err != nil || an == nil {
 		return err
 	}
-	*analyses = append(*analyses, an)
 	rep.Steps = append(rep.Steps, StepLocksReport{Step: s.ID, Title: s.Title, Rollback: rollback, Analysis: an})
 	return nil
+}
+
+// weighSteps weighs the analyses of steps on t, read-only, in one
+// transaction of the side connection (sizes, partitions, what the
+// catalog settles, who holds a conflicting lock now), and looks up the
+// INVALID indexes on the tables each step locks. `handrail check` weighs
+// every step at once; a session, each sql step before it is shown.
+func weighSteps(ctx context.Context, t *db.Target, rb *Runbook, steps ...*StepLocksReport) error {
+	ans := make([]*lockcheck.Analysis, len(steps))
+	for i, s := range steps {
+		ans[i] = s.Analysis
+	}
+	o := lockcheck.WeighOptions{IgnorePIDs: t.PIDs(), LockTimeout: rb.LockTimeout(), Once: true}
+	return t.Inspect(ctx, func(tx pgx.Tx) error {
+		if err := lockcheck.Weigh(ctx, tx, o, ans...); err != nil {
+			return err
+		}
+		for _, s := range steps {
+			bad, err := lockcheck.InvalidIndexes(ctx, tx, lockedTables(s.Analysis)...)
+			if err != nil {
+				return err
+			}
+			s.InvalidIndexes = bad
+		}
+		return nil
+	})
 }
 
 // lockedTables lists the existing relations a weighed step locks.

@@ -35,16 +35,7 @@ func (e *Engine) weighLocks(ctx context.Context, i int) (flow, error) {
 		// meanwhile stay queued for the step's gate, which answers them
 		// once the step is shown (the weighing is bounded by the side
 		// connection's statement_timeout).
-		o := lockcheck.WeighOptions{IgnorePIDs: e.target.PIDs(), LockTimeout: e.rb.LockTimeout(), Once: true}
-		err := e.target.Inspect(ctx, func(tx pgx.Tx) error {
-			if err := lockcheck.Weigh(ctx, tx, o, an); err != nil {
-				return err
-			}
-			bad, err := lockcheck.InvalidIndexes(ctx, tx, lockedTables(an)...)
-			rep.InvalidIndexes = bad
-			return err
-		})
-		if err != nil {
+		if err := weighSteps(ctx, e.target, e.rb, rep); err != nil {
 			if ctx.Err() != nil {
 				return flowQuit, ctx.Err()
 			}

@@ -219,9 +219,6 @@ func checkVerdict(exp Expectation, res db.QueryResult, err error, keep int) (boo
 	return pass, summary
 }
 
-// finishChecks prints the report. Titles, values the checks found and the
-// server's errors are data: the text is escaped (termsafe), and the JSON
-// has what a terminal would act on as \u escapes, its values exact.
 // CheckStoppedEarly is handrail check's report when it stops before it
 // connects (the runbook does not load, the connection string cannot be
 // read), having said why on stderr: with --json, stdout still gets one
@@ -234,6 +231,9 @@ func CheckStoppedEarly(w io.Writer, asJSON bool, runbook, why string, code int) 
 	return finishChecks(w, true, &ChecksReport{Runbook: runbook, Error: why}, code)
 }
 
+// finishChecks prints the report. Titles, values the checks found and the
+// server's errors are data: the text is escaped (termsafe), and the JSON
+// has what a terminal would act on as \u escapes, its values exact.
 func finishChecks(w io.Writer, asJSON bool, rep *ChecksReport, code int) int {
 	rep.ExitCode = code
 	rep.Passed = code == ExitOK

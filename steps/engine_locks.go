@@ -64,7 +64,7 @@ func concurrentBuild(command string) bool {
 		(strings.HasPrefix(command, "CREATE ") || strings.HasPrefix(command, "REINDEX "))
 }
 
-// findInvalidLeft runs after the statement failed of sql step i failed: when it
+// findInvalidLeft runs after a statement of sql step i failed: when it
 // was a CREATE INDEX or REINDEX CONCURRENTLY, it looks up the INVALID
 // indexes on the statement's tables that were not there when the step
 // was weighed (what the failed build left) and records them

@@ -131,7 +131,8 @@ func (e *Engine) dropInvalid(ctx context.Context, i int) (flow, error) {
 	e.with(func(s *State) { bad = slices.Clone(s.Steps[i].Invalid) })
 	for _, ix := range bad {
 		sql := ix.DropSQL()
-		if err := e.emit(Event{Type: EvInvalidIndexDrop, Step: id, Text: ix.Index.String(), Statements: ListOf([]StatementInfo{{Count: 1, SQL: sql}})}); err != nil {
+		drop := ListOf([]StatementInfo{{Count: 1, SQL: sql}})
+		if err := e.emit(Event{Type: EvInvalidIndexDrop, Step: id, Text: ix.Index.String(), Statements: drop}); err != nil {
 			return flowQuit, err
 		}
 		f, derr := e.during(ctx, func(ctx context.Context) error {
@@ -140,7 +141,7 @@ func (e *Engine) dropInvalid(ctx context.Context, i int) (flow, error) {
 		pass := derr == nil
 		ev := Event{Type: EvInvalidIndexDropped, Step: id, Pass: &pass, Text: ix.Index.String()}
 		if derr != nil {
-			ev.Error = e.sqlFailure(ListOf([]StatementInfo{{Count: 1, SQL: sql}}), false, derr).Error
+			ev.Error = e.sqlFailure(drop, false, derr).Error
 			ev.Error.Hint = "the index is still there: retry the drop, or drop it by hand (" + sql + ")"
 		}
 		if err := e.emit(ev); err != nil {

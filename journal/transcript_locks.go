@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/handrail-dev/handrail/steps"
-	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 // lockEvent prints an event about a sql step's locks: the locks weighed
@@ -56,7 +55,7 @@ func (t *transcript) locksWeighed(e steps.Event) {
 	high := 0
 	if r.Analysis != nil {
 		for _, f := range r.Analysis.Findings {
-			if f.Allowed == nil && f.Weight != nil && f.Weight.Level == lockcheck.High {
+			if steps.HighUnaccepted(f) {
 				high++
 			}
 		}

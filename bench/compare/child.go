@@ -34,8 +34,11 @@ type childResult struct {
 	Events       int           `json:"events"`
 	Fsyncs       int           `json:"fsyncs"`
 	JournalBytes int64         `json:"journal_bytes"`
-	Head         string        `json:"head"`
-	Error        string        `json:"error,omitempty"`
+	// BeforeFirst: the journal's size before the first statement (tty
+	// workloads, read from the journal).
+	BeforeFirst int64  `json:"before_first,omitempty"`
+	Head        string `json:"head"`
+	Error       string `json:"error,omitempty"`
 }
 
 // childMain runs one handrail session headless, the way `handrail run`

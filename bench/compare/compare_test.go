@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -205,5 +206,59 @@ func TestMedianAndTargets(t *testing.T) {
 		if strings.HasPrefix(v.target, "memory flat") && v.pass {
 			t.Error("21/17 MB passes as flat")
 		}
+	}
+}
+
+// The 50 MB file is what its title says: 1.16M inserts and a create
+// table (the statements handrail's splitter finds), about 53 MB.
+func TestBigFileSQL(t *testing.T) {
+	for _, n := range []int{1, 3, 1000} {
+		if got := len(sqlscan.SplitStatements(bigFileSQL(n))); got != n+1 {
+			t.Errorf("bigFileSQL(%d) has %d statements, want %d", n, got, n+1)
+		}
+	}
+	if n := len(bigFileSQL(bigFileInserts)); n < 50e6 || n > 56e6 {
+		t.Errorf("bigFileSQL(%d) is %d bytes, want about 53 MB", bigFileInserts, n)
+	}
+}
+
+// The 50 MB file's targets are judged in file sizes: RSS 3x, the journal
+// before the first statement 1.2x (a journal with no statement started
+// misses).
+func TestBigFileTargets(t *testing.T) {
+	judge := func(s summary) map[string]bool {
+		got := map[string]bool{}
+		for _, v := range targets(map[string]summary{wlBigFile: s}) {
+			got[v.target] = v.pass
+		}
+		return got
+	}
+	const rss, journal = "bigfile-tty: handrail peak RSS <= 3x the file", "bigfile-tty: journal before the first statement <= 1.2x the file"
+	got := judge(summary{fileBytes: 100, hRSS: 300, beforeFirst: 120})
+	if len(got) != 2 || !got[rss] || !got[journal] {
+		t.Errorf("at the limits: %v", got)
+	}
+	got = judge(summary{fileBytes: 100, hRSS: 301, beforeFirst: 121})
+	if got[rss] || got[journal] {
+		t.Errorf("over the limits: %v", got)
+	}
+	if got = judge(summary{fileBytes: 100, hRSS: 100, beforeFirst: -1}); got[journal] {
+		t.Errorf("no statement started passes: %v", got)
+	}
+}
+
+// offsetOf finds the offset of the first line holding the marker, past
+// lines longer than its reader's buffer.
+func TestOffsetOf(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "j.jsonl")
+	long := strings.Repeat("x", 3<<20)
+	if err := os.WriteFile(p, []byte("a\n"+long+"\n"+`{"type":"statement_started"}`+"\nb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if off, err := offsetOf(p, []byte(`"type":"statement_started"`)); err != nil || off != int64(2+len(long)+1) {
+		t.Errorf("offsetOf = %d, %v; want %d", off, err, 2+len(long)+1)
+	}
+	if off, err := offsetOf(p, []byte("nowhere")); err != nil || off != -1 {
+		t.Errorf("offsetOf(absent) = %d, %v", off, err)
 	}
 }

@@ -21,6 +21,13 @@ const (
 	targetFlat = 1.2
 )
 
+// Targets of issue 15 for the 50 MB file (wlBigFile).
+const (
+	targetBigFileRSS     = 3.0 // handrail's peak RSS, in file sizes
+	targetBigFileJournal = 1.2 // the journal before the first statement, in file sizes
+	targetPromptKey      = 100 * time.Millisecond
+)
+
 func median[T int64 | time.Duration](xs []T) T {
 	if len(xs) == 0 {
 		return 0
@@ -70,7 +77,10 @@ type summary struct {
 	ratio            float64
 	events, fsyncs   int
 	journalBytes     int64
+	beforeFirst      int64 // the journal before the first statement (tty)
+	fileBytes        int64 // the step's file (wlBigFile)
 	hSpread, pSpread string
+	rssSpread        string
 }
 
 func summarize(r *result) summary {
@@ -79,13 +89,17 @@ func summarize(r *result) summary {
 		hCPU: median(cpus(r.handrail)), pCPU: median(cpus(r.psql)),
 		hRSS: median(rsss(r.handrail)), pRSS: median(rsss(r.psql)),
 		hSpread: spread(walls(r.handrail)), pSpread: spread(walls(r.psql)),
+		fileBytes: r.w.fileBytes,
+	}
+	if rs := rsss(r.handrail); len(rs) > 0 {
+		s.rssSpread = fmt.Sprintf("%s-%s", mb(slices.Min(rs)), mb(slices.Max(rs)))
 	}
 	if s.pWall > 0 {
 		s.ratio = float64(s.hWall) / float64(s.pWall)
 	}
 	for _, h := range r.handrail {
 		if h.child != nil {
-			s.events, s.fsyncs, s.journalBytes = h.child.Events, h.child.Fsyncs, h.child.JournalBytes
+			s.events, s.fsyncs, s.journalBytes, s.beforeFirst = h.child.Events, h.child.Fsyncs, h.child.JournalBytes, h.child.BeforeFirst
 		}
 	}
 	if r.w.events > 0 {
@@ -159,6 +173,15 @@ func targets(sums map[string]summary) []verdict {
 		out = append(out,
 			verdict{fmt.Sprintf("handrail verify: events/s >= %d", targetVerifyRate), fmt.Sprintf("%.0f", rate), rate >= targetVerifyRate},
 			verdict{fmt.Sprintf("handrail verify: peak RSS < %s", mb(targetVerifyRSS)), mb(s.hRSS), s.hRSS < targetVerifyRSS})
+	}
+	if s, ok := sums[wlBigFile]; ok && s.fileBytes > 0 {
+		rss := float64(s.hRSS) / float64(s.fileBytes)
+		j := float64(s.beforeFirst) / float64(s.fileBytes)
+		out = append(out,
+			verdict{fmt.Sprintf("%s: handrail peak RSS <= %.0fx the file", wlBigFile, targetBigFileRSS),
+				fmt.Sprintf("%.2fx (%s, rounds %s; file %s)", rss, mb(s.hRSS), s.rssSpread, mb(s.fileBytes)), rss <= targetBigFileRSS},
+			verdict{fmt.Sprintf("%s: journal before the first statement <= %.1fx the file", wlBigFile, targetBigFileJournal),
+				fmt.Sprintf("%.3fx (%s)", j, mb(s.beforeFirst)), s.beforeFirst > 0 && j <= targetBigFileJournal})
 	}
 	a, okA := sums[wlRows1e4]
 	b, okB := sums[wlRows1e5]

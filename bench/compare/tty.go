@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,17 +80,20 @@ func (t *ttyTerm) waitText(ctx context.Context, texts ...string) error {
 const (
 	helpOpen   = "not now:"
 	helpClosed = "? help •"
+	// stepProbes and promptProbes: the most keys probed during a step
+	// and at a prompt.
+	stepProbes, promptProbes = 40, 20
 )
 
-// probeKeys toggles the help until the step ends (or 40 probes) and
-// returns each key's time to its frame.
-func (t *ttyTerm) probeKeys(ctx context.Context) ([]time.Duration, error) {
-	if err := t.waitText(ctx, "statement ", helpClosed); err != nil {
+// probeKeys toggles the help until the step ends (or n probes) and
+// returns each key's time to its frame. n is even: the help ends closed.
+func (t *ttyTerm) probeKeys(ctx context.Context, n int) ([]time.Duration, error) {
+	if err := t.waitText(ctx, "statement", helpClosed); err != nil {
 		return nil, err
 	}
 	var out []time.Duration
 	want := helpOpen
-	for len(out) < 40 {
+	for len(out) < n {
 		start := time.Now()
 		if _, err := t.run(ctx, "send-keys", "-t", "hr", "?"); err != nil {
 			return out, err
@@ -137,7 +143,15 @@ func (r *runner) handrailTTY(ctx context.Context, w *workload) (sample, error) {
 	defer t.run(context.WithoutCancel(ctx), "kill-server")
 	steps := []func() error{
 		func() error {
-			return t.waitText(ctx, "WRITES", fmt.Sprintf("enter sends %d statement(s)", migrationStatements))
+			return t.waitText(ctx, "WRITES", fmt.Sprintf("enter sends %d statement(s)", w.statements))
+		},
+		func() error {
+			if !w.promptKeys {
+				return nil
+			}
+			lat, err := t.probeKeys(ctx, promptProbes)
+			r.promptKeys = append(r.promptKeys, lat...)
+			return err
 		},
 		func() error { _, err := t.run(ctx, "send-keys", "-t", "hr", "Enter"); return err },
 		func() error { return t.waitText(ctx, "TYPED CONSENT") },
@@ -147,7 +161,7 @@ func (r *runner) handrailTTY(ctx context.Context, w *workload) (sample, error) {
 			if !r.o.keys {
 				return nil
 			}
-			lat, err := t.probeKeys(ctx)
+			lat, err := t.probeKeys(ctx, stepProbes)
 			r.keyLatency = append(r.keyLatency, lat...)
 			return err
 		},
@@ -164,12 +178,12 @@ func (r *runner) handrailTTY(ctx context.Context, w *workload) (sample, error) {
 	if err != nil {
 		return s, err
 	}
-	stepTime, events, bytes, err := stepTiming(jdir)
+	st, err := stepTiming(jdir)
 	if err != nil {
 		return s, err
 	}
-	s.wall = stepTime
-	s.child = &childResult{Events: events, JournalBytes: bytes}
+	s.wall = st.step
+	s.child = &childResult{Events: st.events, JournalBytes: st.bytes, BeforeFirst: st.beforeFirst}
 	return s, nil
 }
 
@@ -190,24 +204,36 @@ func readReport(p string) (sample, error) {
 	return sample{wall: time.Duration(wall), cpu: time.Duration(cpu), maxRSS: rss << 10}, nil
 }
 
-// stepTiming is the time from the intent to the step's result in the one
-// journal in dir, its event count and size.
-func stepTiming(dir string) (time.Duration, int, int64, error) {
+// journalTiming is what stepTiming reads from a tty session's journal.
+type journalTiming struct {
+	step   time.Duration // intent to the step's result (mono)
+	events int
+	bytes  int64 // the file's size
+	// beforeFirst: the journal's size when the first statement_started
+	// was written (what the session recorded before sending anything).
+	beforeFirst int64
+}
+
+// stepTiming reads the one journal in dir: the time from the intent to
+// the step's result, its events and size, and its size before the first
+// statement started.
+func stepTiming(dir string) (journalTiming, error) {
 	ms, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("listing the tty session's journals in %s: %w", dir, err)
+		return journalTiming{}, fmt.Errorf("listing the tty session's journals in %s: %w", dir, err)
 	}
 	if len(ms) != 1 {
-		return 0, 0, 0, fmt.Errorf("the tty session left %d journals in %s (%v), want exactly one: with none, handrail did not start its session (run the workload's command by hand in a terminal to see why)", len(ms), dir, ms)
+		return journalTiming{}, fmt.Errorf("the tty session left %d journals in %s (%v), want exactly one: with none, handrail did not start its session (run the workload's command by hand in a terminal to see why)", len(ms), dir, ms)
 	}
 	log, err := journal.Read(ms[0])
 	if err != nil {
-		return 0, 0, 0, err
+		return journalTiming{}, err
 	}
 	fi, err := os.Stat(ms[0])
 	if err != nil {
-		return 0, 0, 0, err
+		return journalTiming{}, err
 	}
+	jt := journalTiming{events: len(log.Events), bytes: fi.Size()}
 	var intent, result time.Duration
 	for _, e := range log.Events {
 		switch {
@@ -218,9 +244,38 @@ func stepTiming(dir string) (time.Duration, int, int64, error) {
 		}
 	}
 	if result == 0 {
-		return 0, 0, 0, errors.New("the journal has no step_succeeded for the migration")
+		return journalTiming{}, errors.New("the journal has no step_succeeded for the migration")
 	}
-	return result - intent, len(log.Events), fi.Size(), nil
+	jt.step = result - intent
+	if jt.beforeFirst, err = offsetOf(ms[0], []byte(`"type":"`+string(steps.EvStatementStarted)+`"`)); err != nil {
+		return journalTiming{}, err
+	}
+	return jt, nil
+}
+
+// offsetOf returns the offset of the first line of file p that holds
+// marker (-1 when none does).
+func offsetOf(p string, marker []byte) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	for {
+		line, err := br.ReadBytes('\n')
+		if bytes.Contains(line, marker) {
+			return off, nil
+		}
+		off += int64(len(line))
+		if err == io.EOF {
+			return -1, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
 }
 
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -121,6 +121,24 @@ func (e *ExecError) Error() string {
 
 func (e *ExecError) Unwrap() error { return e.Err }
 
+// Statements are the statements RunTransaction and RunEach send, read one
+// at a time: a step's list of a 50 MB file is views into the file, and a
+// []string of it would be 16 bytes a statement more for the whole run
+// (issue 15). steps.StatementList is one; SQLs adapts a []string.
+type Statements interface {
+	Len() int
+	SQL(k int) string
+}
+
+// SQLs is a []string as Statements.
+type SQLs []string
+
+// Len is the number of statements.
+func (s SQLs) Len() int { return len(s) }
+
+// SQL returns statement k.
+func (s SQLs) SQL(k int) string { return s[k] }
+
 // RunTransaction runs stmts in one transaction: BEGIN, SET LOCAL
 // lock_timeout and statement_timeout, each statement in order (simple
 // protocol, rows streamed to OnRows), COMMIT. It commits entirely or not at
@@ -138,7 +156,7 @@ func (e *ExecError) Unwrap() error { return e.Err }
 //     we do not guess.
 //
 // Cancelling ctx once COMMIT is sent does not interrupt it.
-func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptions) error {
+func (t *Target) RunTransaction(ctx context.Context, stmts Statements, o ExecOptions) error {
 	t.workMu.Lock()
 	defer t.workMu.Unlock()
 	conn := t.work
@@ -164,13 +182,19 @@ func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptio
 	lw := t.newLockWatcher(ctx, o)
 	defer lw.close()
 
-	pipeline := serverMajor(conn) >= 13 && len(stmts) >= pipelineMinStatements
-	for i := 0; i < len(stmts); {
+	total := stmts.Len()
+	pipeline := serverMajor(conn) >= 13 && total >= pipelineMinStatements
+	var chunk []string
+	for i := 0; i < total; {
 		if err := ctx.Err(); err != nil {
 			return fail(i, err)
 		}
-		if n := chunkLen(stmts[i:], pipeline); n > 1 {
-			done, err := t.runChunk(ctx, conn, lw, i, stmts[i:i+n], o)
+		if n := chunkLen(stmts, i, pipeline); n > 1 {
+			chunk = chunk[:0]
+			for k := i; k < i+n; k++ {
+				chunk = append(chunk, stmts.SQL(k))
+			}
+			done, err := t.runChunk(ctx, conn, lw, i, chunk, o)
 			if err != nil {
 				return fail(i+done, err)
 			}
@@ -180,7 +204,7 @@ func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptio
 			i += n
 			continue
 		}
-		tag, _, err := t.runStatement(ctx, conn, lw, i, stmts[i], o)
+		tag, _, err := t.runStatement(ctx, conn, lw, i, stmts.SQL(i), o)
 		if err != nil {
 			return fail(i, err)
 		}
@@ -203,7 +227,7 @@ func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptio
 	if err := ctx.Err(); err != nil {
 		// Cancelled after the last statement but before COMMIT was sent:
 		// roll back, as the operator asked.
-		e := fail(len(stmts), err).(*ExecError)
+		e := fail(total, err).(*ExecError)
 		e.atCommit = true
 		return e
 	}
@@ -214,7 +238,7 @@ func (t *Target) RunTransaction(ctx context.Context, stmts []string, o ExecOptio
 		return nil
 	}
 	if err := t.commit(ctx, conn, o); err != nil {
-		err.Index, err.atCommit = len(stmts), true
+		err.Index, err.atCommit = total, true
 		return err
 	}
 	return nil
@@ -259,7 +283,7 @@ func (t *Target) commit(ctx context.Context, conn *pgx.Conn, o ExecOptions) *Exe
 // the *ExecError's Index says which statement failed and every statement
 // before it stays committed (RolledBack is false). If the connection is
 // lost during a statement its outcome is unknown (OutcomeUnknown).
-func (t *Target) RunEach(ctx context.Context, stmts []string, o ExecOptions) error {
+func (t *Target) RunEach(ctx context.Context, stmts Statements, o ExecOptions) error {
 	t.workMu.Lock()
 	defer t.workMu.Unlock()
 	conn := t.work
@@ -286,11 +310,11 @@ func (t *Target) RunEach(ctx context.Context, stmts []string, o ExecOptions) err
 
 	lw := t.newLockWatcher(ctx, o)
 	defer lw.close()
-	for i, stmt := range stmts {
+	for i := range stmts.Len() {
 		if err := ctx.Err(); err != nil {
 			return t.classify(ctx, conn, i, err)
 		}
-		_, _, err := t.runStatement(ctx, conn, lw, i, stmt, o)
+		_, _, err := t.runStatement(ctx, conn, lw, i, stmts.SQL(i), o)
 		if err != nil {
 			e := t.classify(ctx, conn, i, err)
 			if e.ConnectionLost {
@@ -350,18 +374,20 @@ const (
 	chunkMaxBytes         = 256 << 10
 )
 
-// chunkLen is how many of stmts (at least 1) go in the next message. Only
+// chunkLen is how many of stmts from index from on (at least 1) go in
+// the next message. Only
 // servers from PostgreSQL 13 apply statement_timeout to each statement of
 // a multi-statement message (pipeline); before, it would time the chunk.
 // A statement that may end the transaction (COMMIT, ROLLBACK, ...) always
 // goes alone, so the check of the transaction's state after it still
 // stops the step before anything else runs outside the transaction.
-func chunkLen(stmts []string, pipeline bool) int {
+func chunkLen(stmts Statements, from int, pipeline bool) int {
 	if !pipeline {
 		return 1
 	}
 	n, size := 0, 0
-	for _, s := range stmts {
+	for k := from; k < stmts.Len(); k++ {
+		s := stmts.SQL(k)
 		if n == chunkMaxStatements || (n > 0 && size+len(s) > chunkMaxBytes) || mayEndTransaction(s) {
 			break
 		}

@@ -50,7 +50,7 @@ func TestRunTransaction(t *testing.T) {
 		dbname := env.database(t)
 		tg := env.connect(t, dbname, ConnectOptions{})
 		var rec tgRecorder
-		err := tg.RunTransaction(tgCtx(t), []string{
+		err := tg.RunTransaction(tgCtx(t), SQLs{
 			"create table t(id int primary key, name text)",
 			"insert into t select g, 'n' || g from generate_series(1, 1000) g",
 			"select id, name from t order by id",
@@ -75,7 +75,7 @@ func TestRunTransaction(t *testing.T) {
 	t.Run("a failing statement leaves no trace", func(t *testing.T) {
 		dbname := env.database(t)
 		tg := env.connect(t, dbname, ConnectOptions{})
-		err := tg.RunTransaction(tgCtx(t), []string{
+		err := tg.RunTransaction(tgCtx(t), SQLs{
 			"create table first(id int)",
 			"insert into first values (1)",
 			"select 1/0",
@@ -95,7 +95,7 @@ func TestRunTransaction(t *testing.T) {
 				t.Errorf("table %s exists after the failed step", table)
 			}
 		}
-		if err := tg.RunTransaction(tgCtx(t), []string{"select 1"}, ExecOptions{}); err != nil {
+		if err := tg.RunTransaction(tgCtx(t), SQLs{"select 1"}, ExecOptions{}); err != nil {
 			t.Fatalf("connection unusable after the rollback: %v", err)
 		}
 	})
@@ -108,7 +108,7 @@ func TestRunTransaction(t *testing.T) {
 		defer cancel()
 		result := make(chan error, 1)
 		go func() {
-			result <- tg.RunTransaction(ctx, []string{"create table gone(id int)", "select pg_sleep(30)"}, ExecOptions{})
+			result <- tg.RunTransaction(ctx, SQLs{"create table gone(id int)", "select pg_sleep(30)"}, ExecOptions{})
 		}()
 		tgWaitActive(t, admin, tg.WorkPID(), "select pg_sleep(30)", "")
 		cancelled := time.Now()
@@ -132,7 +132,7 @@ func TestRunTransaction(t *testing.T) {
 			t.Fatal("table from the cancelled step exists")
 		}
 		pid := tg.WorkPID()
-		if err := tg.RunTransaction(tgCtx(t), []string{"create table kept(id int)"}, ExecOptions{}); err != nil {
+		if err := tg.RunTransaction(tgCtx(t), SQLs{"create table kept(id int)"}, ExecOptions{}); err != nil {
 			t.Fatalf("connection unusable after cancel: %v", err)
 		}
 		if tg.WorkPID() != pid || !tgTableExists(t, admin, "kept") {
@@ -149,7 +149,7 @@ func TestRunTransaction(t *testing.T) {
 		dbname := env.database(t)
 		tg := env.connect(t, dbname, ConnectOptions{})
 		var rec tgRecorder
-		if err := tg.RunTransaction(tgCtx(t), []string{"select current_setting('client_connection_check_interval')"},
+		if err := tg.RunTransaction(tgCtx(t), SQLs{"select current_setting('client_connection_check_interval')"},
 			rec.options(ExecOptions{})); err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +164,7 @@ func TestRunTransaction(t *testing.T) {
 		admin := env.admin(t, dbname)
 		result := make(chan error, 1)
 		go func() {
-			result <- tg.RunTransaction(tgCtx(t), []string{"create table gone(id int)", "select pg_sleep(30)"}, ExecOptions{})
+			result <- tg.RunTransaction(tgCtx(t), SQLs{"create table gone(id int)", "select pg_sleep(30)"}, ExecOptions{})
 		}()
 		oldPID := tg.WorkPID()
 		tgWaitActive(t, admin, oldPID, "select pg_sleep(30)", "")
@@ -192,7 +192,7 @@ func TestRunTransaction(t *testing.T) {
 		if !connAlive(tgCtx(t), tg.work) {
 			t.Error("the new work connection does not answer")
 		}
-		if err := tg.RunTransaction(tgCtx(t), []string{"select 1"}, ExecOptions{}); err != nil {
+		if err := tg.RunTransaction(tgCtx(t), SQLs{"select 1"}, ExecOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -212,7 +212,7 @@ func TestRunTransaction(t *testing.T) {
 		stmts := []string{"create table side_effect(id int)", "update t set v = 2 where id = 1"}
 		var rec tgRecorder
 		start := time.Now()
-		err := tg.RunTransaction(tgCtx(t), stmts, rec.options(ExecOptions{LockTimeout: 300 * time.Millisecond, StatementTimeout: 10 * time.Second}))
+		err := tg.RunTransaction(tgCtx(t), SQLs(stmts), rec.options(ExecOptions{LockTimeout: 300 * time.Millisecond, StatementTimeout: 10 * time.Second}))
 		e := tgExecError(t, err)
 		if !e.LockTimeout || !e.RolledBack || e.SQLState != "55P03" || e.Index != 1 {
 			t.Fatalf("ExecError = %+v", e)
@@ -234,7 +234,7 @@ func TestRunTransaction(t *testing.T) {
 		}
 
 		tgExec(t, blocker, "commit")
-		if err := tg.RunTransaction(tgCtx(t), stmts, ExecOptions{LockTimeout: 300 * time.Millisecond}); err != nil {
+		if err := tg.RunTransaction(tgCtx(t), SQLs(stmts), ExecOptions{LockTimeout: 300 * time.Millisecond}); err != nil {
 			t.Fatalf("retry: %v", err)
 		}
 		var v int
@@ -254,7 +254,7 @@ func TestRunTransaction(t *testing.T) {
 		seen := make(chan []Blocker, 10)
 		result := make(chan error, 1)
 		go func() {
-			result <- tg.RunTransaction(tgCtx(t), []string{"select count(*) from t"}, ExecOptions{
+			result <- tg.RunTransaction(tgCtx(t), SQLs{"select count(*) from t"}, ExecOptions{
 				LockTimeout: 20 * time.Second,
 				OnLockWait:  func(_ int, bs []Blocker) { seen <- bs },
 			})
@@ -276,7 +276,7 @@ func TestRunTransaction(t *testing.T) {
 		dbname := env.database(t, "create table u(id int unique deferrable initially deferred)")
 		tg := env.connect(t, dbname, ConnectOptions{})
 		stmts := []string{"insert into u values (1)", "insert into u values (1)"}
-		e := tgExecError(t, tg.RunTransaction(tgCtx(t), stmts, ExecOptions{}))
+		e := tgExecError(t, tg.RunTransaction(tgCtx(t), SQLs(stmts), ExecOptions{}))
 		if e.Index != len(stmts) || !e.RolledBack || e.OutcomeUnknown || e.SQLState != "23505" {
 			t.Fatalf("ExecError = %+v", e)
 		}
@@ -297,7 +297,7 @@ create constraint trigger slow_commit after insert on t deferrable initially def
 		ctx, cancel := context.WithCancel(tgCtx(t))
 		defer cancel()
 		result := make(chan error, 1)
-		go func() { result <- tg.RunTransaction(ctx, []string{"insert into t values (1)"}, ExecOptions{}) }()
+		go func() { result <- tg.RunTransaction(ctx, SQLs{"insert into t values (1)"}, ExecOptions{}) }()
 		tgWaitActive(t, admin, tg.WorkPID(), "COMMIT", "")
 		// The operator's ctrl+c does not interrupt a COMMIT...
 		cancel()
@@ -321,7 +321,7 @@ create constraint trigger slow_commit after insert on t deferrable initially def
 	t.Run("a COMMIT inside the step is caught", func(t *testing.T) {
 		dbname := env.database(t)
 		tg := env.connect(t, dbname, ConnectOptions{})
-		e := tgExecError(t, tg.RunTransaction(tgCtx(t), []string{"create table a(id int)", "commit", "create table b(id int)"}, ExecOptions{}))
+		e := tgExecError(t, tg.RunTransaction(tgCtx(t), SQLs{"create table a(id int)", "commit", "create table b(id int)"}, ExecOptions{}))
 		if e.Index != 1 || e.RolledBack {
 			t.Fatalf("ExecError = %+v", e)
 		}
@@ -334,7 +334,7 @@ create constraint trigger slow_commit after insert on t deferrable initially def
 	t.Run("statement timeout", func(t *testing.T) {
 		dbname := env.database(t)
 		tg := env.connect(t, dbname, ConnectOptions{})
-		e := tgExecError(t, tg.RunTransaction(tgCtx(t), []string{"select pg_sleep(5)"}, ExecOptions{StatementTimeout: 200 * time.Millisecond}))
+		e := tgExecError(t, tg.RunTransaction(tgCtx(t), SQLs{"select pg_sleep(5)"}, ExecOptions{StatementTimeout: 200 * time.Millisecond}))
 		if !e.StatementTimeout || e.Cancelled || !e.RolledBack || e.SQLState != "57014" {
 			t.Fatalf("ExecError = %+v", e)
 		}
@@ -350,13 +350,13 @@ func TestRunEach(t *testing.T) {
 	ctx := tgCtx(t)
 
 	// VACUUM refuses a transaction block...
-	e := tgExecError(t, tg.RunTransaction(ctx, []string{"vacuum t"}, ExecOptions{}))
+	e := tgExecError(t, tg.RunTransaction(ctx, SQLs{"vacuum t"}, ExecOptions{}))
 	if e.SQLState != "25001" || !e.RolledBack {
 		t.Fatalf("VACUUM in RunTransaction: %+v", e)
 	}
 	// ...and runs with RunEach.
 	var rec tgRecorder
-	err := tg.RunEach(ctx, []string{"vacuum (analyze) t", "create index concurrently t_id on t(id)"},
+	err := tg.RunEach(ctx, SQLs{"vacuum (analyze) t", "create index concurrently t_id on t(id)"},
 		rec.options(ExecOptions{LockTimeout: time.Second, StatementTimeout: time.Minute}))
 	if err != nil {
 		t.Fatal(err)
@@ -375,7 +375,7 @@ func TestRunEach(t *testing.T) {
 	}
 
 	// A failure says which statement; those before it stay committed.
-	e = tgExecError(t, tg.RunEach(ctx, []string{"create table one(id int)", "select 1/0", "create table three(id int)"}, ExecOptions{}))
+	e = tgExecError(t, tg.RunEach(ctx, SQLs{"create table one(id int)", "select 1/0", "create table three(id int)"}, ExecOptions{}))
 	if e.Index != 1 || e.RolledBack || e.OutcomeUnknown {
 		t.Fatalf("ExecError = %+v", e)
 	}
@@ -384,14 +384,14 @@ func TestRunEach(t *testing.T) {
 	}
 
 	// A BEGIN in a non-transactional step is refused and rolled back.
-	e = tgExecError(t, tg.RunEach(ctx, []string{"begin", "create table four(id int)"}, ExecOptions{}))
+	e = tgExecError(t, tg.RunEach(ctx, SQLs{"begin", "create table four(id int)"}, ExecOptions{}))
 	if e.Index != 0 || tgTableExists(t, admin, "four") {
 		t.Fatalf("ExecError = %+v", e)
 	}
 
 	// A lost connection during an autocommitted statement: unknown outcome.
 	result := make(chan error, 1)
-	go func() { result <- tg.RunEach(ctx, []string{"select pg_sleep(30)"}, ExecOptions{}) }()
+	go func() { result <- tg.RunEach(ctx, SQLs{"select pg_sleep(30)"}, ExecOptions{}) }()
 	tgWaitActive(t, admin, tg.WorkPID(), "select pg_sleep(30)", "")
 	tgExec(t, admin, "select pg_terminate_backend($1)", tg.WorkPID())
 	e = tgExecError(t, <-result)
@@ -527,7 +527,7 @@ grant select on docs to tg_tenant_reader;`)
 	t.Run("SideQuery runs while the work connection is busy", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		result := make(chan error, 1)
-		go func() { result <- tg.RunTransaction(ctx, []string{"select pg_sleep(30)"}, ExecOptions{}) }()
+		go func() { result <- tg.RunTransaction(ctx, SQLs{"select pg_sleep(30)"}, ExecOptions{}) }()
 		tgWaitUntil(t, "the sleep to show on the side connection", 10*time.Second, func() bool {
 			res, err := tg.SideQuery(ctx, "select count(*) from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'", 10)
 			if err != nil {

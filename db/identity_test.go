@@ -152,7 +152,7 @@ func TestVerifyIdentity(t *testing.T) {
 				}
 			}
 			// Whatever the probes did, the work connection is idle and usable.
-			if err := tg.RunTransaction(tgCtx(t), []string{"select 1"}, ExecOptions{}); err != nil {
+			if err := tg.RunTransaction(tgCtx(t), SQLs{"select 1"}, ExecOptions{}); err != nil {
 				t.Fatalf("work connection unusable after VerifyIdentity: %v", err)
 			}
 		})
@@ -254,7 +254,7 @@ func TestIdentityProbesOnlyBeforeVerdict(t *testing.T) {
 	}
 
 	// The filter does see what runs after the verdict.
-	if err := tg.RunTransaction(tgCtx(t), []string{"select 'after the verdict'"}, ExecOptions{}); err != nil {
+	if err := tg.RunTransaction(tgCtx(t), SQLs{"select 'after the verdict'"}, ExecOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	logged = tgLoggedStatements(t, env.sb.LogFile(), pids...)

@@ -64,7 +64,7 @@ func TestDeployLock(t *testing.T) {
 	}
 	// The refusal did not wait, and statements on the work connection do
 	// not touch the lock.
-	if err := first.RunTransaction(ctx, []string{"select pg_advisory_unlock_all()"}, ExecOptions{}); err != nil {
+	if err := first.RunTransaction(ctx, SQLs{"select pg_advisory_unlock_all()"}, ExecOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _, _ := second.TryDeployLock(ctx, key); ok {

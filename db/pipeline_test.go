@@ -57,7 +57,7 @@ func TestRunTransactionPipelinedReportsEachStatement(t *testing.T) {
 					o.OnStatementStart(i + 1)
 				}
 			}
-			if err := tg.RunTransaction(tgCtx(t), stmts, o); err != nil {
+			if err := tg.RunTransaction(tgCtx(t), SQLs(stmts), o); err != nil {
 				t.Fatal(err)
 			}
 			want := make([]int, n)
@@ -104,7 +104,7 @@ func TestRunTransactionPipelinedFailureNamesTheStatement(t *testing.T) {
 	tg := env.connect(t, dbname, ConnectOptions{})
 	stmts := manyInserts(300, map[int]string{200: "insert into piped values (200, 'x'), (201, nosuchcolumn)"})
 	var rec tgRecorder
-	e := tgExecError(t, tg.RunTransaction(tgCtx(t), stmts, rec.options(ExecOptions{})))
+	e := tgExecError(t, tg.RunTransaction(tgCtx(t), SQLs(stmts), rec.options(ExecOptions{})))
 	if e.Index != 200 || !e.RolledBack || e.SQLState != "42703" {
 		t.Fatalf("ExecError = %+v, want statement index 200, 42703, rolled back", e)
 	}
@@ -117,7 +117,7 @@ func TestRunTransactionPipelinedFailureNamesTheStatement(t *testing.T) {
 	if tgTableExists(t, env.admin(t, dbname), "piped") {
 		t.Fatal("the failed step left its table")
 	}
-	if err := tg.RunTransaction(tgCtx(t), []string{"select 1"}, ExecOptions{}); err != nil {
+	if err := tg.RunTransaction(tgCtx(t), SQLs{"select 1"}, ExecOptions{}); err != nil {
 		t.Fatalf("connection unusable after the rollback: %v", err)
 	}
 }
@@ -136,7 +136,7 @@ func TestRunTransactionPipelinedCancel(t *testing.T) {
 	result := make(chan error, 1)
 	var rec tgRecorder
 	opts := rec.options(ExecOptions{})
-	go func() { result <- tg.RunTransaction(ctx, stmts, opts) }()
+	go func() { result <- tg.RunTransaction(ctx, SQLs(stmts), opts) }()
 	pid := tg.WorkPID()
 	tgWaitUntil(t, "pg_sleep to run", 20*time.Second, func() bool {
 		var n int
@@ -158,20 +158,20 @@ func TestChunkLen(t *testing.T) {
 	stmts := manyInserts(300, map[int]string{
 		130: "/* end of part one */ -- really\n COMMIT",
 	})
-	if got := chunkLen(stmts, true); got != chunkMaxStatements {
+	if got := chunkLen(SQLs(stmts), 0, true); got != chunkMaxStatements {
 		t.Errorf("first chunk %d, want %d", got, chunkMaxStatements)
 	}
-	if got := chunkLen(stmts[128:], true); got != 2 {
+	if got := chunkLen(SQLs(stmts), 128, true); got != 2 {
 		t.Errorf("chunk before COMMIT %d, want 2", got)
 	}
-	if got := chunkLen(stmts[130:], true); got != 1 {
+	if got := chunkLen(SQLs(stmts), 130, true); got != 1 {
 		t.Errorf("COMMIT goes alone: chunk %d", got)
 	}
-	if got := chunkLen(stmts, false); got != 1 {
+	if got := chunkLen(SQLs(stmts), 0, false); got != 1 {
 		t.Errorf("without pipelining: chunk %d", got)
 	}
 	big := []string{strings.Repeat("x", chunkMaxBytes), "select 1"}
-	if got := chunkLen(big, true); got != 1 {
+	if got := chunkLen(SQLs(big), 0, true); got != 1 {
 		t.Errorf("a statement of chunkMaxBytes goes alone: chunk %d", got)
 	}
 	for stmt, want := range map[string]bool{
@@ -203,7 +203,7 @@ func TestRunTransactionPipelinedStatementTimeout(t *testing.T) {
 		stmts[i] = "select pg_sleep(0.02)" // 60 x 20 ms: longer than the timeout together
 	}
 	stmts[80] = "select pg_sleep(5)"
-	e := tgExecError(t, tg.RunTransaction(tgCtx(t), stmts, ExecOptions{StatementTimeout: 500 * time.Millisecond}))
+	e := tgExecError(t, tg.RunTransaction(tgCtx(t), SQLs(stmts), ExecOptions{StatementTimeout: 500 * time.Millisecond}))
 	if !e.StatementTimeout || e.Index != 80 || !e.RolledBack {
 		t.Fatalf("ExecError = %+v, want statement_timeout at statement index 80, rolled back", e)
 	}

@@ -193,7 +193,7 @@ func TestConnect(t *testing.T) {
 			defer mu.Unlock()
 			notices = append(notices, n)
 		}})
-		err := tg.RunTransaction(tgCtx(t), []string{
+		err := tg.RunTransaction(tgCtx(t), SQLs{
 			`do $$ begin raise notice 'hello %', 42 using detail = 'the detail', hint = 'the hint'; end $$`,
 		}, ExecOptions{})
 		if err != nil {

@@ -362,7 +362,7 @@ func (tc *testConn) apply(ctx context.Context, t *testing.T, rb *steps.Runbook, 
 	if !s.IsTransactional() {
 		run = tc.target.RunEach
 	}
-	if err := run(ctx, sqls, o); err != nil {
+	if err := run(ctx, db.SQLs(sqls), o); err != nil {
 		where := ""
 		var ee *db.ExecError
 		if errors.As(err, &ee) && ee.Index >= 0 && ee.Index < len(stmts) {

@@ -136,7 +136,7 @@ func (e *Engine) dropInvalid(ctx context.Context, i int) (flow, error) {
 			return flowQuit, err
 		}
 		f, derr := e.during(ctx, func(ctx context.Context) error {
-			return e.target.RunEach(ctx, []string{sql}, db.ExecOptions{LockTimeout: e.rb.LockTimeout(), StatementTimeout: e.rb.StatementTimeout()})
+			return e.target.RunEach(ctx, db.SQLs{sql}, db.ExecOptions{LockTimeout: e.rb.LockTimeout(), StatementTimeout: e.rb.StatementTimeout()})
 		})
 		pass := derr == nil
 		ev := Event{Type: EvInvalidIndexDropped, Step: id, Pass: &pass, Text: ix.Index.String()}

@@ -65,7 +65,6 @@ func (e *Engine) execSQL(ctx context.Context, i int, infos *StatementList) (flow
 	if err := e.emit(Event{Type: EvIntent, Step: id, Statements: infos}); err != nil {
 		return flowQuit, err // never act unrecorded
 	}
-	sqls := infos.SQLs()
 	e.mu.Lock()
 	e.lastBlockers = nil
 	e.mu.Unlock()
@@ -73,9 +72,9 @@ func (e *Engine) execSQL(ctx context.Context, i int, infos *StatementList) (flow
 	transactional := e.plan[i].step.IsTransactional()
 	then, err := e.during(ctx, func(ctx context.Context) error {
 		if transactional {
-			return e.target.RunTransaction(ctx, sqls, opts)
+			return e.target.RunTransaction(ctx, infos, opts)
 		}
-		return e.target.RunEach(ctx, sqls, opts)
+		return e.target.RunEach(ctx, infos, opts)
 	})
 	if serr := e.sinkFailed(); serr != nil {
 		return flowQuit, serr

@@ -70,7 +70,6 @@ func (e *Engine) rehearseSQL(ctx context.Context, i int, infos *StatementList) (
 	if f, err := e.beforeWrite(ctx, i); err != nil || f != flowNext {
 		return f, err
 	}
-	sqls := infos.SQLs()
 	smp := &lockSampler{e: e, starts: make([]time.Time, infos.Len()), seen: map[string]*sampledLock{}}
 	opts := e.execOptions(id, infos)
 	opts.Rehearse = true
@@ -84,7 +83,7 @@ func (e *Engine) rehearseSQL(ctx context.Context, i int, infos *StatementList) (
 		done(k, tag, n, d)
 	}
 	began := time.Now()
-	then, err := e.during(ctx, func(ctx context.Context) error { return e.target.RunTransaction(ctx, sqls, opts) })
+	then, err := e.during(ctx, func(ctx context.Context) error { return e.target.RunTransaction(ctx, infos, opts) })
 	if serr := e.sinkFailed(); serr != nil {
 		return flowQuit, serr
 	}

@@ -101,15 +101,6 @@ func (l *StatementList) Infos() []StatementInfo {
 	return out
 }
 
-// SQLs returns each statement's SQL, in order.
-func (l *StatementList) SQLs() []string {
-	out := make([]string, l.Len())
-	for k := range out {
-		out[k] = l.SQL(k)
-	}
-	return out
-}
-
 // Equal reports whether l and m list the same statements.
 func (l *StatementList) Equal(m *StatementList) bool {
 	if l == m {

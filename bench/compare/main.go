@@ -333,8 +333,8 @@ func setup(ctx context.Context, sb *db.Sandbox, tmp string, o options) ([]*workl
 			w.psqlArgs = []string{"-1", "-v", "ON_ERROR_STOP=1", "-f", filepath.Join(dir, "migrations", "bench.sql")}
 		case wlBigFile:
 			sql := bigFileSQL(bigFileInserts)
-			w.title = fmt.Sprintf("%.1f MB file of %d statements in one step through `handrail run` with the real screen (tmux %dx%d), keys probed at its prompt; handrail time: the step, journal intent -> result; RSS: the whole process",
-				float64(len(sql))/1e6, bigFileInserts+1, ttyWidth, ttyHeight)
+			w.title = fmt.Sprintf("%s file of %d statements in one step through `handrail run` with the real screen (tmux %dx%d), keys probed at its prompt; handrail time: the step, journal intent -> result; RSS: the whole process",
+				mb(int64(len(sql))), bigFileInserts+1, ttyWidth, ttyHeight)
 			if err := writeRunbook(dir, migrationRunbook(), map[string]string{"migrations/bench.sql": sql}); err != nil {
 				return nil, err
 			}

@@ -318,88 +318,157 @@ func SplitStatements(src string) []Statement {
 // dollar quote or block comment), which would swallow the rest of it into
 // one statement; nil when there is none.
 func Split(src string) ([]Statement, *Issue) {
-	var (
-		out       []Statement
-		issue     *Issue
-		start     = -1 // offset of the first Token of the pending statement
-		end       = -1 // end of its last Token
-		real      bool // it has a Token other than comments
-		first     = -1 // offset of its first Token that is not a comment
-		paren     int
-		beginDep  int
-		idents    [4]byte // psql's CREATE [OR REPLACE] FUNCTION/PROCEDURE detector
-		nIdents   int
-		lineCache = NewLineIndex(src)
-	)
-	emit := func() {
-		if real && start >= 0 {
-			// An unterminated last Token may end in whitespace.
-			for end > start && isSpace(src[end-1]) {
-				end--
-			}
-			out = append(out, Statement{SQL: src[start:end], Line: lineCache.Line(first), Offset: start})
-		}
-		start, end, real, first = -1, -1, false, -1
-		paren, beginDep, nIdents = 0, 0, 0
-		idents = [4]byte{}
-	}
-	for t := range Lex(src) {
-		if t.Unterminated && issue == nil {
-			issue = &Issue{Line: lineCache.Line(t.Start), Offset: t.Start, What: tokenIssue(src, t)}
-		}
-		switch t.Kind {
-		case Semi:
-			if paren <= 0 && beginDep == 0 {
-				emit()
-				continue
-			}
-		case Meta:
-			emit()
-			out = append(out, Statement{SQL: src[t.Start:t.End], Line: lineCache.Line(t.Start), Offset: t.Start})
-			continue
-		case Punct:
-			switch src[t.Start] {
-			case '(', '[':
-				paren++
-			case ')', ']':
-				paren--
-			}
-		case Word:
-			w := src[t.Start:t.End]
-			if nIdents < len(idents) {
-				switch strings.ToLower(w) {
-				case "create", "function", "procedure", "or", "replace":
-					idents[nIdents] = w[0] | 0x20
-				}
-			}
-			nIdents++
-			if idents[0] == 'c' && (idents[1] == 'f' || idents[1] == 'p' ||
-				(idents[1] == 'o' && idents[2] == 'r' && (idents[3] == 'f' || idents[3] == 'p'))) && paren == 0 {
-				switch strings.ToLower(w) {
-				case "begin":
-					beginDep++
-				case "case":
-					if beginDep >= 1 {
-						beginDep++
-					}
-				case "end":
-					if beginDep > 0 {
-						beginDep--
-					}
-				}
-			}
-		}
-		if start < 0 {
-			start = t.Start
-		}
-		end = t.End
-		if t.Kind != Comment && !real {
-			real = true
-			first = t.Start
-		}
-	}
-	emit()
+	var out []Statement
+	issue := Each(src, func(s Statement) bool {
+		out = append(out, s)
+		return true
+	})
 	return out, issue
+}
+
+// Statements yields the statements of src one at a time, as Split
+// returns them (Each without its issue).
+func Statements(src string) iter.Seq[Statement] {
+	return func(yield func(Statement) bool) { Each(src, yield) }
+}
+
+// Each calls f with each statement of src in order, as Split returns
+// them, and returns the issue Split reports. It holds no statement: a
+// 53 MB migration's 1.16M statements are checked, or kept as the caller
+// keeps them, without a []Statement of them all (issue 15). When f
+// returns false it stops, and the issue is the one found up to there.
+func Each(src string, f func(Statement) bool) *Issue {
+	sp := splitter{src: src, f: f, lines: lineCounter{src: src, line: 1}, start: -1, end: -1}
+	for t := range Lex(src) {
+		if !sp.token(t) {
+			return sp.issue
+		}
+	}
+	sp.emit()
+	return sp.issue
+}
+
+// splitter is Each's state: the statement pending since the last split.
+type splitter struct {
+	src   string
+	f     func(Statement) bool
+	lines lineCounter
+	issue *Issue
+	stop  bool // f said stop
+
+	start     int  // offset of the first Token of the pending statement (-1: none)
+	end       int  // end of its last Token
+	real      bool // it has a Token other than comments
+	firstLine int  // line of its first Token that is not a comment
+	paren     int
+	beginDep  int
+	idents    [4]byte // psql's CREATE [OR REPLACE] FUNCTION/PROCEDURE detector
+	nIdents   int
+}
+
+// yield hands s to f, unless f said stop before.
+func (sp *splitter) yield(s Statement) {
+	if !sp.stop && !sp.f(s) {
+		sp.stop = true
+	}
+}
+
+// emit ends the pending statement (dropped when it holds only comments).
+func (sp *splitter) emit() {
+	src := sp.src
+	if sp.real && sp.start >= 0 {
+		// An unterminated last Token may end in whitespace.
+		end := sp.end
+		for end > sp.start && isSpace(src[end-1]) {
+			end--
+		}
+		sp.yield(Statement{SQL: src[sp.start:end], Line: sp.firstLine, Offset: sp.start})
+	}
+	*sp = splitter{src: src, f: sp.f, lines: sp.lines, issue: sp.issue, stop: sp.stop, start: -1, end: -1}
+}
+
+// token takes the next Token; false when f said stop.
+func (sp *splitter) token(t Token) bool {
+	src := sp.src
+	if t.Unterminated && sp.issue == nil {
+		sp.issue = &Issue{Line: sp.lines.at(t.Start), Offset: t.Start, What: tokenIssue(src, t)}
+	}
+	switch t.Kind {
+	case Semi:
+		if sp.paren <= 0 && sp.beginDep == 0 {
+			sp.emit()
+			return !sp.stop
+		}
+	case Meta:
+		sp.emit()
+		sp.yield(Statement{SQL: src[t.Start:t.End], Line: sp.lines.at(t.Start), Offset: t.Start})
+		return !sp.stop
+	case Punct:
+		switch src[t.Start] {
+		case '(', '[':
+			sp.paren++
+		case ')', ']':
+			sp.paren--
+		}
+	case Word:
+		sp.word(src[t.Start:t.End])
+	}
+	if sp.start < 0 {
+		sp.start = t.Start
+	}
+	sp.end = t.End
+	if t.Kind != Comment && !sp.real {
+		sp.real = true
+		sp.firstLine = sp.lines.at(t.Start)
+	}
+	return true
+}
+
+// word follows BEGIN ... END in the body of a CREATE FUNCTION/PROCEDURE,
+// where a ';' does not split.
+func (sp *splitter) word(w string) {
+	if sp.nIdents < len(sp.idents) {
+		switch strings.ToLower(w) {
+		case "create", "function", "procedure", "or", "replace":
+			sp.idents[sp.nIdents] = w[0] | 0x20
+		}
+	}
+	sp.nIdents++
+	id := sp.idents
+	if id[0] == 'c' && (id[1] == 'f' || id[1] == 'p' ||
+		(id[1] == 'o' && id[2] == 'r' && (id[3] == 'f' || id[3] == 'p'))) && sp.paren == 0 {
+		switch strings.ToLower(w) {
+		case "begin":
+			sp.beginDep++
+		case "case":
+			if sp.beginDep >= 1 {
+				sp.beginDep++
+			}
+		case "end":
+			if sp.beginDep > 0 {
+				sp.beginDep--
+			}
+		}
+	}
+}
+
+// lineCounter gives the 1-based line of offsets asked in increasing
+// order (as a scan meets them), counting newlines since the last one
+// asked: no table of the source's lines.
+type lineCounter struct {
+	src       string
+	off, line int // line is the line of offset off
+}
+
+// at returns the line of offset off.
+func (lc *lineCounter) at(off int) int {
+	if off >= lc.off {
+		lc.line += strings.Count(lc.src[lc.off:off], "\n")
+	} else {
+		lc.line -= strings.Count(lc.src[off:lc.off], "\n")
+	}
+	lc.off = off
+	return lc.line
 }
 
 // LineIndex maps byte offsets of a source to 1-based line numbers.

@@ -280,26 +280,28 @@ func TestIsReadOnly(t *testing.T) {
 	}
 }
 
+// splitSeeds are the fuzz targets' seed scripts.
+var splitSeeds = []string{
+	"",
+	"select 1; select 2;",
+	"select 'it''s;' ; select E'\\';' ; select \"a;\"\"\";",
+	"do $a$ begin perform $b$;$b$; end $a$; select $1;",
+	"/* /* nested ; */ */ select 1 -- x;\n;",
+	"create function f() returns int language sql begin atomic select 1; end; select 2;",
+	"\\set x 1\nselect :x;",
+	"select 'unterminated",
+	"select $$unterminated",
+	"/* unterminated",
+	"create rule r as on insert to t do (insert into a values (1); delete from b);",
+	"select U&'\\0041;' , u&\"x;\" , b'01', x'ff', n'x';",
+	"\xff\xfe;\x00;",
+	"select 1;\r\n\r\nselect 2;\r\n",
+	"vacuum; create index concurrently i on t(x); drop index concurrently i;",
+	"begin; commit; rollback to s; rollback; start transaction; end; vacuum (analyze) t; begin",
+}
+
 func FuzzSplitStatements(f *testing.F) {
-	seeds := []string{
-		"",
-		"select 1; select 2;",
-		"select 'it''s;' ; select E'\\';' ; select \"a;\"\"\";",
-		"do $a$ begin perform $b$;$b$; end $a$; select $1;",
-		"/* /* nested ; */ */ select 1 -- x;\n;",
-		"create function f() returns int language sql begin atomic select 1; end; select 2;",
-		"\\set x 1\nselect :x;",
-		"select 'unterminated",
-		"select $$unterminated",
-		"/* unterminated",
-		"create rule r as on insert to t do (insert into a values (1); delete from b);",
-		"select U&'\\0041;' , u&\"x;\" , b'01', x'ff', n'x';",
-		"\xff\xfe;\x00;",
-		"select 1;\r\n\r\nselect 2;\r\n",
-		"vacuum; create index concurrently i on t(x); drop index concurrently i;",
-		"begin; commit; rollback to s; rollback; start transaction; end; vacuum (analyze) t; begin",
-	}
-	for _, s := range seeds {
+	for _, s := range splitSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
@@ -353,4 +355,124 @@ func FuzzSplitStatements(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzEach: Split, Statements and Each give the statements and the issue
+// that the splitter gave when it collected them with a table of the
+// source's lines (splitReference), and Statements stopped after k
+// statements gives the first k.
+func FuzzEach(f *testing.F) {
+	for i, s := range splitSeeds {
+		f.Add(s, uint8(i%3))
+	}
+	f.Fuzz(func(t *testing.T, src string, k uint8) {
+		want, wantIssue := splitReference(src)
+		got, issue := Split(src)
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(issue, wantIssue) {
+			t.Fatalf("Split(%q) = %+v, %+v; want %+v, %+v", src, got, issue, want, wantIssue)
+		}
+		var each []Statement
+		if issue := Each(src, func(s Statement) bool { each = append(each, s); return true }); !reflect.DeepEqual(issue, wantIssue) {
+			t.Fatalf("Each(%q) issue %+v, want %+v", src, issue, wantIssue)
+		}
+		if !reflect.DeepEqual(each, want) {
+			t.Fatalf("Each(%q) = %+v, want %+v", src, each, want)
+		}
+		var first []Statement
+		for s := range Statements(src) {
+			if len(first) == int(k) {
+				break
+			}
+			first = append(first, s)
+		}
+		if n := min(int(k), len(want)); !reflect.DeepEqual(first, want[:n:n]) && !(n == 0 && first == nil) {
+			t.Fatalf("the first %d of Statements(%q) = %+v, want %+v", k, src, first, want[:n])
+		}
+	})
+}
+
+// splitReference is Split as it was before Each: every line found
+// through a table of the source's line starts.
+func splitReference(src string) ([]Statement, *Issue) {
+	var (
+		out       []Statement
+		issue     *Issue
+		start     = -1
+		end       = -1
+		real      bool
+		first     = -1
+		paren     int
+		beginDep  int
+		idents    [4]byte
+		nIdents   int
+		lineCache = NewLineIndex(src)
+	)
+	emit := func() {
+		if real && start >= 0 {
+			for end > start && isSpace(src[end-1]) {
+				end--
+			}
+			out = append(out, Statement{SQL: src[start:end], Line: lineCache.Line(first), Offset: start})
+		}
+		start, end, real, first = -1, -1, false, -1
+		paren, beginDep, nIdents = 0, 0, 0
+		idents = [4]byte{}
+	}
+	for t := range Lex(src) {
+		if t.Unterminated && issue == nil {
+			issue = &Issue{Line: lineCache.Line(t.Start), Offset: t.Start, What: tokenIssue(src, t)}
+		}
+		switch t.Kind {
+		case Semi:
+			if paren <= 0 && beginDep == 0 {
+				emit()
+				continue
+			}
+		case Meta:
+			emit()
+			out = append(out, Statement{SQL: src[t.Start:t.End], Line: lineCache.Line(t.Start), Offset: t.Start})
+			continue
+		case Punct:
+			switch src[t.Start] {
+			case '(', '[':
+				paren++
+			case ')', ']':
+				paren--
+			}
+		case Word:
+			w := src[t.Start:t.End]
+			if nIdents < len(idents) {
+				switch strings.ToLower(w) {
+				case "create", "function", "procedure", "or", "replace":
+					idents[nIdents] = w[0] | 0x20
+				}
+			}
+			nIdents++
+			if idents[0] == 'c' && (idents[1] == 'f' || idents[1] == 'p' ||
+				(idents[1] == 'o' && idents[2] == 'r' && (idents[3] == 'f' || idents[3] == 'p'))) && paren == 0 {
+				switch strings.ToLower(w) {
+				case "begin":
+					beginDep++
+				case "case":
+					if beginDep >= 1 {
+						beginDep++
+					}
+				case "end":
+					if beginDep > 0 {
+						beginDep--
+					}
+				}
+			}
+		}
+		if start < 0 {
+			start = t.Start
+		}
+		end = t.End
+		if t.Kind != Comment && !real {
+			real = true
+			first = t.Start
+		}
+	}
+	emit()
+	return out, issue
 }

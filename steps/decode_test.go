@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -724,6 +725,30 @@ settings."app.tenant" = "t1"
 			_, ps := Load(writeRunbook(t, files))
 			matchProblems(t, ps, tt.want)
 		})
+	}
+}
+
+// A SQL file's problems keep their order and columns where two share a
+// line and column: the unterminated string first (the split reports it
+// after the statements it checked as it went), then the statement's.
+func TestLoadSQLProblemOrder(t *testing.T) {
+	dir := writeRunbook(t, map[string]string{
+		"runbook.toml": "[runbook]\nid = \"t\"\n[target]\nproject_id = \"abcdefghijklmnopqrst\"\nidentity = [\"stamp\"]\n" +
+			"[[rollback.step]]\nkind = \"manual\"\n[[phase]]\ntitle = \"p\"\n[[phase.step]]\nkind = \"sql\"\nfile = \"late.sql\"\n",
+		"late.sql": "\\set x 1\nselect 1;\n       /* c */\nvacuum 'never closed;\n",
+	})
+	_, ps := Load(dir)
+	var got []string
+	for _, p := range ps {
+		got = append(got, fmt.Sprintf("%s:%d:%d %s", filepath.Base(p.Path), p.Line, p.Col, p.Msg))
+	}
+	want := []string{
+		`late.sql:1:1 psql meta-command \set`,
+		"late.sql:4:8 unterminated quoted string",
+		"late.sql:4:8 VACUUM cannot run inside a transaction block",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

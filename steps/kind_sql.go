@@ -191,37 +191,41 @@ func (v *validator) checkSQLSource(s *Step, sc sqlSource) (int, bool) {
 		v.atSource(sc, f.Line, col, Error, f.Hint, "%s", f.What)
 		return 0, false
 	}
-	stmts, issue := sqlscan.Split(sc.text)
-	if sc.rel != "" && v.r.splits != nil {
-		// StepStatements and stepList answer from this: a long
-		// migration is split once, not again for the plan and for the
-		// run. It is kept as views into the file (12 bytes a
-		// statement), the list the step's events share.
-		for i := range stmts {
-			stmts[i].File = sc.rel
-		}
-		if l := listOfFile(sc.text, sc.rel, stmts); l != nil && l.spans != nil {
-			v.r.splits[sc.rel] = l
-		}
+	// StepStatements and stepList answer from the list kept here: a long
+	// migration is split once, not again for the plan and for the run.
+	// It is kept as views into the file (12 bytes a statement), the list
+	// the step's events share. Each statement is checked as the split
+	// finds it.
+	keep := sc.rel != "" && v.r.splits != nil
+	first := len(v.probs)
+	n, l, issue := splitFile(sc.text, sc.rel, keep, func(st Statement) { v.checkStatement(s, sc, st) })
+	if l != nil {
+		v.r.splits[sc.rel] = l
 	}
-	li := sqlscan.NewLineIndex(sc.text)
 	if issue != nil {
-		v.atSource(sc, issue.Line, li.Col(issue.Offset), Error,
+		v.atSource(sc, issue.Line, column(sc.text, issue.Offset), Error,
 			"the rest of the script would be swallowed into one statement", "%s", issue.What)
+		// Reported before the statements' problems, as when the whole
+		// text was split first.
+		last := v.probs[len(v.probs)-1]
+		copy(v.probs[first+1:], v.probs[first:len(v.probs)-1])
+		v.probs[first] = last
 	}
-	if len(stmts) == 0 && sc.rel == "" {
+	if n == 0 && sc.rel == "" {
 		v.at(sc.where, Error, "", "statement is empty")
 	}
-	for _, st := range stmts {
-		v.checkStatement(s, sc, st, li.Col(st.Offset))
-	}
-	return len(stmts), true
+	return n, true
+}
+
+// column is the 1-based byte column of offset off in src.
+func column(src string, off int) int {
+	return off - strings.LastIndexByte(src[:off], '\n')
 }
 
 // checkStatement checks one statement of a sql step.
-func (v *validator) checkStatement(s *Step, sc sqlSource, st Statement, col int) {
+func (v *validator) checkStatement(s *Step, sc sqlSource, st Statement) {
 	if strings.HasPrefix(st.SQL, `\`) {
-		v.atSource(sc, st.Line, col, Error, "handrail sends statements to the server; psql meta-commands cannot run",
+		v.atSource(sc, st.Line, column(sc.text, st.Offset), Error, "handrail sends statements to the server; psql meta-commands cannot run",
 			"psql meta-command %s", strings.Fields(st.SQL)[0])
 		return
 	}
@@ -229,6 +233,10 @@ func (v *validator) checkStatement(s *Step, sc sqlSource, st Statement, col int)
 		return
 	}
 	reason, tc := sqlscan.StatementTransactionFaults(st.SQL)
+	if reason == "" && tc == "" {
+		return
+	}
+	col := column(sc.text, st.Offset)
 	if reason != "" {
 		v.atSource(sc, st.Line, col, Error, fmt.Sprintf("set transaction = false on step %s", s.ID), "%s", reason)
 	}

@@ -661,6 +661,9 @@ func NoTransactionReason(stmt string) string {
 // without splitting it again (a sql step's load asks both of every
 // statement of its file).
 func StatementTransactionFaults(stmt string) (noTx, control string) {
+	if !faultLeads[firstWord(stmt)] {
+		return "", "" // an insert, a select: no need to read on (a long file's load asks of each)
+	}
 	type faults struct{ noTx, control string }
 	f := withSigTokens(stmt, func(toks []sig) faults {
 		if len(toks) == 0 {
@@ -669,6 +672,29 @@ func StatementTransactionFaults(stmt string) (noTx, control string) {
 		return faults{noTxReason(toks), transactionControl(toks)}
 	})
 	return f.noTx, f.control
+}
+
+// faultLeads are the first words of the statements noTxReason or
+// transactionControl name: no other statement has a fault.
+var faultLeads = map[string]bool{
+	"VACUUM": true, "CREATE": true, "DROP": true, "REINDEX": true, "ALTER": true, "DISCARD": true, "CLUSTER": true,
+	"COMMIT": true, "ROLLBACK": true, "BEGIN": true, "END": true, "ABORT": true, "START": true, "PREPARE": true,
+}
+
+// firstWord is stmt's first Token that is not a comment, uppercased,
+// when it is a bare word; else "".
+func firstWord(stmt string) string {
+	w := ""
+	lexEach(stmt, func(t Token) bool {
+		if t.Kind == Comment {
+			return true
+		}
+		if t.Kind == Word && t.End-t.Start <= len("ROLLBACK") {
+			w = upperWord(stmt[t.Start:t.End])
+		}
+		return false
+	})
+	return w
 }
 
 func noTxReason(t []sig) string {

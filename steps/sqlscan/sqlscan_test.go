@@ -216,6 +216,9 @@ func TestTransactionControl(t *testing.T) {
 		if got := TransactionControl(stmt); got != want {
 			t.Errorf("TransactionControl(%q) = %q, want %q", stmt, got, want)
 		}
+		if _, got := StatementTransactionFaults("/* c */ " + stmt); got != want {
+			t.Errorf("StatementTransactionFaults(%q) control %q, want %q", stmt, got, want)
+		}
 	}
 }
 

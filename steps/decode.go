@@ -208,7 +208,13 @@ func load(fsys fs.FS, fsDir, name, showDir string, show func(rel string) string)
 	r.source = data
 	r.tomlName = name
 	r.show = show
-	r.read = func(rel string) ([]byte, error) { return fs.ReadFile(fsys, path.Join(fsDir, rel)) }
+	r.read = func(rel string) (string, error) {
+		f, err := fsys.Open(path.Join(fsDir, rel))
+		if err != nil {
+			return "", err
+		}
+		return readText(f)
+	}
 	r.where = &fileWhere{loc: d.loc, file: tomlPath, present: d.present, failed: d.failed}
 	r.files = map[string]string{}
 	r.stmtBase = map[string][]int{}

@@ -812,6 +812,24 @@ func TestLoadFS(t *testing.T) {
 	matchProblems(t, ps, []problemLine{{"runbook.toml", 113, Error, "no such file: examples/good/rollback/001.sql"}})
 }
 
+// A sql step's file that cannot be read (a directory) is a problem at
+// its key, from disk and from a file system alike.
+func TestLoadSQLFileUnreadable(t *testing.T) {
+	files := map[string]string{
+		"runbook.toml": "[runbook]\nid = \"t\"\n[target]\nproject_id = \"abcdefghijklmnopqrst\"\nidentity = [\"stamp\"]\n" +
+			"[[rollback.step]]\nkind = \"manual\"\n[[phase]]\ntitle = \"p\"\n[[phase.step]]\nkind = \"sql\"\nfile = \"migrations\"\n",
+		"migrations/001.sql": "select 1;\n",
+	}
+	_, ps := Load(writeRunbook(t, files))
+	matchProblems(t, ps, []problemLine{{"runbook.toml", 12, Error, "cannot read: "}})
+	fsys := fstest.MapFS{}
+	for name, content := range files {
+		fsys["rb/"+name] = &fstest.MapFile{Data: []byte(content)}
+	}
+	_, ps = LoadFS(fsys, "rb")
+	matchProblems(t, ps, []problemLine{{"runbook.toml", 12, Error, "cannot read: rb/migrations"}})
+}
+
 func TestHash(t *testing.T) {
 	dir := writeRunbook(t, goodFiles())
 	r1, _ := Load(dir)

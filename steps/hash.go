@@ -6,9 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
@@ -29,23 +33,24 @@ func computeHash(name string, source []byte, files map[string]string) string {
 	sort.Strings(paths)
 	h := sha256.New()
 	var n [8]byte
+	buf := make([]byte, 64<<10)
 	for _, p := range paths {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 		binary.BigEndian.PutUint64(n[:], uint64(len(all[p])))
 		h.Write(n[:])
-		writeString(h, all[p])
+		writeString(h, all[p], buf)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// writeString writes s to h a chunk at a time: a 50 MB migration is
-// hashed without a second copy of it.
-func writeString(h hash.Hash, s string) {
-	const chunk = 64 << 10
+// writeString writes s to h through buf, a chunk at a time: a 50 MB
+// migration is hashed without a second copy of it (a conversion of each
+// chunk to []byte allocated it anew, the whole file in all).
+func writeString(h hash.Hash, s string, buf []byte) {
 	for len(s) > 0 {
-		n := min(len(s), chunk)
-		h.Write([]byte(s[:n]))
+		n := copy(buf, s)
+		h.Write(buf[:n])
 		s = s[n:]
 	}
 }
@@ -99,17 +104,35 @@ func (r *Runbook) FileContent(rel string) (string, error) {
 		}
 		return b, nil
 	}
-	b, err := os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(p)))
-	return string(b), err
+	return r.readFile(p)
 }
 
 // readFile reads a referenced file for validation: from the file system
 // Load read runbook.toml from, or, for a runbook built in code, from Dir.
-func (r *Runbook) readFile(rel string) ([]byte, error) {
+func (r *Runbook) readFile(rel string) (string, error) {
 	if r.read != nil {
 		return r.read(rel)
 	}
-	return os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(rel)))
+	f, err := os.Open(filepath.Join(r.Dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return "", err
+	}
+	return readText(f)
+}
+
+// readText reads f to its end as a string and closes it. The string is
+// the one copy of the file: a 53 MB migration read as []byte and then
+// converted was held twice until the bytes were collected (issue 15).
+func readText(f fs.File) (string, error) {
+	defer f.Close()
+	var b strings.Builder
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() < math.MaxInt {
+		b.Grow(int(fi.Size()))
+	}
+	if _, err := io.Copy(&b, f); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 // StepStatements returns the SQL statements step s runs: those of its

@@ -145,8 +145,8 @@ func (v *validator) sqlSources(ref stepRef, hasFile bool) ([]sqlSource, bool) {
 		s.File = rel
 		text, ok := r.files[rel]
 		if !ok {
-			data, err := r.readFile(rel)
-			if err != nil {
+			var err error
+			if text, err = r.readFile(rel); err != nil {
 				msg := "cannot read"
 				if errors.Is(err, fs.ErrNotExist) {
 					msg = "no such file"
@@ -154,7 +154,6 @@ func (v *validator) sqlSources(ref stepRef, hasFile bool) ([]sqlSource, bool) {
 				v.at(fp, Error, "paths are relative to the runbook directory "+r.showPath("."), "%s: %s", msg, r.showPath(rel))
 				return nil, false
 			}
-			text = string(data)
 			r.files[rel] = text
 		}
 		return []sqlSource{{rel: rel, text: text, where: fp}}, true

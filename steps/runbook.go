@@ -43,7 +43,7 @@ type Runbook struct {
 	loaded   bool
 	tomlName string                           // base name of the runbook file
 	show     func(rel string) string          // a referenced file's path for messages
-	read     func(rel string) ([]byte, error) // a referenced file's content
+	read     func(rel string) (string, error) // a referenced file's content
 	// where says where each key was written in runbook.toml (see Validate).
 	where    where
 	source   []byte            // runbook.toml as read

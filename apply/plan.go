@@ -219,8 +219,8 @@ func planSteps(rb *steps.Runbook) []PlanStep {
 	add := func(s steps.Step, phase string, rollback bool) {
 		ps := PlanStep{ID: s.ID, Kind: string(s.Kind), Title: s.Title, Phase: phase, Writes: s.Kind.Writes(), Rollback: rollback}
 		if s.Kind.WritesSQL() {
-			if st, err := rb.StepStatements(s); err == nil {
-				ps.Statements = len(st)
+			if n, err := rb.StatementCount(s); err == nil {
+				ps.Statements = n
 			}
 		}
 		out = append(out, ps)

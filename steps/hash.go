@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"iter"
 	"math"
 	"os"
 	"path/filepath"
@@ -188,6 +189,42 @@ func (r *Runbook) stepStatements(s Step) ([]Statement, error) {
 		return inline([]string{s.SQL}), nil
 	}
 	return nil, nil
+}
+
+// StatementCount is how many statements step s runs:
+// len(StepStatements(s)), without making them (a loaded runbook counts
+// a file's list as it is): the plan's count of a step.
+func (r *Runbook) StatementCount(s Step) (int, error) {
+	if l := r.fileList(s); l != nil {
+		return l.Len(), nil
+	}
+	stmts, err := r.stepStatements(s)
+	return len(stmts), err
+}
+
+// stepSQL yields the SQL of each statement step s runs (StepStatements'),
+// one at a time: a loaded runbook reads a file's list, no []Statement.
+func (r *Runbook) stepSQL(s Step) (iter.Seq[string], error) {
+	if l := r.fileList(s); l != nil {
+		return func(yield func(string) bool) {
+			for k := range l.Len() {
+				if !yield(l.SQL(k)) {
+					return
+				}
+			}
+		}, nil
+	}
+	stmts, err := r.stepStatements(s)
+	if err != nil {
+		return nil, err
+	}
+	return func(yield func(string) bool) {
+		for _, st := range stmts {
+			if !yield(st.SQL) {
+				return
+			}
+		}
+	}, nil
 }
 
 // stepList returns the statements of step s as the list its events carry:

@@ -42,8 +42,8 @@ file = "migrations/001.sql"`,
 }
 
 func (sqlKind) plan(rb *Runbook, s Step, _ bool, p *PlannedStep) {
-	if stmts, err := rb.StepStatements(s); err == nil {
-		p.Statements = len(stmts)
+	if n, err := rb.StatementCount(s); err == nil {
+		p.Statements = n
 	}
 }
 

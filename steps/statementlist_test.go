@@ -90,3 +90,46 @@ func marshal(t *testing.T, escapeHTML bool, v any) string {
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// StatementCount and stepSQL answer what StepStatements does, from a
+// loaded runbook's file lists and from a runbook built in code.
+func TestStatementCountAndSQL(t *testing.T) {
+	loaded, ps := Load(writeRunbook(t, goodFiles()))
+	if ps.HasErrors() {
+		t.Fatal(ps.Error())
+	}
+	dir := writeRunbook(t, map[string]string{"m/001.sql": "select 1;\nselect 2;\n"})
+	built := builtRunbook()
+	built.Dir = dir
+	built.Rollback.Steps[0].Statements, built.Rollback.Steps[0].File = nil, "m/001.sql"
+	for _, r := range []*Runbook{loaded, built} {
+		files := 0
+		for _, s := range append(r.AllSteps(), r.Rollback.Steps...) {
+			stmts, err := r.StepStatements(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.File != "" {
+				files++
+			}
+			n, err := r.StatementCount(s)
+			if err != nil || n != len(stmts) {
+				t.Errorf("step %s: StatementCount %d, %v; want %d", s.ID, n, err, len(stmts))
+			}
+			seq, err := r.stepSQL(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, st := range stmts {
+				want = append(want, st.SQL)
+			}
+			if got := slices.Collect(seq); !slices.Equal(got, want) {
+				t.Errorf("step %s: stepSQL %q, want %q", s.ID, got, want)
+			}
+		}
+		if files == 0 {
+			t.Fatal("no step of a file")
+		}
+	}
+}

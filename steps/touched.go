@@ -43,12 +43,12 @@ func (r *Runbook) TouchedObjects() []string {
 		if !s.Kind.WritesSQL() {
 			continue
 		}
-		stmts, err := r.StepStatements(s)
+		sqls, err := r.stepSQL(s)
 		if err != nil {
 			continue
 		}
-		for _, st := range stmts {
-			for _, name := range touchedIn(st.SQL) {
+		for sql := range sqls {
+			for _, name := range touchedIn(sql) {
 				if !slices.Contains(out, name) {
 					out = append(out, name)
 				}

@@ -338,25 +338,30 @@ func Statements(src string) iter.Seq[Statement] {
 // keeps them, without a []Statement of them all (issue 15). When f
 // returns false it stops, and the issue is the one found up to there.
 func Each(src string, f func(Statement) bool) *Issue {
-	sp := splitter{src: src, f: f, lines: lineCounter{src: src, line: 1}, start: -1, end: -1}
+	sp := splitter{src: src, lines: lineCounter{src: src, line: 1}, cur: pending{start: -1}}
 	for t := range Lex(src) {
-		if !sp.token(t) {
+		if !sp.token(t, f) {
 			return sp.issue
 		}
 	}
-	sp.emit()
+	sp.emit(f)
 	return sp.issue
 }
 
-// splitter is Each's state: the statement pending since the last split.
+// splitter is Each's state. Each passes f to its methods rather than
+// keeping it, so that f does not escape (Split's closure stays on the
+// stack).
 type splitter struct {
 	src   string
-	f     func(Statement) bool
 	lines lineCounter
 	issue *Issue
 	stop  bool // f said stop
+	cur   pending
+}
 
-	start     int  // offset of the first Token of the pending statement (-1: none)
+// pending is the statement since the last split.
+type pending struct {
+	start     int  // offset of its first Token (-1: none)
 	end       int  // end of its last Token
 	real      bool // it has a Token other than comments
 	firstLine int  // line of its first Token that is not a comment
@@ -367,86 +372,86 @@ type splitter struct {
 }
 
 // yield hands s to f, unless f said stop before.
-func (sp *splitter) yield(s Statement) {
-	if !sp.stop && !sp.f(s) {
+func (sp *splitter) yield(s Statement, f func(Statement) bool) {
+	if !sp.stop && !f(s) {
 		sp.stop = true
 	}
 }
 
 // emit ends the pending statement (dropped when it holds only comments).
-func (sp *splitter) emit() {
-	src := sp.src
-	if sp.real && sp.start >= 0 {
+func (sp *splitter) emit(f func(Statement) bool) {
+	c := &sp.cur
+	if c.real && c.start >= 0 {
 		// An unterminated last Token may end in whitespace.
-		end := sp.end
-		for end > sp.start && isSpace(src[end-1]) {
+		end := c.end
+		for end > c.start && isSpace(sp.src[end-1]) {
 			end--
 		}
-		sp.yield(Statement{SQL: src[sp.start:end], Line: sp.firstLine, Offset: sp.start})
+		sp.yield(Statement{SQL: sp.src[c.start:end], Line: c.firstLine, Offset: c.start}, f)
 	}
-	*sp = splitter{src: src, f: sp.f, lines: sp.lines, issue: sp.issue, stop: sp.stop, start: -1, end: -1}
+	sp.cur = pending{start: -1}
 }
 
 // token takes the next Token; false when f said stop.
-func (sp *splitter) token(t Token) bool {
-	src := sp.src
+func (sp *splitter) token(t Token, f func(Statement) bool) bool {
+	src, c := sp.src, &sp.cur
 	if t.Unterminated && sp.issue == nil {
 		sp.issue = &Issue{Line: sp.lines.at(t.Start), Offset: t.Start, What: tokenIssue(src, t)}
 	}
 	switch t.Kind {
 	case Semi:
-		if sp.paren <= 0 && sp.beginDep == 0 {
-			sp.emit()
+		if c.paren <= 0 && c.beginDep == 0 {
+			sp.emit(f)
 			return !sp.stop
 		}
 	case Meta:
-		sp.emit()
-		sp.yield(Statement{SQL: src[t.Start:t.End], Line: sp.lines.at(t.Start), Offset: t.Start})
+		sp.emit(f)
+		sp.yield(Statement{SQL: src[t.Start:t.End], Line: sp.lines.at(t.Start), Offset: t.Start}, f)
 		return !sp.stop
 	case Punct:
 		switch src[t.Start] {
 		case '(', '[':
-			sp.paren++
+			c.paren++
 		case ')', ']':
-			sp.paren--
+			c.paren--
 		}
 	case Word:
-		sp.word(src[t.Start:t.End])
+		c.word(src[t.Start:t.End])
 	}
-	if sp.start < 0 {
-		sp.start = t.Start
+	if c.start < 0 {
+		c.start = t.Start
 	}
-	sp.end = t.End
-	if t.Kind != Comment && !sp.real {
-		sp.real = true
-		sp.firstLine = sp.lines.at(t.Start)
+	c.end = t.End
+	if t.Kind != Comment && !c.real {
+		c.real = true
+		c.firstLine = sp.lines.at(t.Start)
 	}
 	return true
 }
 
 // word follows BEGIN ... END in the body of a CREATE FUNCTION/PROCEDURE,
 // where a ';' does not split.
-func (sp *splitter) word(w string) {
-	if sp.nIdents < len(sp.idents) {
+func (c *pending) word(w string) {
+	if c.nIdents < len(c.idents) {
 		switch strings.ToLower(w) {
 		case "create", "function", "procedure", "or", "replace":
-			sp.idents[sp.nIdents] = w[0] | 0x20
+			c.idents[c.nIdents] = w[0] | 0x20
 		}
 	}
-	sp.nIdents++
-	id := sp.idents
+	c.nIdents++
+	id := c.idents
 	if id[0] == 'c' && (id[1] == 'f' || id[1] == 'p' ||
-		(id[1] == 'o' && id[2] == 'r' && (id[3] == 'f' || id[3] == 'p'))) && sp.paren == 0 {
+		(id[1] == 'o' && id[2] == 'r' && (id[3] == 'f' || id[3] == 'p'))) && c.paren == 0 {
 		switch strings.ToLower(w) {
 		case "begin":
-			sp.beginDep++
+			c.beginDep++
 		case "case":
-			if sp.beginDep >= 1 {
-				sp.beginDep++
+			if c.beginDep >= 1 {
+				c.beginDep++
 			}
 		case "end":
-			if sp.beginDep > 0 {
-				sp.beginDep--
+			if c.beginDep > 0 {
+				c.beginDep--
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/handrail-dev/handrail/steps"
@@ -39,5 +40,24 @@ func TestEveryKindHasAPane(t *testing.T) {
 			}
 		}
 		mustContain(t, plain(m), "["+string(k)+"] The only step")
+	}
+}
+
+// A check whose query failed shows the server's whole message at 80
+// columns, wrapped, not cut at the pane's edge: it is what the operator
+// reads to decide between retry, skip and rollback.
+func TestCheckFailureSummaryWrapsAt80(t *testing.T) {
+	summary := `query failed: invalid byte sequence for encoding "UTF8": 0xff (SQLSTATE 22021) at check policy-count`
+	f := toApply().on(steps.EvStepSucceeded, "apply-001").stepStarted("policy-count").
+		add(steps.Event{Type: steps.EvCheckFailed, Step: "policy-count", Check: &steps.CheckReport{
+			SQL: "select count(*) from pg_policies", Expect: "1 row: 6", Summary: summary}})
+	for _, full := range []bool{false, true} {
+		m, _ := newLive(f)
+		if full {
+			m = update(m, press("f")...)
+		}
+		if got := strings.Join(strings.Fields(flat(m)), " "); !strings.Contains(got, summary) {
+			t.Errorf("full screen %v: the failure is not shown whole:\n%s", full, plain(m))
+		}
 	}
 }

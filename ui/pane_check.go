@@ -23,7 +23,7 @@ func (checkKind) nextLabel(_ Model, st *steps.StepState) string {
 
 func (m Model) checkPane(st *steps.StepState, w int) paneContent {
 	s, c := m.styles, st.Check
-	fixed := []string{m.verdictLine(st)}
+	fixed := wrapAll([]string{m.verdictLine(st)}, w) // a query's error is long: wrap it, never cut it
 	if c == nil {
 		body := append(notesLines(st, w), wrapAll([]string{s.Muted.Render("expect: ") + orDash(st.Expect)}, w)...)
 		return textPane(fixed, append(body, m.sqlLines(st.SQL, w, 1<<20)...))
@@ -57,7 +57,7 @@ func capLines(lines []string, n int, s *Styles) []string {
 	return lines
 }
 
-// verdictLine: PASS or FAIL, big, with the one-line summary.
+// verdictLine: PASS or FAIL, big, with the summary (checkPane wraps it).
 func (m Model) verdictLine(st *steps.StepState) string {
 	s := m.styles
 	switch {

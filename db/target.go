@@ -104,6 +104,10 @@ func Connect(ctx context.Context, target *ConnTarget, opts ConnectOptions) (*Tar
 	cfg.StatementCacheCapacity = 0
 	cfg.DescriptionCacheCapacity = 0
 	cfg.RuntimeParams["application_name"] = cleanAppName(opts.AppName)
+	// pgx's simple protocol needs client_encoding UTF8; a SQL_ASCII
+	// database (or PGCLIENTENCODING) would otherwise give another one and
+	// every query would fail.
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}

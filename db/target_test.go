@@ -260,3 +260,29 @@ func TestConnectRefusesTransactionPooler(t *testing.T) {
 		}
 	}
 }
+
+// A database created with ENCODING 'SQL_ASCII' (old clusters have them)
+// reports client_encoding SQL_ASCII unless the client asks for UTF8; pgx's
+// simple protocol, which handrail uses everywhere, refuses every query on
+// such a connection. Connect asks for UTF8, so the identity probes, the
+// stamp and the checks work there too (a value that is not UTF-8 is then
+// refused by the server, saying so, instead of every query failing).
+func TestConnectSQLASCIIDatabase(t *testing.T) {
+	t.Parallel()
+	env := tgNewEnv(t, SandboxOptions{})
+	tgExec(t, env.admin(t, "postgres"), "create database tg_ascii encoding 'SQL_ASCII' template template0 lc_collate 'C' lc_ctype 'C'")
+	tg := env.connect(t, "tg_ascii", ConnectOptions{})
+	if _, err := tg.Stamp(tgCtx(t), "ascii-prod", false); err != nil {
+		t.Fatalf("Stamp on a SQL_ASCII database: %v", err)
+	}
+	if _, ok, _, reason := tg.VerifyIdentity(tgCtx(t), IdentityConfig{Expected: "ascii-prod", Sources: []string{"stamp"}}); !ok {
+		t.Fatalf("identity on a SQL_ASCII database: %s", reason)
+	}
+	res, err := tg.Query(tgCtx(t), `select 'plain' as v`, QueryOptions{})
+	if err != nil {
+		t.Fatalf("a check on a SQL_ASCII database: %v", err)
+	}
+	if len(res.Rows) != 1 {
+		t.Fatalf("rows = %v", res.Rows)
+	}
+}

@@ -375,12 +375,25 @@ func overlay(body []string, dialog string, w int) []string {
 func fit(s string, w int) string {
 	n := width(s)
 	if n > w {
-		return ansi.Truncate(s, w, "…")
+		return truncate(s, w, "…")
 	}
 	if n == w {
 		return s
 	}
 	return s + strings.Repeat(" ", w-n)
+}
+
+// truncate is ansi.Truncate that also closes an escape's marker the cut
+// left open (termsafe.MarkOpen without its MarkClose), so the escape style
+// ends where the cut text does instead of running on into the text drawn
+// after it on the line (the next cells of a table row, the right half of
+// expected beside actual).
+func truncate(s string, w int, tail string) string {
+	s = ansi.Truncate(s, w, tail)
+	if strings.LastIndex(s, termsafe.MarkOpen) > strings.LastIndex(s, termsafe.MarkClose) {
+		s += termsafe.MarkClose
+	}
+	return s
 }
 
 // block fits lines to w and pads or cuts them to exactly h lines.

@@ -2,8 +2,6 @@ package ui
 
 import (
 	"strings"
-
-	"github.com/charmbracelet/x/ansi"
 )
 
 // table renders result rows by hand: column widths come from the header
@@ -88,7 +86,7 @@ func (t table) line(cells []string) string {
 func padCell(s string, w int) string {
 	n := width(s)
 	if n > w {
-		return ansi.Truncate(s, w, "…")
+		return truncate(s, w, "…")
 	}
 	return s + strings.Repeat(" ", w-n)
 }

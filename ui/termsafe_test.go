@@ -408,3 +408,22 @@ func TestShownStateIsTheFoldEscapedOverARecordedSession(t *testing.T) {
 		}
 	}
 }
+
+// An escape cut by a table cell's width is closed at the cell's end: the
+// escape style marks escapes only, so the next cells' plain data must not
+// be drawn in it (read as escapes too).
+func TestCutEscapeDoesNotStyleTheNextCells(t *testing.T) {
+	st := NewStyles(false, true)
+	rows := [][]string{{termsafe.MarkLine("x\x1b[5mblink\u202eevil\u009b2J"), "plain", termsafe.MarkLine("a\tb")}}
+	tb := newTable([]string{"blink", "next", "tab"}, rows, 30, &st)
+	got := termsafe.Highlight(tb.row(0), "<", ">")
+	for _, cell := range []string{"plain", "a"} {
+		before := got[:strings.Index(got, cell)]
+		if strings.LastIndex(before, "<") > strings.LastIndex(before, ">") {
+			t.Errorf("%q is drawn in the escape style: %q", cell, got)
+		}
+	}
+	if !strings.Contains(got, "<\\t>") {
+		t.Errorf("the tab's escape lost its style: %q", got)
+	}
+}

@@ -234,8 +234,11 @@ func syntaxProblem(file, src string, err error) Problem {
 	if errors.As(err, &pe) {
 		p := Problem{Path: file, Line: pe.Position.Line, Col: pe.Position.Col, Severity: Error,
 			Msg: "invalid TOML: " + pe.Message}
-		if p.Col == 0 && pe.Position.Start > 0 && pe.Position.Start <= len(src) {
-			p.Col = sqlscan.NewLineIndex(src).Col(pe.Position.Start)
+		// The byte offset is exact; the parser's line is one too far when
+		// it stops at a newline ("[target" without its "]").
+		if pe.Position.Start > 0 && pe.Position.Start < len(src) {
+			li := sqlscan.NewLineIndex(src)
+			p.Line, p.Col = li.Line(pe.Position.Start), li.Col(pe.Position.Start)
 		}
 		if pe.Usage != "" {
 			p.Hint = firstLine(strings.TrimSpace(pe.Usage))

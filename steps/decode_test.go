@@ -711,6 +711,11 @@ settings."app.tenant" = "t1"
 		{name: "syntax error", whole: "[runbook]\nid = \"x\"\ntitle = \"unterminated\n", want: []problemLine{
 			{"runbook.toml", 3, Error, "invalid TOML"},
 		}},
+		// The parser's line is one too far when it stops at a newline;
+		// the error is on the header's line.
+		{name: "unclosed table header", whole: "[runbook]\nid = \"x\"\n[target\nname = \"X\"\n", want: []problemLine{
+			{"runbook.toml", 3, Error, "invalid TOML: expected '.' or ']'"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

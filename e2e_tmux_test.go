@@ -172,7 +172,7 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	}
 	term.typeText("tmux e2e: hotfix, staging is being rebuilt")
 	term.keys("Enter")
-	term.waitText("PRODUCTION: TYPED CONSENT", "Type the project id to continue: rxlqtyfhsocxnsnnnlwl")
+	term.waitText("PRODUCTION: TYPED CONSENT", "Type the project id to continue:", "  rxlqtyfhsocxnsnnnlwl")
 	term.typeText(db.DemoStagingProjectID)
 	term.keys("Enter")
 	term.waitText(`REJECTED: "mohctrsopquwoyfweadl" is not the project id. Nothing`)

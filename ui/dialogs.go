@@ -249,7 +249,9 @@ func (m Model) consentLines() (lines, tail []string) {
 	if i := m.state.StepIndex(m.state.ConsentAt); i >= 0 {
 		lines = append(lines, "step: "+m.state.Steps[i].Title)
 	}
-	lines = append(lines, "", "Type the project id to continue: "+s.Bold.Render(ses.ProjectID))
+	// The id on a line of its own: wrapped after the label it would break
+	// at a hyphen, and the operator could not tell what exactly to type.
+	lines = append(lines, "", "Type the project id to continue:", "  "+s.Bold.Render(ses.ProjectID))
 	tail = []string{"", m.answerLine(m.consent.View())}
 	if r := m.state.ConsentRejected; r != nil {
 		tail = append(tail, "", s.Bad.Render("REJECTED: ")+quote(*r)+" is not the project id. Nothing was written.")

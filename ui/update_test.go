@@ -350,13 +350,32 @@ func TestRollbackOfferedOpensAtOnce(t *testing.T) {
 	wantCmds(t, rec, steps.Command{Type: steps.CmdRollback, Text: "rate_limits RLS is off failed"})
 }
 
+// The project id to type is shown whole on one line at 80 columns: a
+// wrap at its hyphens ("replace-with-" / "project-id") leaves the operator
+// guessing what exactly to type.
+func TestConsentShowsTheProjectIDOnOneLine(t *testing.T) {
+	id := "acme-payments-eu-west-production"
+	f := new(fake).add(steps.Event{Type: steps.EvSessionStarted, Session: &steps.SessionInfo{
+		RunbookID: "r", TargetName: "Acme Payments EU West production cluster", ProjectID: id, Production: true, Apply: true,
+		Plan: connectPlan()}}).verified().stepStarted("apply-001").on(steps.EvConsentRequired, "apply-001")
+	m, _ := newLive(f)
+	var whole bool
+	for _, l := range strings.Split(plain(m), "\n") {
+		_, pane, _ := strings.Cut(l, "│") // the header shows the id too
+		whole = whole || strings.Contains(pane, id)
+	}
+	if !whole {
+		t.Errorf("the project id %q is not on one line:\n%s", id, plain(m))
+	}
+}
+
 func TestTypedConsent(t *testing.T) {
 	f := connectStart(true).on(steps.EvStepSucceeded, "pre-checklist").stepStarted("apply-001").on(steps.EvConsentRequired, "apply-001")
 	m, rec := newLive(f)
 	if m.screen() != screenConsent {
 		t.Fatalf("screen = %v, want consent", m.screen())
 	}
-	mustContain(t, plain(m), "PRODUCTION: TYPED CONSENT", "Type the project id to continue: "+prodID)
+	mustContain(t, plain(m), "PRODUCTION: TYPED CONSENT", "Type the project id to continue:", prodID)
 	m = typeText(m, "q?Rf"+stagingID) // every key is text here
 	m = update(m, press("enter")...)
 	wantCmds(t, rec, steps.Command{Type: steps.CmdConsent, Text: "q?Rf" + stagingID})

@@ -103,6 +103,9 @@ type StepState struct {
 	// Approvals are the approvals given for this attempt of the step's
 	// write (reset when it starts again).
 	Approvals []Partner `json:"approvals,omitempty"`
+	// Marked: the operator settled this step's unknown outcome (Status
+	// says applied or not, Note how they know), until it starts again.
+	Marked bool `json:"marked,omitempty"`
 	// EndedEarly: a monitoring window the operator ended before its
 	// time (Note says why).
 	EndedEarly bool `json:"ended_early,omitempty"`
@@ -474,6 +477,7 @@ func (s *State) applyStepOutcome(st *StepState, e Event) {
 		st.Status = StatusActive
 		st.Started = e.Mono
 		st.Error = nil
+		st.Marked = false
 		st.Attempts++
 		st.Approvals = nil // an approval is for one attempt
 	case EvStepSucceeded:
@@ -498,6 +502,7 @@ func (s *State) applyStepOutcome(st *StepState, e Event) {
 		st.Ended = e.Mono
 		s.LastError = e.Error
 	case EvStepMarked:
+		st.Marked = true
 		if e.Pass != nil && *e.Pass {
 			st.Status = StatusSucceeded
 		} else {

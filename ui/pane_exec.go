@@ -43,7 +43,7 @@ func (m Model) execPane(st *steps.StepState, w int) paneContent {
 	if st.WouldRun.Len() > 0 && !m.state.Session.Apply {
 		fixed[1] = s.DryRun.Render("DRY RUN") + " not run"
 	}
-	fixed = append(fixed, m.errorLines(st.Error, w)...)
+	fixed = append(fixed, m.stepErrorLines(st, w)...)
 	if m.browsing() {
 		return textPane(fixed, wrapAll(strings.Split(strings.TrimRight(st.Output, "\n"), "\n"), w))
 	}

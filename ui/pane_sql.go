@@ -51,7 +51,7 @@ func (m Model) sqlPane(st *steps.StepState, w int) paneContent {
 	fixed := m.statementLines(st)
 	fixed = append(fixed, m.sqlPreview(st, w)...)
 	fixed = append(fixed, m.lockWaitLines(st, w)...)
-	fixed = append(fixed, m.errorLines(st.Error, w)...)
+	fixed = append(fixed, m.stepErrorLines(st, w)...)
 	fixed = append(fixed, m.invalidIndexLines(st, w)...)
 	fixed = append(fixed, m.rehearsalLines(st, w)...)
 	fixed = append(fixed, m.noticeLines(st.Notices, w)...)
@@ -150,7 +150,7 @@ func (m Model) wouldRunPane(st *steps.StepState, w int) paneContent {
 	}
 	// Wrapped: the rehearsal's head ends with what makes it safe (rolled
 	// back), which a cut line would hide.
-	fixed := append(wrapAll([]string{head}, w), m.errorLines(st.Error, w)...)
+	fixed := append(wrapAll([]string{head}, w), m.stepErrorLines(st, w)...)
 	// The locks come first, then the statements: only the lines on screen
 	// are drawn (window.go).
 	locks := m.lockLines(st, w)

@@ -261,6 +261,23 @@ func (m Model) sqlLines(sql string, w, maxLines int) []string {
 }
 
 // errorLines say what went wrong, where, and what the operator can do.
+// stepErrorLines is the step's error; once the operator settled an
+// unknown outcome, its hint (which asks for that verdict) gives way to
+// the verdict and how they know.
+func (m Model) stepErrorLines(st *steps.StepState, w int) []string {
+	if !st.Marked || st.Error == nil {
+		return m.errorLines(st.Error, w)
+	}
+	e := *st.Error
+	e.Hint = ""
+	verdict := "NOT applied"
+	if st.Status == steps.StatusSucceeded {
+		verdict = "applied"
+	}
+	settled := m.styles.Warn.Render("settled by the operator: ") + verdict + ": " + st.Note
+	return append(m.errorLines(&e, w), wrapAll([]string{settled}, w)...)
+}
+
 func (m Model) errorLines(e *steps.ErrorInfo, w int) []string {
 	if e == nil {
 		return nil

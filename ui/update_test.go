@@ -177,6 +177,25 @@ func TestOutcomeUnknownIsMarkedWithReason(t *testing.T) {
 	wantCmds(t, rec, steps.Command{Type: steps.CmdMark, Pass: true, Text: "column is_public exists"})
 }
 
+// Once the operator settled an outcome-unknown step, its pane says how
+// and why, and no longer asks for the verdict already given; a retry
+// clears it.
+func TestSettledOutcomeShownOnThePane(t *testing.T) {
+	const hint = "mark it applied or not applied"
+	f := toApply().add(steps.Event{Type: steps.EvStepOutcomeUnknown, Step: "apply-001",
+		Error: &steps.ErrorInfo{Message: "handrail stopped after sending this step", Hint: "look in the database, then " + hint}})
+	m, _ := newLive(f)
+	mustContain(t, flat(m), hint)
+	no := false
+	f.add(steps.Event{Type: steps.EvStepMarked, Step: "apply-001", Pass: &no, Text: "checked pg: no rows"})
+	m, _ = newLive(f)
+	mustContain(t, flat(m), "NOT applied", "checked pg: no rows")
+	mustNotContain(t, flat(m), hint)
+	f.stepStarted("apply-001").add(steps.Event{Type: steps.EvStepFailed, Step: "apply-001", Error: &steps.ErrorInfo{Message: "deadlock detected"}})
+	m, _ = newLive(f)
+	mustNotContain(t, flat(m), "checked pg: no rows")
+}
+
 func TestCheckFailedShowsExpectedBesideActual(t *testing.T) {
 	f := toApply().on(steps.EvStepSucceeded, "apply-001").stepStarted("rate-limits-rls").checkFailed("rate-limits-rls").
 		add(steps.Event{Type: steps.EvStepFailed, Step: "rate-limits-rls", Error: &steps.ErrorInfo{Message: "check failed"}})

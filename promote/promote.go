@@ -37,6 +37,9 @@ type Request struct {
 	// message when there is none; default handrail run ID --env staging
 	// --apply (the demo's is handrail demo ... --env staging --apply).
 	StagingRun string
+	// Demo: the session is handrail demo's, which has no --staging-journal,
+	// so the message offers only StagingRun.
+	Demo bool
 }
 
 // Prover returns the function the engine calls to look for the proof.
@@ -92,8 +95,11 @@ func search(ctx context.Context, req Request) *steps.PromotionProof {
 		if run == "" {
 			run = "handrail run " + rb.Meta.ID + " --env staging --apply"
 		}
-		msg := fmt.Sprintf("no journal in %s of runbook %s (sha256 %s) on staging %s (%s): run it there first (%s), or give --staging-journal",
+		msg := fmt.Sprintf("no journal in %s of runbook %s (sha256 %s) on staging %s (%s): run it there first (%s)",
 			req.Dir, rb.Meta.ID, short(rb.Hash), rb.Staging.Name, rb.Staging.ProjectID, run)
+		if !req.Demo {
+			msg += ", or give --staging-journal"
+		}
 		return &steps.PromotionProof{Searched: where, Problems: append([]string{msg}, other...)}
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].h.Started.After(cands[j].h.Started) })

@@ -95,9 +95,13 @@ func TestPromotionProof(t *testing.T) {
 	}
 	// The demo's records its staging journal with handrail demo, not
 	// handrail run: the message gives the command that works there.
-	p = Prove(context.Background(), Request{Runbook: w.rb, Dir: w.dir, StagingRun: "handrail demo --env staging --apply"})
+	p = Prove(context.Background(), Request{Runbook: w.rb, Dir: w.dir, StagingRun: "handrail demo --env staging --apply", Demo: true})
 	if !strings.Contains(p.Problems[0], "run it there first (handrail demo --env staging --apply)") {
 		t.Fatalf("the demo's command is not given: %+v", p)
+	}
+	// ... and handrail demo has no --staging-journal to offer instead.
+	if strings.Contains(p.Problems[0], "--staging-journal") {
+		t.Fatalf("the demo is told to give a flag it does not have: %+v", p)
 	}
 
 	// A staging session that rolled back does not prove anything.

@@ -68,15 +68,17 @@ type Spec struct {
 }
 
 // stagingRun is the command that records this runbook's staging journal,
-// for the promotion gate's message: a demo's is handrail demo, which
-// runs on the demo's sandbox ("" for handrail run's default).
+// for the promotion gate's message: handrail run with the RUNBOOK as
+// given and a --db to fill in, or for a demo handrail demo, which runs on
+// the demo's sandbox.
 func (spec *Spec) stagingRun() string {
-	if !spec.Demo {
-		return ""
-	}
 	arg := ""
 	if spec.RunbookArg != "" {
 		arg = " " + spec.RunbookArg
+	}
+	if !spec.Demo {
+		// The RUNBOOK as given: the runbook's id names no directory.
+		return "handrail run" + arg + " --env staging --db STAGING_DSN --apply"
 	}
 	return "handrail demo" + arg + " --env staging --apply"
 }
@@ -233,7 +235,7 @@ func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
 		Runbook: o.rb, Target: spec.Target, Apply: spec.Apply, Rehearse: spec.Rehearse, Operator: spec.Operator,
 		RequireApproval: max(spec.RequireApproval, spec.resumedApproval), OperatorKeys: share.OperatorKeys(EnvLookup(spec.Environ)("HOME")),
 		SessionID: o.sessionID, Prior: o.prior, ResumeNote: o.resumeNote, Environ: spec.Environ,
-		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir, StagingRun: spec.stagingRun()}),
+		ProveStaging: promote.Prover(promote.Request{Runbook: o.rb, Journal: spec.StagingJournal, Dir: spec.LogDir, StagingRun: spec.stagingRun(), Demo: spec.Demo}),
 		Sink:         sink, SinkBatch: batch,
 	})
 	shared.Start(eng, o.prior, o.w.Path())

@@ -290,3 +290,16 @@ func TestDemoIdentityFixNamesNoDBFlag(t *testing.T) {
 		t.Fatalf("demo's hard stop advice: %q", fix)
 	}
 }
+
+// The command a production run gives for the missing staging journal
+// works as written: the RUNBOOK as the operator gave it (a path; the
+// runbook's id names no directory) and a --db for the staging database.
+func TestStagingRunNamesTheRunbookAndDB(t *testing.T) {
+	run := (&Spec{RunbookArg: "supabase"}).stagingRun()
+	if !strings.HasPrefix(run, "handrail run supabase ") || !strings.Contains(run, "--env staging") || !strings.Contains(run, "--db") {
+		t.Fatalf("handrail run's staging command: %q", run)
+	}
+	if demo := (&Spec{Demo: true}).stagingRun(); demo != "handrail demo --env staging --apply" {
+		t.Fatalf("the demo's staging command: %q", demo)
+	}
+}

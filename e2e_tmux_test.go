@@ -126,7 +126,7 @@ func tmuxApplyWholeRunbook(t *testing.T, tmuxPath, bin string) {
 	}
 	term.keys("Enter")
 
-	term.waitText("[message] Announce the deploy", "Deploying RLS hardening (runbook connect-rls-")
+	term.waitText("[message] Announce the deploy", "Deploying RLS hardening (runbook", "connect-rls-hardening) to Connect-Prod")
 	term.keys("Enter")
 	term.waitText("[confirm] Confirm the target", "press enter to confirm")
 	term.keys("Enter")

@@ -432,13 +432,29 @@ func wrapAll(lines []string, w int) []string {
 		if ind > w/2 {
 			ind = 0
 		}
-		parts := strings.Split(ansi.Wrap(l[ind:], w-ind, ""), "\n")
+		parts := strings.Split(wrapAtSpaces(l[ind:], w-ind), "\n")
 		out = append(out, l[:ind]+parts[0])
 		for _, p := range parts[1:] {
 			out = append(out, strings.Repeat(" ", ind)+p)
 		}
 	}
 	return out
+}
+
+// keptHyphen stands in for '-' while ansi.Wrap runs, which breaks after
+// every hyphen: a control character (one cell to ansi.Wrap, a letter of
+// the word) that never reaches the screen from data, where termsafe
+// escapes every control.
+const keptHyphen = "\x1a"
+
+// wrapAtSpaces is ansi.Wrap(s, limit, "") breaking at spaces only: a flag
+// (--env), a project id, a path or a runbook id with hyphens stays whole
+// unless it is longer than the line.
+func wrapAtSpaces(s string, limit int) string {
+	if !strings.Contains(s, "-") {
+		return ansi.Wrap(s, limit, "")
+	}
+	return strings.ReplaceAll(ansi.Wrap(strings.ReplaceAll(s, "-", keptHyphen), limit, ""), keptHyphen, "-")
 }
 
 // hangIndent is where the text of an indented line or list item starts:

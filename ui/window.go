@@ -149,10 +149,10 @@ func wrappedLines(l string, w int) int {
 	return len(wrapAll([]string{l}, w))
 }
 
-// asciiWrapCount counts the lines ansi.Wrap(s, limit, "") makes of s, by
-// its rules (words break at spaces and after hyphens, a word longer than
-// the line is cut), when s is printable ASCII; ok is false otherwise.
-// FuzzASCIIWrapCount holds it to ansi.Wrap.
+// asciiWrapCount counts the lines wrapAtSpaces(s, limit) makes of s, by
+// its rules (words break at spaces, a word longer than the line is cut),
+// when s is printable ASCII; ok is false otherwise.
+// FuzzASCIIWrapCount holds it to wrapAtSpaces.
 func asciiWrapCount(s string, limit int) (n int, ok bool) {
 	if limit < 1 {
 		return 1, true
@@ -172,15 +172,6 @@ func asciiWrapCount(s string, limit int) (n int, ok bool) {
 		case c == ' ':
 			addWord()
 			space++
-		case c == '-':
-			cur += space
-			space = 0
-			if cur+word >= limit {
-				word++
-			} else {
-				addWord()
-				cur++
-			}
 		default:
 			if cur == limit {
 				newline()

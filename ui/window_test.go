@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -124,5 +125,27 @@ func TestASCIIWrapCountMatchesWrap(t *testing.T) {
 				t.Fatalf("wrappedLines(%q, %d) = %d, wrapAll makes %d", s, w, got, want)
 			}
 		}
+	}
+}
+
+// Text is wrapped at spaces, never at a hyphen: a command, flag, path or
+// project id shown to be copied or typed ("--env", "--staging-journal",
+// "replace-with-project-id") must not come out as "-" / "-env".
+func TestWrapKeepsHyphenatedWordsWhole(t *testing.T) {
+	line := "run it there first (handrail demo connect-rls-hardening --env staging --apply), or give --staging-journal"
+	for w := 22; w <= 60; w++ { // 22: the longest word fits
+		got := wrapAll([]string{line}, w)
+		for _, word := range []string{"connect-rls-hardening", "--env", "--apply),", "--staging-journal"} {
+			if !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, word) }) {
+				t.Errorf("width %d: %q is cut: %q", w, word, got)
+			}
+		}
+		if j := strings.Join(got, " "); j != line {
+			t.Errorf("width %d: the text changed: %q", w, j)
+		}
+	}
+	// A word longer than the line is still cut to fit.
+	if got := wrapAll([]string{strings.Repeat("ab-", 20)}, 10); len(got) < 6 || width(got[0]) > 10 {
+		t.Errorf("a long hyphenated word: %q", got)
 	}
 }

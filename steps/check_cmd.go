@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -266,17 +267,14 @@ func printChecks(w io.Writer, rep *ChecksReport) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "STEP\tTITLE\tRESULT\tSUMMARY")
 		for _, r := range rep.Results {
-			step := r.Step
-			if r.Item != nil {
-				step = fmt.Sprintf("%s#%d", r.Step, *r.Item+1)
-			}
 			verdict := "PASS"
 			if !r.Pass {
 				verdict = "FAIL"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", termsafe.Line(step), oneLine(r.Title, 50), verdict, oneLine(r.Summary, 120))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.label(), oneLine(r.Title, 50), verdict, oneLine(r.Summary, summaryWidth))
 		}
 		tw.Flush()
+		printCutFailures(w, rep.Results)
 	}
 	printLocks(w, rep.Locks)
 	if rep.Error != "" {
@@ -289,6 +287,29 @@ func printChecks(w io.Writer, rep *ChecksReport) {
 		}
 	}
 	fmt.Fprintf(w, "%d checks, %d failed, exit %d\n", len(rep.Results), failed, rep.ExitCode)
+}
+
+// summaryWidth is where the table cuts a check's summary.
+const summaryWidth = 120
+
+// printCutFailures prints in full each failed check's summary the table
+// cut: the server's error or what did not match is what the reader of a
+// cron mail needs whole.
+func printCutFailures(w io.Writer, results []CheckResult) {
+	for _, r := range results {
+		if full := oneLine(r.Summary, math.MaxInt); !r.Pass && full != oneLine(r.Summary, summaryWidth) {
+			fmt.Fprintf(w, "%s FAIL: %s\n", r.label(), full)
+		}
+	}
+}
+
+// label names the check as the report does: its step, and a checklist
+// item's number (step#2), escaped.
+func (r CheckResult) label() string {
+	if r.Item != nil {
+		return termsafe.Line(fmt.Sprintf("%s#%d", r.Step, *r.Item+1))
+	}
+	return termsafe.Line(r.Step)
 }
 
 // identityLine summarizes an identity verdict on one line.

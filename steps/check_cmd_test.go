@@ -136,3 +136,22 @@ func dialSilentServer(t *testing.T, ctx context.Context) (*CheckDial, net.Conn) 
 	t.Cleanup(func() { c.Close() })
 	return d, c
 }
+
+// The text report keeps one line per check, its summary cut to fit; a
+// failed check's whole summary (the server's error, what did not match)
+// follows the table, so a cron mail says what failed and where.
+func TestCheckTextShowsAFailureWhole(t *testing.T) {
+	long := `query failed: permission denied for table business_accounts: the role "cron" needs SELECT on it (SQLSTATE 42501) at check rls-forced`
+	rep := &ChecksReport{Results: []CheckResult{
+		{Step: "rls-forced", Title: "RLS forced", Summary: long},
+		{Step: "report", Title: "Report", Pass: true, Summary: strings.Repeat("passed ", 30)},
+	}}
+	var out bytes.Buffer
+	finishChecks(&out, false, rep, ExitFailed)
+	if !strings.Contains(out.String(), long) {
+		t.Errorf("the failure is not printed whole:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), strings.TrimSpace(strings.Repeat("passed ", 30))) {
+		t.Errorf("a passed check's summary is printed twice:\n%s", out.String())
+	}
+}

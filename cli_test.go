@@ -190,6 +190,15 @@ func TestCLIStampRefusesTransactionPooler(t *testing.T) {
 	}
 }
 
+// A project id handrail stamp cannot record is a usage error (exit 2),
+// said before anything connects (the server here does not exist).
+func TestCLIStampRefusesABadIDFirst(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "stamp", "--id", "Prod DB", "--db", "postgres://u@127.0.0.1:1/app?connect_timeout=1")
+	if code != steps.ExitUsage || !strings.Contains(stderr, `invalid project id "Prod DB"`) || strings.Contains(stderr, "connect") {
+		t.Fatalf("exit %d, want %d with the id's problem only\n%s%s", code, steps.ExitUsage, stdout, stderr)
+	}
+}
+
 // Whatever a command prints may quote data: a runbook's content, a path, a
 // server's error. None of it may act on the terminal (issue 13).
 func TestCLIOutputIsEscaped(t *testing.T) {

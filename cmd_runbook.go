@@ -136,6 +136,10 @@ func cmdStamp(c *cli, args []string) int {
 		fmt.Fprintln(c.stderr, "handrail stamp: --id is required")
 		return steps.ExitUsage
 	}
+	if err := db.ValidateStampID(*id); err != nil {
+		fmt.Fprintf(c.stderr, "handrail stamp: --id: %v\n", err)
+		return steps.ExitUsage
+	}
 	target, code := c.resolveTarget("stamp", *dsnFlag, *envFile)
 	if code != 0 {
 		return code

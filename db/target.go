@@ -200,9 +200,31 @@ func (t *Target) dial(ctx context.Context, work bool) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		// pgx's ConnectError names user and database, never the password.
-		return nil, t.conn.explainAuth(err)
+		return nil, t.conn.explainAuth(oneLineError{err})
 	}
 	return conn, nil
+}
+
+// oneLineError is a dial error said on one line: pgx puts each attempt
+// (sslmode=prefer tries TLS, then plain; each host of a list) on a line of
+// its own after a tab. It joins them with "; ", an attempt that failed the
+// same way as the one before said once.
+type oneLineError struct{ err error }
+
+func (e oneLineError) Unwrap() error { return e.err }
+
+func (e oneLineError) Error() string {
+	parts := strings.Split(e.err.Error(), "\n")
+	out := parts[:1]
+	for _, p := range parts[1:] {
+		if p = strings.TrimSpace(p); p != "" && p != out[len(out)-1] {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return out[0] + " " + strings.Join(out[1:], "; ")
 }
 
 // sameServer refuses connections that reached different servers: with a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Helpers for the Target tests (prefix tg, to stay clear of other test
@@ -284,5 +285,25 @@ func TestConnectSQLASCIIDatabase(t *testing.T) {
 	}
 	if len(res.Rows) != 1 {
 		t.Fatalf("rows = %v", res.Rows)
+	}
+}
+
+// A connection that fails is reported on one line: pgx lists each attempt
+// (sslmode=prefer tries TLS, then plain) on a line of its own, indented
+// with a tab, which the screen and the journal's transcript can only show
+// as \n\t escapes; the same failure twice is said once.
+func TestConnectErrorIsOneLine(t *testing.T) {
+	t.Parallel()
+	_, err := Connect(tgCtx(t), tbTarget(t, "postgres://u@127.0.0.1:1/app?connect_timeout=2"), ConnectOptions{})
+	if err == nil {
+		t.Fatal("connected to port 1")
+	}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\n\t") || strings.Count(msg, "connection refused") != 1 || !strings.Contains(msg, "127.0.0.1:1") {
+		t.Fatalf("error: %q", msg)
+	}
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		t.Fatalf("the error no longer wraps pgx's: %#v", err)
 	}
 }

@@ -65,7 +65,14 @@ func (m Model) render() string {
 	scr := m.screen()
 	if scr == screenTooSmall {
 		msg := fmt.Sprintf("terminal too small: need %dx%d, have %dx%d; enlarge the window (q quits)", minWidth, minHeight, m.width, m.height)
-		return strings.Join(wrapAll([]string{msg}, max(10, m.width)), "\n")
+		lines := []string{msg}
+		switch m.question() {
+		case screenConfirmCancel:
+			lines = append(lines, "", "Cancel the running statement? y cancels it, n goes back")
+		case screenConfirmQuit:
+			lines = append(lines, "", m.quitQuestion()+" y quits, n goes back")
+		}
+		return strings.Join(wrapAll(lines, max(10, m.width)), "\n")
 	}
 	m = m.drawn()
 	l := m.layout()

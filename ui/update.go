@@ -16,7 +16,9 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.interrupt()
 	}
 	switch scr := m.screen(); scr {
-	case screenTooSmall, screenHardStop, screenLockHeld:
+	case screenTooSmall:
+		return m.handleTooSmallKey(msg)
+	case screenHardStop, screenLockHeld:
 		return m.handleStopKey(msg)
 	case screenEnded:
 		return m.handleEndedKey(msg)
@@ -44,8 +46,12 @@ func (m Model) interrupt() (tea.Model, tea.Cmd) {
 	if m.quitting || !m.canCommand() {
 		return m, tea.Quit
 	}
-	switch scr := m.screen(); scr {
-	case screenHardStop, screenLockHeld, screenEnded, screenTooSmall:
+	scr := m.screen()
+	if scr == screenTooSmall && m.question() != screenNone {
+		scr = m.question()
+	}
+	switch scr {
+	case screenHardStop, screenLockHeld, screenEnded:
 		return m.leave()
 	case screenConfirmQuit, screenConfirmCancel:
 		return m.confirmed(scr)
@@ -78,8 +84,30 @@ func (m Model) askQuit() (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// handleStopKey: on the hard stop, lock-held and too-small screens only q
-// does anything. Nothing continues past a hard stop.
+// question is the quit or cancel question if one is open, else
+// screenNone.
+func (m Model) question() screen {
+	if m.overlay == screenConfirmQuit || m.overlay == screenConfirmCancel {
+		return m.overlay
+	}
+	return screenNone
+}
+
+// handleTooSmallKey: a terminal too small to draw in still asks before
+// it quits or cancels (the question is said in the small screen): only
+// q, and the answer to the question, do anything.
+func (m Model) handleTooSmallKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	if q := m.question(); q != screenNone {
+		return m.handleConfirmKey(msg, q)
+	}
+	if key.Matches(msg, m.keys.Quit) {
+		return m.askQuit()
+	}
+	return m, nil
+}
+
+// handleStopKey: on the hard stop and lock-held screens only q does
+// anything. Nothing continues past a hard stop.
 func (m Model) handleStopKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if key.Matches(msg, m.keys.Quit) {
 		return m.leave()

@@ -525,6 +525,29 @@ func TestEndSummary(t *testing.T) {
 		"All validation checks pass", "journal: /var/log/handrail/s-1.jsonl", "head:    sha256:abc123")
 }
 
+// A terminal made too small mid-statement (a tmux split) is no reason to
+// drop the session on one key: ctrl+c asks to cancel the statement and q
+// asks to quit, as on the full screen, the question said in the small one.
+func TestTooSmallStillAsks(t *testing.T) {
+	f := toApply().statement("apply-001", 0, 12, "alter table rate_limits disable row level security")
+	m, rec := newLive(f)
+	m = update(m, tea.WindowSizeMsg{Width: 50, Height: 12})
+	m = update(m, press("ctrl+c")...)
+	if len(rec.cmds) != 0 || m.quitting {
+		t.Fatalf("one ctrl+c on the too-small screen sent %+v (quitting %v)", rec.cmds, m.quitting)
+	}
+	mustContain(t, strings.ReplaceAll(plain(m), "\n", " "), "too small", "Cancel the running statement?", "y ")
+	m = update(m, press("n")...)
+	mustNotContain(t, plain(m), "Cancel the running")
+	m = update(m, press("q")...)
+	if len(rec.cmds) != 0 || m.quitting {
+		t.Fatalf("q on the too-small screen sent %+v (quitting %v)", rec.cmds, m.quitting)
+	}
+	mustContain(t, strings.ReplaceAll(plain(m), "\n", " "), "Leave handrail?")
+	m = update(m, press("ctrl+c")...) // a second ctrl+c answers yes
+	wantCmds(t, rec, steps.Command{Type: steps.CmdQuit})
+}
+
 func TestTooSmallAndResize(t *testing.T) {
 	m, _ := newLive(connectStart(false))
 	m = update(m, tea.WindowSizeMsg{Width: 50, Height: 12})

@@ -146,6 +146,19 @@ func (spec *Spec) frontend() (Frontend, int, int, func(), int) {
 	return screen.frontend, screen.width, screen.height, screen.close, 0
 }
 
+// refuseFinished refuses to resume a session that ended for good
+// (succeeded, or rolled back): there is nothing left to do, and appending
+// would change the head hash already pasted into the change ticket.
+func refuseFinished(stderr io.Writer, path string, prior []steps.Event) int {
+	st := steps.Fold(prior)
+	if !st.Ended || (st.Outcome != steps.OutcomeSucceeded && st.Outcome != steps.OutcomeRolledBack) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "handrail run: %s: the session ended %s; there is nothing to resume (the journal was not touched).\n"+
+		"To run the runbook again, start a new session: handrail run RUNBOOK --db DSN.\n", path, st.Outcome)
+	return steps.ExitUsage
+}
+
 // open loads the runbook and creates the journal, or reopens the one to
 // resume (refusing a runbook that changed since).
 func (spec *Spec) open(termWidth, termHeight int) (*opened, int) {
@@ -166,6 +179,10 @@ func (spec *Spec) open(termWidth, termHeight int) (*opened, int) {
 		if o.rb = spec.resumedRunbook(h); o.rb == nil {
 			o.w.Close()
 			return nil, steps.ExitUsage
+		}
+		if code := refuseFinished(spec.Stderr, spec.Resume, o.prior); code != 0 {
+			o.w.Close()
+			return nil, code
 		}
 		if spec.Operator == "" {
 			spec.Operator = h.Operator

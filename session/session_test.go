@@ -154,6 +154,31 @@ func TestResumeRefusesAChangedRunbook(t *testing.T) {
 	}
 }
 
+// A session that succeeded has nothing left to resume: --resume refuses
+// it before connecting and leaves the journal (whose head hash went into
+// the change ticket) as it was.
+func TestResumeRefusesASucceededSession(t *testing.T) {
+	dsn, rbDir := setup(t)
+	s, _, _ := spec(t, dsn)
+	s.RunbookArg = rbDir
+	if code := Run(s); code != steps.ExitOK {
+		t.Fatalf("first run: exit %d", code)
+	}
+	m, _ := filepath.Glob(filepath.Join(s.LogDir, "*.jsonl"))
+	before, _ := os.ReadFile(m[0])
+	r, _, errs := spec(t, dsn)
+	r.Resume, r.LogDir = m[0], s.LogDir
+	if code := Run(r); code != steps.ExitUsage {
+		t.Fatalf("resume of a succeeded session: exit %d, want %d\n%s", code, steps.ExitUsage, errs)
+	}
+	if !strings.Contains(errs.String(), "succeeded") || !strings.Contains(errs.String(), "nothing to resume") {
+		t.Errorf("stderr:\n%s", errs)
+	}
+	if after, _ := os.ReadFile(m[0]); !bytes.Equal(before, after) {
+		t.Error("the refused resume wrote to the journal")
+	}
+}
+
 // --share-keys without --share, and the reverse, stop before anything is
 // journaled.
 func TestShareMistakesStopBeforeTheJournal(t *testing.T) {

@@ -66,6 +66,10 @@ create table never_made (x int);
 	if e.Hint == "" {
 		t.Error("no hint")
 	}
+	// The runbook has no [rollback]: the hint offers no rollback.
+	if !strings.Contains(e.Hint, "retry the step or quit") || strings.Contains(e.Hint, "roll back") {
+		t.Errorf("hint %q", e.Hint)
+	}
 	if tableExists(t, dsn, "made_by_step") || tableExists(t, dsn, "never_made") {
 		t.Fatal("the failed step left a table behind")
 	}

@@ -53,7 +53,7 @@ func (e *Engine) checkResult(ctx context.Context, i int, rep *CheckReport, pass 
 	if isCancelled(err) {
 		return flowFailed, e.emit(Event{Type: EvStepCancelled, Step: id, Error: &ErrorInfo{
 			Message: "check cancelled " + e.cancelledBy(), Where: e.stepWhere(i), RolledBack: true,
-			Hint: "retry the check, skip it with a reason, roll back, or quit",
+			Hint: e.choices("retry the check", "skip it with a reason"),
 		}})
 	}
 	typ := EvCheckPassed
@@ -105,7 +105,7 @@ func (e *Engine) failByPolicy(i int, msg, why string) (flow, error) {
 	case "rollback":
 		info.Hint = "on_fail = rollback: roll back now, or retry, skip with a reason, or quit"
 	default:
-		info.Hint = "retry, skip with a reason, roll back, or quit"
+		info.Hint = e.choices("retry", "skip with a reason")
 	}
 	if err := e.emit(Event{Type: EvStepFailed, Step: p.ID, Error: info}); err != nil {
 		return flowQuit, err

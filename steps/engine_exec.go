@@ -139,13 +139,13 @@ func (e *Engine) execResult(i int, code int, err error) (flow, error) {
 		return flowFailed, e.emit(Event{Type: EvStepCancelled, Step: id, Error: &ErrorInfo{
 			Message: "command cancelled " + e.cancelledBy() + ": its process group was killed",
 			Where:   where,
-			Hint:    "whatever the command did before it was killed stays; check, then retry, roll back, or quit",
+			Hint:    "whatever the command did before it was killed stays; check, then " + e.choices("retry"),
 		}})
 	case errors.Is(err, context.DeadlineExceeded):
 		return flowFailed, e.emit(Event{Type: EvStepFailed, Step: id, Error: &ErrorInfo{
 			Message: fmt.Sprintf("command killed after its timeout (%s)", s.Timeout.Duration),
 			Where:   where,
-			Hint:    "raise the step's timeout if the command needs longer, then retry; or roll back, or quit",
+			Hint:    "raise the step's timeout if the command needs longer, then " + e.choices("retry"),
 		}})
 	case err != nil:
 		return flowFailed, e.emit(Event{Type: EvStepFailed, Step: id, Error: &ErrorInfo{
@@ -157,7 +157,7 @@ func (e *Engine) execResult(i int, code int, err error) (flow, error) {
 		return flowFailed, e.emit(Event{Type: EvStepFailed, Step: id, Error: &ErrorInfo{
 			Message: fmt.Sprintf("command exited with code %d", code),
 			Where:   where,
-			Hint:    "read its output above; fix the cause, then retry, roll back, or quit",
+			Hint:    "read its output above; fix the cause, then " + e.choices("retry"),
 		}})
 	}
 	return e.succeed(i)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -178,7 +179,7 @@ func (e *Engine) sqlFailure(infos *StatementList, transactional bool, err error)
 	if !errors.As(err, &ee) {
 		return Event{Type: EvStepFailed, Error: &ErrorInfo{
 			Message: "the step could not run: " + err.Error(),
-			Hint:    "nothing of this step was sent, or the server rolled it back; retry, roll back, or quit",
+			Hint:    "nothing of this step was sent, or the server rolled it back; " + e.choices("retry the step"),
 		}}
 	}
 	at, where := e.statementAt(infos, ee.Index)
@@ -198,11 +199,11 @@ func (e *Engine) sqlFailure(infos *StatementList, transactional bool, err error)
 		if ee.ConnectionLost {
 			info.Message += " (the server did not answer the cancel request in time, so the connection was closed)"
 		}
-		info.Hint = "retry the step, roll back, or quit"
+		info.Hint = e.choices("retry the step")
 		return Event{Type: EvStepCancelled, Error: info}
 	case ee.ConnectionLost:
 		info.Message = fmt.Sprintf("connection to %s lost during %s; %s", e.host, at, left)
-		info.Hint = "handrail reconnects and verifies the target again; then retry the step, roll back, or quit"
+		info.Hint = "handrail reconnects and verifies the target again; then " + e.choices("retry the step")
 		return Event{Type: EvStepFailed, Error: info}
 	case ee.LockTimeout || ee.SQLState == "55P03":
 		info.Retryable = true
@@ -221,11 +222,30 @@ func (e *Engine) sqlFailure(infos *StatementList, transactional bool, err error)
 		return Event{Type: EvStepFailed, Error: info}
 	}
 	info.Message = fmt.Sprintf("%s failed: %s; %s", at, ee.Message, left)
-	info.Hint = joinHint(ee.Hint, "fix the cause, then retry the step, roll back, or quit")
+	info.Hint = joinHint(ee.Hint, "fix the cause, then "+e.choices("retry the step"))
 	if ee.Position > 0 {
 		info.Detail = joinHint(info.Detail, fmt.Sprintf("at character %d of the statement", ee.Position))
 	}
 	return Event{Type: EvStepFailed, Error: info}
+}
+
+// choices lists what the operator may do after a failure, "a, b, or
+// quit": roll back only when the runbook has [rollback] steps (R is
+// refused otherwise).
+func choices(rollback bool, first ...string) string {
+	c := slices.Clone(first)
+	if rollback {
+		c = append(c, "roll back")
+	}
+	c = append(c, "quit")
+	if len(c) == 2 {
+		return c[0] + " or " + c[1]
+	}
+	return strings.Join(c[:len(c)-1], ", ") + ", or " + c[len(c)-1]
+}
+
+func (e *Engine) choices(first ...string) string {
+	return choices(len(e.rb.Rollback.Steps) > 0, first...)
 }
 
 // statementAt names statement k: "statement 2 of 5 (migrations/001.sql:14)".

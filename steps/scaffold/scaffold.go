@@ -105,6 +105,9 @@ func Make(opts Options) (*Plan, error) {
 	if err := p.readMigrations(migDir, rel, opts.After); err != nil {
 		return nil, err
 	}
+	if len(p.Migrations) == 0 && len(p.Skipped) == 0 {
+		return nil, fmt.Errorf("no migration to scaffold in %s: it holds no .sql file; give the directory that holds your migration files (for a Supabase project: supabase/migrations)", migDir)
+	}
 	if len(p.Migrations) == 0 {
 		return nil, fmt.Errorf("no migration to scaffold in %s: no .sql file with a statement in it is left%s", migDir, p.skippedList())
 	}

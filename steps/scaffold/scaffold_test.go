@@ -200,6 +200,16 @@ func TestNothingToScaffold(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no .sql file with a statement") || !strings.Contains(err.Error(), "README.md: not a .sql file") {
 		t.Errorf("got %v", err)
 	}
+	// An empty directory (the wrong one, most likely) is said as such,
+	// with what to give instead.
+	empty := filepath.Join(root, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Make(Options{Migrations: empty})
+	if err == nil || !strings.Contains(err.Error(), "holds no .sql file") || !strings.Contains(err.Error(), "supabase/migrations") {
+		t.Errorf("an empty directory: %v", err)
+	}
 }
 
 // --after leaves out what the target already has.

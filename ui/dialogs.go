@@ -125,12 +125,27 @@ func (m Model) viewDialog(scr screen) string {
 	case screenConfirmQuit:
 		body = m.confirmLines("QUIT?", m.quitQuestion(), "quit")
 	case screenConfirmCancel:
-		body = m.confirmLines("CANCEL?", "Cancel the running statement? The transaction will roll back; nothing of this step stays written.", "cancel it")
+		body = m.confirmLines("CANCEL?", m.cancelQuestion(), "cancel it")
 	case screenInput:
 		body = m.inputLines()
 	}
 	w := m.dialogWidth()
 	return m.styles.Dialog.Width(w).Render(strings.Join(wrapAll(body, w-4), "\n"))
+}
+
+// cancelQuestion: what cancelling the running step leaves behind. A
+// transactional sql step rolls back whole; a step that runs each
+// statement on its own keeps the statements before; a command's work
+// stays, whatever it was.
+func (m Model) cancelQuestion() string {
+	st := m.state.CurrentStep()
+	switch {
+	case st != nil && st.Kind == steps.KindExec:
+		return "Stop the running command? Its process group is killed; whatever it did so far stays (nothing rolls it back)."
+	case st != nil && st.Locks != nil && st.Locks.TxText() != "one transaction":
+		return "Cancel the running statement? It rolls back; the statements of this step before it stay (it runs each statement on its own)."
+	}
+	return "Cancel the running statement? The transaction will roll back; nothing of this step stays written."
 }
 
 // quitQuestion: what quitting does now. Quitting while a step runs

@@ -68,7 +68,7 @@ func (m Model) render() string {
 		lines := []string{msg}
 		switch m.question() {
 		case screenConfirmCancel:
-			lines = append(lines, "", "Cancel the running statement? y cancels it, n goes back")
+			lines = append(lines, "", m.cancelQuestion()+" y cancels it, n goes back")
 		case screenConfirmQuit:
 			lines = append(lines, "", m.quitQuestion()+" y quits, n goes back")
 		}

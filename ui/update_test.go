@@ -548,6 +548,18 @@ func TestTooSmallStillAsks(t *testing.T) {
 	wantCmds(t, rec, steps.Command{Type: steps.CmdQuit})
 }
 
+// The cancel question says what cancelling leaves: a killed command's
+// work stays (nothing rolls it back), unlike a transactional step's.
+func TestCancelQuestionSaysWhatStays(t *testing.T) {
+	f := connectStart(true).on(steps.EvStepSucceeded, "pre-checklist").stepStarted("pg-dump") // an exec step
+	f.add(steps.Event{Type: steps.EvIntent, Step: "pg-dump"})
+	m, _ := newLive(f)
+	m = update(m, press("ctrl+c")...)
+	screen := flat(m)
+	mustContain(t, screen, "Stop the running command?", "stays")
+	mustNotContain(t, screen, "nothing of this step stays written", "roll back")
+}
+
 func TestTooSmallAndResize(t *testing.T) {
 	m, _ := newLive(connectStart(false))
 	m = update(m, tea.WindowSizeMsg{Width: 50, Height: 12})

@@ -281,3 +281,14 @@ func TestPipelinedStatementsRecordedInPairs(t *testing.T) {
 	r.quit(t)
 	assertFoldMatches(t, r)
 }
+
+// What a failed transaction = false step left is said in words that read:
+// one statement is "statement 1", not "statements 1 to 1".
+func TestLeftBehindReads(t *testing.T) {
+	for k, want := range map[int]string{0: "no statement of this step had completed", 1: "statement 1 had completed and stays",
+		3: "statements 1 to 3 had completed and stay"} {
+		if got := leftBehind(false, k); !strings.HasPrefix(got, want) {
+			t.Errorf("leftBehind(false, %d) = %q, want %q...", k, got, want)
+		}
+	}
+}

@@ -276,6 +276,9 @@ func leftBehind(transactional bool, k int) string {
 	if k <= 0 {
 		return "no statement of this step had completed"
 	}
+	if k == 1 {
+		return "statement 1 had completed and stays (transaction = false)"
+	}
 	return fmt.Sprintf("statements 1 to %d had completed and stay (transaction = false)", k)
 }
 

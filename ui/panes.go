@@ -411,6 +411,9 @@ func (m Model) stepSummary(st *steps.StepState) string {
 	case st.Note != "":
 		line += m.styles.Muted.Render(" - " + st.Note)
 	}
+	if n := len(st.Alerts); n > 0 {
+		line += m.styles.Warn.Render(fmt.Sprintf(" - %d alert(s), the last: ", n)) + st.Alerts[n-1]
+	}
 	return line
 }
 

@@ -253,6 +253,18 @@ func TestMonitorCountdownSamplesAndEndEarly(t *testing.T) {
 	wantCmds(t, rec, steps.Command{Type: steps.CmdEndMonitor, Text: "all quiet, closing window"})
 }
 
+// The end summary says a monitor raised alerts: its window ending (on
+// time or early) does not make them go away.
+func TestEndSummaryNamesMonitorAlerts(t *testing.T) {
+	f := toApply().on(steps.EvStepSucceeded, "apply-001").stepStarted("monitor")
+	f.add(steps.Event{Type: steps.EvMonitorAlert, Step: "monitor", Text: "errors: errors > 0 (now 3)", Monitor: &steps.MonitorSample{
+		Query: 1, Title: "errors", Alerting: true}})
+	f.add(steps.Event{Type: steps.EvMonitorEnded, Step: "monitor", Text: "enough"}).on(steps.EvStepSucceeded, "monitor")
+	f.add(steps.Event{Type: steps.EvSessionEnded, Outcome: steps.OutcomeSucceeded})
+	m, _ := newLive(f)
+	mustContain(t, flat(m), "Monitor for 15 minutes", "1 alert", "errors > 0 (now 3)")
+}
+
 func TestExecStreamsOutput(t *testing.T) {
 	f := connectStart(true).on(steps.EvStepSucceeded, "pre-checklist").stepStarted("pg-dump")
 	for i := range 60 {

@@ -18,9 +18,8 @@ type answerer struct {
 	answers *Answers
 	confirm string
 	stderr  io.Writer
-	// alerted is the monitor alert that fails the apply once its window
-	// is closed.
-	alerted string
+	// alerted: a monitor's alert failed the apply (it is acted on once).
+	alerted bool
 	stopped bool
 	// unanswered says which question the answers file leaves open (set
 	// by Answer, read by operate).
@@ -49,10 +48,6 @@ func (a *answerer) next(s *steps.State) (steps.Command, bool) {
 	ok := false
 	switch st.Status {
 	case steps.StatusActive:
-		if a.alerted != "" {
-			c, ok = a.failed(s, st, a.alerted)
-			break
-		}
 		if p := st.PendingAcks(); len(p) > 0 {
 			// Only a person acknowledges a high-severity lock finding.
 			return a.stop(fmt.Sprintf("step %s has a high-severity lock finding (%s) that an unattended apply does not acknowledge: "+
@@ -60,6 +55,16 @@ func (a *answerer) next(s *steps.State) (steps.Command, bool) {
 		}
 		c, ok = a.operate(st)
 	case steps.StatusRunning:
+		if st.Kind == steps.KindMonitor && len(st.Alerts) > 0 {
+			// Acted on while the window is open: ended early, the window
+			// would succeed, and when it is the last step the session
+			// would end "succeeded" before any next step could fail it.
+			if a.alerted {
+				return steps.Command{}, false
+			}
+			a.alerted = true
+			return a.failed(s, st, fmt.Sprintf("monitor %s raised an alert: %s", st.ID, st.Alerts[0]))
+		}
 		c, ok = a.operate(st)
 	case steps.StatusFailed, steps.StatusCancelled, steps.StatusUnknown:
 		c, ok = a.failed(s, st, describe(st))
@@ -110,8 +115,7 @@ func (a *answerer) operate(st *steps.StepState) (steps.Command, bool) {
 // item that did not tick itself is its query's (or the staging proof's)
 // to decide, not the apply's, but for the staging proof item when the
 // answers file overrides the promotion gate. A monitor runs its window to
-// the end; an alert fails the apply: the window is closed at once, then
-// the failure is handled.
+// the end; an alert fails the apply at once (next: stop, or roll back).
 func (a *answerer) Answer(q steps.Question) (steps.Answer, bool) {
 	switch q.Form {
 	case steps.FormTick:
@@ -139,11 +143,7 @@ func (a *answerer) Answer(q steps.Question) (steps.Answer, bool) {
 		}
 		a.unanswered = fmt.Sprintf("step %s (%s) is not answered in the answers file", q.Step, q.Kind)
 	case steps.FormEndEarly:
-		if len(q.Alerts) == 0 || a.alerted != "" {
-			return steps.Answer{}, false // the window runs to its end
-		}
-		a.alerted = fmt.Sprintf("monitor %s raised an alert: %s", q.Step, q.Alerts[0])
-		return steps.Answer{Text: "unattended apply: " + a.alerted}, true
+		return steps.Answer{}, false // the window runs to its end; an alert is next's to act on
 	default:
 		a.unanswered = fmt.Sprintf("step %s (%s) asks a question an unattended apply cannot answer (%s)", q.Step, q.Kind, q.Form)
 	}
@@ -154,7 +154,6 @@ func (a *answerer) Answer(q steps.Question) (steps.Answer, bool) {
 // otherwise stop (exit 1, the journal resumable).
 func (a *answerer) failed(s *steps.State, st *steps.StepState, why string) (steps.Command, bool) {
 	if a.rb.Unattended.OnFailure == "rollback" && s.CanRollback() {
-		a.alerted = ""
 		fmt.Fprintf(a.stderr, "handrail apply: %s; [apply] on_failure = \"rollback\": rolling back\n", termsafe.Line(why))
 		return steps.Command{Type: steps.CmdRollback, Text: "unattended apply, [apply] on_failure = rollback: " + why}, true
 	}

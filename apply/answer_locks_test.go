@@ -28,3 +28,24 @@ func TestApplyStopsAtAHighLockFinding(t *testing.T) {
 		t.Fatalf("stderr %q", msg)
 	}
 }
+
+// A monitor's alert fails the apply even when the monitor is the last
+// step: the answerer acts while the window is open (stop, or roll back),
+// instead of ending the window early and waiting for a next step that
+// never comes (the session then ended "succeeded", exit 0).
+func TestApplyFailsOnAMonitorAlert(t *testing.T) {
+	var stderr bytes.Buffer
+	a := &answerer{rb: connectRunbook(t), answers: &Answers{}, stderr: &stderr}
+	s := steps.NewState()
+	s.Session.Apply = true
+	s.Current = 0
+	s.Steps = []steps.StepState{{PlannedStep: steps.PlannedStep{ID: "watch", Kind: steps.KindMonitor}, Status: steps.StatusRunning,
+		Alerts: []string{"errors: errors > 0 (now 3)"}}}
+	c, ok := a.next(&s)
+	if !ok || c.Type != steps.CmdQuit {
+		t.Fatalf("next = %+v, %v; want quit (on_failure = stop, nothing written)", c, ok)
+	}
+	if msg := stderr.String(); !strings.Contains(msg, "monitor watch raised an alert: errors: errors > 0 (now 3)") {
+		t.Fatalf("stderr %q", msg)
+	}
+}

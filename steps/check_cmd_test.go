@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/handrail-dev/handrail/db"
+	"github.com/handrail-dev/handrail/steps/lockcheck"
 )
 
 // `handrail check` runs on one connection, every check in a READ ONLY
@@ -153,5 +154,16 @@ func TestCheckTextShowsAFailureWhole(t *testing.T) {
 	}
 	if strings.Contains(out.String(), strings.TrimSpace(strings.Repeat("passed ", 30))) {
 		t.Errorf("a passed check's summary is printed twice:\n%s", out.String())
+	}
+}
+
+// A step whose statements take no lock on an existing relation says so in
+// the text report (as the screen does), instead of a heading with nothing
+// under it.
+func TestPrintLocksSaysNoLock(t *testing.T) {
+	var out bytes.Buffer
+	printLocks(&out, &LocksReport{Steps: []StepLocksReport{{Step: "w", Analysis: &lockcheck.Analysis{Transactional: true}}}})
+	if !strings.Contains(out.String(), "step w (one transaction):\n  no lock on an existing relation, no finding\n") {
+		t.Errorf("report:\n%s", out.String())
 	}
 }

@@ -155,7 +155,11 @@ func printLocks(w io.Writer, rep *LocksReport) {
 			role = "rollback "
 		}
 		fmt.Fprintf(w, "\n%sstep %s (%s):\n", role, plain(s.Step, 60), s.TxText())
-		for _, l := range s.Lines() {
+		lines := s.Lines()
+		if len(lines) == 0 {
+			fmt.Fprintln(w, "  no lock on an existing relation, no finding")
+		}
+		for _, l := range lines {
 			// The line's own spacing stays; controls and newlines in its
 			// data are escaped (termsafe.Line).
 			fmt.Fprintf(w, "%s%s\n", strings.Repeat("    ", l.Depth+1)[2:], cut(termsafe.Line(l.Text), 1000))

@@ -147,6 +147,12 @@ func (e *FormatError) Error() string {
 	return fmt.Sprintf("journal format %d%s is newer than this handrail reads (format %d): open it with %s", e.Format, by, FormatVersion, reader)
 }
 
+// emptyJournal is the error of a file with no line at all: not a journal
+// (nothing was ever written to it), not one that was tampered with.
+func emptyJournal() *VerifyError {
+	return &VerifyError{Line: 1, Reason: "the file is empty: no journal header", NotJournal: true}
+}
+
 func verr(line int, format string, args ...any) *VerifyError {
 	return &VerifyError{Line: line, Reason: fmt.Sprintf(format, args...)}
 }

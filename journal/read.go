@@ -88,7 +88,7 @@ func ReadFrom(r io.Reader) (*Log, error) {
 		log.size += int64(len(line))
 	}
 	if c.lines == 0 {
-		return nil, verr(1, "empty: no journal header")
+		return nil, emptyJournal()
 	}
 	log.Header, log.Head, log.Lines, log.stmts = c.header, c.head(), c.lines, c.stmts
 	log.Events = events.all()

@@ -238,7 +238,7 @@ func verifyFrom(r io.Reader) Report {
 		last.set(body)
 	}
 	if c.lines == 0 {
-		return failed(verr(1, "empty: no journal header"))
+		return failed(emptyJournal())
 	}
 	if err := last.check(c.lines); err != nil {
 		return failed(err)

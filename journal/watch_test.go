@@ -290,3 +290,18 @@ func TestFollowerWriterProbe(t *testing.T) {
 		t.Errorf("after OpenAppend: %v, want alive", s)
 	}
 }
+
+// An empty file is not a journal (nothing was ever written to it): replay
+// and verify say so, instead of "JOURNAL TAMPERED at line 1: the lines
+// before line 1 are intact".
+func TestEmptyFileIsNotAJournal(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "empty.jsonl")
+	must(t, os.WriteFile(p, nil, 0o600))
+	_, err := Read(p)
+	if tr := Explain(p, err); tr.Title != "NOT A HANDRAIL JOURNAL" {
+		t.Errorf("replay of an empty file: %+v", tr)
+	}
+	if r := Verify(p); r.OK || !strings.Contains(r.Verdict, "not a handrail journal") {
+		t.Errorf("verify of an empty file: %s", r.Verdict)
+	}
+}

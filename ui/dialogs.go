@@ -142,7 +142,7 @@ func (m Model) cancelQuestion() string {
 	switch {
 	case st != nil && st.Kind == steps.KindExec:
 		return "Stop the running command? Its process group is killed; whatever it did so far stays (nothing rolls it back)."
-	case st != nil && st.Locks != nil && st.Locks.TxText() != "one transaction":
+	case st != nil && !transactional(st):
 		return "Cancel the running statement? It rolls back; the statements of this step before it stay (it runs each statement on its own)."
 	}
 	return "Cancel the running statement? The transaction will roll back; nothing of this step stays written."

@@ -170,3 +170,14 @@ func TestRehearsedStepMark(t *testing.T) {
 	}
 	mustContain(t, plain(m), "[sql] Apply migration 001 · rehearsed, rolled back")
 }
+
+// In a rehearsal the footer labels enter as the pane does: it rehearses a
+// transactional step ("enter rehearse"), not "enter next" as in a dry run.
+func TestRehearsalFooterSaysRehearse(t *testing.T) {
+	f := toApplyStart(false)
+	f.evs[0].Session.Rehearse = true
+	f.add(steps.Event{Type: steps.EvStepWouldRun, Step: "apply-001", Statements: steps.ListOf([]steps.StatementInfo{
+		{Index: 0, Count: 1, SQL: "alter table t add column c int;", File: "migrations/001_rls_hardening.sql", Line: 10}})})
+	m, _ := newLive(f)
+	mustContain(t, plain(m), "enter rehearse")
+}

@@ -34,7 +34,12 @@ func (sqlKind) intents(m Model, st *steps.StepState) []intent {
 	}
 }
 
-func (sqlKind) nextLabel(m Model, _ *steps.StepState) string { return runLabel(m) }
+func (sqlKind) nextLabel(m Model, st *steps.StepState) string {
+	if m.state.Session.Rehearse && transactional(st) {
+		return "rehearse"
+	}
+	return runLabel(m)
+}
 
 // runLabel: enter runs a writing step in an applying session.
 func runLabel(m Model) string {

@@ -135,3 +135,23 @@ func TestReplayAndWatchWithoutTerminal(t *testing.T) {
 		}
 	}
 }
+
+// The demo without a terminal says so before it starts a throwaway
+// PostgreSQL (it started one, loaded the example databases, and only then
+// refused), and does not send the reader to handrail check --db, which a
+// demo has no use for.
+func TestDemoWithoutTerminalRefusesFirst(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCLIHelperProcess$")
+	cmd.Env = append(os.Environ(), cliHelperEnv+"=demo --log-dir "+t.TempDir())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal: /dev/tty cannot open
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != steps.ExitUsage {
+		t.Fatalf("demo without a terminal: %v, want exit %d\n%s", err, steps.ExitUsage, stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "needs a terminal") || strings.Contains(s, "starting a throwaway PostgreSQL") {
+		t.Errorf("stderr:\n%s", s)
+	}
+}

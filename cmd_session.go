@@ -112,6 +112,9 @@ func cmdDemo(c *cli, args []string) int {
 	if code != 0 {
 		return code
 	}
+	if code := c.demoTerminal(); code != 0 {
+		return code
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	fmt.Fprintln(c.stderr, "handrail demo: starting a throwaway PostgreSQL (removed on exit)...")
@@ -167,6 +170,22 @@ func cmdDemo(c *cli, args []string) int {
 		defer os.Remove(*dsnFile)
 	}
 	return session.Run(spec)
+}
+
+// demoTerminal refuses a demo without a terminal before its sandbox
+// starts (seconds, for nothing); a scripted operator (tests) needs none.
+func (c *cli) demoTerminal() int {
+	if c.frontend != nil {
+		return 0
+	}
+	_, closeScreen, err := session.Screen()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "handrail demo: the demo needs a terminal (%v); nothing was started.\n"+
+			"Run it from an interactive shell (over SSH, inside tmux or screen).\n", err)
+		return steps.ExitUsage
+	}
+	closeScreen()
+	return 0
 }
 
 // ownDemoRunbook loads RUNBOOK for the demo when it is not one of the

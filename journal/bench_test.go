@@ -340,7 +340,7 @@ func BenchmarkEncodeStatementLine(b *testing.B) {
 	e := steps.Event{Seq: 2, Time: time.Now(), Mono: time.Second, Type: steps.EvStatementFinished, Step: "migrate", Statement: &fin}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := w.encodeLine(e, w.head); err != nil {
+		if _, _, _, err := w.encodeLine(e, w.head); err != nil {
 			b.Fatal(err)
 		}
 	}

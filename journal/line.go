@@ -78,10 +78,13 @@ func lineHash(line []byte) string {
 type encoder struct {
 	buf bytes.Buffer
 	enc *json.Encoder
+	// chunk is the length above which a listing line is streamed, and
+	// the size of its pieces (lineChunk; tests make it small).
+	chunk int
 }
 
 func newEncoder() *encoder {
-	e := &encoder{}
+	e := &encoder{chunk: lineChunk}
 	e.enc = json.NewEncoder(&e.buf)
 	e.enc.SetEscapeHTML(false) // SQL stays readable: a < b, not a \u003c b
 	return e

@@ -73,7 +73,7 @@ func sameStatements(a, b *steps.StatementList) bool {
 // newListing lists ss compactly when it is a plain listing (index k at k,
 // count len(ss), one file, no result fields); ok false otherwise. The
 // listing refers to ss (from) until fill copies its SQL and lines out:
-// the writer writes the line from ss itself (appendListing), so a step of
+// the writer writes the line from ss itself (chunkWriter.listing), so a step of
 // a million statements is not copied into a second list of them to be
 // encoded. ss is only read.
 func newListing(ss *steps.StatementList) (*listing, bool) {

@@ -100,6 +100,9 @@ type Writer struct {
 	err       error // sticky: once a write or fsync failed, nothing more is written
 	closed    bool
 	noSync    bool // tests and benchmarks only
+	// streamWrite, when set, writes a streamed batch's pieces instead of
+	// w.f.Write (tests only: a crash, a follower, a failure mid-line).
+	streamWrite func(p []byte) (int, error)
 
 	tornLine  int
 	tornBytes int64
@@ -390,6 +393,7 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 		head    = w.head
 		atPath  bool
 		line    []byte
+		bigs    []*bigLine // lines streamed, not in out
 		failure error
 	)
 	undo := w.refsUndo(events)
@@ -398,20 +402,28 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 			undo()
 			return nil, fmt.Errorf("journal: event %s has seq %d, want %d", e.Type, e.Seq, w.seq+1+int64(i))
 		}
-		var rec steps.Event
-		line, rec, failure = w.encodeLine(e, head)
+		var (
+			rec steps.Event
+			big *bigLine
+		)
+		line, big, rec, failure = w.encodeLine(e, head)
 		if failure != nil {
 			undo()
 			return nil, failure
 		}
 		recs = append(recs, rec)
-		head = lineHash(line[:len(line)-1])
 		atPath = atPath || w.willSync(e)
+		if big != nil {
+			head, big.at, big.seq, big.typ, big.line = big.hash, len(out), e.Seq, e.Type, w.lines+1+i
+			bigs = append(bigs, big)
+			continue
+		}
+		head = lineHash(line[:len(line)-1])
 		if len(events) > 1 {
 			out = append(out, line...) // line is the encoder's until the next
 		}
 	}
-	if len(events) == 1 {
+	if len(events) == 1 && bigs == nil {
 		out = line
 	} else if cap(out) <= maxKeptBuffer {
 		w.batch = out
@@ -421,11 +433,18 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 		w.err = fmt.Errorf("journal: not recording event %d (%s): %w", last.Seq, last.Type, err)
 		return recs, w.err
 	}
-	if _, err := w.f.Write(out); err != nil {
-		w.err = fmt.Errorf("journal: writing event %d (%s) to %s: %w", last.Seq, last.Type, w.path, err)
-		return recs, w.err
+	if bigs != nil {
+		if err := w.writeStreamed(out, bigs, last); err != nil {
+			w.err = err
+			return recs, w.err
+		}
+	} else {
+		if _, err := w.f.Write(out); err != nil {
+			w.err = fmt.Errorf("journal: writing event %d (%s) to %s: %w", last.Seq, last.Type, w.path, err)
+			return recs, w.err
+		}
+		w.size += int64(len(out))
 	}
-	w.size += int64(len(out))
 	w.head = head
 	w.seq = last.Seq
 	w.lines += len(events)
@@ -487,11 +506,13 @@ func (w *Writer) refsUndo(events []steps.Event) func() {
 }
 
 // encodeLine encodes e as the line after the line hashed prev: redacted,
-// compacted (format 2). The line is the encoder's until its next use. rec
+// compacted (format 2). The line is the encoder's until its next use; or,
+// for a listing line longer than the encoder's chunk, big, hashed and
+// checked for secrets, to be streamed when it is written (line nil). rec
 // is e as recorded (see Record).
-func (w *Writer) encodeLine(e steps.Event, prev string) (line []byte, rec steps.Event, err error) {
+func (w *Writer) encodeLine(e steps.Event, prev string) (line []byte, big *bigLine, rec steps.Event, err error) {
 	if e.Type == "" {
-		return nil, e, fmt.Errorf("journal: event %d has no type", e.Seq)
+		return nil, nil, e, fmt.Errorf("journal: event %d has no type", e.Seq)
 	}
 	if e.Secret && e.Text != "" {
 		e.Text = Redacted
@@ -500,10 +521,13 @@ func (w *Writer) encodeLine(e steps.Event, prev string) (line []byte, rec steps.
 	el := eventLine{Event: e, Prev: &w.prev}
 	if w.header.Format >= 2 {
 		el.Event, el.Listing = w.stmts.compact(e)
+		if big = w.bigLine(el); big != nil {
+			return nil, big, w.redactRefs(e, el, e, false), nil
+		}
 	}
 	line, err = w.enc.encodeEvent(el)
 	if err != nil {
-		return nil, e, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+		return nil, nil, e, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 	}
 	rec = e
 	secret := w.red.InJSON(line)
@@ -512,13 +536,13 @@ func (w *Writer) encodeLine(e steps.Event, prev string) (line []byte, rec steps.
 		rec = redact.Value(w.red, e)
 		line, err = w.enc.encode(redact.Value(w.red, el))
 		if err != nil {
-			return nil, rec, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
+			return nil, nil, rec, fmt.Errorf("journal: encoding event %d (%s): %w", e.Seq, e.Type, err)
 		}
 	}
 	if w.header.Format >= 2 {
 		rec = w.redactRefs(e, el, rec, secret)
 	}
-	return line, rec, nil
+	return line, nil, rec, nil
 }
 
 // redactRefs keeps Record's promise for format 2: an event that refers

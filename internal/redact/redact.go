@@ -129,6 +129,51 @@ func (r *Redactor) InJSON(line []byte) bool {
 	return false
 }
 
+// JSONScanner is InJSON for a line given in pieces (a long journal line
+// written in chunks): a secret split between two pieces is found too.
+// A nil *JSONScanner finds nothing.
+type JSONScanner struct {
+	r     *Redactor
+	keep  int    // the longest spelling less one byte: what may straddle pieces
+	tail  []byte // the last keep bytes given
+	found bool
+}
+
+// Scanner returns a JSONScanner (nil when r is nil).
+func (r *Redactor) Scanner() *JSONScanner {
+	if r == nil {
+		return nil
+	}
+	s := &JSONScanner{r: r}
+	for _, e := range r.encoded {
+		s.keep = max(s.keep, len(e)-1)
+	}
+	return s
+}
+
+// Write gives the scanner the next piece of the line.
+func (s *JSONScanner) Write(p []byte) {
+	if s == nil || s.found {
+		return
+	}
+	// A secret across the seam starts in tail and ends in p's first keep
+	// bytes; one inside p is found in p.
+	s.tail = append(s.tail, p[:min(len(p), s.keep)]...)
+	if s.r.InJSON(s.tail) || s.r.InJSON(p) {
+		s.found = true
+		return
+	}
+	if len(p) >= s.keep {
+		s.tail = append(s.tail[:0], p[len(p)-s.keep:]...)
+	} else if n := len(s.tail); n > s.keep {
+		s.tail = s.tail[:copy(s.tail, s.tail[n-s.keep:])]
+	}
+}
+
+// Found reports whether the pieces given so far, joined, may hold a
+// secret: InJSON of the whole.
+func (s *JSONScanner) Found() bool { return s != nil && s.found }
+
 var timeType = reflect.TypeFor[time.Time]()
 
 // Mapper is a value that keeps text other than in exported fields (a

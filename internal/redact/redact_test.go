@@ -91,3 +91,35 @@ func TestPartialHoldsTheStartOfASecret(t *testing.T) {
 		t.Error("a nil Redactor must hold nothing back")
 	}
 }
+
+// TestScannerIsInJSONOfTheWhole: a line given to a JSONScanner in pieces
+// of any size holds a secret exactly when InJSON finds one in the whole
+// line, the secret straddling seams included.
+func TestScannerIsInJSONOfTheWhole(t *testing.T) {
+	r := New([]string{"pa ss/wörd", "t0ken"})
+	lines := []string{
+		`{"sql":["select 1","select 2"]}`,
+		`{"sql":["alter role x password 'pa ss/wörd'"]}`,
+		`{"dsn":"postgres://u:pa%20ss%2Fw%C3%B6rd@h/db"}`,
+		`{"text":"t0ken"}`,
+		`{"text":"t0ke","more":"n t0kn"}`,
+		`{"text":"pa ss/wör"}`,
+	}
+	for _, line := range lines {
+		want := r.InJSON([]byte(line))
+		for size := 1; size <= len(line); size++ {
+			s := r.Scanner()
+			for i := 0; i < len(line); i += size {
+				s.Write([]byte(line[i:min(i+size, len(line))]))
+			}
+			if s.Found() != want {
+				t.Fatalf("%s in pieces of %d: found %v, InJSON %v", line, size, s.Found(), want)
+			}
+		}
+	}
+	var none *Redactor
+	if s := none.Scanner(); s != nil || s.Found() {
+		t.Errorf("a nil redactor's scanner finds something")
+	}
+	none.Scanner().Write([]byte("x"))
+}

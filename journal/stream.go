@@ -157,6 +157,25 @@ func (w *Writer) writeStreamed(out []byte, bigs []*bigLine, last steps.Event) er
 	return flush()
 }
 
+// lineEnd is where a line of a batch ends (bytes from the batch's start)
+// and its hash.
+type lineEnd struct {
+	end  int64
+	hash string
+}
+
+// headAt makes the head the last line of a batch (starting at file offset
+// base) that a failed write left whole: what Read finds (it drops the
+// torn line after it).
+func (w *Writer) headAt(ends []lineEnd, base int64) {
+	for _, l := range ends {
+		if base+l.end > w.size {
+			return
+		}
+		w.head = l.hash
+	}
+}
+
 // errLineChanged: a streamed line came out otherwise when written than
 // when hashed.
 var errLineChanged = errors.New("journal: a streamed line changed between hashing and writing")

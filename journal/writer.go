@@ -394,6 +394,8 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 		atPath  bool
 		line    []byte
 		bigs    []*bigLine // lines streamed, not in out
+		ends    []lineEnd  // where each line ends in the batch, for a streamed batch cut short
+		end     int64      // of the batch's lines so far
 		failure error
 	)
 	undo := w.refsUndo(events)
@@ -416,10 +418,14 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 		if big != nil {
 			head, big.at, big.seq, big.typ, big.line = big.hash, len(out), e.Seq, e.Type, w.lines+1+i
 			bigs = append(bigs, big)
+			end += big.size
+			ends = append(ends, lineEnd{end, head})
 			continue
 		}
 		head = lineHash(line[:len(line)-1])
 		if len(events) > 1 {
+			end += int64(len(line))
+			ends = append(ends, lineEnd{end, head})
 			out = append(out, line...) // line is the encoder's until the next
 		}
 	}
@@ -434,8 +440,10 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 		return recs, w.err
 	}
 	if bigs != nil {
+		base := w.size
 		if err := w.writeStreamed(out, bigs, last); err != nil {
 			w.err = err
+			w.headAt(ends, base)
 			return recs, w.err
 		}
 	} else {

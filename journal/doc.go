@@ -93,7 +93,21 @@
 // Writer.RecordAll) are written as several whole lines in one write(2)
 // call: a crash of handrail writes all of them or none of them, a crash
 // of the machine can still leave only the file's last line cut, and a
-// follower, which reads up to a newline, sees whole lines. A final line
+// follower, which reads up to a newline, sees whole lines.
+//
+// The exception is a listing line longer than 1 MiB (a step's first
+// listing of a large migration: 57 MB for 1.16 million statements). It
+// is never held whole: it is built, hashed and checked for secrets in
+// pieces of about 1 MiB, then built again and written, with the other
+// lines of its batch, in write(2) calls of about 1 MiB. A crash in the
+// middle of it (of handrail or of the machine) leaves what a cut write
+// leaves: the lines before it whole, it without its newline, a torn tail.
+// A follower waits for its newline as for any line. A write that fails,
+// or the file found changed, between two pieces stops the writer, as
+// any failed write does, and its error says which line was cut and
+// after how many bytes; the writer's head is then the last whole line.
+//
+// A final line
 // without a newline, or a final line that is not valid JSON, is a torn
 // tail: Read reports it (Log.TornTail, Log.TornLine) and drops it, and
 // OpenAppend truncates it away before continuing the chain. Such a line
@@ -127,7 +141,8 @@
 //
 // # fsync policy (write-ahead)
 //
-// Append writes every event to the file at once (no user-space buffer, so
+// Append writes every event to the file at once (no user-space buffer
+// beyond the pieces of a long listing line, see "Torn tail", so
 // a follower sees it immediately, and a crash of handrail itself loses
 // nothing that Append accepted; RecordAll writes its events at once, and
 // fsyncs once after the write if any of them is fsynced). fsync only adds durability against a

@@ -39,3 +39,45 @@ func BenchmarkListingLine(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRecordListing: Record of the step_would_run line above (200,000
+// statements, 9 MB), to a file: "streamed" as the writer records it (in
+// pieces of 1 MiB, built twice: to hash it, to write it), "whole" the
+// reference of the same run (one buffer, one write(2), as before
+// streaming). B/op is what the line costs in memory.
+func BenchmarkRecordListing(b *testing.B) {
+	const n = 200_000
+	ss := make([]steps.StatementInfo, n)
+	for k := range ss {
+		ss[k] = steps.StatementInfo{Index: k, Count: n, SQL: fmt.Sprintf("insert into bench.items (id) values (%d)", k), File: "migrations/0001_bench.sql", Line: k + 8}
+	}
+	ss[1].SQL = "create table bench.items (\n\tid int primary key,\n\tname text not null\n)"
+	list := steps.ListOf(ss)
+	for _, mode := range []string{"streamed", "whole"} {
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			size := int64(0)
+			for b.Loop() {
+				b.StopTimer()
+				w, err := Create(b.TempDir(), Header{RunbookID: "bench"}, []string{"s3cr3t-password"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				w.noSync = true
+				if mode == "whole" {
+					w.enc.chunk = 1 << 40
+				}
+				before := w.size
+				b.StartTimer()
+				if err := w.Append(steps.Event{Seq: 1, Time: time.Unix(1764583200, 0), Type: steps.EvStepWouldRun, Step: "0001_bench", Statements: list}); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				size = w.size - before
+				w.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(size)/1e6, "line-MB")
+		})
+	}
+}

@@ -189,7 +189,18 @@ func TestStreamedJournalIsTheSame(t *testing.T) {
 	for _, e := range fixtureEvents() {
 		fixture = append(fixture, []steps.Event{e})
 	}
-	for name, batches := range map[string][][]steps.Event{"big": big, "fixture": fixture, "fixture in batches": batches(fixtureEvents())} {
+	secret := bigSession(300)
+	ss := secret[1][1].Statements.All()
+	var withSecret []steps.StatementInfo
+	for k, s := range ss {
+		if k == 150 {
+			s.SQL = "alter role app password '" + fixturePassword + "'"
+		}
+		withSecret = append(withSecret, s)
+	}
+	secret[1][1].Statements = steps.ListOf(withSecret)
+	secret[2][0].Statements = secret[1][1].Statements
+	for name, batches := range map[string][][]steps.Event{"big": big, "big with a secret": secret, "fixture": fixture, "fixture in batches": batches(fixtureEvents())} {
 		ref := recordBig(t, batches, 0, false, nil)
 		ref.Close()
 		want := fileBytes(ref.Path())
@@ -198,6 +209,9 @@ func TestStreamedJournalIsTheSame(t *testing.T) {
 			if !bytes.Contains(l, []byte(`"listing":{"count":300,"file"`)) {
 				small = max(small, len(l))
 			}
+		}
+		if bytes.Contains(want, []byte(fixturePassword)) || (name == "big with a secret") != bytes.Contains(want, []byte("password '"+Redacted+"'")) {
+			t.Fatalf("%s: the secret is not redacted, or redacted where there is none", name)
 		}
 		for _, chunk := range []int{7, 64, 1000} {
 			for _, oneByOne := range []bool{false, true} {

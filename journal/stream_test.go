@@ -237,14 +237,15 @@ func TestStreamedJournalIsTheSame(t *testing.T) {
 
 // streamCase writes bigSession(300) in pieces of 64 bytes, calling at
 // after each write(2) of a streamed batch with the number of writes so
-// far; it returns the writer and the error of the batch holding the
-// listing line.
+// far; it returns the writer (closed when the test ends) and the error
+// of the batch holding the listing line.
 func streamCase(t *testing.T, at func(w *Writer, writes int, p []byte) (int, error)) (*Writer, error) {
 	t.Helper()
 	w, err := Create(t.TempDir(), fixtureHeader(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { w.Close() })
 	w.noSync = true
 	w.enc.chunk = 64
 	writes := 0
@@ -405,7 +406,6 @@ func TestStreamedLineStopsOnChange(t *testing.T) {
 				}
 				return n, err
 			})
-			defer w.Close()
 			if !errors.Is(err, ErrJournalChanged) || !strings.Contains(err.Error(), c.want) ||
 				!strings.Contains(err.Error(), "line 4 (event 3, step_would_run) was cut after ") ||
 				!strings.Contains(err.Error(), "stops before the next write to the database") || !strings.Contains(err.Error(), w.Path()) {
@@ -438,7 +438,6 @@ func TestStreamedLineWriteError(t *testing.T) {
 		}
 		return w.f.Write(p)
 	})
-	defer w.Close()
 	if !errors.Is(err, full) || !strings.Contains(err.Error(), "line 4 (event 3, step_would_run) was cut after ") ||
 		!strings.Contains(err.Error(), "torn line, which handrail run --resume drops") || !strings.Contains(err.Error(), w.Path()) {
 		t.Fatalf("a write failing mid-line: %v", err)

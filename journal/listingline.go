@@ -116,6 +116,9 @@ func (c *chunkWriter) listing(l *listing) {
 	if n > 0 {
 		c.buf = append(c.buf, `,"sql":[`...)
 		for k := range n {
+			if c.err != nil {
+				return // the rest would only grow buf
+			}
 			if k > 0 {
 				c.buf = append(c.buf, ',')
 			}
@@ -127,6 +130,9 @@ func (c *chunkWriter) listing(l *listing) {
 		c.buf = append(c.buf, `,"line":[`...)
 		prev := 0
 		for k := range n {
+			if c.err != nil {
+				return
+			}
 			if k > 0 {
 				c.buf = append(c.buf, ',')
 			}
@@ -140,8 +146,11 @@ func (c *chunkWriter) listing(l *listing) {
 	c.buf = append(c.buf, '}')
 }
 
-// raw writes b as it is (JSON already).
+// raw writes b as it is (JSON already); nothing after an error of emit.
 func (c *chunkWriter) raw(b []byte) {
+	if c.err != nil {
+		return
+	}
 	for c.size > 0 && len(c.buf)+len(b) > c.size && c.err == nil {
 		k := max(c.size-len(c.buf), 0)
 		c.buf = append(c.buf, b[:k]...)

@@ -456,3 +456,32 @@ func TestStreamedLineWriteError(t *testing.T) {
 	}
 	ow.Close()
 }
+
+// TestStreamStopsAtError: an error of emit stops the line at once: no
+// further piece, and the rest is not built (buf does not grow).
+func TestStreamStopsAtError(t *testing.T) {
+	el := listingEvent(bigSQL(2000), "m.sql", false)
+	head, tail, _ := newEncoder().listingParts(el)
+	stop := errors.New("stop")
+	calls := 0
+	cw := chunkWriter{buf: make([]byte, 0, 80), size: 64}
+	cw.emit = func([]byte, bool) error {
+		calls++
+		if calls == 3 {
+			return stop
+		}
+		return nil
+	}
+	if err := cw.line(head, el.Listing, tail); err != stop || calls != 3 || cap(cw.buf) > 1024 {
+		t.Fatalf("error %v after %d pieces, buf of %d bytes", err, calls, cap(cw.buf))
+	}
+}
+
+func bigSQL(n int) []string {
+	sqls := awkwardSQL()
+	out := make([]string, n)
+	for k := range out {
+		out[k] = sqls[k%len(sqls)]
+	}
+	return out
+}

@@ -59,12 +59,8 @@ func (e *encoder) listingLine(el eventLine) (line []byte, ok bool) {
 		return nil, false
 	}
 	cw := chunkWriter{buf: make([]byte, 0, len(head)+len(tail)+listingSize(el.Listing))}
-	cw.emit = func(p []byte, _ bool) error {
-		line = p
-		return nil
-	}
-	_ = cw.line(head, el.Listing, tail) // emit returns no error
-	return line, true
+	_ = cw.line(head, el.Listing, tail) // no emit, no error
+	return cw.whole, true
 }
 
 // streamListing writes the line listingParts cut into head and tail, with
@@ -87,9 +83,11 @@ type chunkWriter struct {
 	buf  []byte
 	size int
 	emit func(piece []byte, last bool) error
-	err  error
-	str  bytes.Buffer // encoding/json's spelling of one string
-	enc  *json.Encoder
+	// whole is the line, when there is no emit (size 0).
+	whole []byte
+	err   error
+	str   bytes.Buffer // encoding/json's spelling of one string
+	enc   *json.Encoder
 }
 
 // line writes head, the listing and tail, and the last piece.
@@ -215,7 +213,10 @@ func (c *chunkWriter) flush(last bool) {
 	if !last {
 		cut = runeCut(c.buf)
 	}
-	if cut > 0 || last {
+	switch {
+	case c.emit == nil:
+		c.whole = termsafe.JSON(c.buf[:cut])
+	case cut > 0 || last:
 		c.err = c.emit(termsafe.JSON(c.buf[:cut]), last)
 	}
 	c.buf = c.buf[:copy(c.buf, c.buf[cut:])]

@@ -69,8 +69,17 @@ func (e *encoder) listingLine(el eventLine) (line []byte, ok bool) {
 // size). The pieces joined are the line listingLine returns; the last one
 // ends with the newline. An error of emit stops it and is returned.
 func streamListing(head []byte, lst *listing, tail []byte, size int, emit func(piece []byte, last bool) error) error {
+	return streamListingIn(nil, head, lst, tail, size, emit)
+}
+
+// streamListingIn is streamListing building the pieces in buf (made when
+// too small).
+func streamListingIn(buf []byte, head []byte, lst *listing, tail []byte, size int, emit func(piece []byte, last bool) error) error {
 	size = max(size, utf8.UTFMax) // room for a rune and the bytes held back
-	cw := chunkWriter{buf: make([]byte, 0, size+size/8), size: size, emit: emit}
+	if cap(buf) < size+size/8 {
+		buf = make([]byte, 0, size+size/8)
+	}
+	cw := chunkWriter{buf: buf[:0], size: size, emit: emit}
 	return cw.line(head, lst, tail)
 }
 

@@ -41,6 +41,7 @@ import (
 type bigLine struct {
 	head, tail []byte   // the line around the listing (listingParts)
 	lst        *listing // the listing, made by newListing
+	buf        []byte   // where its pieces are built, both times
 	size       int64    // its bytes, newline included
 	hash       string   // its lineHash
 	at         int      // its place in the batch: before out[at:]
@@ -63,7 +64,8 @@ func (w *Writer) bigLine(el eventLine) *bigLine {
 	}
 	b := &bigLine{head: bytes.Clone(head), tail: bytes.Clone(tail), lst: lst}
 	h, scan := sha256.New(), w.red.Scanner()
-	_ = streamListing(b.head, lst, b.tail, w.enc.chunk, func(p []byte, last bool) error {
+	b.buf = make([]byte, 0, w.enc.chunk+w.enc.chunk/8)
+	_ = streamListingIn(b.buf, b.head, lst, b.tail, w.enc.chunk, func(p []byte, last bool) error {
 		b.size += int64(len(p))
 		scan.Write(p)
 		if last {
@@ -84,7 +86,7 @@ func (w *Writer) bigLine(el eventLine) *bigLine {
 // wrote in w.size; the error says which line was cut, and where.
 func (w *Writer) writeStreamed(out []byte, bigs []*bigLine, last steps.Event) error {
 	chunk := w.enc.chunk
-	wb := make([]byte, 0, chunk+chunk/4)
+	var wb []byte // what goes into the next write(2) but a whole piece
 	write := w.streamWrite
 	if write == nil {
 		write = w.f.Write
@@ -101,18 +103,14 @@ func (w *Writer) writeStreamed(out []byte, bigs []*bigLine, last steps.Event) er
 		}
 		return fmt.Sprintf("line %d (event %d, %s) was cut after %d of its %d bytes: ", cur.line, cur.seq, cur.typ, w.size-off, cur.size)
 	}
-	flush := func() error {
-		if len(wb) == 0 {
-			return nil
-		}
+	put := func(p []byte) error {
 		if w.size > base {
 			if err := w.unchanged(false); err != nil {
 				return fmt.Errorf("journal: not recording event %d (%s): %s%w", last.Seq, last.Type, cut(), err)
 			}
 		}
-		n, err := write(wb)
+		n, err := write(p)
 		w.size += int64(n)
-		wb = wb[:0]
 		if err != nil {
 			at := cut()
 			if at != "" {
@@ -123,15 +121,26 @@ func (w *Writer) writeStreamed(out []byte, bigs []*bigLine, last steps.Event) er
 		}
 		return nil
 	}
+	flush := func() error {
+		if len(wb) == 0 {
+			return nil
+		}
+		err := put(wb)
+		wb = wb[:0]
+		return err
+	}
 	pos := 0
 	for _, b := range bigs {
 		wb = append(wb, out[pos:b.at]...)
 		cur, off, pos = b, base+int64(b.at)+done, b.at
 		var n int64
-		err := streamListing(b.head, b.lst, b.tail, chunk, func(p []byte, _ bool) error {
+		err := streamListingIn(b.buf, b.head, b.lst, b.tail, chunk, func(p []byte, _ bool) error {
 			n += int64(len(p))
 			if n > b.size {
 				return errLineChanged
+			}
+			if len(wb) == 0 && len(p) >= chunk {
+				return put(p) // a whole piece, as it is
 			}
 			wb = append(wb, p...)
 			if len(wb) >= chunk {

@@ -400,8 +400,9 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 		atPath  bool
 		line    []byte
 		bigs    []*bigLine // lines streamed, not in out
-		ends    []lineEnd  // where each line ends in the batch, for a streamed batch cut short
-		end     int64      // of the batch's lines so far
+		endsAt  [4]lineEnd
+		ends    = endsAt[:0] // where each line ends in the batch, for a streamed batch cut short
+		end     int64        // of the batch's lines so far
 		failure error
 	)
 	undo := w.refsUndo(events)

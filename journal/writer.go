@@ -464,16 +464,24 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 	w.seq = last.Seq
 	w.lines += len(events)
 	w.enc.shrink()
+	if err := w.syncBatch(events); err != nil {
+		w.err = fmt.Errorf("journal: fsync after event %d (%s) of %s: %w", last.Seq, last.Type, w.path, err)
+		return recs, w.err
+	}
+	return recs, nil
+}
+
+// syncBatch applies the fsync policy to events, just written: one fsync
+// if any of them is fsynced, else the timer's.
+func (w *Writer) syncBatch(events []steps.Event) error {
 	sync := false
 	for _, e := range events {
 		sync = w.mustSync(e) || sync
 	}
 	if sync {
-		if err := w.sync(); err != nil {
-			w.err = fmt.Errorf("journal: fsync after event %d (%s) of %s: %w", last.Seq, last.Type, w.path, err)
-			return recs, w.err
-		}
-	} else if !w.unsynced {
+		return w.sync()
+	}
+	if !w.unsynced {
 		w.unsynced = true
 		if w.timer == nil {
 			w.timer = time.AfterFunc(maxUnsynced, w.syncLater)
@@ -481,7 +489,7 @@ func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 			w.timer.Reset(maxUnsynced)
 		}
 	}
-	return recs, nil
+	return nil
 }
 
 // refsUndo returns a function that puts back the format 2 tables (stmts,

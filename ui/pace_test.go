@@ -10,7 +10,8 @@ import (
 )
 
 // A delivery that carried a statement stream spaces the next one by
-// streamGap; any other delivery by the frame rate's minBatchGap.
+// streamGap; any other delivery by the frame rate's minBatchGap; a full
+// one (the screen is behind the session) by nothing.
 func TestGapAfterStream(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -24,6 +25,8 @@ func TestGapAfterStream(t *testing.T) {
 		{"rows", eventBatchMsg{{Type: steps.EvRows}}, streamGap},
 		{"a batch without statements", eventBatchMsg{{Type: steps.EvLockWait}, {Type: steps.EvNotice}}, minBatchGap},
 		{"the end of the events", eventsClosedMsg{}, minBatchGap},
+		{"a full batch: the screen is behind", make(eventBatchMsg, maxBatch), 0},
+		{"a full batch of statements", fullStream(), 0},
 	} {
 		if got := gapAfter(c.msg); got != c.want {
 			t.Errorf("%s: gap %v, want %v", c.name, got, c.want)
@@ -32,6 +35,16 @@ func TestGapAfterStream(t *testing.T) {
 	if streamGap <= minBatchGap {
 		t.Fatalf("streamGap %v must be longer than minBatchGap %v", streamGap, minBatchGap)
 	}
+}
+
+// fullStream is a delivery of maxBatch statement events: drain found as
+// many waiting, so more may be.
+func fullStream() eventBatchMsg {
+	b := make(eventBatchMsg, maxBatch)
+	for i := range b {
+		b[i].Type = steps.EvStatementFinished
+	}
+	return b
 }
 
 // drain hands over what was waiting in one batch, in order, and a lone

@@ -581,6 +581,14 @@ func gapAfter(msg tea.Msg) time.Duration {
 			return streamGap
 		}
 	case eventBatchMsg:
+		if len(msg) >= maxBatch {
+			// A full delivery: more is waiting, the screen is behind.
+			// Waiting would cap it at maxBatch events per gap while a
+			// pipelined step emits more (the 50 MB file: 57,000 a
+			// second), and the backlog grows in the session's queue
+			// (about 400 bytes an event: 150 MB of it in that step).
+			return 0
+		}
 		for i := range msg {
 			if streamEvent(msg[i].Type) {
 				return streamGap

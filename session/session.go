@@ -238,12 +238,14 @@ func (spec *Spec) defaults() int {
 // run runs the engine on its own goroutine, journals every event before
 // the screens see it, and shows the frontend until the operator leaves.
 func (spec *Spec) run(o *opened, shared *share.Server, frontend Frontend) int {
-	events := queue.New[steps.Event](ui.EventBuffer)
+	events := queue.NewCoalescing(ui.EventBuffer, steps.Superseded)
 	// Journal first, then the screens (the operator's, the partners'):
 	// nothing is shown that is not recorded, and shown as recorded, every
 	// secret redacted (an exec step's output may print PGPASSWORD). Events
 	// that happen together (a statement ends as the next one starts) go to
-	// the journal in one write.
+	// the journal in one write. A screen behind the session skips the
+	// statement events a later start supersedes (steps.Superseded): its
+	// backlog stays small however fast a step runs.
 	sink, batch := o.w.Sinks(func(rec steps.Event) {
 		events.Push(rec)
 		shared.Publish(rec)

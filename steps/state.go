@@ -532,6 +532,10 @@ func (s *State) applyStatement(st *StepState, e Event) {
 		if e.Statement != nil {
 			cp := *e.Statement
 			st.Statement = &cp
+			// Statements run in order: the ones before it are done. Said
+			// here too, a start supersedes the end before it
+			// (Superseded).
+			st.Done = cp.Index
 		}
 		st.Columns, st.Rows, st.TotalRows = nil, nil, 0
 		st.Blockers = nil

@@ -9,6 +9,10 @@ import "sync"
 
 // Queue delivers what is pushed, in order, on Out.
 type Queue[T any] struct {
+	// superseded, when set, says whether a value still waiting may be
+	// dropped when the next one pushed is b (NewCoalescing).
+	superseded func(a, b T) bool
+
 	mu     sync.Mutex
 	buf    []T
 	spare  []T // the pump's last batch, emptied, for buf to grow into again
@@ -28,6 +32,18 @@ func New[T any](size int) *Queue[T] {
 	return q
 }
 
+// NewCoalescing is New with a rule that keeps a slow reader's backlog
+// small: when b is pushed while the value pushed before it, a, still
+// waits in the queue (the pump has not taken it), and superseded(a, b)
+// says the reader needs a no longer once b follows, b takes a's place.
+// Only a value still waiting is dropped, never one handed to Out, and
+// the order of the others is kept.
+func NewCoalescing[T any](size int, superseded func(a, b T) bool) *Queue[T] {
+	q := &Queue[T]{superseded: superseded, wake: make(chan struct{}, 1), out: make(chan T, size)}
+	go q.pump()
+	return q
+}
+
 // Push queues v. It never blocks. After Close it does nothing.
 func (q *Queue[T]) Push(v T) {
 	q.mu.Lock()
@@ -36,7 +52,11 @@ func (q *Queue[T]) Push(v T) {
 		return
 	}
 	pending := len(q.buf) > 0
-	q.buf = append(q.buf, v)
+	if n := len(q.buf); n > 0 && q.superseded != nil && q.superseded(q.buf[n-1], v) {
+		q.buf[n-1] = v
+	} else {
+		q.buf = append(q.buf, v)
+	}
 	q.mu.Unlock()
 	if !pending {
 		// A push onto a non-empty buf needs no signal: the push that

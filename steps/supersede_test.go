@@ -117,11 +117,3 @@ func statementStream(rng *rand.Rand) []Event {
 	}
 	return out
 }
-
-func foldAll(events []Event) State {
-	var s State
-	for _, e := range events {
-		s = Apply(s, e)
-	}
-	return s
-}

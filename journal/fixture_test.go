@@ -319,9 +319,9 @@ func fixtureLocks() *steps.StepLocksReport {
 	return &steps.StepLocksReport{Step: "apply-001", Title: "Apply migration 001", Analysis: &lockcheck.Analysis{
 		Transactional: true, Weighed: true,
 		Statements: []lockcheck.StatementLocks{
-			{File: file, Line: 4, Command: "ALTER TABLE", Locks: []lockcheck.Lock{{Rel: ra, Mode: lockcheck.AccessExclusive, Why: "DISABLE ROW LEVEL SECURITY"}}},
-			{File: file, Line: 7, Command: "ALTER TABLE", Locks: []lockcheck.Lock{{Rel: ba, Mode: lockcheck.AccessExclusive, Why: "ADD COLUMN"}}},
-			{File: file, Line: 12, Command: "SELECT", Locks: []lockcheck.Lock{{Rel: ba, Mode: lockcheck.AccessShare, Why: "SELECT"}}},
+			{Line: 4, Prediction: &lockcheck.Prediction{File: file, Command: "ALTER TABLE", Locks: []lockcheck.Lock{{Rel: ra, Mode: lockcheck.AccessExclusive, Why: "DISABLE ROW LEVEL SECURITY"}}}},
+			{Line: 7, Prediction: &lockcheck.Prediction{File: file, Command: "ALTER TABLE", Locks: []lockcheck.Lock{{Rel: ba, Mode: lockcheck.AccessExclusive, Why: "ADD COLUMN"}}}},
+			{Line: 12, Prediction: &lockcheck.Prediction{File: file, Command: "SELECT", Locks: []lockcheck.Lock{{Rel: ba, Mode: lockcheck.AccessShare, Why: "SELECT"}}}},
 		},
 		Findings: []lockcheck.Finding{
 			{Rule: "lock-held-until-commit", Statement: 0, File: file, Line: 4, Rel: ra,

@@ -16,11 +16,12 @@ import (
 // needs (issue 15). A session whose runbook's files are that large gets a
 // soft memory limit (runtime/debug.SetMemoryLimit) a quarter above what
 // such a step holds live (stepLive), plus memLimitBase for the rest of the
-// process: the collector works sooner, and only for such a runbook. Below memLimitFloor there is no limit, so an
-// ordinary runbook (a 20,000-statement migration peaks under 100 MB)
-// collects as it always did. A GOMEMLIMIT the user set wins.
+// process: the collector works sooner, and only for such a runbook. Below
+// memLimitFloor there is no limit, so an ordinary runbook (a
+// 20,000-statement migration peaks under 100 MB; its limit would be 36
+// MiB) collects as it always did. A GOMEMLIMIT the user set wins.
 const (
-	memLimitFloor = 256 << 20
+	memLimitFloor = 128 << 20
 	memLimitBase  = 32 << 20 // the screen, the connections, stacks
 )
 
@@ -28,9 +29,12 @@ const (
 // of bytes bytes split into statements statements: the files and their
 // statement lists (views into the files, shared by the events), then the
 // larger of a step's lock analysis (while it is analysed and weighed) and
-// the step_would_run line (about the file) that lists it. For the 53 MB
-// file: 232 MiB estimated, 252 MiB measured (the largest live heap, from
-// GODEBUG=gctrace=1), so a limit of 322 MiB.
+// the step_would_run line (about the file) that lists it. The analysis is
+// 16 bytes a statement (a StatementLocks: its line and a reference to a
+// prediction equal neighbours share; the shared records are few). For
+// the 53 MB file: 115 MiB estimated, 122 MiB measured (the largest live
+// heap after the runbook is loaded, from GODEBUG=gctrace=1), so a limit
+// of 175 MiB.
 func stepLive(bytes int64, statements int) int64 {
 	n := int64(statements)
 	analysis := n * int64(unsafe.Sizeof(lockcheck.StatementLocks{}))

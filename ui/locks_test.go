@@ -17,8 +17,8 @@ func weighedHigh() steps.Event {
 	orders := lockcheck.Rel{Schema: "public", Name: "orders"}
 	return steps.Event{Type: steps.EvLocksWeighed, Step: "apply-001", Locks: &steps.StepLocksReport{Step: "apply-001", Analysis: &lockcheck.Analysis{
 		Transactional: true, Weighed: true,
-		Statements: []lockcheck.StatementLocks{{File: "migrations/001_rls_hardening.sql", Line: 10, Command: "CREATE INDEX",
-			Locks: []lockcheck.Lock{{Rel: orders, Mode: lockcheck.Share, Scan: lockcheck.Yes}}}},
+		Statements: []lockcheck.StatementLocks{{Line: 10, Prediction: &lockcheck.Prediction{File: "migrations/001_rls_hardening.sql", Command: "CREATE INDEX",
+			Locks: []lockcheck.Lock{{Rel: orders, Mode: lockcheck.Share, Scan: lockcheck.Yes}}}}},
 		Findings: []lockcheck.Finding{{Rule: lockcheck.RuleCreateIndexBlocking, File: "migrations/001_rls_hardening.sql", Line: 10, Rel: orders,
 			Why: "CREATE INDEX blocks writes to public.orders while it reads the whole table", Safer: "CREATE INDEX CONCURRENTLY",
 			Weight: &lockcheck.Weight{Level: lockcheck.High, Reasons: []string{"public.orders: about 2,000,000 rows, 120.0 MB"}}}},

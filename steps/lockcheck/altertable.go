@@ -16,17 +16,17 @@ func (s *stmt) alter(c *cursor) {
 	}
 	if obj == "" {
 		if c.i < len(c.t) {
-			s.sl.Command = "ALTER " + c.t[c.i].up
+			s.p.Command = "ALTER " + c.t[c.i].up
 		}
 		return
 	}
-	s.sl.Command = "ALTER " + obj
+	s.p.Command = "ALTER " + obj
 	switch obj {
 	case "POLICY", "TRIGGER":
 		c.ident()
 		if c.accept("ON") {
 			if r, ok := c.name(); ok {
-				s.lock(r, AccessExclusive, s.sl.Command)
+				s.lock(r, AccessExclusive, s.p.Command)
 			}
 		}
 		return
@@ -42,7 +42,7 @@ func (s *stmt) alter(c *cursor) {
 	case "SEQUENCE":
 		c.accept("IF", "EXISTS")
 		if r, ok := c.name(); ok {
-			s.lock(r, ShareRowExclusive, s.sl.Command)
+			s.lock(r, ShareRowExclusive, s.p.Command)
 		}
 		return
 	}
@@ -152,7 +152,7 @@ func (at *alterTable) partition(c *cursor) {
 		return
 	}
 	if attach {
-		at.s.sl.Command = "ALTER TABLE ATTACH PARTITION"
+		at.s.p.Command = "ALTER TABLE ATTACH PARTITION"
 		l := at.lock(ShareUpdateExclusive, "ATTACH PARTITION", false)
 		l.checks = append(l.checks, check{kind: ckDefaultPartition})
 		pl := at.s.lock(p, AccessExclusive, "ATTACH PARTITION (the partition)")
@@ -161,18 +161,18 @@ func (at *alterTable) partition(c *cursor) {
 		at.s.maybeLive(AccessExclusive, fmt.Sprintf("the default partition of %s, if it has one (scanned)", at.rel))
 		return
 	}
-	at.s.sl.Command = "ALTER TABLE DETACH PARTITION"
+	at.s.p.Command = "ALTER TABLE DETACH PARTITION"
 	mode := AccessExclusive
 	switch {
 	case c.accept("CONCURRENTLY"):
 		mode = ShareUpdateExclusive
-		at.s.sl.Command += " CONCURRENTLY"
+		at.s.p.Command += " CONCURRENTLY"
 	case c.accept("FINALIZE"):
 		mode = ShareUpdateExclusive
-		at.s.sl.Command += " FINALIZE"
+		at.s.p.Command += " FINALIZE"
 	}
-	l := at.lock(mode, at.s.sl.Command, false)
-	at.s.lock(p, AccessExclusive, at.s.sl.Command+" (the partition)")
+	l := at.lock(mode, at.s.p.Command, false)
+	at.s.lock(p, AccessExclusive, at.s.p.Command+" (the partition)")
 	if mode == AccessExclusive {
 		l.checks = append(l.checks, check{kind: ckDefaultPartition, verb: "DETACH"})
 		at.s.maybeLive(AccessExclusive, fmt.Sprintf("the default partition of %s, if it has one", at.rel))

@@ -69,6 +69,8 @@ type analyzer struct {
 	// a migration of a million inserts into one table shares one string.
 	dmlWhys map[Rel]string
 	tokBuf  []tok
+	// scratch is the prediction of the statement being analysed (keep).
+	scratch Prediction
 	// notNullProved holds "table key\x00column" for columns a CHECK (col IS
 	// NOT NULL) added or validated earlier in the step proves NOT NULL;
 	// notNullCheckNames maps such NOT VALID checks to their column.
@@ -105,18 +107,26 @@ type aeLock struct {
 type stmt struct {
 	a    *analyzer
 	idx  int
-	sl   *StatementLocks
+	line int
+	// p is the statement's prediction as it is built: the analyzer's
+	// scratch record, which keep copies (or shares) when it is done.
+	p    *Prediction
 	toks []tok
 	// locks are built here (pointers stay valid while clauses add more)
-	// and copied into sl.Locks when the statement is done.
+	// and copied into p.Locks when the statement is done.
 	locks *[]*Lock
 }
 
 func (a *analyzer) statement(i int, st sqlscan.Statement) {
 	toks, comments := lexStatement(st.SQL, a.upper, a.tokBuf)
 	a.tokBuf = toks
-	a.res.Statements = append(a.res.Statements, StatementLocks{File: st.File, Line: st.Line})
-	sl := &a.res.Statements[len(a.res.Statements)-1]
+	// The statement is built in the scratch record (its lists reuse the
+	// last statement's arrays) and stored by keep; meanwhile its entry
+	// points at the scratch, so that it reads as any other.
+	p := &a.scratch
+	*p = Prediction{File: st.File, Locks: p.Locks[:0], Maybe: p.Maybe[:0], Creates: p.Creates[:0]}
+	a.res.Statements = append(a.res.Statements, StatementLocks{Line: st.Line, Prediction: p})
+	defer a.keep(i)
 	first := 0 // a statement without comments starts with its first token
 	if len(comments) > 0 {
 		first = len(st.SQL)
@@ -132,21 +142,20 @@ func (a *analyzer) statement(i int, st sqlscan.Statement) {
 		// earlier statement is no longer held under its lock.
 		clear(a.notValid)
 	}
-	s := &stmt{a: a, idx: i, sl: sl, toks: toks, locks: new([]*Lock)}
+	s := &stmt{a: a, idx: i, line: st.Line, p: p, toks: toks, locks: new([]*Lock)}
 	if len(toks) == 0 {
-		sl.Command = "(empty)"
+		p.Command = "(empty)"
 		return
 	}
 	classify(s)
-	sl.Locks = make([]Lock, len(*s.locks))
-	for k, l := range *s.locks {
+	for _, l := range *s.locks {
 		if l.Rewrite == Yes && !l.Truncate && !l.noScan {
 			l.Scan = Yes // a rewrite reads every row
 		}
-		sl.Locks[k] = *l
+		p.Locks = append(p.Locks, *l)
 	}
-	for k := range sl.Locks {
-		l := &sl.Locks[k]
+	for k := range p.Locks {
+		l := &p.Locks[k]
 		if !l.OnTableOf && a.isCreated(l.Rel) {
 			l.New = true
 		}
@@ -157,38 +166,72 @@ func (a *analyzer) statement(i int, st sqlscan.Statement) {
 			a.aeByName[l.Rel.Name] = append(a.aeByName[l.Rel.Name], l.Rel.Schema)
 		}
 	}
-	for _, r := range sl.Creates {
+	for _, r := range p.Creates {
 		a.created[r.key()] = true
 		a.createdNames[r.Name] = true
 	}
-	a.share(i)
 }
 
-// share makes statement i's Locks and Maybe the previous statement's when
-// they are equal: a migration of a million inserts into one table holds
-// one lock list, not a million. Nothing changes a statement's lists in
-// place once it is analysed (Weigh builds new ones), and they are clipped
-// so that no append writes into a shared array.
-func (a *analyzer) share(i int) {
-	if i == 0 || len(a.res.Statements) != i+1 {
-		return
+// keep stores the prediction of statement i, built in the scratch
+// record: the previous statement's when they are equal (a migration of a
+// million inserts into one table holds one prediction, not a million),
+// else a copy whose lists are the previous statement's where equal and
+// clipped otherwise. Nothing changes a stored prediction afterwards
+// (Weigh stores new ones).
+func (a *analyzer) keep(i int) {
+	var prev *Prediction
+	if i > 0 {
+		prev = a.res.Statements[i-1].Prediction
 	}
-	shareWithPrev(&a.res.Statements[i-1], &a.res.Statements[i])
+	a.res.Statements[i].Prediction = stored(prev, &a.scratch)
 }
 
-// shareWithPrev makes sl's Locks and Maybe prev's when they are equal,
-// and clips them otherwise, so that no append writes into a shared array.
-func shareWithPrev(prev, sl *StatementLocks) {
-	if len(sl.Locks) > 0 && slices.EqualFunc(prev.Locks, sl.Locks, sameLock) {
-		sl.Locks = prev.Locks
-	} else {
-		sl.Locks = slices.Clip(sl.Locks)
+// stored returns the record to store for prediction p (which the caller
+// goes on to reuse or drop) after prev: prev itself when equal, else a
+// new record with p's fields, each list prev's when equal (no record or
+// list is changed in place once stored) or a copy of p's, clipped.
+func stored(prev, p *Prediction) *Prediction {
+	if prev != nil && samePrediction(prev, p) {
+		return prev
 	}
-	if len(sl.Maybe) > 0 && slices.Equal(prev.Maybe, sl.Maybe) {
-		sl.Maybe = prev.Maybe
-	} else {
-		sl.Maybe = slices.Clip(sl.Maybe)
+	if prev == nil {
+		prev = &Prediction{}
 	}
+	n := *p
+	n.Locks = sharedList(prev.Locks, p.Locks, sameLock)
+	n.Maybe = sharedList(prev.Maybe, p.Maybe, func(x, y MaybeLock) bool { return x == y })
+	n.Creates = sharedList(prev.Creates, p.Creates, func(x, y Rel) bool { return x == y })
+	n.WaitsFor = sharedList(prev.WaitsFor, p.WaitsFor, func(x, y Session) bool { return x == y })
+	if storedHook != nil {
+		storedHook(&n)
+	}
+	return &n
+}
+
+// storedHook, set by tests, sees each prediction record as it is stored:
+// none may change afterwards.
+var storedHook func(*Prediction)
+
+// sharedList is prev when it equals l, else a copy of l (nil when empty).
+func sharedList[E any](prev, l []E, eq func(E, E) bool) []E {
+	switch {
+	case len(l) == 0:
+		return nil
+	case slices.EqualFunc(prev, l, eq):
+		return prev
+	}
+	return slices.Clone(l)
+}
+
+// samePrediction reports whether x and y are equal in every field
+// (predictionFields in the tests keeps this list complete).
+func samePrediction(x, y *Prediction) bool {
+	if x == y {
+		return true
+	}
+	return x.File == y.File && x.Command == y.Command && x.Unknown == y.Unknown &&
+		slices.EqualFunc(x.Locks, y.Locks, sameLock) && slices.Equal(x.Maybe, y.Maybe) &&
+		slices.Equal(x.Creates, y.Creates) && slices.Equal(x.WaitsFor, y.WaitsFor)
 }
 
 // sameLock reports whether two predicted locks are equal in every field
@@ -196,7 +239,7 @@ func shareWithPrev(prev, sl *StatementLocks) {
 func sameLock(x, y Lock) bool {
 	return x.Rel == y.Rel && x.Mode == y.Mode && x.OnTableOf == y.OnTableOf && x.Children == y.Children &&
 		x.Rewrite == y.Rewrite && x.Scan == y.Scan && x.Truncate == y.Truncate && x.Why == y.Why &&
-		x.Note == y.Note && x.New == y.New && x.Partition == y.Partition && len(x.Waits) == 0 && len(y.Waits) == 0 &&
+		x.Note == y.Note && x.New == y.New && x.Partition == y.Partition && slices.Equal(x.Waits, y.Waits) &&
 		slices.EqualFunc(x.checks, y.checks, sameCheck) && x.noScan == y.noScan && x.index == y.index && x.fromIndex == y.fromIndex
 }
 
@@ -272,8 +315,8 @@ func (s *stmt) read(r Rel) {
 }
 
 func (s *stmt) unknown(format string, args ...any) {
-	if s.sl.Unknown == "" {
-		s.sl.Unknown = fmt.Sprintf(format, args...)
+	if s.p.Unknown == "" {
+		s.p.Unknown = fmt.Sprintf(format, args...)
 	}
 }
 
@@ -293,15 +336,15 @@ func (a *analyzer) dmlWhy(target Rel) string {
 func (s *stmt) maybeLive(m Mode, why string) { s.addMaybe(MaybeLock{Mode: m, Why: why, live: true}) }
 
 func (s *stmt) addMaybe(ml MaybeLock) {
-	for _, x := range s.sl.Maybe {
+	for _, x := range s.p.Maybe {
 		if x.Rel == ml.Rel && x.Why == ml.Why {
 			return
 		}
 	}
-	s.sl.Maybe = append(s.sl.Maybe, ml)
+	s.p.Maybe = append(s.p.Maybe, ml)
 }
 
-func (s *stmt) creates(r Rel) { s.sl.Creates = append(s.sl.Creates, r) }
+func (s *stmt) creates(r Rel) { s.p.Creates = append(s.p.Creates, r) }
 
 // isNew reports whether r was created earlier in this step or by this
 // statement.
@@ -309,7 +352,7 @@ func (s *stmt) isNew(r Rel) bool {
 	if s.a.isCreated(r) {
 		return true
 	}
-	for _, c := range s.sl.Creates {
+	for _, c := range s.p.Creates {
 		if c == r || (c.Name == r.Name && (c.Schema == "" || r.Schema == "")) {
 			return true
 		}
@@ -326,7 +369,7 @@ func (s *stmt) find(rule string, r Rel, conditional bool, why string) int {
 	}
 	ru := rulesByID[rule]
 	s.a.res.Findings = append(s.a.res.Findings, Finding{
-		Rule: rule, Statement: s.idx, File: s.sl.File, Line: s.sl.Line, Rel: r,
+		Rule: rule, Statement: s.idx, File: s.p.File, Line: s.line, Rel: r,
 		Why: why, Safer: ru.Safer, Conditional: conditional,
 	})
 	return len(s.a.res.Findings) - 1
@@ -354,7 +397,7 @@ func (a *analyzer) lockHeldUntilCommit() {
 		}
 		last := a.res.Statements[n-1]
 		st := &a.res.Statements[i]
-		s := &stmt{a: a, idx: i, sl: st}
+		s := &stmt{a: a, idx: i, line: st.Line, p: st.Prediction}
 		on := r.String()
 		if ae.ofIndex {
 			on = "the table of index " + on

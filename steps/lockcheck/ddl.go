@@ -28,17 +28,17 @@ func (s *stmt) create(c *cursor) {
 	if obj == "" {
 		// Types, domains, schemas, roles, casts, operators...: no table lock.
 		if c.i < len(c.t) {
-			s.sl.Command = "CREATE " + c.t[c.i].up
+			s.p.Command = "CREATE " + c.t[c.i].up
 		}
 		return
 	}
-	s.sl.Command = "CREATE " + obj
+	s.p.Command = "CREATE " + obj
 	switch obj {
 	case "TABLE", "FOREIGN TABLE":
 		s.createTable(c)
 	case "INDEX":
 		if unique {
-			s.sl.Command = "CREATE UNIQUE INDEX"
+			s.p.Command = "CREATE UNIQUE INDEX"
 		}
 		s.createIndex(c)
 	case "VIEW", "MATERIALIZED VIEW":
@@ -177,11 +177,11 @@ func (s *stmt) createIndex(c *cursor) {
 		}
 		s.creates(idx)
 	}
-	mode, why := Share, s.sl.Command
+	mode, why := Share, s.p.Command
 	if conc {
 		mode = ShareUpdateExclusive
-		s.sl.Command += " CONCURRENTLY"
-		why = s.sl.Command
+		s.p.Command += " CONCURRENTLY"
+		why = s.p.Command
 	}
 	l := s.lock(table, mode, why)
 	l.Scan, l.Children = Yes, !only
@@ -194,7 +194,7 @@ func (s *stmt) createIndex(c *cursor) {
 	if !conc {
 		fi = s.find(RuleCreateIndexBlocking, table, conditional, fmt.Sprintf(
 			"%s holds SHARE on %s for the whole build: every INSERT, UPDATE and DELETE on %s waits until the index is built (reads continue)",
-			s.sl.Command, table, table))
+			s.p.Command, table, table))
 	}
 	if conditional {
 		l.checks = append(l.checks, check{kind: ckIndexExists, rel: idx, finding: fi + 1})
@@ -239,14 +239,14 @@ func (s *stmt) drop(c *cursor) {
 	}
 	if obj == "" {
 		if c.i < len(c.t) {
-			s.sl.Command = "DROP " + c.t[c.i].up
+			s.p.Command = "DROP " + c.t[c.i].up
 		}
 		if hasWord(c.rest(), "CASCADE") {
 			s.maybe(Rel{}, AccessExclusive, "CASCADE drops what depends on it (columns, defaults, views)")
 		}
 		return
 	}
-	s.sl.Command = "DROP " + obj
+	s.p.Command = "DROP " + obj
 	switch obj {
 	case "INDEX":
 		s.dropIndex(c)
@@ -256,7 +256,7 @@ func (s *stmt) drop(c *cursor) {
 		name, _ := c.ident()
 		if c.accept("ON") {
 			if r, ok := c.name(); ok {
-				l := s.lock(r, AccessExclusive, s.sl.Command)
+				l := s.lock(r, AccessExclusive, s.p.Command)
 				if ifExists {
 					l.Note = fmt.Sprintf("only if %s %s exists (looked up live)", strings.ToLower(obj), quoteIdent(name))
 					l.checks = append(l.checks, check{kind: ckObjectExists, verb: obj, name: name})
@@ -266,8 +266,8 @@ func (s *stmt) drop(c *cursor) {
 		return
 	case "SCHEMA", "EXTENSION", "OWNED":
 		if obj != "SCHEMA" || hasWord(c.rest(), "CASCADE") {
-			s.unknown("%s drops objects that the text does not name: their locks are not known", s.sl.Command)
-			s.find(RuleLocksUnknown, Rel{}, false, s.sl.Command+" drops objects the statement does not name: handrail cannot tell which")
+			s.unknown("%s drops objects that the text does not name: their locks are not known", s.p.Command)
+			s.find(RuleLocksUnknown, Rel{}, false, s.p.Command+" drops objects the statement does not name: handrail cannot tell which")
 		}
 		return
 	}
@@ -282,7 +282,7 @@ func (s *stmt) drop(c *cursor) {
 		if obj == "SEQUENCE" {
 			continue // a sequence lock bothers only nextval()
 		}
-		l := s.lock(r, AccessExclusive, s.sl.Command)
+		l := s.lock(r, AccessExclusive, s.p.Command)
 		l.Children = true
 		l.checks = append(l.checks, check{kind: ckReferenced, mode: AccessExclusive}, check{kind: ckParent})
 		if ifExists {
@@ -292,7 +292,7 @@ func (s *stmt) drop(c *cursor) {
 			l.checks = append(l.checks, check{kind: ckReferencing, mode: AccessExclusive})
 		}
 		if obj == "TABLE" || obj == "MATERIALIZED VIEW" || obj == "FOREIGN TABLE" {
-			s.find(RuleDropTable, r, false, fmt.Sprintf("%s drops %s: the table and all its rows disappear at COMMIT", s.sl.Command, r))
+			s.find(RuleDropTable, r, false, fmt.Sprintf("%s drops %s: the table and all its rows disappear at COMMIT", s.p.Command, r))
 		}
 	}
 	s.maybeLive(AccessExclusive, "tables its foreign keys reference lose their triggers (looked up live)")
@@ -305,7 +305,7 @@ func (s *stmt) drop(c *cursor) {
 func (s *stmt) dropIndex(c *cursor) {
 	conc := c.accept("CONCURRENTLY")
 	if conc {
-		s.sl.Command += " CONCURRENTLY"
+		s.p.Command += " CONCURRENTLY"
 	}
 	ifExists := c.accept("IF", "EXISTS")
 	for _, item := range splitTop(c.rest()) {
@@ -320,9 +320,9 @@ func (s *stmt) dropIndex(c *cursor) {
 		}
 		// DROP INDEX CONCURRENTLY ends with ACCESS EXCLUSIVE on the index
 		// alone, once nobody uses it any more.
-		il := s.lock(idx, AccessExclusive, s.sl.Command)
+		il := s.lock(idx, AccessExclusive, s.p.Command)
 		il.index = true
-		tl := s.lockTableOf(idx, mode, s.sl.Command)
+		tl := s.lockTableOf(idx, mode, s.p.Command)
 		if ifExists {
 			il.checks = append(il.checks, check{kind: ckIfExists})
 			tl.checks = append(tl.checks, check{kind: ckIfExists})

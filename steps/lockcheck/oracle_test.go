@@ -178,7 +178,7 @@ func (o *oracle) weighed(ctx context.Context, stmts []sqlscan.Statement, tx bool
 		o.t.Fatal(err)
 	}
 	defer rtx.Rollback(ctx)
-	if err := Weigh(ctx, rtx, WeighOptions{IgnorePIDs: []int{int(o.blocker.PgConn().PID())}}, an); err != nil {
+	if err := weighChecked(o.t, ctx, rtx, WeighOptions{IgnorePIDs: []int{int(o.blocker.PgConn().PID())}}, an); err != nil {
 		o.t.Fatalf("weigh: %v", err)
 	}
 	return an

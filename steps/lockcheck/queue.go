@@ -3,6 +3,7 @@ package lockcheck
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -53,13 +54,15 @@ func secs(f float64) time.Duration { return time.Duration(f * float64(time.Secon
 
 // queue fills in, for each lock of statement i, the sessions it would
 // wait for, and adds a lock-queue finding where one of them will not end
-// soon.
+// soon. The statement's record may be shared with its neighbours: what
+// changes is stored as a new one (setPrediction).
 func (w *weigher) queue(ctx context.Context, an *Analysis, i int) error {
-	sl := &an.Statements[i]
+	p := an.Statements[i].Prediction
+	locks := p.Locks // copied at the first lock whose Waits change
+	changed := false
 	var queueOn *relFacts // where a stuck session makes the request queue
 	queueLock := 0
-	for k := range sl.Locks {
-		l := &sl.Locks[k]
+	for k, l := range p.Locks {
 		if l.New || l.OnTableOf {
 			continue
 		}
@@ -77,36 +80,48 @@ func (w *weigher) queue(ctx context.Context, an *Analysis, i int) error {
 		info := an.Relations[f.rel.String()]
 		info.Holders = hs
 		an.Relations[f.rel.String()] = info
-		l.Waits = nil
+		var waits []Session
 		for _, h := range hs {
 			if !l.Mode.Conflicts(h.Mode) {
 				continue
 			}
-			l.Waits = append(l.Waits, h)
+			waits = append(waits, h)
 			// One lock-queue finding per statement: on its first table
 			// (an index's holders are its table's too).
 			if w.stuck(h) && (queueOn == nil || (queueOn.kind == 'i' || queueOn.kind == 'I') && f.kind != 'i' && f.kind != 'I') {
 				queueOn, queueLock = f, k
 			}
 		}
+		if !slices.Equal(waits, l.Waits) {
+			if !changed {
+				locks, changed = slices.Clone(p.Locks), true
+			}
+			locks[k].Waits = waits
+		}
 	}
 	if queueOn != nil {
-		w.addQueueFinding(an, i, &sl.Locks[queueLock])
+		w.addQueueFinding(an, i, &locks[queueLock])
 	}
-	if strings.Contains(sl.Command, "CONCURRENTLY") && len(sl.Locks) > 0 {
+	waitsFor := p.WaitsFor
+	if strings.Contains(p.Command, "CONCURRENTLY") && len(locks) > 0 {
 		var table Rel
-		for _, l := range sl.Locks {
+		for _, l := range locks {
 			if l.Mode == ShareUpdateExclusive {
 				table = l.Rel
 			}
 		}
 		if !table.IsZero() {
-			ws, err := ConcurrentWaiters(ctx, w.q, sl.Command, table, w.o.IgnorePIDs)
+			ws, err := ConcurrentWaiters(ctx, w.q, p.Command, table, w.o.IgnorePIDs)
 			if err != nil {
 				return err
 			}
-			sl.WaitsFor = ws
+			waitsFor = ws
 		}
+	}
+	if changed || !slices.Equal(waitsFor, p.WaitsFor) {
+		np := *p
+		np.Locks, np.WaitsFor = locks, waitsFor
+		an.setPrediction(i, np)
 	}
 	return nil
 }

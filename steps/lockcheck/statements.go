@@ -12,16 +12,16 @@ func classify(s *stmt) {
 	c := &cursor{t: s.toks}
 	t0 := s.toks[0]
 	if t0.kind == sqlscan.Punct && t0.text == "(" {
-		s.sl.Command = "SELECT"
+		s.p.Command = "SELECT"
 		s.query(s.toks, true)
 		return
 	}
 	if t0.kind != sqlscan.Word {
-		s.sl.Command = strings.ToUpper(t0.text)
+		s.p.Command = strings.ToUpper(t0.text)
 		s.unknown("not a statement handrail can read (it starts with %q)", t0.text)
 		return
 	}
-	s.sl.Command = t0.up
+	s.p.Command = t0.up
 	switch t0.up {
 	case "WITH":
 		s.with()
@@ -124,7 +124,7 @@ func (s *stmt) with() {
 			continue
 		}
 		if k > 0 && s.toks[k-1].text != "(" {
-			s.sl.Command = "WITH ... " + t.up
+			s.p.Command = "WITH ... " + t.up
 		}
 		l := s.lock(target, RowExclusive, t.up)
 		l.checks = append(l.checks, check{kind: ckDML, verb: t.up})
@@ -234,7 +234,7 @@ func (s *stmt) maintenance(c *cursor) {
 			c.i++
 		}
 		if full {
-			s.sl.Command = "VACUUM FULL"
+			s.p.Command = "VACUUM FULL"
 		}
 		items := splitTop(c.rest())
 		if c.done() {
@@ -273,9 +273,9 @@ func (s *stmt) maintenance(c *cursor) {
 func (s *stmt) reindex(c *cursor) {
 	what := c.acceptOne("INDEX", "TABLE", "SCHEMA", "DATABASE", "SYSTEM")
 	conc := c.accept("CONCURRENTLY")
-	s.sl.Command = "REINDEX " + what
+	s.p.Command = "REINDEX " + what
 	if conc {
-		s.sl.Command += " CONCURRENTLY"
+		s.p.Command += " CONCURRENTLY"
 	}
 	r, ok := c.name()
 	if !ok || (what != "INDEX" && what != "TABLE") {
@@ -289,14 +289,14 @@ func (s *stmt) reindex(c *cursor) {
 	if what == "INDEX" {
 		var il *Lock
 		if conc {
-			il = s.lock(r, ShareUpdateExclusive, s.sl.Command)
+			il = s.lock(r, ShareUpdateExclusive, s.p.Command)
 		} else {
 			// The index is rebuilt into a new file.
-			il = s.lock(r, AccessExclusive, s.sl.Command)
+			il = s.lock(r, AccessExclusive, s.p.Command)
 			il.Rewrite, il.noScan = Yes, true
 		}
 		il.index = true
-		s.lockTableOf(r, mode, s.sl.Command).Scan = Yes
+		s.lockTableOf(r, mode, s.p.Command).Scan = Yes
 		return
 	}
 	l := s.lock(r, mode, "REINDEX TABLE")
@@ -311,12 +311,12 @@ func (s *stmt) refresh(c *cursor) {
 		s.unknown("cannot read the materialized view's name")
 		return
 	}
-	s.sl.Command = "REFRESH MATERIALIZED VIEW"
+	s.p.Command = "REFRESH MATERIALIZED VIEW"
 	if conc {
-		s.sl.Command += " CONCURRENTLY"
-		s.lock(r, Exclusive, s.sl.Command)
+		s.p.Command += " CONCURRENTLY"
+		s.lock(r, Exclusive, s.p.Command)
 	} else {
-		l := s.lock(r, AccessExclusive, s.sl.Command)
+		l := s.lock(r, AccessExclusive, s.p.Command)
 		l.Rewrite = Yes
 	}
 	// Its unique indexes are rebuilt (or, concurrently, it is compared
@@ -337,7 +337,7 @@ func (s *stmt) comment(c *cursor) {
 	case "MATERIALIZED", "FOREIGN":
 		c.i++ // VIEW / TABLE
 	}
-	s.sl.Command = "COMMENT ON " + kind
+	s.p.Command = "COMMENT ON " + kind
 	switch kind {
 	case "CONSTRAINT", "POLICY", "TRIGGER", "RULE":
 		c.ident()
@@ -346,7 +346,7 @@ func (s *stmt) comment(c *cursor) {
 		}
 		c.accept("DOMAIN")
 		if r, ok := c.name(); ok {
-			s.lock(r, AccessShare, s.sl.Command)
+			s.lock(r, AccessShare, s.p.Command)
 		}
 		return
 	}
@@ -358,7 +358,7 @@ func (s *stmt) comment(c *cursor) {
 	if !ok {
 		return
 	}
-	s.lock(r, ShareUpdateExclusive, s.sl.Command)
+	s.lock(r, ShareUpdateExclusive, s.p.Command)
 }
 
 // copy is COPY table FROM (ROW EXCLUSIVE) or COPY table / (query) TO.
@@ -392,10 +392,10 @@ func (s *stmt) explain(c *cursor) {
 	if c.done() {
 		return
 	}
-	inner := &stmt{a: s.a, idx: s.idx, sl: s.sl, toks: c.rest(), locks: s.locks}
-	cmd := s.sl.Command
+	inner := &stmt{a: s.a, idx: s.idx, line: s.line, p: s.p, toks: c.rest(), locks: s.locks}
+	cmd := s.p.Command
 	classify(inner)
-	s.sl.Command = cmd + " " + s.sl.Command
+	s.p.Command = cmd + " " + s.p.Command
 }
 
 // setting handles SET and RESET: only the timeouts matter here.

@@ -1,6 +1,9 @@
 package lockcheck
 
 import (
+	"bytes"
+	"encoding/json"
+
 	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
 
@@ -28,30 +31,105 @@ type Analysis struct {
 	absent      map[int][]Rel // set by Weigh: IF EXISTS objects that are not there
 }
 
-// StatementLocks is the prediction for one statement.
+// StatementLocks is the prediction for one statement: its line, and what
+// it locks. Neighbouring statements with an equal prediction share one
+// Prediction record (a migration of a million inserts into one table
+// holds one, not a million: 16 bytes a statement), so a Prediction is
+// read-only once Analyze or Weigh stored it: code that changes a
+// statement's prediction makes a new one (Prediction.with) and stores it
+// (Analysis.setPrediction), never writes through the promoted fields.
+// Its JSON is one flat object (statementJSON), as before the split.
 type StatementLocks struct {
-	// File and Line say where the statement is (its text is the caller's:
-	// the statement of the same index Analyze was given).
-	File string `json:"file,omitempty"`
-	Line int    `json:"line"`
+	Line int
+	*Prediction
+}
+
+// Prediction is what a statement locks, shared by equal neighbours (see
+// StatementLocks); samePrediction compares every field.
+type Prediction struct {
+	// File says where the statement is, with StatementLocks.Line (its
+	// text is the caller's: the statement of the same index Analyze was
+	// given).
+	File string
 	// Command is the statement's kind as its leading keywords say it
 	// ("ALTER TABLE", "CREATE INDEX", "DO").
-	Command string `json:"command"`
-	Locks   []Lock `json:"locks,omitempty"`
+	Command string
+	Locks   []Lock
 	// Unknown, when set, says why the statement's locks cannot be known
 	// from its text (a DO block runs code handrail does not read); Locks
 	// then lists only what is certain, if anything.
-	Unknown string `json:"unknown,omitempty"`
+	Unknown string
 	// Maybe lists further locks that depend on data or on the catalog
 	// (triggers, foreign keys, functions): Weigh resolves what it can.
-	Maybe []MaybeLock `json:"maybe,omitempty"`
+	Maybe []MaybeLock
 	// Creates lists the relations the statement creates: later statements
 	// of the step may lock them freely (nobody else can see them before
 	// COMMIT).
-	Creates []Rel `json:"creates,omitempty"`
+	Creates []Rel
 	// WaitsFor lists, after Weigh, the transactions a CONCURRENTLY command
 	// will wait for before it can finish (see ConcurrentWaiters).
-	WaitsFor []Session `json:"waits_for,omitempty"`
+	WaitsFor []Session
+}
+
+// statementJSON is a StatementLocks as the journal records it (format 2:
+// the fields in this order, these names).
+type statementJSON struct {
+	File     string      `json:"file,omitempty"`
+	Line     int         `json:"line"`
+	Command  string      `json:"command"`
+	Locks    []Lock      `json:"locks,omitempty"`
+	Unknown  string      `json:"unknown,omitempty"`
+	Maybe    []MaybeLock `json:"maybe,omitempty"`
+	Creates  []Rel       `json:"creates,omitempty"`
+	WaitsFor []Session   `json:"waits_for,omitempty"`
+}
+
+// MarshalJSON writes the statement as statementJSON. Its strings are
+// not HTML-escaped here: the caller's encoder escapes them, or not (the
+// journal's does not), as it does the rest of the line.
+func (sl StatementLocks) MarshalJSON() ([]byte, error) {
+	j := statementJSON{Line: sl.Line}
+	if p := sl.Prediction; p != nil {
+		j.File, j.Command, j.Locks, j.Unknown, j.Maybe, j.Creates, j.WaitsFor =
+			p.File, p.Command, p.Locks, p.Unknown, p.Maybe, p.Creates, p.WaitsFor
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(j); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote, into a record of its own
+// (Analysis.UnmarshalJSON shares equal neighbours' afterwards).
+func (sl *StatementLocks) UnmarshalJSON(b []byte) error {
+	var j statementJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	sl.Line = j.Line
+	sl.Prediction = &Prediction{File: j.File, Command: j.Command, Locks: j.Locks, Unknown: j.Unknown,
+		Maybe: j.Maybe, Creates: j.Creates, WaitsFor: j.WaitsFor}
+	return nil
+}
+
+// UnmarshalJSON reads an analysis and lets neighbouring statements with
+// equal predictions share one record, as Analyze and Weigh do (a
+// journal's analysis of a million inserts into an existing table).
+func (an *Analysis) UnmarshalJSON(b []byte) error {
+	type plain Analysis // without this method
+	if err := json.Unmarshal(b, (*plain)(an)); err != nil {
+		return err
+	}
+	for i := 1; i < len(an.Statements); i++ {
+		prev, p := an.Statements[i-1].Prediction, an.Statements[i].Prediction
+		if prev != nil && p != nil && samePrediction(prev, p) {
+			an.Statements[i].Prediction = prev
+		}
+	}
+	return nil
 }
 
 // Where returns "file:line" (or "line N" without a file) for messages.

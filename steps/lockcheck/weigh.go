@@ -161,13 +161,15 @@ func (w *weigher) weigh(ctx context.Context, an *Analysis) error {
 
 // restoreStatic makes weighing repeatable: the first Weigh keeps what
 // Analyze predicted, a later one starts again from it (the target may
-// have changed in between: the engine weighs before each step).
+// have changed in between: the engine weighs before each step). Weigh
+// never changes a prediction record in place (it stores new ones), so
+// what is kept is the list of references: 16 bytes a statement.
 func (an *Analysis) restoreStatic() {
 	if an.static == nil {
-		an.static = &staticAnalysis{statements: cloneStatements(an.Statements), findings: slices.Clone(an.Findings)}
+		an.static = &staticAnalysis{statements: slices.Clone(an.Statements), findings: slices.Clone(an.Findings)}
 		return
 	}
-	an.Statements = cloneStatements(an.static.statements)
+	an.Statements = slices.Clone(an.static.statements)
 	an.Findings = slices.Clone(an.static.findings)
 	an.absent = nil
 }
@@ -178,19 +180,9 @@ type staticAnalysis struct {
 	findings   []Finding
 }
 
-func cloneStatements(in []StatementLocks) []StatementLocks {
-	out := slices.Clone(in)
-	for i := range out {
-		out[i].Locks = slices.Clone(out[i].Locks)
-		out[i].Maybe = slices.Clone(out[i].Maybe)
-		out[i].WaitsFor = nil
-	}
-	return out
-}
-
 // expandStatement resolves the statement's locks against the catalog.
 func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) error {
-	sl := &an.Statements[i]
+	sl := an.Statements[i].Prediction // read-only: the result is a new record
 	var locks []Lock
 	var maybes []MaybeLock
 	for _, ml := range sl.Maybe {
@@ -273,22 +265,30 @@ func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) erro
 		}
 		locks = append(locks, extra...)
 	}
-	sl.Locks = mergeLocks(locks)
-	sl.Maybe = maybes
-	an.shareWeighed(i)
+	p := *sl
+	p.Locks, p.Maybe = mergeLocks(locks), maybes
+	an.setPrediction(i, p)
 	return nil
 }
 
-// shareWeighed lets statement i hold statement i-1's weighed locks and
-// maybes when they are equal, as Analyze shares its prediction: a million
-// inserts into one table hold one array, not a million. Nothing changes a
-// statement's locks after this but queue, which sets each lock's Waits
-// from the holders cached per relation: the same for equal locks.
-func (an *Analysis) shareWeighed(i int) {
-	if i == 0 {
-		return
+// setPrediction makes p statement i's prediction: statement i-1's record
+// when they are equal, as Analyze shares its prediction (a million
+// inserts into one table hold one record, not a million), the record it
+// has when p equals it, else a new one. No record is changed in place:
+// neighbours may share it, and a later Weigh starts again from
+// Analyze's.
+func (an *Analysis) setPrediction(i int, p Prediction) {
+	var prev *Prediction
+	if i > 0 {
+		prev = an.Statements[i-1].Prediction
 	}
-	shareWithPrev(&an.Statements[i-1], &an.Statements[i])
+	switch cur := an.Statements[i].Prediction; {
+	case prev != nil && samePrediction(prev, &p):
+		an.Statements[i].Prediction = prev
+	case cur != nil && samePrediction(cur, &p):
+	default:
+		an.Statements[i].Prediction = stored(prev, &p)
+	}
 }
 
 // mergeLocks keeps one lock per relation (the strongest).

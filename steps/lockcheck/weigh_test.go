@@ -51,7 +51,7 @@ func weigh(t *testing.T, conn *pgx.Conn, src string, o WeighOptions) *Analysis {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if err := Weigh(ctx, tx, o, an); err != nil {
+	if err := weighChecked(t, ctx, tx, o, an); err != nil {
 		t.Fatal(err)
 	}
 	return an

@@ -1,6 +1,8 @@
 package lockcheck
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -59,6 +61,51 @@ func BenchmarkSplit20k(b *testing.B) {
 	for b.Loop() {
 		if len(sqlscan.SplitStatements(src)) != 20000 {
 			b.Fatal()
+		}
+	}
+}
+
+// BenchmarkAnalysisJSON200k encodes, as the journal does (no HTML
+// escaping), the analysis of 200,000 inserts into an existing table:
+// every statement is kept in the locks_weighed event (it locks the
+// table), each with its lock and its maybe.
+func BenchmarkAnalysisJSON200k(b *testing.B) {
+	var src strings.Builder
+	for i := range 200_000 {
+		fmt.Fprintf(&src, "insert into app.items (id, note) values (%d, 'a < b & c');\n", i)
+	}
+	an := Analyze(sqlscan.SplitStatements(src.String()), Options{})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := enc.Encode(an); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
+
+// BenchmarkAnalysisJSONDecode200k reads back what
+// BenchmarkAnalysisJSON200k writes (replay, watch and resume read the
+// locks_weighed event).
+func BenchmarkAnalysisJSONDecode200k(b *testing.B) {
+	var src strings.Builder
+	for i := range 200_000 {
+		fmt.Fprintf(&src, "insert into app.items (id, note) values (%d, 'a < b & c');\n", i)
+	}
+	data, err := json.Marshal(Analyze(sqlscan.SplitStatements(src.String()), Options{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var an Analysis
+		if err := json.Unmarshal(data, &an); err != nil || len(an.Statements) != 200_000 {
+			b.Fatal(err)
 		}
 	}
 }

@@ -147,3 +147,32 @@ func TestWeighedAnalysisJSONRoundTrip(t *testing.T) {
 		t.Error("different predictions share a record")
 	}
 }
+
+// No statements, an empty list, and a statement without a prediction
+// (a zero StatementLocks) write as they did and read back.
+func TestStatementListJSONEdges(t *testing.T) {
+	for _, c := range []struct {
+		an   Analysis
+		want string
+	}{
+		{Analysis{}, `{"transactional":false,"statements":null}`},
+		{Analysis{Statements: []StatementLocks{}}, `{"transactional":false,"statements":[]}`},
+		{Analysis{Statements: []StatementLocks{{Line: 3}}}, `{"transactional":false,"statements":[{"line":3,"command":""}]}`},
+	} {
+		b, err := json.Marshal(&c.an)
+		if err != nil || string(b) != c.want {
+			t.Errorf("got %s (%v), want %s", b, err, c.want)
+		}
+		var back Analysis
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := json.Marshal(&back); string(again) != c.want {
+			t.Errorf("read back: %s, want %s", again, c.want)
+		}
+	}
+	var an Analysis
+	if err := json.Unmarshal([]byte(`{"statements":{"line":1}}`), &an); err == nil {
+		t.Error("statements that are not an array read without an error")
+	}
+}

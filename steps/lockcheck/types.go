@@ -3,6 +3,8 @@ package lockcheck
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strconv"
 
 	"github.com/handrail-dev/handrail/steps/sqlscan"
 )
@@ -17,7 +19,7 @@ type Options struct {
 // Analysis is what Analyze found in the statements of one step.
 type Analysis struct {
 	Transactional bool               `json:"transactional"`
-	Statements    []StatementLocks   `json:"statements"`
+	Statements    StatementLocksList `json:"statements"`
 	Findings      []Finding          `json:"findings,omitempty"`
 	Allows        []Allow            `json:"allows,omitempty"` // every allow comment, used or not
 	Problems      []Problem          `json:"problems,omitempty"`
@@ -74,8 +76,13 @@ type Prediction struct {
 // statementJSON is a StatementLocks as the journal records it (format 2:
 // the fields in this order, these names).
 type statementJSON struct {
-	File     string      `json:"file,omitempty"`
-	Line     int         `json:"line"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line"`
+	predictionJSON
+}
+
+// predictionJSON is the rest of a statement's JSON, after its line.
+type predictionJSON struct {
 	Command  string      `json:"command"`
 	Locks    []Lock      `json:"locks,omitempty"`
 	Unknown  string      `json:"unknown,omitempty"`
@@ -84,51 +91,133 @@ type statementJSON struct {
 	WaitsFor []Session   `json:"waits_for,omitempty"`
 }
 
-// MarshalJSON writes the statement as statementJSON. Its strings are
-// not HTML-escaped here: the caller's encoder escapes them, or not (the
-// journal's does not), as it does the rest of the line.
-func (sl StatementLocks) MarshalJSON() ([]byte, error) {
-	j := statementJSON{Line: sl.Line}
-	if p := sl.Prediction; p != nil {
-		j.File, j.Command, j.Locks, j.Unknown, j.Maybe, j.Creates, j.WaitsFor =
-			p.File, p.Command, p.Locks, p.Unknown, p.Maybe, p.Creates, p.WaitsFor
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(j); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+func (j *statementJSON) prediction() Prediction {
+	return Prediction{File: j.File, Command: j.Command, Locks: j.Locks, Unknown: j.Unknown,
+		Maybe: j.Maybe, Creates: j.Creates, WaitsFor: j.WaitsFor}
 }
 
-// UnmarshalJSON reads what MarshalJSON wrote, into a record of its own
-// (Analysis.UnmarshalJSON shares equal neighbours' afterwards).
+// StatementLocksList is the statements of an Analysis. Its JSON is an
+// array of statementJSON; a record shared by neighbours is encoded once
+// for them all, and reading shares equal neighbours' records again.
+type StatementLocksList []StatementLocks
+
+// MarshalJSON writes the list. Its strings are not HTML-escaped here:
+// the caller's encoder escapes them, or not (the journal's does not), as
+// it does the rest of the line.
+func (l StatementLocksList) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("null"), nil
+	}
+	var e statementEncoder
+	buf := []byte{'['}
+	for i, sl := range l {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var err error
+		if buf, err = e.append(buf, sl); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			// Room for as many statements like the first (exact for a
+			// million equal inserts), rather than doubling up to it.
+			buf = slices.Grow(buf, (len(l)-1)*(len(e.head)+len(e.tail)+8)+1)
+		}
+	}
+	return append(buf, ']'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote (and what a journal holds),
+// sharing a record among equal neighbours as Analyze does. The flat
+// statements read are dropped once shared (no more than the list held
+// before the records were shared).
+func (l *StatementLocksList) UnmarshalJSON(b []byte) error {
+	var flat []statementJSON
+	if err := json.Unmarshal(b, &flat); err != nil {
+		return err
+	}
+	if flat == nil {
+		*l = nil
+		return nil
+	}
+	out := make(StatementLocksList, len(flat))
+	var prev *Prediction
+	for i := range flat {
+		if p := flat[i].prediction(); prev == nil || !samePrediction(prev, &p) {
+			np := p // only a record that is kept is allocated
+			prev = &np
+		}
+		out[i] = StatementLocks{Line: flat[i].Line, Prediction: prev}
+	}
+	*l = out
+	return nil
+}
+
+// statementEncoder writes statements as statementJSON, encoding each
+// prediction record once while neighbours share it.
+type statementEncoder struct {
+	enc        *json.Encoder
+	b          bytes.Buffer
+	last       *Prediction
+	head, tail []byte // `{"file":...,"line":` and `,"command":...}` of last
+}
+
+func (e *statementEncoder) append(buf []byte, sl StatementLocks) ([]byte, error) {
+	if e.enc == nil || sl.Prediction != e.last {
+		if err := e.encode(sl.Prediction); err != nil {
+			return nil, err
+		}
+	}
+	buf = append(buf, e.head...)
+	buf = strconv.AppendInt(buf, int64(sl.Line), 10)
+	return append(buf, e.tail...), nil
+}
+
+func (e *statementEncoder) encode(p *Prediction) error {
+	if e.enc == nil {
+		e.enc = json.NewEncoder(&e.b)
+		e.enc.SetEscapeHTML(false)
+	}
+	e.last = p
+	if p == nil {
+		p = &Prediction{}
+	}
+	e.head = append(e.head[:0], '{')
+	if p.File != "" {
+		e.b.Reset()
+		if err := e.enc.Encode(p.File); err != nil {
+			return err
+		}
+		e.head = append(e.head, `"file":`...)
+		e.head = append(e.head, bytes.TrimSuffix(e.b.Bytes(), []byte("\n"))...)
+		e.head = append(e.head, ',')
+	}
+	e.head = append(e.head, `"line":`...)
+	e.b.Reset()
+	if err := e.enc.Encode(predictionJSON{Command: p.Command, Locks: p.Locks, Unknown: p.Unknown,
+		Maybe: p.Maybe, Creates: p.Creates, WaitsFor: p.WaitsFor}); err != nil {
+		return err
+	}
+	tail := bytes.TrimSuffix(e.b.Bytes(), []byte("\n")) // {"command":...}
+	e.tail = append(append(e.tail[:0], ','), tail[1:]...)
+	return nil
+}
+
+// MarshalJSON writes the statement as statementJSON (see
+// StatementLocksList.MarshalJSON).
+func (sl StatementLocks) MarshalJSON() ([]byte, error) {
+	var e statementEncoder
+	return e.append(nil, sl)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote, into a record of its own.
 func (sl *StatementLocks) UnmarshalJSON(b []byte) error {
 	var j statementJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	sl.Line = j.Line
-	sl.Prediction = &Prediction{File: j.File, Command: j.Command, Locks: j.Locks, Unknown: j.Unknown,
-		Maybe: j.Maybe, Creates: j.Creates, WaitsFor: j.WaitsFor}
-	return nil
-}
-
-// UnmarshalJSON reads an analysis and lets neighbouring statements with
-// equal predictions share one record, as Analyze and Weigh do (a
-// journal's analysis of a million inserts into an existing table).
-func (an *Analysis) UnmarshalJSON(b []byte) error {
-	type plain Analysis // without this method
-	if err := json.Unmarshal(b, (*plain)(an)); err != nil {
-		return err
-	}
-	for i := 1; i < len(an.Statements); i++ {
-		prev, p := an.Statements[i-1].Prediction, an.Statements[i].Prediction
-		if prev != nil && p != nil && samePrediction(prev, p) {
-			an.Statements[i].Prediction = prev
-		}
-	}
+	p := j.prediction()
+	sl.Line, sl.Prediction = j.Line, &p
 	return nil
 }
 

@@ -126,7 +126,7 @@ func (a *analyzer) statement(i int, st sqlscan.Statement) {
 	p := &a.scratch
 	*p = Prediction{File: st.File, Locks: p.Locks[:0], Maybe: p.Maybe[:0], Creates: p.Creates[:0]}
 	a.res.Statements = append(a.res.Statements, StatementLocks{Line: st.Line, Prediction: p})
-	defer a.keep(i)
+	defer a.keep()
 	first := 0 // a statement without comments starts with its first token
 	if len(comments) > 0 {
 		first = len(st.SQL)
@@ -172,13 +172,14 @@ func (a *analyzer) statement(i int, st sqlscan.Statement) {
 	}
 }
 
-// keep stores the prediction of statement i, built in the scratch
-// record: the previous statement's when they are equal (a migration of a
-// million inserts into one table holds one prediction, not a million),
-// else a copy whose lists are the previous statement's where equal and
-// clipped otherwise. Nothing changes a stored prediction afterwards
-// (Weigh stores new ones).
-func (a *analyzer) keep(i int) {
+// keep stores the prediction of the statement analysed last, built in
+// the scratch record: the previous statement's when they are equal (a
+// migration of a million inserts into one table holds one prediction,
+// not a million), else a copy whose lists are the previous statement's
+// where equal and clipped otherwise. Nothing changes a stored prediction
+// afterwards (Weigh stores new ones).
+func (a *analyzer) keep() {
+	i := len(a.res.Statements) - 1
 	var prev *Prediction
 	if i > 0 {
 		prev = a.res.Statements[i-1].Prediction

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -108,4 +109,32 @@ func BenchmarkAnalysisJSONDecode200k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkAnalyzeInserts200k analyses 200,000 inserts into one table
+// (the shape of the 53 MB file of issue 15) and reports what the
+// analysis holds live per statement, after a GC.
+func BenchmarkAnalyzeInserts200k(b *testing.B) {
+	var src strings.Builder
+	for i := range 200_000 {
+		fmt.Fprintf(&src, "insert into app.items (id, note) values (%d, 'x');\n", i)
+	}
+	stmts := sqlscan.SplitStatements(src.String())
+	b.ReportAllocs()
+	var live float64
+	for b.Loop() {
+		b.StopTimer()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		an := Analyze(stmts, Options{Transactional: true})
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		live = float64(after.HeapAlloc-before.HeapAlloc) / float64(len(stmts))
+		runtime.KeepAlive(an)
+		b.StartTimer()
+	}
+	b.ReportMetric(live, "live-B/stmt")
 }

@@ -380,19 +380,33 @@ func (s *stmt) find(rule string, r Rel, conditional bool, why string) int {
 // on an existing relation is held through every later statement. One
 // finding per relation, on the statement that first takes it.
 func (a *analyzer) lockHeldUntilCommit() {
+	if len(a.aeOrder) == 0 {
+		return
+	}
 	n := len(a.res.Statements)
-	// following[i] counts the statements after statement i.
-	following := make([]int, n+1)
-	for j := n - 1; j >= 0; j-- {
-		following[j] = following[j+1]
-		if j+1 < n && a.res.Statements[j+1].Command != "(empty)" {
-			following[j]++
+	// The statements after statement i: the step's statements that are
+	// not empty, less those up to i (counted as i grows along aeOrder,
+	// in statement order; no count per statement is kept).
+	stated := func(k int) bool { return a.res.Statements[k].Command != "(empty)" }
+	total := 0
+	for k := range n {
+		if stated(k) {
+			total++
 		}
 	}
+	upTo, next := 0, 0 // upTo counts the statements before next
 	for _, ae := range a.aeOrder {
 		r := ae.rel
 		i := a.aeFirst[r.key()]
-		after := following[i]
+		if i < next-1 { // not in order: count again
+			upTo, next = 0, 0
+		}
+		for ; next <= i; next++ {
+			if stated(next) {
+				upTo++
+			}
+		}
+		after := total - upTo
 		if after == 0 {
 			continue
 		}

@@ -176,3 +176,45 @@ func TestStatementListJSONEdges(t *testing.T) {
 		t.Error("statements that are not an array read without an error")
 	}
 }
+
+// FuzzAnalysisJSON: whatever a journal's locks_weighed line holds, an
+// analysis read from it writes as JSON that reads back to the same
+// analysis and the same bytes (sharing neighbours' records on the way
+// changes nothing of what is written).
+func FuzzAnalysisJSON(f *testing.F) {
+	f.Add([]byte(weighedJSON))
+	for _, s := range jsonSteps {
+		for _, name := range []string{s.name + ".json", s.name + "-noescape.json"} {
+			if b, err := os.ReadFile(filepath.Join("testdata", "json", name)); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte(`{"statements":[{"line":1},{"line":2},{"file":"a","line":2,"command":"X"},null]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var an Analysis
+		if json.Unmarshal(data, &an) != nil {
+			return
+		}
+		first, err := json.Marshal(&an)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Analysis
+		if err := json.Unmarshal(first, &back); err != nil {
+			t.Fatalf("%s does not read back: %v", first, err)
+		}
+		again, err := json.Marshal(&back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(first, again) {
+			t.Fatalf("written, read and written again:\n%s\n%s", first, again)
+		}
+		for i, sl := range back.Statements {
+			if sl.Prediction == nil {
+				t.Fatalf("statement %d read without a prediction", i)
+			}
+		}
+	})
+}

@@ -15,8 +15,8 @@ func TestMemoryLimit(t *testing.T) {
 		t.Errorf("no files: limit %d, want none", got)
 	}
 	m50 := memoryLimit(53_409_043, 1_160_002)
-	if live := int64(122 << 20); m50 < live*6/5 || m50 > live*3/2 {
-		t.Errorf("the 53 MB file: limit %d MiB, want a fifth to a half above its 122 MiB live", m50>>20)
+	if live := int64(94 << 20); m50 < live*6/5 || m50 > live*3/2 {
+		t.Errorf("the 53 MB file: limit %d MiB, want a fifth to a half above its 94 MiB live", m50>>20)
 	}
 	if tiny, live := memoryLimit(53_409_043, 4*1_160_002), stepLive(53_409_043, 4*1_160_002); tiny <= m50 || tiny < live*6/5 {
 		t.Errorf("4x the statements: limit %d MiB, not above the 53 MB file's %d MiB and a fifth above its %d MiB live", tiny>>20, m50>>20, live>>20)

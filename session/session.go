@@ -128,7 +128,7 @@ func Run(spec Spec) int {
 		// (approval, runbook) never announced a share.
 		shared.Describe(spec.Stderr)
 	}
-	setMemoryLimit(o.rb)
+	defer tuneGCFor(o.rb)()
 	return spec.run(o, shared, frontend)
 }
 

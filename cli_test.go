@@ -363,3 +363,47 @@ func TestCLIRehearseWithApplyRefused(t *testing.T) {
 		}
 	}
 }
+
+// handrail demo refuses what it can refuse without a database before it
+// starts the throwaway PostgreSQL (it started and loaded one, and only
+// then refused a bad --share-keys file): the share flags, the approval
+// it could never get, the runbook's environment.
+func TestCLIDemoRefusesBeforeSandbox(t *testing.T) {
+	dir := t.TempDir()
+	writable := filepath.Join(dir, "writable")
+	if err := os.WriteFile(writable, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMcEKf4PNW3YldSQC81YWNkTUf51cIiZe2zkBFk6bAW9 alice observer\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(writable, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	observer := filepath.Join(dir, "observer")
+	if err := os.WriteFile(observer, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMcEKf4PNW3YldSQC81YWNkTUf51cIiZe2zkBFk6bAW9 alice observer\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--share", ":0", "--share-keys", writable}, "writable by others"},
+		{[]string{"--share", ":0", "--share-keys", bad}, bad},
+		{[]string{"--share", ":0", "--share-keys", filepath.Join(dir, "missing")}, "--share-keys"},
+		{[]string{"--share", "nonsense", "--share-keys", observer}, "want [HOST]:PORT"},
+		{[]string{"--share", ":0"}, "--share needs --share-keys"},
+		{[]string{"--share-keys", observer}, "--share-keys needs --share"},
+		{[]string{"--require-approval", "99"}, "--require-approval 99"},
+		{[]string{"--apply", "--require-approval", "1"}, "approvers join over SSH"},
+		{[]string{"--apply", "--require-approval", "1", "--share", ":0", "--share-keys", observer}, "names 0 approver(s)"},
+	} {
+		args := append([]string{"demo", "--log-dir", logs}, c.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code != steps.ExitUsage || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "starting a throwaway PostgreSQL") {
+			t.Errorf("%q: exit %d, want %d and %q before any sandbox\n%s", args, code, steps.ExitUsage, c.want, stderr)
+		}
+	}
+}

@@ -112,6 +112,19 @@ func cmdDemo(c *cli, args []string) int {
 	if code != 0 {
 		return code
 	}
+	spec := c.sessionSpec()
+	spec.RunbookArg, spec.Apply, spec.Operator, spec.LogDir, spec.Demo, spec.Env = name, *apply, "demo", *logDir, true, *env
+	spec.Loaded = own // loaded once (nil for an example: the session loads it)
+	spec.Rehearse = *rehearse
+	spec.ShareAddr, spec.ShareKeys, spec.RequireApproval = *shareAddr, *shareKeys, *requireApproval
+	if code := checkRequireApproval(c, *requireApproval); code != 0 {
+		return code
+	}
+	// Whatever the session would refuse without a database is refused
+	// before the throwaway PostgreSQL starts (seconds, for nothing).
+	if code := spec.Check(); code != 0 {
+		return code
+	}
 	if code := c.demoTerminal(); code != 0 {
 		return code
 	}
@@ -143,14 +156,6 @@ func cmdDemo(c *cli, args []string) int {
 		}
 		dbs, role = append(dbs, d), d.Role
 		fmt.Fprintf(c.stderr, "handrail demo: your runbook runs against database %q: Supabase-like (roles, auth and storage schemas, none of your tables), stamped %s\n", d.Name, d.ProjectID)
-	}
-	spec := c.sessionSpec()
-	spec.RunbookArg, spec.Apply, spec.Operator, spec.LogDir, spec.Demo, spec.Env = name, *apply, "demo", *logDir, true, *env
-	spec.Loaded = own // loaded once (nil for an example: the session loads it)
-	spec.Rehearse = *rehearse
-	spec.ShareAddr, spec.ShareKeys, spec.RequireApproval = *shareAddr, *shareKeys, *requireApproval
-	if code := checkRequireApproval(c, *requireApproval); code != 0 {
-		return code
 	}
 	var dsn string
 	for _, d := range dbs {

@@ -416,22 +416,63 @@ func approvalRequiredBy(prior []steps.Event) int {
 // mistake in it (keys file, address, host key) stops here. No --share:
 // a nil server, whose methods do nothing.
 func (spec *Spec) openShare() (*share.Server, int) {
-	switch {
-	case spec.ShareAddr == "" && spec.ShareKeys == "":
-		return nil, 0
-	case spec.ShareAddr == "":
-		fmt.Fprintln(spec.Stderr, "handrail: --share-keys needs --share ADDR (where partners connect, e.g. --share :2222)")
-		return nil, steps.ExitUsage
-	case spec.ShareKeys == "":
-		fmt.Fprintln(spec.Stderr, "handrail: --share needs --share-keys FILE: who may join (one OpenSSH public key a line, ending with the partner's name and role)")
-		return nil, steps.ExitUsage
+	if shared, code := spec.shareFlags(); !shared || code != 0 {
+		return nil, code
 	}
-	sh, err := share.Listen(share.Config{Addr: spec.ShareAddr, KeysFile: spec.ShareKeys, Getenv: EnvLookup(spec.Environ)})
+	sh, err := share.Listen(spec.shareConfig())
 	if err != nil {
 		fmt.Fprintf(spec.Stderr, "handrail: %v\nNothing was run.\n", err)
 		return nil, steps.ExitUsage
 	}
 	return sh, 0
+}
+
+// shareFlags reports whether the session is shared, refusing --share
+// without --share-keys and the reverse.
+func (spec *Spec) shareFlags() (shared bool, code int) {
+	switch {
+	case spec.ShareAddr == "" && spec.ShareKeys == "":
+		return false, 0
+	case spec.ShareAddr == "":
+		fmt.Fprintln(spec.Stderr, "handrail: --share-keys needs --share ADDR (where partners connect, e.g. --share :2222)")
+		return false, steps.ExitUsage
+	case spec.ShareKeys == "":
+		fmt.Fprintln(spec.Stderr, "handrail: --share needs --share-keys FILE: who may join (one OpenSSH public key a line, ending with the partner's name and role)")
+		return false, steps.ExitUsage
+	}
+	return true, 0
+}
+
+func (spec *Spec) shareConfig() share.Config {
+	return share.Config{Addr: spec.ShareAddr, KeysFile: spec.ShareKeys, Getenv: EnvLookup(spec.Environ)}
+}
+
+// Check refuses, before anything starts, what Run would refuse of a new
+// session without a database: the --share flags and keys file, the
+// runbook and its environment, an approval the session could never get.
+// The demo calls it before its throwaway PostgreSQL starts; Run itself
+// checks the same again (and binds --share).
+func (spec Spec) Check() int {
+	shared, code := spec.shareFlags()
+	if code != 0 {
+		return code
+	}
+	if shared {
+		keys, err := share.Check(spec.shareConfig())
+		if err != nil {
+			fmt.Fprintf(spec.Stderr, "handrail: %v\nNothing was run.\n", err)
+			return steps.ExitUsage
+		}
+		spec.keys = keys
+	}
+	rb := spec.freshRunbook()
+	if rb == nil {
+		return steps.ExitUsage
+	}
+	if code := spec.defaults(); code != 0 {
+		return code
+	}
+	return spec.checkApproval(rb)
 }
 
 // LoadRunbook resolves RUNBOOK as the CLI takes it: a directory, a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -112,14 +113,11 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
-	addr, _, err := ListenAddr(cfg.Addr)
+	keys, err := Check(cfg)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := LoadKeys(cfg.KeysFile)
-	if err != nil {
-		return nil, err
-	}
+	addr, _, _ := ListenAddr(cfg.Addr) // checked
 	if cfg.HostKeyFile == "" {
 		if cfg.HostKeyFile, err = DefaultHostKeyPath(cfg.Getenv); err != nil {
 			return nil, err
@@ -140,6 +138,34 @@ func Listen(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Check refuses what Listen would refuse, without listening or creating
+// anything: the address, the keys file, and a host key already there that
+// cannot be used. It returns the keys. A command with something slow to
+// do first (the demo's throwaway PostgreSQL) calls it before.
+func Check(cfg Config) (*Keys, error) {
+	if _, _, err := ListenAddr(cfg.Addr); err != nil {
+		return nil, err
+	}
+	keys, err := LoadKeys(cfg.KeysFile)
+	if err != nil {
+		return nil, err
+	}
+	env := cfg.Getenv
+	if env == nil {
+		env = getenv
+	}
+	path := cfg.HostKeyFile
+	if path == "" {
+		if path, err = DefaultHostKeyPath(env); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := readHostKey(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return keys, nil
 }
 
 func orDefault(v, d int) int {

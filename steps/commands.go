@@ -177,6 +177,15 @@ func (s *State) admitArgs(c Command, st *StepState) (string, bool) {
 	return "", true
 }
 
+// While a write waits for its approvals, the engine refuses the
+// operator's other commands with what they may do meanwhile, at the end
+// of the reason. It answers the operator, who sent the command; a screen
+// that watches says it of the operator (ui/hints.go).
+const (
+	MeanwhileQuit           = "you may quit meanwhile"
+	MeanwhileQuitOrRollBack = "you may quit or roll back meanwhile"
+)
+
 // accepts is the engine's rule for each of the operator's commands.
 func (s *State) accepts(t CommandType) (bool, string) { return s.acceptsFrom(nil, t) }
 
@@ -219,11 +228,11 @@ func (s *State) acceptsFrom(by *Partner, t CommandType) (bool, string) {
 		return false, "no consent is asked now"
 	}
 	if s.ApprovalAt != "" {
-		meanwhile := "; you may quit meanwhile"
+		meanwhile := MeanwhileQuit
 		if ok, _ := s.rollbackAllowed(); ok {
-			meanwhile = "; you may quit or roll back meanwhile"
+			meanwhile = MeanwhileQuitOrRollBack
 		}
-		return false, "the write of step " + s.ApprovalAt + " waits: " + s.WriteWait() + meanwhile
+		return false, "the write of step " + s.ApprovalAt + " waits: " + s.WriteWait() + "; " + meanwhile
 	}
 	st := s.CurrentStep()
 	if st == nil {

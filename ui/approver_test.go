@@ -262,3 +262,39 @@ func TestUnbiddenRollbackDialogTakesOnlyY(t *testing.T) {
 		t.Fatalf("enter on the rollback dialog the operator opened: %+v", rec.cmds)
 	}
 }
+
+// The engine's refusal of the operator's key while a write waits for
+// approval tells the operator what they may do meanwhile; a partner's
+// or a watcher's screen says it of the operator ("you may quit
+// meanwhile" there read as addressed to the partner).
+func TestOperatorsRefusalInTheThirdPersonOnWatchingScreens(t *testing.T) {
+	for _, wrote := range []bool{false, true} {
+		f := new(fake).start(true)
+		f.evs[0].Session.ApprovalRequired = 1
+		f.verified()
+		f.add(steps.Event{Type: steps.EvShareOpened, Share: &steps.ShareInfo{Addr: "127.0.0.1:2222"}})
+		f.add(steps.Event{Type: steps.EvPartnerJoined, Partner: partner(&bobApprover)})
+		if wrote { // something to roll back: the operator may roll back too
+			f.stepStarted("apply-001").on(steps.EvIntent, "apply-001").on(steps.EvStepSucceeded, "apply-001")
+		}
+		f.stepStarted("pg-dump").on(steps.EvApprovalRequired, "pg-dump")
+		st := steps.Fold(f.evs)
+		reason := st.Accepts(steps.CmdNext).Reason
+		f.add(steps.Event{Type: steps.EvCommandRefused, Command: &steps.CommandInfo{Type: steps.CmdNext, Step: "pg-dump"}, Text: reason})
+		want := map[bool]string{false: "may quit meanwhile", true: "may quit or roll back meanwhile"}[wrote]
+		op, _ := newLive(f)
+		mustContain(t, screenText(op), "next refused: the write of step pg-dump waits", "; you "+want)
+		bob, _ := partnerScreen(f, bobApprover)
+		for name, m := range map[string]Model{"partner": bob, "watch": newWatch(f)} {
+			s := screenText(m)
+			mustContain(t, s, "the operator's next refused: the write of step pg-dump waits", "; the operator "+want)
+			if strings.Contains(s, "you may") {
+				t.Errorf("%s screen (wrote %v) addresses the operator's refusal to its viewer:\n%s", name, wrote, s)
+			}
+		}
+	}
+}
+
+// screenText is the whole screen with its line breaks and runs of spaces
+// as one space.
+func screenText(m Model) string { return strings.Join(strings.Fields(plain(m)), " ") }

@@ -1,5 +1,11 @@
 package ui
 
+import (
+	"strings"
+
+	"github.com/handrail-dev/handrail/steps"
+)
+
 // A hint names a key only the operator's live screen takes ("enter runs
 // it", "p pass, f fail"). A screen that watches (replay, watch, a pair
 // partner's) takes none of those keys, so there the same hint says who
@@ -26,6 +32,26 @@ var (
 	// promotion override): on a watching screen, who answers it.
 	hintAnswer = hint{"", watchingAnswer}
 )
+
+// What the engine's refusal of an operator's key tells the operator they
+// may do while a write waits (the end of its reason, steps.Meanwhile*):
+// a screen that watches says it of the operator.
+var refusalHints = []hint{
+	{steps.MeanwhileQuit, "the operator may quit meanwhile"},
+	{steps.MeanwhileQuitOrRollBack, "the operator may quit or roll back meanwhile"},
+}
+
+// refusalReason is the engine's reason for refusing the operator's
+// command as this screen says it: as recorded on the operator's live
+// screen, of the operator on one that watches.
+func (m Model) refusalReason(why string) string {
+	for _, h := range refusalHints {
+		if rest, ok := strings.CutSuffix(why, h.operator); ok {
+			return rest + m.hint(h)
+		}
+	}
+	return why
+}
 
 // paneHints lists the hints above, for tests that compare a live screen
 // with a watching one.

@@ -486,15 +486,19 @@ func (m Model) noteRefusal(e steps.Event) Model {
 	// Whose command it was, when the screen is not the one that sent it:
 	// a partner's refused approval on the operator's screen is not the
 	// operator's mistake, nor the operator's refused key a partner's.
+	why := e.Text
 	switch {
 	case e.Partner != nil && (m.partner == nil || m.partner.ID != e.Partner.ID):
 		what = e.Partner.Name + "'s " + what
 	case e.Partner != nil: // this partner's own
 	case m.mode == Watch:
 		what = "the operator's " + what
+		fallthrough
+	default:
+		why = m.refusalReason(why)
 	}
 	m.flashID++
-	m.flash, m.flashWarn = fmt.Sprintf("%s refused: %s", what, e.Text), true
+	m.flash, m.flashWarn = fmt.Sprintf("%s refused: %s", what, why), true
 	m.flashExpires = e.Mono + refusalShown
 	return m
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/handrail-dev/handrail/journal"
 	"github.com/handrail-dev/handrail/steps"
+	"github.com/handrail-dev/handrail/ui"
 )
 
 // recordedSession is a journal of a whole session (it ended, rolled back).
@@ -104,6 +106,24 @@ func TestCLIReplayUnreadableJournal(t *testing.T) {
 		code, _, stderr := runCLI(t, "replay", "--plain", c.path)
 		if code != c.code || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "What to do: ") {
 			t.Errorf("replay --plain %s: exit %d, want %d, with %q and what to do:\n%s", filepath.Base(c.path), code, c.code, c.want, stderr)
+		}
+	}
+}
+
+// replay --speed out of the range the replay plays at is a usage error
+// that says the range (it was clamped to it without a word); the bounds
+// themselves are taken.
+func TestCLIReplaySpeedOutOfRange(t *testing.T) {
+	for _, speed := range []string{"0", "-2", "100", "0.1", "NaN", "+Inf"} {
+		code, stdout, stderr := runCLI(t, "replay", "--plain", "--speed", speed, recordedSession)
+		if code != steps.ExitUsage || stdout != "" || !strings.Contains(stderr, "--speed "+speed) ||
+			!strings.Contains(stderr, fmt.Sprintf("from %g to %g", ui.MinSpeed, ui.MaxSpeed)) {
+			t.Errorf("replay --speed %s: exit %d, want %d naming the range\nstdout:\n%s\nstderr:\n%s", speed, code, steps.ExitUsage, stdout, stderr)
+		}
+	}
+	for _, speed := range []string{fmt.Sprint(ui.MinSpeed), "1", fmt.Sprint(ui.MaxSpeed)} {
+		if code, _, stderr := runCLI(t, "replay", "--plain", "--speed", speed, recordedSession); code != steps.ExitOK {
+			t.Errorf("replay --speed %s: exit %d\n%s", speed, code, stderr)
 		}
 	}
 }

@@ -16,12 +16,17 @@ import (
 
 func cmdReplay(c *cli, args []string) int {
 	fs := c.flags("replay")
-	speed := fs.Float64("speed", 1, "playback speed (the + and - keys change it)")
+	speed := fs.Float64("speed", 1, fmt.Sprintf("playback speed, from %g to %g (the + and - keys change it)", ui.MinSpeed, ui.MaxSpeed))
 	idle := fs.Duration("idle-limit", 2*time.Second, "cap on a pause between two events")
 	plain := fs.Bool("plain", false, "print a readable transcript instead of the screen")
 	arg, code, ok := parseOne(fs, args, "LOG (a session journal)")
 	if !ok {
 		return code
+	}
+	if !(*speed >= ui.MinSpeed && *speed <= ui.MaxSpeed) { // NaN too
+		fmt.Fprintf(c.stderr, "handrail replay: --speed %g: give a speed from %g to %g (1 plays at the recorded pace; + and - change it while it plays)\n",
+			*speed, ui.MinSpeed, ui.MaxSpeed)
+		return steps.ExitUsage
 	}
 	log, err := journal.Read(arg)
 	if err != nil {

@@ -11,12 +11,15 @@ import (
 	"github.com/handrail-dev/handrail/steps"
 )
 
-// Replay speed bounds and the default cap on idle gaps.
+// MinSpeed and MaxSpeed bound the replay's speed (handrail replay
+// --speed refuses one outside them; + and - stop at them).
 const (
-	minSpeed         = 0.25
-	maxSpeed         = 64
-	defaultIdleLimit = 2 * time.Second
+	MinSpeed float64 = 0.25
+	MaxSpeed float64 = 64
 )
+
+// defaultIdleLimit is the default cap on idle gaps.
+const defaultIdleLimit = 2 * time.Second
 
 // replayer plays recorded events with their recorded timing. Each
 // scheduled tick carries a generation; pausing, changing speed or jumping
@@ -43,7 +46,7 @@ func newReplayer(initial []steps.Event, speed float64, idle time.Duration) repla
 	return r
 }
 
-func clampSpeed(s float64) float64 { return max(minSpeed, min(maxSpeed, s)) }
+func clampSpeed(s float64) float64 { return max(MinSpeed, min(MaxSpeed, s)) }
 
 // schedule is a tick after d of replay time, for the current generation.
 func (r replayer) schedule(d time.Duration) tea.Cmd {

@@ -67,15 +67,15 @@ func TestReplayPlaysWithTimingAndControls(t *testing.T) {
 	for range 10 {
 		m = update(m, keyMsg("+"))
 	}
-	if m.replay.speed != maxSpeed {
-		t.Fatalf("speed = %v, want capped at %v", m.replay.speed, maxSpeed)
+	if m.replay.speed != MaxSpeed {
+		t.Fatalf("speed = %v, want capped at %v", m.replay.speed, MaxSpeed)
 	}
 	mustContain(t, plain(m), "REPLAY x64")
 	for range 20 {
 		m = update(m, keyMsg("-"))
 	}
-	if m.replay.speed != minSpeed {
-		t.Fatalf("speed = %v, want floored at %v", m.replay.speed, minSpeed)
+	if m.replay.speed != MinSpeed {
+		t.Fatalf("speed = %v, want floored at %v", m.replay.speed, MinSpeed)
 	}
 
 	m = update(m, press("space")...)

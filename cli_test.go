@@ -407,3 +407,28 @@ func TestCLIDemoRefusesBeforeSandbox(t *testing.T) {
 		}
 	}
 }
+
+// handrail check that cannot reach its target exits 2 (nothing was
+// checked), not 1, which tells a cron job a check of the database failed.
+func TestCLICheckUnreachableIsNotAFailedCheck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: the connection is refused
+	for _, asJSON := range []bool{false, true} {
+		args := []string{"check", "connect-rls-hardening", "--db", "postgres://u@" + addr + "/x"}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		code, stdout, stderr := runCLI(t, args...)
+		if code != steps.ExitUsage || !strings.Contains(stdout, "cannot connect") || !strings.Contains(stdout, "nothing was checked") {
+			t.Errorf("%q: exit %d, want %d saying nothing was checked\nstdout:\n%s\nstderr:\n%s", args, code, steps.ExitUsage, stdout, stderr)
+		}
+		var rep steps.ChecksReport
+		if asJSON && (json.Unmarshal([]byte(stdout), &rep) != nil || rep.ExitCode != steps.ExitUsage) {
+			t.Errorf("--json: exit_code %d, want %d\n%s", rep.ExitCode, steps.ExitUsage, stdout)
+		}
+	}
+}

@@ -45,8 +45,8 @@ type ChecksReport struct {
 // reads), it proves the target's identity, then runs every check step and
 // every self-ticking checklist item of the phases, read-only, weighs the
 // locks of the sql steps on the target (WeighLocks; the findings inform,
-// they do not change the exit code), and prints a table (or JSON). Exit code: 0 all passed, 1 any failed (or the database
-// could not be reached), 2 runbook error, 3 identity hard stop. Every
+// they do not change the exit code), and prints a table (or JSON). Exit code: 0 all passed, 1 any failed (or it was
+// interrupted), 2 runbook error or the database could not be reached (nothing was checked), 3 identity hard stop. Every
 // credential of target is redacted from what it prints (a row or a server
 // message may hold one).
 func RunChecks(ctx context.Context, rb *Runbook, target *db.ConnTarget, w io.Writer, asJSON bool) int {
@@ -133,8 +133,10 @@ func RunChecksDialed(ctx context.Context, rb *Runbook, d *CheckDial, w io.Writer
 		return finish(ExitFailed)
 	}
 	if err != nil {
-		rep.Error = fmt.Sprintf("cannot connect to %s (from %s): %v", rep.DSN, target.From(), err)
-		return finish(ExitFailed)
+		// Not 1, which says a check of the database failed: nothing was
+		// checked, as for a connection string that cannot be read (2).
+		rep.Error = fmt.Sprintf("cannot connect to %s (from %s): %v; nothing was checked: check the connection string and that the server is reachable", rep.DSN, target.From(), err)
+		return finish(ExitUsage)
 	}
 	defer d.Close()
 	tg := rb.Target

@@ -381,7 +381,7 @@ func (o Outcome) ExitCode() int {
 const (
 	ExitOK         = 0 // success
 	ExitFailed     = 1 // a check or step failed, or the session was aborted (quit)
-	ExitUsage      = 2 // usage or runbook error
+	ExitUsage      = 2 // usage or runbook error; for check also: the target could not be reached (nothing was checked)
 	ExitIdentity   = 3 // identity hard stop
 	ExitLockHeld   = 4 // the deploy lock is held by another session
 	ExitRolledBack = 5 // rolled back

@@ -419,6 +419,22 @@ sql = "select 1"
 			{"runbook.toml", 10, Error, `sql step "sql-1" needs file or statements`},
 			{"runbook.toml", 12, Error, `"sql" does not apply to sql steps`},
 		}},
+		{name: "confirm type that cannot be typed", body: `[[phase.step]]
+kind = "confirm"
+prompt = "Go?"
+type = "ok\u001b"
+[[phase.step]]
+kind = "confirm"
+prompt = "Go?"
+type = "two\nlines\u202e"
+[[phase.step]]
+kind = "confirm"
+prompt = "Go?"
+type = "ok, go"
+`, want: []problemLine{
+			{"runbook.toml", 13, Error, `confirm step "confirm-1": type holds U+001B (a control character), which cannot be typed at the prompt`},
+			{"runbook.toml", 17, Error, `confirm step "confirm-2": type holds U+000A (a control character), which cannot be typed at the prompt`},
+		}},
 		{name: "missing kind", body: `[[phase.step]]
 id = "x"
 `, want: []problemLine{{"runbook.toml", 10, Error, `step "x" has no kind`}}},

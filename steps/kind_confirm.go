@@ -3,6 +3,9 @@ package steps
 import (
 	"context"
 	"strings"
+	"unicode"
+
+	"github.com/handrail-dev/handrail/internal/termsafe"
 )
 
 // KindConfirm: a gate with a prompt; optionally a text the operator must
@@ -33,6 +36,27 @@ type = "backup verified"`,
 
 func (confirmKind) validate(v *validator, ref stepRef) {
 	v.require(ref, "prompt", strings.TrimSpace(ref.s.Prompt) != "", `prompt = "Backup taken and verified?"`)
+	if r, ok := untypable(ref.s.Type); ok {
+		what := "a control character"
+		if !unicode.IsControl(r) {
+			what = "an invisible format character"
+		}
+		v.at(addPath(ref.p, "type"), Error, `the operator types it exactly at the prompt: use visible text, e.g. type = "backup verified"`,
+			"confirm step %q: type holds %U (%s), which cannot be typed at the prompt", ref.s.ID, r, what)
+	}
+}
+
+// untypable is the first rune of s that no one can type at a prompt: a
+// control (newline and tab too: enter answers, tab moves) or what the
+// screen shows escaped (termsafe: C1 controls, bidi and format
+// characters).
+func untypable(s string) (rune, bool) {
+	for _, r := range s {
+		if r == '\n' || r == '\t' || termsafe.Unsafe(r) {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 func (confirmKind) plan(_ *Runbook, s Step, _ bool, p *PlannedStep) {

@@ -22,7 +22,7 @@ func (confirmKind) spec() kindSpec {
 		keys: []string{"prompt", "type"},
 		doc: KindDoc{
 			Summary:  "a gate: the operator confirms, or types a text exactly",
-			Doc:      "Shows the prompt; `enter` confirms. With `type`, the operator must type that text exactly.",
+			Doc:      "Shows the prompt; `enter` confirms. With `type`, the operator must type that text exactly (visible text: lint refuses a control or format character, which no one can type).",
 			Required: []string{"prompt"},
 			Example: `[[phase.step]]
 kind = "confirm"

@@ -30,7 +30,14 @@ type Analysis struct {
 	static  *staticAnalysis // Analyze's prediction, kept by the first Weigh
 	// weighedOnce: weighed with WeighOptions.Once (no static kept).
 	weighedOnce bool
-	absent      map[int][]Rel // set by Weigh: IF EXISTS objects that are not there
+	absent      map[int][]absence // set by Weigh: IF EXISTS objects that are not there
+}
+
+// absence is an IF EXISTS object a statement found missing on the target,
+// so that it takes no lock on rel (as the statement names it).
+type absence struct {
+	rel  Rel
+	what string // what is missing: the relation, "index i", `policy "p" on s.t`
 }
 
 // StatementLocks is the prediction for one statement: its line, and what

@@ -197,7 +197,7 @@ func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) erro
 				return err
 			}
 			if t.IsZero() && slices.ContainsFunc(l.checks, func(c check) bool { return c.kind == ckIfExists }) {
-				an.markAbsent(i, l.Rel) // IF EXISTS, and there is no such index: no lock
+				an.markAbsent(i, l.Rel, "index "+l.Rel.String()) // IF EXISTS, and there is no such index: no lock
 				continue
 			}
 			if t.IsZero() {
@@ -211,21 +211,27 @@ func (w *weigher) expandStatement(ctx context.Context, an *Analysis, i int) erro
 		if err != nil {
 			return err
 		}
+		named := l.Rel // as the statement (and its findings) name it
 		if f.exists {
 			l.Rel = f.rel
 		}
 		an.Relations[l.Rel.String()] = f.info()
 		if !f.exists && slices.ContainsFunc(l.checks, func(c check) bool { return c.kind == ckIfExists }) {
-			an.markAbsent(i, l.Rel)
+			what := l.Rel.String()
+			if l.index {
+				what = "index " + what
+			}
+			an.markAbsent(i, named, what)
 			continue
 		}
 		if k := slices.IndexFunc(l.checks, func(c check) bool { return c.kind == ckObjectExists }); k >= 0 && f.exists {
-			ok, err := w.objectExists(ctx, f, l.checks[k])
+			c := l.checks[k]
+			ok, err := w.objectExists(ctx, f, c)
 			if err != nil {
 				return err
 			}
-			if !ok {
-				an.markAbsent(i, l.Rel) // IF EXISTS and there is none: no lock at all
+			if !ok { // IF EXISTS and there is none: no lock at all; the table is there
+				an.markAbsent(i, named, fmt.Sprintf("%s %s on %s", strings.ToLower(c.verb), quoteIdent(c.name), l.Rel))
 				continue
 			}
 		}
@@ -313,11 +319,12 @@ func mergeLocks(locks []Lock) []Lock {
 	return out
 }
 
-// markAbsent records that statement i takes no lock on r: the IF EXISTS
-// object is not there, so the statement does nothing to it.
-func (an *Analysis) markAbsent(i int, r Rel) {
+// markAbsent records that statement i takes no lock on r (as it names
+// it): the IF EXISTS object, what, is not there, so the statement does
+// nothing.
+func (an *Analysis) markAbsent(i int, r Rel, what string) {
 	if an.absent == nil {
-		an.absent = map[int][]Rel{}
+		an.absent = map[int][]absence{}
 	}
-	an.absent[i] = append(an.absent[i], r)
+	an.absent[i] = append(an.absent[i], absence{rel: r, what: what})
 }

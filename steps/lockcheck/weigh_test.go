@@ -343,3 +343,32 @@ func TestWeighSharedLocksKeepTheirWaits(t *testing.T) {
 		t.Errorf("%d lock-queue findings, want one per statement on small: %s", queued, findingSummary(an))
 	}
 }
+
+// A DROP ... IF EXISTS that does nothing on the target says what is
+// missing: the policy (or trigger, index) when its table is there, not the
+// table ("storage.objects does not exist" of a table that does). An
+// unqualified table name is matched as the qualified one it resolves to.
+func TestWeighIfExistsNamesWhatIsMissing(t *testing.T) {
+	_, conn := weighDB(t, `create table t (x int); create policy here on t using (true);`)
+	for stmt, want := range map[string]string{
+		`drop policy if exists "gone policy" on t`:        `does not apply: policy "gone policy" on public.t does not exist on the target (IF EXISTS: the statement does nothing)`,
+		`drop policy if exists "gone policy" on public.t`: `does not apply: policy "gone policy" on public.t does not exist on the target`,
+		`drop trigger if exists gone_trg on t`:            `does not apply: trigger gone_trg on public.t does not exist on the target`,
+		`drop index if exists gone_idx`:                   `does not apply: index gone_idx does not exist on the target`,
+		`drop table if exists gone_t`:                     `does not apply: gone_t does not exist on the target`,
+	} {
+		// Another statement after it: the lock would be held through it.
+		an := weigh(t, conn, stmt+"; select 1", WeighOptions{})
+		var got []string
+		for _, f := range an.Findings {
+			if f.Weight == nil || f.Weight.Level != None {
+				t.Errorf("%s: finding %s weighs %v, want none: it does nothing", stmt, f.Rule, f.Weight)
+				continue
+			}
+			got = append(got, f.Weight.Reasons...)
+		}
+		if all := strings.Join(got, "\n"); !strings.Contains(all, want) || strings.Contains(all, "apply: public.t does not") || strings.Contains(all, "apply: t does not") {
+			t.Errorf("%s: reasons\n%s\nwant %q (findings: %s)", stmt, all, want, findingSummary(an))
+		}
+	}
+}

@@ -80,9 +80,9 @@ func (w *weigher) weighFinding(ctx context.Context, an *Analysis, i int) error {
 	if f.Conditional && f.applies == 0 {
 		wt.Reasons = append(wt.Reasons, "not settled from the catalog: weighed as if it applies")
 	}
-	for _, r := range an.absent[f.Statement] {
-		if r == f.Rel {
-			wt.Level, wt.Reasons = None, []string{fmt.Sprintf("does not apply: %s does not exist on the target (IF EXISTS: the statement does nothing)", f.Rel)}
+	for _, a := range an.absent[f.Statement] {
+		if a.rel == f.Rel {
+			wt.Level, wt.Reasons = None, []string{fmt.Sprintf("does not apply: %s does not exist on the target (IF EXISTS: the statement does nothing)", a.what)}
 			return nil
 		}
 	}

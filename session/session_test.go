@@ -127,29 +127,41 @@ func TestRunToTheEnd(t *testing.T) {
 	}
 }
 
-// A resume refuses a runbook that changed since the session started, and
-// says how to go on, before connecting or writing anything.
-func TestResumeRefusesAChangedRunbook(t *testing.T) {
-	dsn, rbDir := setup(t)
+// succeededSession runs the test runbook to its end and returns the
+// database, the runbook's directory, the journal's directory, the journal
+// and its bytes.
+func succeededSession(t *testing.T) (dsn, rbDir, logDir, journal string, content []byte) {
+	t.Helper()
+	dsn, rbDir = setup(t)
 	s, _, _ := spec(t, dsn)
 	s.RunbookArg = rbDir
 	if code := Run(s); code != steps.ExitOK {
 		t.Fatalf("first run: exit %d", code)
 	}
 	m, _ := filepath.Glob(filepath.Join(s.LogDir, "*.jsonl"))
-	before, _ := os.ReadFile(m[0])
+	if len(m) != 1 {
+		t.Fatalf("journals after the first run: %v", m)
+	}
+	content, _ = os.ReadFile(m[0])
+	return dsn, rbDir, s.LogDir, m[0], content
+}
+
+// A resume refuses a runbook that changed since the session started, and
+// says how to go on, before connecting or writing anything.
+func TestResumeRefusesAChangedRunbook(t *testing.T) {
+	dsn, rbDir, logDir, journal, before := succeededSession(t)
 	if err := os.WriteFile(filepath.Join(rbDir, steps.RunbookFile), []byte(testRunbook+"\n# changed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r, _, errs := spec(t, dsn)
-	r.Resume, r.LogDir = m[0], s.LogDir
+	r.Resume, r.LogDir = journal, logDir
 	if code := Run(r); code != steps.ExitUsage {
 		t.Fatalf("resume of a changed runbook: exit %d, want %d", code, steps.ExitUsage)
 	}
 	if !strings.Contains(errs.String(), "changed since the session started") || !strings.Contains(errs.String(), "Restore the runbook") {
 		t.Errorf("stderr:\n%s", errs)
 	}
-	if after, _ := os.ReadFile(m[0]); !bytes.Equal(before, after) {
+	if after, _ := os.ReadFile(journal); !bytes.Equal(before, after) {
 		t.Error("the refused resume wrote to the journal")
 	}
 }
@@ -158,23 +170,16 @@ func TestResumeRefusesAChangedRunbook(t *testing.T) {
 // it before connecting and leaves the journal (whose head hash went into
 // the change ticket) as it was.
 func TestResumeRefusesASucceededSession(t *testing.T) {
-	dsn, rbDir := setup(t)
-	s, _, _ := spec(t, dsn)
-	s.RunbookArg = rbDir
-	if code := Run(s); code != steps.ExitOK {
-		t.Fatalf("first run: exit %d", code)
-	}
-	m, _ := filepath.Glob(filepath.Join(s.LogDir, "*.jsonl"))
-	before, _ := os.ReadFile(m[0])
+	dsn, _, logDir, journal, before := succeededSession(t)
 	r, _, errs := spec(t, dsn)
-	r.Resume, r.LogDir = m[0], s.LogDir
+	r.Resume, r.LogDir = journal, logDir
 	if code := Run(r); code != steps.ExitUsage {
 		t.Fatalf("resume of a succeeded session: exit %d, want %d\n%s", code, steps.ExitUsage, errs)
 	}
 	if !strings.Contains(errs.String(), "succeeded") || !strings.Contains(errs.String(), "nothing to resume") {
 		t.Errorf("stderr:\n%s", errs)
 	}
-	if after, _ := os.ReadFile(m[0]); !bytes.Equal(before, after) {
+	if after, _ := os.ReadFile(journal); !bytes.Equal(before, after) {
 		t.Error("the refused resume wrote to the journal")
 	}
 }

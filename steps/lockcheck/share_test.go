@@ -161,12 +161,7 @@ func TestWeighSharedPredictions(t *testing.T) {
 	sb, conn := weighDB(t, `create table cust (id int primary key); create table orders (id int, cid int references cust);
 create table small (id int, x int);`)
 	ctx := context.Background()
-	idle := connect(t, sb)
-	if _, err := idle.Exec(ctx, "begin; insert into small values (0, 0)"); err != nil {
-		t.Fatal(err)
-	}
-	pid := int(idle.PgConn().PID())
-	waitIdleInTransaction(t, conn, pid)
+	pid := idleWriterOnSmall(t, sb, conn)
 	src := `insert into orders values (1, 1); insert into orders values (2, 1); insert into orders values (3, 1);
 create index on small (x); create index on small (x);
 create index concurrently on small (id); create index concurrently on small (id)`

@@ -109,13 +109,7 @@ analyze small; analyze large;`)
 // finding, and every finding on that table weighs high.
 func TestWeighIdleInTransactionHolder(t *testing.T) {
 	sb, conn := weighDB(t, `create table small (id int, x int); insert into small select g, g from generate_series(1, 300) g;`)
-	ctx := context.Background()
-	idle := connect(t, sb)
-	if _, err := idle.Exec(ctx, "begin; insert into small values (0, 0)"); err != nil {
-		t.Fatal(err)
-	}
-	pid := int(idle.PgConn().PID())
-	waitIdleInTransaction(t, conn, pid)
+	pid := idleWriterOnSmall(t, sb, conn)
 
 	an := weigh(t, conn, "create index on small (x)", WeighOptions{LockTimeout: 5 * time.Second})
 	f := finding(t, an, RuleCreateIndexBlocking)
@@ -149,6 +143,20 @@ func TestWeighIdleInTransactionHolder(t *testing.T) {
 	if f := finding(t, an, RuleCreateIndexBlocking); f.Weight.Level != Low {
 		t.Fatalf("without the holder: %+v", f.Weight)
 	}
+}
+
+// idleWriterOnSmall opens a session that inserts into table small and
+// stays idle in its transaction (holding ROW EXCLUSIVE on it), and
+// returns its pid once conn sees it idle.
+func idleWriterOnSmall(t *testing.T, sb *db.Sandbox, conn *pgx.Conn) int {
+	t.Helper()
+	idle := connect(t, sb)
+	if _, err := idle.Exec(context.Background(), "begin; insert into small values (0, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	pid := int(idle.PgConn().PID())
+	waitIdleInTransaction(t, conn, pid)
+	return pid
 }
 
 func waitIdleInTransaction(t *testing.T, conn *pgx.Conn, pid int) {
@@ -309,13 +317,7 @@ func TestWeighOnce(t *testing.T) {
 // waits for, and a statement on another table (its own list) none.
 func TestWeighSharedLocksKeepTheirWaits(t *testing.T) {
 	sb, conn := weighDB(t, `create table small (id int, x int); create table other (id int);`)
-	ctx := context.Background()
-	idle := connect(t, sb)
-	if _, err := idle.Exec(ctx, "begin; insert into small values (0, 0)"); err != nil {
-		t.Fatal(err)
-	}
-	pid := int(idle.PgConn().PID())
-	waitIdleInTransaction(t, conn, pid)
+	pid := idleWriterOnSmall(t, sb, conn)
 
 	an := weigh(t, conn, "create index on small (x); create index on small (x); create index on other (id)", WeighOptions{LockTimeout: 5 * time.Second})
 	s := an.Statements

@@ -91,22 +91,39 @@ func TestSandboxCleansUpWhenItsReaderIsGone(t *testing.T) {
 	}
 }
 
-// Without a terminal (cron, a pipe, a detached job) the guided run refuses
-// at once, before a journal or a connection exists, and points to check.
-func TestRunWithoutTerminalRefusesBeforeJournaling(t *testing.T) {
-	logDir := filepath.Join(t.TempDir(), "logs")
+// withoutTerminal runs handrail with args (one string, split on spaces)
+// in a new session without a controlling terminal (cron, a pipe, a
+// detached job: /dev/tty cannot open) and returns its exit code (-1 when
+// it did not exit) and stderr.
+func withoutTerminal(t *testing.T, args string) (int, string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCLIHelperProcess$")
-	cmd.Env = append(os.Environ(), cliHelperEnv+"=run connect-rls-hardening --db postgres://nobody@127.0.0.1:1/x --log-dir "+logDir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal: /dev/tty cannot open
+	cmd.Env = append(os.Environ(), cliHelperEnv+"="+args)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != steps.ExitUsage {
-		t.Fatalf("run without a terminal: %v, want exit %d\n%s", err, steps.ExitUsage, stderr.String())
+	switch {
+	case err == nil:
+		return 0, stderr.String()
+	case errors.As(err, &exit):
+		return exit.ExitCode(), stderr.String()
 	}
-	if !strings.Contains(stderr.String(), "needs a terminal") || !strings.Contains(stderr.String(), "handrail check") {
-		t.Errorf("stderr does not explain:\n%s", stderr.String())
+	t.Fatalf("handrail %s: %v", args, err)
+	return -1, ""
+}
+
+// Without a terminal (cron, a pipe, a detached job) the guided run refuses
+// at once, before a journal or a connection exists, and points to check.
+func TestRunWithoutTerminalRefusesBeforeJournaling(t *testing.T) {
+	logDir := filepath.Join(t.TempDir(), "logs")
+	code, stderr := withoutTerminal(t, "run connect-rls-hardening --db postgres://nobody@127.0.0.1:1/x --log-dir "+logDir)
+	if code != steps.ExitUsage {
+		t.Fatalf("run without a terminal: exit %d, want %d\n%s", code, steps.ExitUsage, stderr)
+	}
+	if !strings.Contains(stderr, "needs a terminal") || !strings.Contains(stderr, "handrail check") {
+		t.Errorf("stderr does not explain:\n%s", stderr)
 	}
 	if _, err := os.Stat(logDir); !os.IsNotExist(err) {
 		t.Errorf("a journal directory was created (%v)", err)
@@ -120,17 +137,11 @@ func TestReplayAndWatchWithoutTerminal(t *testing.T) {
 		{"replay " + recordedSession, "replay --plain"},
 		{"watch " + recordedSession, "needs a terminal"},
 	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCLIHelperProcess$")
-		cmd.Env = append(os.Environ(), cliHelperEnv+"="+c.args)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal: /dev/tty cannot open
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != steps.ExitUsage {
-			t.Errorf("%s without a terminal: %v, want exit %d\n%s", c.args, err, steps.ExitUsage, stderr.String())
+		code, s := withoutTerminal(t, c.args)
+		if code != steps.ExitUsage {
+			t.Errorf("%s without a terminal: exit %d, want %d\n%s", c.args, code, steps.ExitUsage, s)
 		}
-		if s := stderr.String(); !strings.Contains(s, "needs a terminal") || !strings.Contains(s, c.want) || strings.Contains(s, "bubbletea") {
+		if !strings.Contains(s, "needs a terminal") || !strings.Contains(s, c.want) || strings.Contains(s, "bubbletea") {
 			t.Errorf("%s: stderr does not explain:\n%s", c.args, s)
 		}
 	}
@@ -141,17 +152,11 @@ func TestReplayAndWatchWithoutTerminal(t *testing.T) {
 // refused), and does not send the reader to handrail check --db, which a
 // demo has no use for.
 func TestDemoWithoutTerminalRefusesFirst(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCLIHelperProcess$")
-	cmd.Env = append(os.Environ(), cliHelperEnv+"=demo --log-dir "+t.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal: /dev/tty cannot open
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != steps.ExitUsage {
-		t.Fatalf("demo without a terminal: %v, want exit %d\n%s", err, steps.ExitUsage, stderr.String())
+	code, s := withoutTerminal(t, "demo --log-dir "+t.TempDir())
+	if code != steps.ExitUsage {
+		t.Fatalf("demo without a terminal: exit %d, want %d\n%s", code, steps.ExitUsage, s)
 	}
-	if s := stderr.String(); !strings.Contains(s, "needs a terminal") || strings.Contains(s, "starting a throwaway PostgreSQL") {
+	if !strings.Contains(s, "needs a terminal") || strings.Contains(s, "starting a throwaway PostgreSQL") {
 		t.Errorf("stderr:\n%s", s)
 	}
 }

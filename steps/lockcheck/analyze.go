@@ -26,7 +26,6 @@ func AnalyzeSeq(stmts iter.Seq2[int, sqlscan.Statement], n int, o Options) *Anal
 		res:      &Analysis{Transactional: o.Transactional, Statements: make([]StatementLocks, 0, n)},
 		created:  map[string]bool{},
 		notValid: map[string]int{},
-		aeFirst:  map[string]int{},
 		aeByName: map[string][]string{},
 
 		createdNames: map[string]bool{},
@@ -56,9 +55,8 @@ type analyzer struct {
 	// notValid holds constraints added NOT VALID so far in this
 	// transaction ("table key\x00constraint"), with the statement index.
 	notValid map[string]int
-	// aeFirst is, per relation, the first statement taking ACCESS
-	// EXCLUSIVE on it (for lock-held-until-commit), in order of aeOrder.
-	aeFirst  map[string]int
+	// aeOrder is, per relation, the first statement taking ACCESS
+	// EXCLUSIVE on it (for lock-held-until-commit), in statement order.
 	aeOrder  []aeLock
 	aeByName map[string][]string // name -> schemas, of aeOrder
 	// createdNames holds the names of created relations, any schema.
@@ -101,6 +99,7 @@ type stmtComments struct {
 type aeLock struct {
 	rel     Rel
 	ofIndex bool
+	stmt    int // the statement that takes it first
 }
 
 // stmt is the context of the statement being analysed.
@@ -161,8 +160,7 @@ func (a *analyzer) statement(i int, st sqlscan.Statement) {
 		}
 		// The lock a DROP INDEX takes that matters is on the index's table.
 		if l.Mode == AccessExclusive && !l.New && !l.index && !a.aeSeen(l.Rel) {
-			a.aeFirst[l.Rel.key()] = i
-			a.aeOrder = append(a.aeOrder, aeLock{rel: l.Rel, ofIndex: l.OnTableOf})
+			a.aeOrder = append(a.aeOrder, aeLock{rel: l.Rel, ofIndex: l.OnTableOf, stmt: i})
 			a.aeByName[l.Rel.Name] = append(a.aeByName[l.Rel.Name], l.Rel.Schema)
 		}
 	}
@@ -386,7 +384,7 @@ func (a *analyzer) lockHeldUntilCommit() {
 	n := len(a.res.Statements)
 	// The statements after statement i: the step's statements that are
 	// not empty, less those up to i (counted as i grows along aeOrder,
-	// in statement order; no count per statement is kept).
+	// which is in statement order; no count per statement is kept).
 	stated := func(k int) bool { return a.res.Statements[k].Command != "(empty)" }
 	total := 0
 	for k := range n {
@@ -397,10 +395,7 @@ func (a *analyzer) lockHeldUntilCommit() {
 	upTo, next := 0, 0 // upTo counts the statements before next
 	for _, ae := range a.aeOrder {
 		r := ae.rel
-		i := a.aeFirst[r.key()]
-		if i < next-1 { // not in order: count again
-			upTo, next = 0, 0
-		}
+		i := ae.stmt
 		for ; next <= i; next++ {
 			if stated(next) {
 				upTo++

@@ -45,7 +45,7 @@ type absence struct {
 // Prediction record (a migration of a million inserts into one table
 // holds one, not a million: 16 bytes a statement), so a Prediction is
 // read-only once Analyze or Weigh stored it: code that changes a
-// statement's prediction makes a new one (Prediction.with) and stores it
+// statement's prediction copies it, changes the copy and stores it
 // (Analysis.setPrediction), never writes through the promoted fields.
 // Its JSON is one flat object (statementJSON), as before the split.
 type StatementLocks struct {

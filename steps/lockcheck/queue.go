@@ -100,7 +100,7 @@ func (w *weigher) queue(ctx context.Context, an *Analysis, i int) error {
 		}
 	}
 	if queueOn != nil {
-		w.addQueueFinding(an, i, &locks[queueLock])
+		w.addQueueFinding(an, i, locks[queueLock])
 	}
 	waitsFor := p.WaitsFor
 	if strings.Contains(p.Command, "CONCURRENTLY") && len(locks) > 0 {
@@ -132,7 +132,10 @@ func (w *weigher) stuck(s Session) bool {
 	return strings.HasPrefix(s.State, "idle in transaction") || s.XactAge >= w.o.long()
 }
 
-func (w *weigher) addQueueFinding(an *Analysis, i int, l *Lock) {
+// addQueueFinding adds statement i's lock-queue finding on lock l. It
+// takes l by value: locks may still be the statement's stored record,
+// which neighbours share and nothing may write into.
+func (w *weigher) addQueueFinding(an *Analysis, i int, l Lock) {
 	sl := an.Statements[i]
 	var who []string
 	for _, s := range l.Waits {

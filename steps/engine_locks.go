@@ -192,7 +192,8 @@ func journaled(an *lockcheck.Analysis) *lockcheck.Analysis {
 	out.Statements = kept
 	out.Findings = slices.Clone(an.Findings)
 	for i := range out.Findings {
-		out.Findings[i].Statement, _ = slices.BinarySearch(from, out.Findings[i].Statement) // kept: about
+		// Every finding's statement is kept (about), so it is found in from.
+		out.Findings[i].Statement, _ = slices.BinarySearch(from, out.Findings[i].Statement)
 	}
 	return &out
 }

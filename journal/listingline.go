@@ -66,15 +66,10 @@ func (e *encoder) listingLine(el eventLine) (line []byte, ok bool) {
 // streamListing writes the line listingParts cut into head and tail, with
 // lst spliced in, to emit in pieces of about size bytes (at most size plus
 // a statement's encoding, or 6 times size for a statement longer than
-// size). The pieces joined are the line listingLine returns; the last one
-// ends with the newline. An error of emit stops it and is returned.
-func streamListing(head []byte, lst *listing, tail []byte, size int, emit func(piece []byte, last bool) error) error {
-	return streamListingIn(nil, head, lst, tail, size, emit)
-}
-
-// streamListingIn is streamListing building the pieces in buf (made when
-// too small).
-func streamListingIn(buf []byte, head []byte, lst *listing, tail []byte, size int, emit func(piece []byte, last bool) error) error {
+// size), building them in buf (made when too small; nil is fine). The
+// pieces joined are the line listingLine returns; the last one ends with
+// the newline. An error of emit stops it and is returned.
+func streamListing(buf []byte, head []byte, lst *listing, tail []byte, size int, emit func(piece []byte, last bool) error) error {
 	size = max(size, utf8.UTFMax) // room for a rune and the bytes held back
 	if cap(buf) < size+size/8 {
 		buf = make([]byte, 0, size+size/8)

@@ -65,7 +65,7 @@ func (w *Writer) bigLine(el eventLine) *bigLine {
 	b := &bigLine{head: bytes.Clone(head), tail: bytes.Clone(tail), lst: lst}
 	h, scan := sha256.New(), w.red.Scanner()
 	b.buf = make([]byte, 0, w.enc.chunk+w.enc.chunk/8)
-	_ = streamListingIn(b.buf, b.head, lst, b.tail, w.enc.chunk, func(p []byte, last bool) error {
+	_ = streamListing(b.buf, b.head, lst, b.tail, w.enc.chunk, func(p []byte, last bool) error {
 		b.size += int64(len(p))
 		scan.Write(p)
 		if last {
@@ -134,7 +134,7 @@ func (w *Writer) writeStreamed(out []byte, bigs []*bigLine, last steps.Event) er
 		wb = append(wb, out[pos:b.at]...)
 		cur, off, pos = b, base+int64(b.at)+done, b.at
 		var n int64
-		err := streamListingIn(b.buf, b.head, b.lst, b.tail, chunk, func(p []byte, _ bool) error {
+		err := streamListing(b.buf, b.head, b.lst, b.tail, chunk, func(p []byte, _ bool) error {
 			n += int64(len(p))
 			if n > b.size {
 				return errLineChanged

@@ -55,7 +55,7 @@ func TestStreamedListingLine(t *testing.T) {
 		for _, size := range append(seq(1, 80), 127, 128, 500, len(want)-1, len(want), 10*len(want)) {
 			var got []byte
 			pieces := 0
-			err := streamListing(head, el.Listing, tail, size, func(p []byte, last bool) error {
+			err := streamListing(nil, head, el.Listing, tail, size, func(p []byte, last bool) error {
 				pieces++
 				if last != (len(got)+len(p) == len(want)) {
 					t.Fatalf("size %d: piece %d: last %v at %d of %d bytes", size, pieces, last, len(got)+len(p), len(want))
@@ -107,7 +107,7 @@ func FuzzStreamedListingLine(f *testing.F) {
 			t.Fatal("not a listing line")
 		}
 		var got []byte
-		err := streamListing(head, el.Listing, tail, int(size), func(p []byte, _ bool) error {
+		err := streamListing(nil, head, el.Listing, tail, int(size), func(p []byte, _ bool) error {
 			got = append(got, p...)
 			return nil
 		})

@@ -234,23 +234,13 @@ func (c *chunkWriter) flush(last bool) {
 func runeCut[T string | []byte](b T) int {
 	for i := len(b) - 1; i >= 0 && i > len(b)-utf8.UTFMax; i-- {
 		if utf8.RuneStart(b[i]) {
-			if !fullRune(b[i:]) {
+			if !utf8.FullRuneInString(string(b[i:])) { // at most 3 bytes, not allocated
 				return i
 			}
 			break
 		}
 	}
 	return len(b)
-}
-
-func fullRune[T string | []byte](b T) bool {
-	switch b := any(b).(type) {
-	case string:
-		return utf8.FullRuneInString(b)
-	case []byte:
-		return utf8.FullRune(b)
-	}
-	return true
 }
 
 // listingSize is about the length of lst's JSON: exact when every string

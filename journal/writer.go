@@ -568,6 +568,12 @@ func (w *Writer) encodeLine(e steps.Event, prev string) (line []byte, big *bigLi
 	return line, nil, rec, nil
 }
 
+// An event's Statements keep their SQL in unexported fields, which
+// redact.Value does not look into: it redacts them through MapStrings. Were
+// the method to change shape, a secret in a step's SQL would be recorded
+// as it is; this stops the build instead.
+var _ redact.Mapper = (*steps.StatementList)(nil)
+
 // redactRefs keeps Record's promise for format 2: an event that refers
 // to statements listed with a secret (its line holds no SQL, so no secret)
 // is returned redacted, as the reader will show it. It records, for each

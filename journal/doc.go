@@ -107,14 +107,14 @@
 // any failed write does, and its error says which line was cut and
 // after how many bytes; the writer's head is then the last whole line.
 //
-// A final line
-// without a newline, or a final line that is not valid JSON, is a torn
-// tail: Read reports it (Log.TornTail, Log.TornLine) and drops it, and
-// OpenAppend truncates it away before continuing the chain. Such a line
-// was never acknowledged to the engine (Append had not returned), so
-// nothing acted on it. Anything wrong before the last line is an error (*VerifyError),
-// and so is a last line that is valid JSON but not an event (a value of
-// the wrong type): a crash cuts a line short, it does not retype a value.
+// A final line without a newline, or a final line that is not valid JSON,
+// is a torn tail: Read reports it (Log.TornTail, Log.TornLine) and drops
+// it, and OpenAppend truncates it away before continuing the chain. Such a
+// line was never acknowledged to the engine (Append had not returned), so
+// nothing acted on it. Anything wrong before the last line is an error
+// (*VerifyError), and so is a last line that is valid JSON but not an
+// event (a value of the wrong type): a crash cuts a line short, it does
+// not retype a value.
 //
 // A journal whose header names a newer format than FormatVersion is not
 // read: the error is a *FormatError, which names the handrail version that
@@ -142,11 +142,12 @@
 // # fsync policy (write-ahead)
 //
 // Append writes every event to the file at once (no user-space buffer
-// beyond the pieces of a long listing line, see "Torn tail", so
-// a follower sees it immediately, and a crash of handrail itself loses
-// nothing that Append accepted; RecordAll writes its events at once, and
-// fsyncs once after the write if any of them is fsynced). fsync only adds durability against a
-// crash of the machine; Append fsyncs the file before returning for
+// beyond the pieces of a long listing line, see "Torn tail", so a follower
+// sees it immediately, and a crash of handrail itself loses nothing that
+// Append accepted; RecordAll writes its events at once, and fsyncs once
+// after the write if any of them is fsynced). fsync only adds durability
+// against a crash of the machine; Append fsyncs the file before returning
+// for
 //
 //   - intent (write-ahead: before a writing step's statements are sent);
 //   - the result of a step whose intent has no result yet (step_succeeded,
@@ -181,11 +182,11 @@
 //
 // A journal is only ever appended to, by one process: the writer holds an
 // exclusive flock on it from Create (or OpenAppend) to Close. Before every
-// write (one line, or RecordAll's lines) the writer checks that the file still has the size it wrote and is
-// still linked, and before every fsynced event that its path still names
-// it; if not (truncated, appended to by another process, deleted,
-// replaced, moved) Append fails with ErrJournalChanged, the engine stops
-// before its next write, and Head is empty. A follower probes the lock to
-// tell a live writer from one that died without ending the session
-// (WriterState).
+// write (one line, or RecordAll's lines) the writer checks that the file
+// still has the size it wrote and is still linked, and before every
+// fsynced event that its path still names it; if not (truncated, appended
+// to by another process, deleted, replaced, moved) Append fails with
+// ErrJournalChanged, the engine stops before its next write, and Head is
+// empty. A follower probes the lock to tell a live writer from one that
+// died without ending the session (WriterState).
 package journal

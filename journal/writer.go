@@ -315,14 +315,13 @@ func (w *Writer) Syncs() int {
 // Sink adapts Append to the engine's sink.
 func (w *Writer) Sink() steps.Sink { return w.Append }
 
-// Append records e as one line, written with one write(2) call (a
-// listing line longer than 1 MiB: in pieces, see the package
-// documentation, "Torn tail"), and fsyncs per the policy in the package
-// documentation before returning.
-// e must be the next event (its Seq one more than the last). Secrets are
-// redacted before the line is hashed; e itself is not modified. After a
-// write or fsync error every later Append fails: the file's tail is
-// unknown, and handrail must not act unrecorded.
+// Append records e as one line, written with one write(2) call (a listing
+// line longer than 1 MiB: in pieces, see the package documentation, "Torn
+// tail"), and fsyncs per the policy in the package documentation before
+// returning. e must be the next event (its Seq one more than the last).
+// Secrets are redacted before the line is hashed; e itself is not
+// modified. After a write or fsync error every later Append fails: the
+// file's tail is unknown, and handrail must not act unrecorded.
 func (w *Writer) Append(e steps.Event) error {
 	_, err := w.Record(e)
 	return err
@@ -366,21 +365,20 @@ func (w *Writer) Sinks(then func(steps.Event)) (steps.Sink, steps.BatchSink) {
 	return sink, batch
 }
 
-// RecordAll records events that happen together (a statement finishing
-// and the next one starting, sent in one message) as Record records each,
-// in order, their lines written with one write(2) call: a follower sees
-// whole lines (it reads up to a newline), a crash of handrail writes all
-// of them or none, and a crash of the machine can cut only the last line
-// (see the package documentation). Their fsyncs are one, after the write,
-// if any of them is fsynced. A batch holding a listing line longer than
-// 1 MiB is written in write(2) calls of about 1 MiB (streamed, never
-// held whole): a crash of handrail can then leave its first lines whole
-// and that line torn, as a crash of the machine can. It returns the
-// events as recorded. An event
-// it refuses (out of sequence, not encodable) writes nothing of the batch
-// and leaves the writer as it was; an error of the file (the write, the
-// fsync, the file changed under it) stops every later write, as Append's.
-// The engine stops at either (steps.Engine.emit).
+// RecordAll records events that happen together (a statement finishing and
+// the next one starting, sent in one message) as Record records each, in
+// order, their lines written with one write(2) call: a follower sees whole
+// lines (it reads up to a newline), a crash of handrail writes all of them
+// or none, and a crash of the machine can cut only the last line (see the
+// package documentation). Their fsyncs are one, after the write, if any of
+// them is fsynced. A batch holding a listing line longer than 1 MiB is
+// written in write(2) calls of about 1 MiB (streamed, never held whole): a
+// crash of handrail can then leave its first lines whole and that line
+// torn, as a crash of the machine can. It returns the events as recorded.
+// An event it refuses (out of sequence, not encodable) writes nothing of
+// the batch and leaves the writer as it was; an error of the file (the
+// write, the fsync, the file changed under it) stops every later write, as
+// Append's. The engine stops at either (steps.Engine.emit).
 func (w *Writer) RecordAll(events []steps.Event) ([]steps.Event, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -356,11 +356,28 @@ func ParseMessage(m Message) (*template.Template, error) {
 	// Rendered once with every fact set, so that a field that does not
 	// exist ({{.Nope}}) or an action MessageFacts cannot take is found by
 	// lint, not when the message is due (a rollback's announcement).
-	sample := MessageFacts{Target: "t", ProjectID: "p", Operator: "o", Runbook: "r", Started: "s", Finished: "f", Outcome: "o"}
+	sample, fields := messageSample()
 	if err := t.Execute(io.Discard, sample); err != nil {
-		return nil, fmt.Errorf("%w (the fields are .Target .ProjectID .Operator .Runbook .Started .Finished .Outcome)", err)
+		return nil, fmt.Errorf("%w (the fields are %s)", err, fields)
 	}
 	return t, nil
+}
+
+// messageSample is a MessageFacts with every field set (to its name), and
+// the fields as a message body names them (".Target .ProjectID ..."): read
+// from the type, so a fact added to MessageFacts is known to lint and
+// listed in its error without a second list to keep.
+func messageSample() (MessageFacts, string) {
+	var f MessageFacts
+	v := reflect.ValueOf(&f).Elem()
+	names := make([]string, v.NumField())
+	for i := range v.NumField() {
+		names[i] = "." + v.Type().Field(i).Name
+		if v.Field(i).Kind() == reflect.String {
+			v.Field(i).SetString(v.Type().Field(i).Name)
+		}
+	}
+	return f, strings.Join(names, " ")
 }
 
 var templateLine = lazyRegexp(`^template: [^:]*:(\d+)(?::\d+)?:\s*(.*)$`)

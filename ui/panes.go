@@ -260,7 +260,6 @@ func (m Model) sqlLines(sql string, w, maxLines int) []string {
 	return out
 }
 
-// errorLines say what went wrong, where, and what the operator can do.
 // stepErrorLines is the step's error; once the operator settled an
 // unknown outcome, its hint (which asks for that verdict) gives way to
 // the verdict and how they know.
@@ -278,6 +277,7 @@ func (m Model) stepErrorLines(st *steps.StepState, w int) []string {
 	return append(m.errorLines(&e, w), wrapAll([]string{settled}, w)...)
 }
 
+// errorLines say what went wrong, where, and what the operator can do.
 func (m Model) errorLines(e *steps.ErrorInfo, w int) []string {
 	if e == nil {
 		return nil

@@ -78,17 +78,9 @@ func (t table) line(cells []string) string {
 		if i < len(cells) {
 			cell = cells[i] // escaped to one line by drawn()
 		}
-		b.WriteString(padCell(cell, w))
+		b.WriteString(fit(cell, w))
 	}
 	return b.String()
-}
-
-func padCell(s string, w int) string {
-	n := width(s)
-	if n > w {
-		return truncate(s, w, "…")
-	}
-	return s + strings.Repeat(" ", w-n)
 }
 
 // tableBlock renders a small table whole, with an optional title line.

@@ -149,7 +149,10 @@ func TestSetPredictionCopiesOnWrite(t *testing.T) {
 	}
 }
 
-var agesRE = regexp.MustCompile(`"(xact|state)_age":[0-9]+`)
+// agesRE matches what differs between two weighings taken moments apart:
+// a session's ages, in the JSON and in the texts that say them ("idle in
+// transaction for 100ms").
+var agesRE = regexp.MustCompile(`"(xact|state)_age":[0-9]+|for ([0-9][0-9.]*(µs|ns|ms|s|m|h))+`)
 
 // Weigh of neighbours sharing records: a foreign key settles the inserts'
 // live maybe, an idle transaction makes the index builds wait, and the
